@@ -1,0 +1,96 @@
+/*
+ * settings.hpp — every timeout and threshold of pgaf, in one struct.
+ *
+ * Units are in the names (_ms, _bytes, _ppm). Defaults are documented next to each field; where a
+ * field has a pg_auto_failover counterpart (GUC or keeper config key) it is named in the comment,
+ * and where our default differs, the reason is given. The fencing fields are explained in
+ * docs/design/fencing.md, including the failover-time arithmetic.
+ *
+ * validate() rejects nonsense (negative timeouts, a lease shorter than the report interval, ...)
+ * with an error naming the field.
+ */
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "pgaf/core/error.hpp"
+
+namespace pgaf {
+
+using TimeMs = std::int64_t; /* milliseconds on some monotonic clock (whose clock: see each use) */
+using Lsn = std::uint64_t;   /* a WAL position, as pg_lsn */
+
+struct Settings {
+  /* ---- monitor: health checks (GUCs pgautofailover.health_check_*) ---- */
+  /* Time between health-check rounds. Reference default 5000; ours is faster so that a dead
+   * host is confirmed within the lease (see fencing.md). */
+  TimeMs health_check_period_ms = 500;
+  /* Deadline of one connection attempt. Reference 5000. */
+  TimeMs health_check_timeout_ms = 500;
+  /* Failed attempts after the first before a node is marked bad. Reference 2. */
+  int health_check_max_retries = 1;
+  /* Delay between attempts. Reference 2000. */
+  TimeMs health_check_retry_delay_ms = 200;
+
+  /* ---- monitor: node health (GUCs) ---- */
+  /* A silent node (no report) with a failed health check is unhealthy after this long.
+   * Reference pgautofailover.node_considered_unhealthy_timeout = 20000. Used for standbys;
+   * the primary is judged by its lease instead (lease_ms), which is shorter. */
+  TimeMs node_considered_unhealthy_timeout_ms = 5000;
+  /* No "unhealthy" verdict this long after the monitor starts. Reference 10000. */
+  TimeMs startup_grace_period_ms = 3000;
+
+  /* ---- monitor: replication thresholds (GUCs, reference defaults) ---- */
+  /* catchingup → secondary only within this lag of the primary. */
+  std::int64_t enable_sync_wal_log_threshold_bytes = 16 * 1024 * 1024;
+  /* promote only if the candidate is within this lag of the primary's last reported LSN. */
+  std::int64_t promote_wal_log_threshold_bytes = 16 * 1024 * 1024;
+
+  /* ---- fencing: the primary's lease (ours; replaces primary_demote_timeout = 30000 and
+   *      network_partition_timeout = 20000 of the reference) ---- */
+  /* A primary's agent may accept writes for lease_ms (its own clock) after it *sent* a report that
+   * the monitor answered with a writable goal. */
+  TimeMs lease_ms = 2000;
+  /* While the monitor is unreachable, a primary in state primary may keep writing for
+   * standby_vouch_ms after it last saw enough quorum standbys streaming from it. */
+  TimeMs standby_vouch_ms = 1500;
+  /* Bound on clock rate difference between any two hosts, parts per million. */
+  std::int64_t clock_drift_ppm = 1000;
+  /* Added by the monitor on top of the drift-scaled lease before it treats a lease as expired. */
+  TimeMs lease_margin_ms = 250;
+  /* The agent starts fencing this long before its lease ends: bound on the time to make
+   * Postgres refuse writes plus the agent's own scheduling delay. */
+  TimeMs fence_guard_ms = 300;
+
+  /* ---- agent (keeper config timeout.* and the node-active loop) ---- */
+  /* Period of node_active reports. Reference: 1 s loop. Must be well under lease_ms. */
+  TimeMs node_active_interval_ms = 500;
+  /* Connection and statement deadline for one monitor call (PGCONNECT_TIMEOUT; reference 2 s). */
+  TimeMs monitor_call_timeout_ms = 1000;
+  /* A primary whose Postgres is down keeps reporting "running" while it retries restarting it,
+   * for at most this long / this many restarts (timeout.postgresql_restart_failure_*; reference
+   * 20000 ms / 3). Ours is faster: a dead primary Postgres is a failover, not a retry loop. */
+  TimeMs postgresql_restart_failure_timeout_ms = 1000;
+  int postgresql_restart_failure_max_retries = 1;
+  /* How long CLI commands wait for target states (listen_notifications_timeout; reference 60 s). */
+  TimeMs listen_notifications_timeout_ms = 60000;
+  /* Bound for a fast-forward of a lagging candidate, and for prepare_promotion catch-up. */
+  TimeMs prepare_promotion_catchup_ms = 5000;
+
+  /* Monitor-side bound: how long after the last evidence a lease is provably expired
+   * (drift-scaled lease plus margin). */
+  TimeMs monitor_lease_wait_ms() const;
+  TimeMs monitor_vouch_wait_ms() const;
+
+  /* Returns an error naming the first invalid field, or Ok. */
+  Status validate() const;
+
+  /* Named access for config files and GUC-like overrides ("lease_ms" = "2000").
+   * Unknown names and malformed numbers are errors naming the field. */
+  Status set(const std::string& name, const std::string& value);
+  std::vector<std::pair<std::string, std::string>> list() const;
+};
+
+}  // namespace pgaf

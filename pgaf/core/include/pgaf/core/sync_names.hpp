@@ -1,0 +1,30 @@
+/*
+ * sync_names.hpp — synchronous_standby_names and the formation URI, computed as the reference does
+ * (upstream-design.md §6.4 and §5.2 formation_uri).
+ */
+#pragma once
+
+#include <string>
+
+#include "pgaf/core/node.hpp"
+
+namespace pgaf {
+
+/* "pgautofailover_standby_<id>": the application_name and slot name of a standby. */
+std::string standby_name(NodeId id);
+
+/* '' or 'ANY k (pgautofailover_standby_2, pgautofailover_standby_3)'. An empty group is an error. */
+Result<std::string> synchronous_standby_names(const GroupSnapshot& g);
+
+struct UriOptions {
+  std::string cluster_name = "default";
+  std::string sslmode = "prefer";
+  std::string sslrootcert;
+  std::string sslcrl;
+};
+
+/* postgres://h1:p1,h2:p2/db?target_session_attrs=read-write&sslmode=prefer — or nullopt if the
+ * group (group 0 of the formation) has no node in that cluster. */
+std::optional<std::string> formation_uri(const GroupSnapshot& g, const UriOptions& o);
+
+}  // namespace pgaf
