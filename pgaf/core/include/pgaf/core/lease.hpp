@@ -36,6 +36,7 @@ class AgentLease {
 
  private:
   Settings s_;
+  bool monitor_writable_ = false; /* the last monitor reply assigned a writable goal */
   TimeMs monitor_until_ = -1;
   TimeMs vouch_until_ = -1;
 };

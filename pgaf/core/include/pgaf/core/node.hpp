@@ -58,6 +58,9 @@ struct Node {
    * from the primary (a reported state where state_streams_from_primary() is false), or -1 while
    * it may still be streaming. See docs/design/fencing.md. */
   TimeMs stream_stop_time_ms = -1;
+  /* Fencing: monitor time of the last report this node got a writable goal in reply to (the
+   * agent's lease runs from before that report), or -1 if it never did. */
+  TimeMs lease_granted_ms = -1;
 
   bool converged(NodeState s) const { return reported_state == s && goal_state == s; }
 };

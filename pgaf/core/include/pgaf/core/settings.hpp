@@ -52,7 +52,7 @@ struct Settings {
    *      network_partition_timeout = 20000 of the reference) ---- */
   /* A primary's agent may accept writes for lease_ms (its own clock) after it *sent* a report that
    * the monitor answered with a writable goal. */
-  TimeMs lease_ms = 2000;
+  TimeMs lease_ms = 1500;
   /* While the monitor is unreachable, a primary in state primary may keep writing for
    * standby_vouch_ms after it last saw enough quorum standbys streaming from it. */
   TimeMs standby_vouch_ms = 1500;
