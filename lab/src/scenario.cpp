@@ -1,0 +1,631 @@
+/*
+ * scenario.cpp — YAML → Scenario, with validation.
+ *
+ * Every field is read through one helper that knows its path ("faults[1].when.state") and the
+ * YAML mark of its node, so every rejection names file, line and field. Unknown keys are errors
+ * (a typo must not silently fall back to a default). Durations are strings with a unit
+ * ("500ms", "5s", "2m"); bare numbers are rejected so units are never guessed.
+ */
+#include "pgaf/lab/scenario.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "pgaf/core/state.hpp"
+
+namespace pgaf::lab {
+namespace {
+
+struct ParseError {
+  int line;
+  std::string field;
+  std::string message;
+};
+
+int line_of(const YAML::Node& n) {
+  const YAML::Mark m = n.Mark();
+  return m.line >= 0 ? m.line + 1 : 0;
+}
+
+[[noreturn]] void fail(const YAML::Node& n, const std::string& field, const std::string& msg) {
+  throw ParseError{line_of(n), field, msg};
+}
+
+std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
+  std::string out;
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i) out += sep;
+    out += v[i];
+  }
+  return out;
+}
+
+void check_keys(const YAML::Node& map, const std::string& field,
+                const std::vector<std::string>& allowed) {
+  if (!map.IsMap()) fail(map, field, "must be a mapping");
+  for (const auto& kv : map) {
+    const auto key = kv.first.as<std::string>();
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+      fail(kv.first, field.empty() ? key : field + "." + key,
+           "unknown field (allowed: " + join(allowed) + ")");
+    }
+  }
+}
+
+std::string sub(const std::string& field, const std::string& key) {
+  return field.empty() ? key : field + "." + key;
+}
+
+std::string get_string(const YAML::Node& n, const std::string& field) {
+  if (!n.IsScalar()) fail(n, field, "must be a string");
+  return n.as<std::string>();
+}
+
+long long get_int(const YAML::Node& n, const std::string& field, long long lo, long long hi) {
+  if (!n.IsScalar()) fail(n, field, "must be an integer");
+  const auto s = n.as<std::string>();
+  long long v = 0;
+  size_t pos = 0;
+  try {
+    v = std::stoll(s, &pos);
+  } catch (...) {
+    fail(n, field, "\"" + s + "\" is not an integer");
+  }
+  if (pos != s.size()) fail(n, field, "\"" + s + "\" is not an integer");
+  if (v < lo || v > hi) {
+    fail(n, field, std::to_string(v) + " is out of range [" + std::to_string(lo) + ", " +
+                       std::to_string(hi) + "]");
+  }
+  return v;
+}
+
+double get_double(const YAML::Node& n, const std::string& field, double lo, double hi) {
+  if (!n.IsScalar()) fail(n, field, "must be a number");
+  const auto s = n.as<std::string>();
+  double v = 0;
+  size_t pos = 0;
+  try {
+    v = std::stod(s, &pos);
+  } catch (...) {
+    fail(n, field, "\"" + s + "\" is not a number");
+  }
+  if (pos != s.size()) fail(n, field, "\"" + s + "\" is not a number");
+  if (v < lo || v > hi) fail(n, field, s + " is out of range");
+  return v;
+}
+
+bool get_bool(const YAML::Node& n, const std::string& field) {
+  const auto s = get_string(n, field);
+  if (s == "true" || s == "yes") return true;
+  if (s == "false" || s == "no") return false;
+  fail(n, field, "\"" + s + "\" is not a boolean (true or false)");
+}
+
+/* "500ms", "5s", "2m" → milliseconds, within [lo, hi]. */
+TimeMs get_duration(const YAML::Node& n, const std::string& field, TimeMs lo, TimeMs hi) {
+  const auto s = get_string(n, field);
+  size_t i = 0;
+  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
+  if (i == 0 || i > 9) fail(n, field, "\"" + s + "\" is not a duration (e.g. 500ms, 5s, 2m)");
+  const TimeMs num = std::stoll(s.substr(0, i));
+  const std::string unit = s.substr(i);
+  TimeMs ms = 0;
+  if (unit == "ms") {
+    ms = num;
+  } else if (unit == "s") {
+    ms = num * 1000;
+  } else if (unit == "m" || unit == "min") {
+    ms = num * 60000;
+  } else if (unit.empty()) {
+    fail(n, field, "\"" + s + "\" needs a unit (ms, s or m)");
+  } else {
+    fail(n, field, "unknown unit \"" + unit + "\" in \"" + s + "\" (ms, s or m)");
+  }
+  if (ms < lo || ms > hi) {
+    fail(n, field, "\"" + s + "\" is out of range [" + std::to_string(lo) + "ms, " +
+                       std::to_string(hi) + "ms]");
+  }
+  return ms;
+}
+
+template <typename E>
+E get_enum(const YAML::Node& n, const std::string& field,
+           const std::vector<std::pair<std::string, E>>& table) {
+  const auto s = get_string(n, field);
+  std::vector<std::string> names;
+  for (const auto& [name, e] : table) {
+    if (name == s) return e;
+    names.push_back(name);
+  }
+  fail(n, field, "unknown value \"" + s + "\" (expected one of: " + join(names) + ")");
+}
+
+const std::vector<std::pair<std::string, FaultAction>> kActions = {
+    {"ifdown", FaultAction::IfDown},         {"partition", FaultAction::Partition},
+    {"oneway", FaultAction::OneWay},         {"monitor_loss", FaultAction::MonitorLoss},
+    {"disk_full", FaultAction::DiskFull},    {"reboot", FaultAction::Reboot},
+    {"kill", FaultAction::Kill},             {"freeze", FaultAction::Freeze},
+    {"loss", FaultAction::Loss},             {"latency", FaultAction::Latency},
+    {"bandwidth", FaultAction::Bandwidth},   {"switchover", FaultAction::Switchover},
+};
+const std::vector<std::pair<std::string, FaultMode>> kModes = {{"drop", FaultMode::Drop},
+                                                               {"reject", FaultMode::Reject}};
+const std::vector<std::pair<std::string, ProcessKind>> kProcesses = {
+    {"node", ProcessKind::Node}, {"postmaster", ProcessKind::Postmaster},
+    {"agent", ProcessKind::Agent}};
+const std::vector<std::pair<std::string, SyncCommit>> kSync = {
+    {"off", SyncCommit::Off},        {"local", SyncCommit::Local},
+    {"remote_write", SyncCommit::RemoteWrite}, {"on", SyncCommit::On},
+    {"remote_apply", SyncCommit::RemoteApply}};
+const std::vector<std::pair<std::string, FailoverExpectation>> kFailover = {
+    {"allowed", FailoverExpectation::Allowed},
+    {"required", FailoverExpectation::Required},
+    {"forbidden", FailoverExpectation::Forbidden}};
+
+Target get_target(const YAML::Node& n, const std::string& field, int nodes,
+                  const std::vector<Target::Kind>& allowed) {
+  const auto s = get_string(n, field);
+  Target t;
+  if (s == "primary") {
+    t.kind = Target::Kind::Primary;
+  } else if (s == "standby") {
+    t.kind = Target::Kind::Standby;
+  } else if (s == "any") {
+    t.kind = Target::Kind::AnyNode;
+  } else if (s == "monitor") {
+    t.kind = Target::Kind::Monitor;
+  } else if (s == "clients") {
+    t.kind = Target::Kind::Clients;
+  } else if (s.rfind("node", 0) == 0 && s.size() > 4 &&
+             std::all_of(s.begin() + 4, s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }) &&
+             s.size() < 7) {
+    const int idx = std::stoi(s.substr(4));
+    if (idx < 1 || idx > nodes) {
+      fail(n, field, "\"" + s + "\" does not exist (the formation has node1..node" +
+                         std::to_string(nodes) + ")");
+    }
+    t.kind = Target::Kind::Node;
+    t.node_index = idx - 1;
+  } else {
+    fail(n, field, "unknown target \"" + s +
+                       "\" (expected primary, standby, any, monitor, clients or node1..node" +
+                       std::to_string(nodes) + ")");
+  }
+  if (std::find(allowed.begin(), allowed.end(), t.kind) == allowed.end()) {
+    fail(n, field, "target \"" + s + "\" is not allowed here");
+  }
+  return t;
+}
+
+void parse_formation(const YAML::Node& f, Scenario& sc) {
+  const std::string F = "formation";
+  check_keys(f, F,
+             {"nodes", "candidate_priorities", "replication_quorum", "number_sync_standbys",
+              "synchronous_commit", "node_disk_mb", "settings", "stable_timeout", "agent_env"});
+  auto& fs = sc.formation;
+  if (!f["nodes"]) fail(f, sub(F, "nodes"), "is required");
+  fs.nodes = static_cast<int>(get_int(f["nodes"], sub(F, "nodes"), 1, kMaxNodes));
+  if (const auto cp = f["candidate_priorities"]) {
+    if (!cp.IsSequence()) fail(cp, sub(F, "candidate_priorities"), "must be a list");
+    if (static_cast<int>(cp.size()) != fs.nodes) {
+      fail(cp, sub(F, "candidate_priorities"),
+           "has " + std::to_string(cp.size()) + " entries, the formation has " +
+               std::to_string(fs.nodes) + " nodes");
+    }
+    for (size_t i = 0; i < cp.size(); ++i) {
+      fs.candidate_priorities.push_back(static_cast<int>(
+          get_int(cp[i], sub(F, "candidate_priorities[" + std::to_string(i) + "]"), 0, 100)));
+    }
+  } else {
+    fs.candidate_priorities.assign(static_cast<size_t>(fs.nodes), 50);
+  }
+  if (const auto rq = f["replication_quorum"]) {
+    if (!rq.IsSequence()) fail(rq, sub(F, "replication_quorum"), "must be a list");
+    if (static_cast<int>(rq.size()) != fs.nodes) {
+      fail(rq, sub(F, "replication_quorum"),
+           "has " + std::to_string(rq.size()) + " entries, the formation has " +
+               std::to_string(fs.nodes) + " nodes");
+    }
+    for (size_t i = 0; i < rq.size(); ++i) {
+      fs.replication_quorum.push_back(
+          get_bool(rq[i], sub(F, "replication_quorum[" + std::to_string(i) + "]")));
+    }
+  } else {
+    fs.replication_quorum.assign(static_cast<size_t>(fs.nodes), true);
+  }
+  if (const auto n = f["number_sync_standbys"]) {
+    fs.number_sync_standbys =
+        static_cast<int>(get_int(n, sub(F, "number_sync_standbys"), 0, kMaxNodes - 1));
+    int quorum_standbys = 0;
+    for (int i = 0; i < fs.nodes; ++i) quorum_standbys += fs.replication_quorum[static_cast<size_t>(i)] ? 1 : 0;
+    /* one of the quorum nodes is the primary */
+    if (fs.number_sync_standbys > std::max(0, quorum_standbys - 1)) {
+      fail(n, sub(F, "number_sync_standbys"),
+           std::to_string(fs.number_sync_standbys) +
+               " needs that many quorum standbys; the formation has " +
+               std::to_string(std::max(0, quorum_standbys - 1)));
+    }
+  }
+  if (const auto n = f["synchronous_commit"]) {
+    fs.synchronous_commit = get_enum(n, sub(F, "synchronous_commit"), kSync);
+  }
+  if (const auto n = f["node_disk_mb"]) {
+    fs.node_disk_mb = static_cast<int>(get_int(n, sub(F, "node_disk_mb"), 64, 4096));
+  }
+  if (const auto s = f["settings"]) {
+    if (!s.IsMap()) fail(s, sub(F, "settings"), "must be a mapping");
+    pgaf::Settings probe;
+    for (const auto& kv : s) {
+      const auto key = kv.first.as<std::string>();
+      const auto field = sub(F, "settings." + key);
+      const auto value = get_string(kv.second, field);
+      const Status st = probe.set(key, value);
+      if (!st.ok()) fail(kv.first, field, st.error().message);
+      fs.settings.emplace_back(key, value);
+    }
+    const Status v = probe.validate();
+    if (!v.ok()) fail(s, sub(F, "settings"), v.error().message);
+  }
+  if (const auto n = f["stable_timeout"]) {
+    fs.stable_timeout_ms = get_duration(n, sub(F, "stable_timeout"), 1000, 600000);
+  }
+  if (const auto e = f["agent_env"]) {
+    if (!e.IsMap()) fail(e, sub(F, "agent_env"), "must be a mapping");
+    for (const auto& kv : e) {
+      const auto key = kv.first.as<std::string>();
+      if (key.empty() || !std::all_of(key.begin(), key.end(), [](char c) {
+            return std::isupper(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '_';
+          })) {
+        fail(kv.first, sub(F, "agent_env." + key), "must be an upper-case environment name");
+      }
+      fs.agent_env.emplace_back(key, get_string(kv.second, sub(F, "agent_env." + key)));
+    }
+  }
+}
+
+void parse_workload(const YAML::Node& w, Scenario& sc) {
+  const std::string F = "workload";
+  check_keys(w, F, {"clients", "rate", "op_timeout", "connect_timeout"});
+  auto& ws = sc.workload;
+  if (const auto n = w["clients"]) ws.clients = static_cast<int>(get_int(n, sub(F, "clients"), 1, kMaxClients));
+  if (const auto n = w["rate"]) ws.rate_per_client = static_cast<int>(get_int(n, sub(F, "rate"), 1, kMaxRatePerClient));
+  if (const auto n = w["op_timeout"]) ws.op_timeout_ms = get_duration(n, sub(F, "op_timeout"), 100, 60000);
+  if (const auto n = w["connect_timeout"]) ws.connect_timeout_ms = get_duration(n, sub(F, "connect_timeout"), 1000, 60000);
+}
+
+void parse_phases(const YAML::Node& p, Scenario& sc) {
+  const std::string F = "phases";
+  check_keys(p, F, {"warmup", "warmup_min_ok_ratio", "faults", "converge_within", "cooldown"});
+  auto& ps = sc.phases;
+  if (const auto n = p["warmup"]) ps.warmup_ms = get_duration(n, sub(F, "warmup"), 1000, 600000);
+  if (const auto n = p["warmup_min_ok_ratio"]) ps.warmup_min_ok_ratio = get_double(n, sub(F, "warmup_min_ok_ratio"), 0.0, 1.0);
+  if (const auto n = p["faults"]) ps.faults_ms = get_duration(n, sub(F, "faults"), 1000, 1800000);
+  if (const auto n = p["converge_within"]) ps.converge_within_ms = get_duration(n, sub(F, "converge_within"), 1000, 1800000);
+  if (const auto n = p["cooldown"]) ps.cooldown_ms = get_duration(n, sub(F, "cooldown"), 0, 600000);
+}
+
+Fault parse_fault(const YAML::Node& f, const std::string& F, const Scenario& sc) {
+  check_keys(f, F,
+             {"name", "at", "when", "action", "target", "to", "mode", "process", "duration",
+              "restart_after", "percent", "delay", "rate_kbit", "include_clients"});
+  Fault ft;
+  ft.line = line_of(f);
+  const int nodes = sc.formation.nodes;
+  if (!f["name"]) fail(f, sub(F, "name"), "is required");
+  ft.name = get_string(f["name"], sub(F, "name"));
+  if (!f["action"]) fail(f, sub(F, "action"), "is required");
+  ft.action = get_enum(f["action"], sub(F, "action"), kActions);
+  const std::string sub_action = sub(F, "action");
+
+  const bool has_at = static_cast<bool>(f["at"]);
+  const bool has_when = static_cast<bool>(f["when"]);
+  if (has_at == has_when) fail(f, F, "needs exactly one trigger: `at` or `when`");
+  if (has_at) ft.trigger.at_ms = get_duration(f["at"], sub(F, "at"), 0, sc.phases.faults_ms);
+  if (has_when) {
+    const auto w = f["when"];
+    const auto W = sub(F, "when");
+    check_keys(w, W, {"node", "state", "delay"});
+    Trigger::When when;
+    when.node = w["node"] ? get_target(w["node"], sub(W, "node"), nodes,
+                                       {Target::Kind::Primary, Target::Kind::Standby,
+                                        Target::Kind::AnyNode, Target::Kind::Node})
+                          : Target{Target::Kind::AnyNode, -1};
+    if (!w["state"]) fail(w, sub(W, "state"), "is required");
+    when.state = get_string(w["state"], sub(W, "state"));
+    auto st = pgaf::parse_node_state(when.state);
+    if (!st.ok() || *st == NodeState::Unknown) {
+      fail(w["state"], sub(W, "state"), "unknown FSM state \"" + when.state + "\"");
+    }
+    if (w["delay"]) when.delay_ms = get_duration(w["delay"], sub(W, "delay"), 0, 600000);
+    ft.trigger.when = when;
+  }
+
+  using K = Target::Kind;
+  const std::vector<K> node_targets = {K::Primary, K::Standby, K::AnyNode, K::Node};
+  switch (ft.action) {
+    case FaultAction::MonitorLoss:
+      ft.target = Target{K::Monitor, -1};
+      if (f["target"]) ft.target = get_target(f["target"], sub(F, "target"), nodes, {K::Monitor});
+      break;
+    case FaultAction::Switchover:
+      ft.target = Target{K::Primary, -1};
+      if (f["target"]) ft.target = get_target(f["target"], sub(F, "target"), nodes, {K::Primary});
+      break;
+    case FaultAction::Partition:
+    case FaultAction::OneWay:
+      if (!f["target"]) fail(f, sub(F, "target"), "is required");
+      ft.target = get_target(f["target"], sub(F, "target"), nodes,
+                             {K::Primary, K::Standby, K::AnyNode, K::Node, K::Monitor});
+      break;
+    case FaultAction::IfDown:
+    case FaultAction::Freeze:
+    case FaultAction::Loss:
+    case FaultAction::Latency:
+    case FaultAction::Bandwidth:
+      if (!f["target"]) fail(f, sub(F, "target"), "is required");
+      ft.target = get_target(f["target"], sub(F, "target"), nodes,
+                             {K::Primary, K::Standby, K::AnyNode, K::Node, K::Monitor});
+      break;
+    default:
+      if (!f["target"]) fail(f, sub(F, "target"), "is required");
+      ft.target = get_target(f["target"], sub(F, "target"), nodes, node_targets);
+  }
+
+  if (f["to"]) {
+    if (ft.action != FaultAction::OneWay && ft.action != FaultAction::Partition) {
+      fail(f["to"], sub(F, "to"), "is only valid for oneway and partition");
+    }
+    ft.to = get_target(f["to"], sub(F, "to"), nodes,
+                       {K::Primary, K::Standby, K::AnyNode, K::Node, K::Monitor, K::Clients});
+  } else if (ft.action == FaultAction::OneWay) {
+    fail(f, sub(F, "to"), "is required for a oneway fault");
+  }
+  if (ft.to && ft.to->kind == ft.target.kind && ft.to->node_index == ft.target.node_index &&
+      ft.target.kind != K::Standby && ft.target.kind != K::AnyNode) {
+    fail(f["to"], sub(F, "to"), "is the same host as target");
+  }
+  if (f["mode"]) {
+    if (ft.action != FaultAction::OneWay && ft.action != FaultAction::Partition) {
+      fail(f["mode"], sub(F, "mode"), "is only valid for oneway and partition");
+    }
+    ft.mode = get_enum(f["mode"], sub(F, "mode"), kModes);
+  }
+  if (f["process"]) {
+    if (ft.action != FaultAction::Kill && ft.action != FaultAction::Freeze) {
+      fail(f["process"], sub(F, "process"), "is only valid for kill and freeze");
+    }
+    ft.process = get_enum(f["process"], sub(F, "process"), kProcesses);
+  }
+  if (ft.action == FaultAction::Kill) {
+    if (!f["process"]) fail(f, sub(F, "process"), "is required for kill (postmaster or agent)");
+    if (ft.process == ProcessKind::Node) {
+      fail(f["process"], sub(F, "process"), "kill takes postmaster or agent; use reboot for the whole node");
+    }
+  }
+  const bool healing = ft.action == FaultAction::IfDown || ft.action == FaultAction::Partition ||
+                       ft.action == FaultAction::OneWay || ft.action == FaultAction::DiskFull ||
+                       ft.action == FaultAction::Freeze || ft.action == FaultAction::Loss ||
+                       ft.action == FaultAction::Latency || ft.action == FaultAction::Bandwidth;
+  if (f["duration"]) {
+    if (!healing) fail(f["duration"], sub(F, "duration"), "is not valid for " + to_string(ft.action));
+    ft.duration_ms = get_duration(f["duration"], sub(F, "duration"), 100, 1800000);
+  }
+  if (f["restart_after"]) {
+    if (ft.action != FaultAction::MonitorLoss && ft.action != FaultAction::Reboot &&
+        ft.action != FaultAction::Kill) {
+      fail(f["restart_after"], sub(F, "restart_after"), "is only valid for monitor_loss, reboot and kill");
+    }
+    ft.restart_after_ms = get_duration(f["restart_after"], sub(F, "restart_after"), 0, 1800000);
+  }
+  if (ft.action == FaultAction::Loss) {
+    if (!f["percent"]) fail(f, sub(F, "percent"), "is required for loss");
+    ft.loss_percent = static_cast<int>(get_int(f["percent"], sub(F, "percent"), 1, 100));
+  } else if (f["percent"]) {
+    fail(f["percent"], sub(F, "percent"), "is only valid for loss");
+  }
+  if (ft.action == FaultAction::Latency) {
+    if (!f["delay"]) fail(f, sub(F, "delay"), "is required for latency");
+    ft.delay_ms = get_duration(f["delay"], sub(F, "delay"), 1, 10000);
+  } else if (f["delay"]) {
+    fail(f["delay"], sub(F, "delay"), "is only valid for latency");
+  }
+  if (ft.action == FaultAction::Bandwidth) {
+    if (!f["rate_kbit"]) fail(f, sub(F, "rate_kbit"), "is required for bandwidth");
+    ft.rate_kbit = static_cast<int>(get_int(f["rate_kbit"], sub(F, "rate_kbit"), 8, 10000000));
+  } else if (f["rate_kbit"]) {
+    fail(f["rate_kbit"], sub(F, "rate_kbit"), "is only valid for bandwidth");
+  }
+  if (f["include_clients"]) {
+    if (ft.action != FaultAction::Partition) {
+      fail(f["include_clients"], sub(F, "include_clients"), "is only valid for partition");
+    }
+    ft.include_clients = get_bool(f["include_clients"], sub(F, "include_clients"));
+  }
+  return ft;
+}
+
+void parse_expect(const YAML::Node& e, Scenario& sc) {
+  const std::string F = "expect";
+  check_keys(e, F, {"rto_max", "lost_writes_max", "failover", "new_primary", "final_states"});
+  auto& ex = sc.expect;
+  if (const auto n = e["rto_max"]) ex.rto_max_ms = get_duration(n, sub(F, "rto_max"), 100, 1800000);
+  if (const auto n = e["lost_writes_max"]) ex.lost_writes_max = static_cast<int>(get_int(n, sub(F, "lost_writes_max"), 0, 1000000000));
+  if (const auto n = e["failover"]) ex.failover = get_enum(n, sub(F, "failover"), kFailover);
+  if (const auto n = e["new_primary"]) {
+    ex.new_primary = get_target(n, sub(F, "new_primary"), sc.formation.nodes, {Target::Kind::Node}).node_index;
+    if (ex.failover == FailoverExpectation::Forbidden) fail(n, sub(F, "new_primary"), "contradicts failover: forbidden");
+    ex.failover = FailoverExpectation::Required;
+  }
+  if (const auto fs = e["final_states"]) {
+    if (!fs.IsMap()) fail(fs, sub(F, "final_states"), "must be a mapping of state to count");
+    int total = 0;
+    for (const auto& kv : fs) {
+      const auto key = kv.first.as<std::string>();
+      const auto field = sub(F, "final_states." + key);
+      auto st = pgaf::parse_node_state(key);
+      if (!st.ok() || *st == NodeState::Unknown) fail(kv.first, field, "unknown FSM state \"" + key + "\"");
+      const int count = static_cast<int>(get_int(kv.second, field, 0, kMaxNodes));
+      total += count;
+      ex.final_states[key] = count;
+    }
+    if (total != sc.formation.nodes) {
+      fail(fs, sub(F, "final_states"),
+           "counts add up to " + std::to_string(total) + ", the formation has " +
+               std::to_string(sc.formation.nodes) + " nodes");
+    }
+  } else {
+    ex.final_states["primary"] = 1;
+    if (sc.formation.nodes > 1) ex.final_states["secondary"] = sc.formation.nodes - 1;
+    else ex.final_states = {{"single", 1}};
+  }
+}
+
+Scenario parse_root(const YAML::Node& root, const std::string& file) {
+  Scenario sc;
+  sc.file = file;
+  if (!root.IsDefined() || root.IsNull()) throw ParseError{1, "", "the file is empty"};
+  check_keys(root, "",
+             {"version", "name", "description", "tags", "seed", "timeout", "formation",
+              "workload", "phases", "faults", "expect"});
+  if (!root["version"]) fail(root, "version", "is required (version: 1)");
+  get_int(root["version"], "version", 1, 1);
+  if (!root["name"]) fail(root, "name", "is required");
+  sc.name = get_string(root["name"], "name");
+  if (sc.name.empty() || sc.name.size() > 64 ||
+      !std::all_of(sc.name.begin(), sc.name.end(), [](char c) {
+        return std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+      })) {
+    fail(root["name"], "name", "must be 1..64 characters of [a-z0-9_-] (it names the report folder)");
+  }
+  if (root["description"]) sc.description = get_string(root["description"], "description");
+  if (const auto t = root["tags"]) {
+    if (!t.IsSequence()) fail(t, "tags", "must be a list");
+    for (size_t i = 0; i < t.size(); ++i) sc.tags.push_back(get_string(t[i], "tags[" + std::to_string(i) + "]"));
+  }
+  if (root["seed"]) sc.seed = static_cast<std::uint64_t>(get_int(root["seed"], "seed", 0, (1LL << 62)));
+  if (root["timeout"]) sc.timeout_ms = get_duration(root["timeout"], "timeout", 10000, kMaxScenarioTimeoutMs);
+  if (!root["formation"]) fail(root, "formation", "is required");
+  parse_formation(root["formation"], sc);
+  if (root["workload"]) parse_workload(root["workload"], sc);
+  if (root["phases"]) parse_phases(root["phases"], sc);
+  if (const auto fl = root["faults"]) {
+    if (!fl.IsSequence()) fail(fl, "faults", "must be a list");
+    if (static_cast<int>(fl.size()) > kMaxFaults) fail(fl, "faults", "has more than " + std::to_string(kMaxFaults) + " entries");
+    std::set<std::string> names;
+    for (size_t i = 0; i < fl.size(); ++i) {
+      const auto field = "faults[" + std::to_string(i) + "]";
+      Fault ft = parse_fault(fl[i], field, sc);
+      if (!names.insert(ft.name).second) fail(fl[i]["name"], field + ".name", "duplicate fault name \"" + ft.name + "\"");
+      sc.faults.push_back(std::move(ft));
+    }
+  }
+  if (root["expect"]) {
+    parse_expect(root["expect"], sc);
+  } else {
+    parse_expect(YAML::Node(YAML::NodeType::Map), sc);
+  }
+  const TimeMs needed = sc.formation.stable_timeout_ms + sc.phases.warmup_ms + sc.phases.faults_ms +
+                        sc.phases.converge_within_ms + sc.phases.cooldown_ms;
+  if (sc.timeout_ms < needed) {
+    fail(root["timeout"] ? root["timeout"] : root, "timeout",
+         "is " + std::to_string(sc.timeout_ms) + "ms, shorter than its phases need (" +
+             std::to_string(needed) + "ms: stable_timeout + warmup + faults + converge_within + cooldown)");
+  }
+  return sc;
+}
+
+}  // namespace
+
+std::string Target::to_string() const {
+  switch (kind) {
+    case Kind::Primary: return "primary";
+    case Kind::Standby: return "standby";
+    case Kind::AnyNode: return "any";
+    case Kind::Node: return "node" + std::to_string(node_index + 1);
+    case Kind::Monitor: return "monitor";
+    case Kind::Clients: return "clients";
+  }
+  return "?";
+}
+
+bool Scenario::has_tag(const std::string& tag) const {
+  return std::find(tags.begin(), tags.end(), tag) != tags.end();
+}
+
+bool Scenario::sync_replication() const {
+  const auto sc = formation.synchronous_commit;
+  if (sc != SyncCommit::On && sc != SyncCommit::RemoteWrite && sc != SyncCommit::RemoteApply) return false;
+  int quorum = 0;
+  for (bool q : formation.replication_quorum) quorum += q ? 1 : 0;
+  return formation.nodes > 1 && quorum >= 2;
+}
+
+std::optional<int> Scenario::effective_lost_writes_max() const {
+  if (expect.lost_writes_max) return expect.lost_writes_max;
+  if (sync_replication()) return 0;
+  return std::nullopt;
+}
+
+std::vector<std::string> Scenario::required_capabilities() const {
+  std::vector<std::string> caps;
+  for (const auto& f : faults) {
+    std::string c;
+    if (f.action == FaultAction::Loss) c = "loss";
+    if (f.action == FaultAction::Latency) c = "latency";
+    if (f.action == FaultAction::Bandwidth) c = "bandwidth";
+    if (!c.empty() && std::find(caps.begin(), caps.end(), c) == caps.end()) caps.push_back(c);
+  }
+  return caps;
+}
+
+std::string to_string(FaultAction a) {
+  for (const auto& [n, v] : kActions) if (v == a) return n;
+  return "?";
+}
+std::string to_string(FaultMode m) {
+  for (const auto& [n, v] : kModes) if (v == m) return n;
+  return "?";
+}
+std::string to_string(ProcessKind p) {
+  for (const auto& [n, v] : kProcesses) if (v == p) return n;
+  return "?";
+}
+std::string to_string(SyncCommit s) {
+  for (const auto& [n, v] : kSync) if (v == s) return n;
+  return "?";
+}
+std::string to_string(FailoverExpectation f) {
+  for (const auto& [n, v] : kFailover) if (v == f) return n;
+  return "?";
+}
+
+Result<Scenario> parse_scenario(const std::string& yaml_text, const std::string& file) {
+  try {
+    YAML::Node root = YAML::Load(yaml_text);
+    return parse_root(root, file);
+  } catch (const ParseError& e) {
+    std::string msg = file + ":" + std::to_string(e.line) + ": ";
+    if (!e.field.empty()) msg += "field \"" + e.field + "\": ";
+    msg += e.message;
+    return make_error(ErrorCode::InvalidArgument, msg, "see docs/scenarios.md for the scenario format");
+  } catch (const YAML::Exception& e) {
+    return make_error(ErrorCode::InvalidArgument,
+                      file + ":" + std::to_string(e.mark.line + 1) + ": malformed YAML: " + e.msg,
+                      "see docs/scenarios.md for the scenario format");
+  }
+}
+
+Result<Scenario> parse_scenario_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return make_error(ErrorCode::InvalidArgument, "could not open scenario file \"" + path + "\"");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_scenario(ss.str(), path);
+}
+
+}  // namespace pgaf::lab
