@@ -1,0 +1,183 @@
+/*
+ * schedule.cpp — seed → schedule (formation shape, settings, clock drifts, fault list), and the
+ * text forms of schedules and faults.
+ *
+ * Invariant: generate_schedule is a pure function of (seed, GenOptions); clock drifts stay within
+ * ±clock_drift_ppm/2 so any two hosts differ by at most clock_drift_ppm; number_sync_standbys is
+ * valid for the quorum standbys generated (0, or k + 1 ≤ quorum standbys).
+ */
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "world.hpp"
+
+namespace pgaf::sim {
+
+std::string_view to_string(Broken b) {
+  switch (b) {
+    case Broken::None: return "none";
+    case Broken::AgentIgnoresLease: return "agent-ignores-lease";
+    case Broken::MonitorSkipsLeaseWait: return "monitor-skips-lease-wait";
+  }
+  return "?";
+}
+
+std::optional<Broken> parse_broken(std::string_view s) {
+  for (Broken b : {Broken::None, Broken::AgentIgnoresLease, Broken::MonitorSkipsLeaseWait})
+    if (to_string(b) == s) return b;
+  return std::nullopt;
+}
+
+std::string_view to_string(FaultKind k) {
+  switch (k) {
+    case FaultKind::Partition: return "partition";
+    case FaultKind::PartitionOneWay: return "partition-one-way";
+    case FaultKind::Isolate: return "isolate";
+    case FaultKind::IsolateOut: return "isolate-outbound";
+    case FaultKind::IsolateIn: return "isolate-inbound";
+    case FaultKind::Lossy: return "lossy";
+    case FaultKind::Slow: return "slow";
+    case FaultKind::CrashPostgres: return "crash-postgres";
+    case FaultKind::CrashAgent: return "crash-agent";
+    case FaultKind::FreezeAgent: return "freeze-agent";
+    case FaultKind::CrashHost: return "crash-host";
+    case FaultKind::CrashMonitor: return "crash-monitor";
+  }
+  return "?";
+}
+
+namespace {
+
+std::string target_name(int t, int aux) {
+  if (t == kMonitor) return "monitor";
+  if (t == kTargetPrimary) return "primary";
+  if (t == kTargetStandby) return fmt::format("standby#{}", aux);
+  return fmt::format("node{}", t);
+}
+
+bool two_ended(FaultKind k) {
+  return k == FaultKind::Partition || k == FaultKind::PartitionOneWay || k == FaultKind::Lossy ||
+         k == FaultKind::Slow;
+}
+
+}  // namespace
+
+std::string describe(const Fault& f) {
+  std::string what = fmt::format("{} {}", to_string(f.kind), target_name(f.a, f.aux));
+  if (two_ended(f.kind))
+    what += fmt::format(" {} {}", f.kind == FaultKind::PartitionOneWay ? "->" : "<->", target_name(f.b, f.aux + 1));
+  if (f.kind == FaultKind::Lossy) what += fmt::format(" loss {}%", f.loss_pct);
+  if (f.kind == FaultKind::Slow) what += fmt::format(" +{}ms", f.delay_ms);
+  return fmt::format("{} at +{}ms for {}ms", what, f.start_ms, f.duration_ms);
+}
+
+std::string describe(const Schedule& s) {
+  std::string prio, quorum;
+  for (std::size_t i = 0; i < s.candidate_priority.size(); ++i) {
+    prio += fmt::format("{}{}", i ? "," : "", s.candidate_priority[i]);
+    quorum += fmt::format("{}{}", i ? "," : "", s.replication_quorum[i] ? 1 : 0);
+  }
+  std::string out = fmt::format("seed {}: {} nodes, number_sync_standbys {}, priorities [{}], quorum [{}]{}{}",
+                                s.seed, s.nodes, s.number_sync_standbys, prio, quorum,
+                                s.primary_lost ? ", primary-host-lost" : "",
+                                s.broken != Broken::None ? fmt::format(", BROKEN {}", to_string(s.broken)) : "");
+  if (s.faults.empty()) out += "; no faults";
+  for (std::size_t i = 0; i < s.faults.size(); ++i) out += fmt::format("; fault {}: {}", i + 1, describe(s.faults[i]));
+  return out;
+}
+
+Schedule generate_schedule(std::uint64_t seed, const GenOptions& o) {
+  Rng r(seed * 0x9E3779B97F4A7C15ULL + 0x1234567);
+  Schedule s;
+  s.seed = seed;
+  s.broken = o.broken;
+  if (o.nodes >= 1 && o.nodes <= 5) {
+    s.nodes = o.nodes;
+  } else {
+    const auto p = r.range(0, 99);
+    s.nodes = p < 5 ? 1 : p < 40 ? 2 : p < 75 ? 3 : p < 90 ? 4 : 5;
+  }
+  const int N = s.nodes;
+  s.primary_lost = N >= 2 && r.chance(o.primary_lost_pct);
+  s.candidate_priority.assign(static_cast<std::size_t>(N), 100);
+  s.replication_quorum.assign(static_cast<std::size_t>(N), true);
+  if (!s.primary_lost) {
+    for (int n = 2; n <= N; ++n) {
+      if (r.chance(15)) {
+        const int choices[] = {0, 50, 90};
+        s.candidate_priority[static_cast<std::size_t>(n - 1)] = choices[r.range(0, 2)];
+      }
+      if (N >= 3 && r.chance(10)) s.replication_quorum[static_cast<std::size_t>(n - 1)] = false;
+    }
+  }
+  int quorum_standbys = 0;
+  for (int n = 2; n <= N; ++n) quorum_standbys += s.replication_quorum[static_cast<std::size_t>(n - 1)] ? 1 : 0;
+  if (N >= 3 && r.chance(30)) s.number_sync_standbys = (N == 5 && r.chance(30)) ? 2 : 1;
+  while (s.number_sync_standbys > 0 && s.number_sync_standbys + 1 > quorum_standbys) s.number_sync_standbys--;
+
+  const std::int64_t half = s.settings.clock_drift_ppm / 2;
+  s.drift_ppm.resize(static_cast<std::size_t>(N + 1));
+  for (auto& d : s.drift_ppm) d = r.chance(50) ? (r.chance(50) ? half : -half) : r.range(-half, half);
+
+  if (s.primary_lost) {
+    Fault f;
+    f.kind = FaultKind::CrashHost;
+    f.a = kTargetPrimary;
+    f.start_ms = r.range(300, 1500);
+    f.duration_ms = r.range(8000, 10000);
+    s.faults.push_back(f);
+    return s;
+  }
+
+  auto pick_node = [&]() -> int {
+    const auto p = r.range(0, 99);
+    if (N == 1 || p < 45) return kTargetPrimary;
+    if (p < 80) return kTargetStandby;
+    return static_cast<int>(r.range(1, N));
+  };
+  auto pick_endpoint = [&]() -> int { return r.chance(25) ? kMonitor : pick_node(); };
+
+  struct W {
+    FaultKind k;
+    int w;
+  };
+  const W weights[] = {{FaultKind::Partition, 15},     {FaultKind::PartitionOneWay, 10}, {FaultKind::Isolate, 12},
+                       {FaultKind::IsolateOut, 6},     {FaultKind::IsolateIn, 6},        {FaultKind::Lossy, 6},
+                       {FaultKind::Slow, 6},           {FaultKind::CrashPostgres, 8},    {FaultKind::CrashAgent, 7},
+                       {FaultKind::FreezeAgent, 6},    {FaultKind::CrashHost, 10},       {FaultKind::CrashMonitor, 8}};
+  int total = 0;
+  for (const W& w : weights) total += w.w;
+  const auto nfaults = r.range(0, 4);
+  for (std::int64_t i = 0; i < nfaults; ++i) {
+    Fault f;
+    auto pick = r.range(0, total - 1);
+    for (const W& w : weights) {
+      if (pick < w.w) {
+        f.kind = w.k;
+        break;
+      }
+      pick -= w.w;
+    }
+    f.aux = static_cast<int>(r.range(0, 7));
+    f.a = pick_node();
+    if (two_ended(f.kind)) {
+      if (N == 1) {
+        f.b = kMonitor;
+      } else {
+        f.b = pick_endpoint();
+        if (f.b == f.a) f.b = f.a == kTargetPrimary ? kTargetStandby : kMonitor;
+      }
+    }
+    if (f.kind == FaultKind::CrashMonitor) f.a = kMonitor;
+    f.start_ms = r.range(0, 4000);
+    const auto d = r.range(0, 99);
+    f.duration_ms = d < 60 ? r.range(100, 2500) : d < 90 ? r.range(2500, 6000) : r.range(6000, 9000);
+    f.loss_pct = static_cast<int>(r.range(20, 80));
+    f.delay_ms = r.range(50, 1500);
+    s.faults.push_back(f);
+  }
+  return s;
+}
+
+}  // namespace pgaf::sim
