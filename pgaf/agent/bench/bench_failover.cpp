@@ -1,0 +1,2 @@
+/* bench_failover.cpp — placeholder replaced below */
+int main() { return 0; }

@@ -1,0 +1,226 @@
+/*
+ * interfaces.hpp — the agent's I/O boundaries: Clock, ProcessRunner, PostgresControl,
+ * MonitorClient. Real implementations live in src/ (wired only by the CLI's main paths); fakes for
+ * unit tests live in tests/unit/agent.
+ *
+ * Invariants:
+ *  - every call is bounded in time (a timeout argument, or the Settings deadline it documents);
+ *  - failures are Errors (pgaf/core error.hpp), never exceptions across these interfaces.
+ */
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pgaf/core/error.hpp"
+#include "pgaf/core/node.hpp"
+#include "pgaf/core/settings.hpp"
+#include "pgaf/core/state.hpp"
+
+namespace pgaf::agent {
+
+/* ---- time ---- */
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual TimeMs now_ms() = 0;        /* monotonic */
+  virtual void sleep_ms(TimeMs ms) = 0;
+};
+class SystemClock final : public Clock {
+ public:
+  TimeMs now_ms() override;
+  void sleep_ms(TimeMs ms) override;
+};
+
+/* ---- processes ---- */
+struct ProcessSpec {
+  std::string program;                 /* absolute path */
+  std::vector<std::string> args;
+  std::map<std::string, std::string> env_set; /* added to the inherited environment */
+  std::string output_file;             /* append stdout+stderr there; empty = capture */
+  TimeMs timeout_ms = 60000;           /* SIGKILL after this */
+};
+struct ProcessResult {
+  int exit_code = -1;   /* -1: killed or timed out */
+  bool timed_out = false;
+  std::string output;   /* captured output (when output_file is empty), bounded */
+};
+class ProcessRunner {
+ public:
+  virtual ~ProcessRunner() = default;
+  /* Run to completion (bounded). The child dies with us (PR_SET_PDEATHSIG). */
+  virtual ProcessResult run(const ProcessSpec& spec) = 0;
+};
+/* Boost.Process implementation. */
+std::unique_ptr<ProcessRunner> make_process_runner();
+
+/* ---- local Postgres ---- */
+enum class PgExpected { Unknown, Stopped, Running };
+std::string_view to_string(PgExpected e);
+
+struct PgStatus {
+  bool running = false;       /* accepts connections */
+  bool in_recovery = false;
+  bool read_only = false;     /* default_transaction_read_only */
+  int tli = 0;
+  Lsn lsn = 0;
+  std::string sync_state;     /* best sync_state of our standbys: quorum > sync > potential > async */
+  std::int64_t system_identifier = 0;
+};
+
+struct Upstream {
+  std::string host;
+  int port = 0;
+  NodeId node_id = 0;         /* the upstream's node id */
+};
+
+struct StandbySetup {
+  std::optional<Upstream> upstream; /* nullopt: no primary_conninfo (standby with no upstream) */
+  std::string slot_name;            /* primary_slot_name ('' = none) */
+  std::string application_name;     /* pgautofailover_standby_<our id> */
+  Lsn recovery_target_lsn = 0;      /* 0 = none */
+};
+
+struct SlotInfo {
+  std::string name;
+  bool active = false;
+  Lsn restart_lsn = 0;
+};
+
+/* application_name -> reply_time (text) of every streaming pgautofailover standby. */
+using StandbyReplies = std::map<std::string, std::string>;
+
+class PostgresControl {
+ public:
+  virtual ~PostgresControl() = default;
+  virtual bool pgdata_initialized() = 0;            /* PG_VERSION exists */
+  virtual Status initdb() = 0;
+  /* postgresql-auto-failover.conf + include lines in postgresql.conf. */
+  virtual Status write_managed_config() = 0;
+  /* Expected status for the controller (pg_autoctl.pg), then wait (bounded) for it. */
+  virtual Status ensure_running(TimeMs timeout_ms) = 0;
+  virtual Status ensure_stopped(TimeMs timeout_ms) = 0;
+  virtual Status release_to_operator() = 0;          /* remove pg_autoctl.pg */
+  virtual Result<PgStatus> status() = 0;             /* running=false if it does not answer */
+  virtual Status set_read_only(bool on) = 0;         /* ALTER SYSTEM + reload */
+  virtual Status terminate_client_backends() = 0;
+  virtual Status set_synchronous_standby_names(const std::string& value) = 0; /* + cancel waiters if '' */
+  virtual Result<std::string> synchronous_standby_names() = 0;
+  virtual Status checkpoint() = 0;
+  virtual Status promote(TimeMs timeout_ms) = 0;     /* promote and wait until out of recovery */
+  virtual Result<std::vector<SlotInfo>> list_slots() = 0;
+  virtual Status create_slot(const std::string& name) = 0;
+  virtual Status drop_slot(const std::string& name) = 0;
+  virtual Status advance_slot(const std::string& name, Lsn lsn) = 0;
+  virtual Status write_standby_setup(const StandbySetup& s) = 0; /* + standby.signal */
+  virtual Status cleanup_standby_setup() = 0;
+  /* Reload config so primary_conninfo changes apply (PG ≥ 13), restart if not running. */
+  virtual Status reload() = 0;
+  virtual Status restart(TimeMs timeout_ms) = 0;
+  virtual Status base_backup(const Upstream& from, const std::string& slot) = 0;
+  virtual Status rewind(const Upstream& from) = 0;
+  virtual Result<Lsn> replay_lsn() = 0;
+  virtual Result<int> upstream_timeline(const Upstream& from) = 0;
+  virtual Status create_roles_and_db(const std::string& dbname) = 0;
+  /* Ensure HBA lines for these hosts (replication + dbname for pgautofailover_replicator,
+   * postgres for pgautofailover_monitor from the monitor host); reload when changed. */
+  virtual Status ensure_hba(const std::vector<std::string>& node_hosts,
+                            const std::string& monitor_host) = 0;
+  virtual Result<StandbyReplies> standby_replies() = 0;
+};
+
+/* ---- the monitor ---- */
+struct NodeAssignment {
+  NodeId node_id = 0;
+  GroupId group_id = 0;
+  NodeState goal = NodeState::Init;
+  int candidate_priority = 0;
+  bool replication_quorum = true;
+  std::string name;
+};
+
+struct NodeAddress {
+  NodeId node_id = 0;
+  std::string name;
+  std::string host;
+  int port = 0;
+  Lsn lsn = 0;
+  bool is_primary = false;
+};
+
+struct RegisterArgs {
+  std::string formation = "default";
+  std::string host;
+  int port = 0;
+  std::string dbname = "postgres";
+  std::string name;
+  std::int64_t sysidentifier = 0;
+  NodeState initial_state = NodeState::Init;
+  int candidate_priority = 50;
+  bool replication_quorum = true;
+};
+
+struct NodeActiveArgs {
+  std::string formation = "default";
+  NodeId node_id = 0;
+  GroupId group_id = 0;
+  NodeState current = NodeState::Init;
+  bool pg_is_running = false;
+  int tli = 0;
+  Lsn lsn = 0;
+  std::string sync_state;
+};
+
+struct StateRow {
+  std::string name, host;
+  int port = 0;
+  GroupId group_id = 0;
+  NodeId node_id = 0;
+  NodeState reported = NodeState::Unknown;
+  NodeState goal = NodeState::Unknown;
+  int candidate_priority = 0;
+  bool replication_quorum = true;
+  int tli = 0;
+  std::string lsn;
+  int health = -1;
+};
+
+struct EventRow {
+  std::string time;
+  NodeId node_id = 0;
+  std::string node_name;
+  std::string reported, goal;
+  std::string description;
+};
+
+class MonitorClient {
+ public:
+  virtual ~MonitorClient() = default;
+  virtual Result<NodeAssignment> register_node(const RegisterArgs& a) = 0;
+  virtual Result<NodeAssignment> node_active(const NodeActiveArgs& a) = 0;
+  virtual Result<NodeAddress> get_primary(const std::string& formation, GroupId group) = 0;
+  virtual Result<std::vector<NodeAddress>> get_other_nodes(NodeId node_id) = 0;
+  virtual Result<std::optional<NodeAddress>> get_most_advanced_standby(const std::string& formation,
+                                                                       GroupId group) = 0;
+  virtual Result<std::string> synchronous_standby_names(const std::string& formation,
+                                                        GroupId group) = 0;
+  virtual Status set_node_system_identifier(NodeId node_id, std::int64_t sysid) = 0;
+  virtual Result<bool> remove_node(NodeId node_id, bool force) = 0;
+  virtual Result<bool> remove_node_by_host(const std::string& host, int port, bool force) = 0;
+  virtual Status perform_failover(const std::string& formation, GroupId group) = 0;
+  virtual Result<bool> perform_promotion(const std::string& formation, const std::string& name) = 0;
+  virtual Result<std::vector<StateRow>> current_state(const std::string& formation) = 0;
+  virtual Result<std::vector<EventRow>> last_events(const std::string& formation, int count) = 0;
+  virtual Result<std::optional<std::string>> formation_uri(const std::string& formation) = 0;
+  /* Wait at most timeout_ms for a `state` notification about (formation, group); true if one
+   * arrived. LISTENs on first use; a broken connection is an error (callers then just poll). */
+  virtual Result<bool> wait_for_state_change(const std::string& formation, GroupId group,
+                                             TimeMs timeout_ms) = 0;
+};
+/* libpqxx implementation; every call bounded by settings.monitor_call_timeout_ms. */
+std::unique_ptr<MonitorClient> make_monitor_client(const std::string& uri, const Settings& s);
+
+}  // namespace pgaf::agent

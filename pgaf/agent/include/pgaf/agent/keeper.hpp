@@ -1,0 +1,119 @@
+/*
+ * keeper.hpp — the node-active loop: report to the monitor, execute the keeper transition table
+ * (pgaf/core keeper_table.hpp) for real, and fence when the write lease runs out.
+ *
+ * Invariants:
+ *  - Postgres is made writable (running, default_transaction_read_only=off, in a writable state)
+ *    only while the lease (pgaf/core AgentLease) allows writes: the lease is granted only by a
+ *    monitor reply assigning a writable goal, so an old primary that restarts never starts as a
+ *    writable primary before the monitor has confirmed its role;
+ *  - when the lease expires in a writable state, the FenceGuard makes Postgres refuse writes
+ *    (default_transaction_read_only=on, terminate client backends) and then stops it, within
+ *    fence_guard_ms before the lease's end (it runs on its own thread and connection);
+ *  - transitions are idempotent and retried on the next iteration after a failure; current_role
+ *    changes only after every step of the transition succeeded, and is persisted at once.
+ */
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "pgaf/agent/config.hpp"
+#include "pgaf/agent/interfaces.hpp"
+#include "pgaf/core/keeper_table.hpp"
+#include "pgaf/core/lease.hpp"
+
+namespace pgaf::agent {
+
+/* Shared between the node-active loop and the fence thread.
+ * "Armed" means: this agent has made Postgres writable under the current lease. Only an armed
+ * guard fences; the keeper arms it right after it enabled writes (which it does only while
+ * may_write()) and disarms it when it leaves the writable states. */
+class FenceGuard {
+ public:
+  FenceGuard(const Settings& s, Clock& clock, PostgresControl& pg);
+
+  void on_monitor_reply(TimeMs t_send_ms, NodeState goal);
+  void set_current(NodeState current);
+  void set_armed(bool armed);
+  bool armed();
+  bool may_write();
+  /* The guard fenced Postgres since the last clear_fenced(). */
+  bool fenced();
+  void clear_fenced();
+  /* One round: sample standbys (in state primary), then fence if armed and the lease has run
+   * out. Returns true if it fenced in this round. */
+  bool tick();
+  TimeMs expires_at();
+
+ private:
+  std::mutex mu_;
+  Settings s_;
+  Clock& clock_;
+  PostgresControl& pg_;
+  AgentLease lease_;
+  NodeState current_ = NodeState::Init;
+  bool armed_ = false;
+  bool fenced_ = false;
+  StandbyReplies last_replies_; /* previous sample: a standby counts when its reply changed */
+};
+
+struct IterationResult {
+  bool monitor_ok = false;
+  bool transitioned = false;   /* a transition completed: iterate again at once */
+  bool failed = false;         /* a transition step failed (will be retried) */
+  bool dropped = false;        /* the node is dropped: exit 121 */
+};
+
+class Keeper {
+ public:
+  /* persist: saves the state file (called after each change). */
+  Keeper(Config cfg, KeeperState state, Clock& clock, PostgresControl& pg, MonitorClient& monitor,
+         FenceGuard& guard, std::function<Status(const KeeperState&)> persist);
+
+  /* One node-active round. */
+  IterationResult iterate();
+  /* Run the loop until stop() (or dropped); wakes on notifications for our group. */
+  int run(const std::atomic<bool>& stop_requested);
+
+  /* Run one step (exposed for tests and `do` commands). */
+  Status run_step(KeeperStep step);
+  const KeeperState& state() const { return state_; }
+  /* Names of the steps executed so far, in order (for tests and logs). */
+  const std::vector<std::string>& step_log() const { return step_log_; }
+
+ private:
+  Status reach_assigned_state();
+  Status ensure_current_state();
+  bool report_pg_is_running(const PgStatus& st);
+  Status maintain_slots(bool advance);
+  Status refresh_other_nodes();
+  std::string slot_name(NodeId id) const;
+  Result<Upstream> primary_upstream();
+  Status apply_sync_names(bool wait_for_catchup);
+  StandbySetup standby_setup(std::optional<Upstream> up, Lsn target = 0) const;
+  Status persist();
+
+  Config cfg_;
+  KeeperState state_;
+  Clock& clock_;
+  PostgresControl& pg_;
+  MonitorClient& monitor_;
+  FenceGuard& guard_;
+  std::function<Status(const KeeperState&)> persist_;
+  std::vector<NodeAddress> other_nodes_;
+  std::string monitor_host_;
+  std::vector<std::string> step_log_;
+  TimeMs pg_down_since_ = -1;
+  int restart_attempts_ = 0;
+  bool sysid_published_ = false;
+  int dropped_rounds_ = 0;
+};
+
+/* Host part of a postgres:// URI or conninfo "host=" (for HBA rules); "" if none. */
+std::string monitor_host_of(const std::string& uri);
+
+}  // namespace pgaf::agent

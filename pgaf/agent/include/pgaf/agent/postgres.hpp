@@ -1,0 +1,45 @@
+/*
+ * postgres.hpp — the real PostgresControl: Postgres tools as processes (initdb, pg_basebackup,
+ * pg_rewind), SQL through libpqxx, and the expected-status file read by the Postgres controller
+ * (service.hpp), which is the only process that starts or stops the postmaster.
+ *
+ * Invariants:
+ *  - the local connection always runs with default_transaction_read_only=off and a statement
+ *    timeout, so the agent itself can act on a fenced (read-only) server and never hangs;
+ *  - files we manage in PGDATA (postgresql-auto-failover.conf, postgresql-auto-failover-standby.conf,
+ *    pg_hba.conf edits) are written atomically.
+ */
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "pgaf/agent/config.hpp"
+#include "pgaf/agent/interfaces.hpp"
+
+namespace pgaf::agent {
+
+std::unique_ptr<PostgresControl> make_postgres_control(const Config& cfg, Clock& clock,
+                                                       ProcessRunner& runner);
+
+/* The expected-status file shared with the controller. */
+Status write_expected_status(const std::string& path, PgExpected e);
+PgExpected read_expected_status(const std::string& path);
+
+/* Postmaster pid from PGDATA/postmaster.pid if that process is alive, else -1. */
+long running_postmaster_pid(const std::string& pgdata);
+
+/* Socket directory for the local Postgres (PG_REGRESS_SOCK_DIR, else /tmp). */
+std::string default_socket_dir();
+
+/* Text of postgresql-auto-failover.conf for this config (monitor: adds shared_preload_libraries). */
+std::string managed_config_text(const Config& cfg);
+
+/* Write postgresql-auto-failover.conf and the include lines (also used for the monitor). */
+Status write_managed_config_files(const Config& cfg);
+
+/* "1/2A3B4C" ↔ Lsn */
+std::string format_lsn(Lsn lsn);
+Result<Lsn> parse_lsn(const std::string& s);
+
+}  // namespace pgaf::agent

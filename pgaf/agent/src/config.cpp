@@ -1,0 +1,299 @@
+/*
+ * config.cpp — pg_autoctl.cfg and pg_autoctl.state. See config.hpp for the invariants.
+ */
+#include "pgaf/agent/config.hpp"
+
+#include <pwd.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+
+namespace pgaf::agent {
+
+namespace {
+
+Result<int> parse_int(const std::string& v, const std::string& field, const std::string& origin) {
+  int out = 0;
+  auto r = std::from_chars(v.data(), v.data() + v.size(), out);
+  if (r.ec != std::errc() || r.ptr != v.data() + v.size()) {
+    return make_error(ErrorCode::BadConfig,
+                      "invalid value \"" + v + "\" for " + field + " in \"" + origin + "\"",
+                      "expected an integer");
+  }
+  return out;
+}
+
+Result<bool> parse_bool(const std::string& v, const std::string& field, const std::string& origin) {
+  if (v == "1" || v == "true" || v == "on" || v == "yes") return true;
+  if (v == "0" || v == "false" || v == "off" || v == "no") return false;
+  return make_error(ErrorCode::BadConfig,
+                    "invalid value \"" + v + "\" for " + field + " in \"" + origin + "\"",
+                    "expected true or false");
+}
+
+}  // namespace
+
+std::string current_user_name() {
+  struct passwd* pw = getpwuid(geteuid());
+  if (pw != nullptr && pw->pw_name != nullptr) return pw->pw_name;
+  return "postgres";
+}
+
+std::string Config::bindir() const {
+  return std::filesystem::path(pg_ctl).parent_path().string();
+}
+
+std::string Config::local_conninfo(const std::string& db) const {
+  std::string s = "port=" + std::to_string(port) + " dbname=" + db;
+  if (!host.empty()) s += " host=" + host;
+  if (!username.empty()) s += " user=" + username;
+  return s;
+}
+
+std::string Config::monitor_uri() const {
+  std::string h = hostname.empty() ? std::string("localhost") : hostname;
+  return "postgres://autoctl_node@" + h + ":" + std::to_string(port) +
+         "/pg_auto_failover?sslmode=" + (ssl_active ? sslmode : std::string("prefer"));
+}
+
+Ini Config::to_ini() const {
+  Ini ini;
+  ini.set("pg_autoctl", "role", role == Role::Monitor ? "monitor" : "keeper");
+  if (role == Role::Keeper) {
+    ini.set("pg_autoctl", "monitor", monitor);
+    ini.set("pg_autoctl", "formation", formation);
+    ini.set("pg_autoctl", "group", std::to_string(group));
+    ini.set("pg_autoctl", "name", name);
+  }
+  ini.set("pg_autoctl", "hostname", hostname);
+  if (role == Role::Keeper) ini.set("pg_autoctl", "nodekind", nodekind);
+  ini.set("postgresql", "pgdata", pgdata);
+  ini.set("postgresql", "pg_ctl", pg_ctl);
+  ini.set("postgresql", "username", username);
+  ini.set("postgresql", "dbname", dbname);
+  ini.set("postgresql", "host", host);
+  ini.set("postgresql", "port", std::to_string(port));
+  ini.set("postgresql", "listen_addresses", listen_addresses);
+  ini.set("postgresql", "auth_method", auth_method);
+  ini.set("postgresql", "hba_level", hba_level);
+  ini.set("ssl", "active", ssl_active ? "1" : "0");
+  ini.set("ssl", "sslmode", sslmode);
+  if (role == Role::Keeper) {
+    ini.set("replication", "password", replication_password);
+    ini.set("replication", "maximum_backup_rate", maximum_backup_rate);
+    ini.set("replication", "backup_directory", backup_directory);
+    ini.set("replication", "candidate_priority", std::to_string(candidate_priority));
+    ini.set("replication", "replication_quorum", replication_quorum ? "true" : "false");
+  }
+  for (auto& [k, v] : settings.list()) ini.set("pgaf", k, v);
+  return ini;
+}
+
+Result<Config> Config::from_ini(const Ini& ini, const std::string& origin) {
+  Config c;
+  const std::string* role = ini.get("pg_autoctl", "role");
+  if (role == nullptr) {
+    return make_error(ErrorCode::BadConfig,
+                      "missing key pg_autoctl.role in \"" + origin + "\"");
+  }
+  if (*role == "keeper") {
+    c.role = Role::Keeper;
+  } else if (*role == "monitor") {
+    c.role = Role::Monitor;
+  } else {
+    return make_error(ErrorCode::BadConfig, "invalid value \"" + *role +
+                                                "\" for pg_autoctl.role in \"" + origin + "\"",
+                      "expected keeper or monitor");
+  }
+  using Setter = std::function<Status(const std::string&)>;
+  auto str = [](std::string& dst) -> Setter {
+    return [&dst](const std::string& v) {
+      dst = v;
+      return Status::Ok();
+    };
+  };
+  auto integer = [&origin](std::string field, int& dst) -> Setter {
+    return [&dst, field, &origin](const std::string& v) -> Status {
+      auto r = parse_int(v, field, origin);
+      if (!r) return r.error();
+      dst = *r;
+      return Status::Ok();
+    };
+  };
+  auto boolean = [&origin](std::string field, bool& dst) -> Setter {
+    return [&dst, field, &origin](const std::string& v) -> Status {
+      auto r = parse_bool(v, field, origin);
+      if (!r) return r.error();
+      dst = *r;
+      return Status::Ok();
+    };
+  };
+  std::string ignored;
+  std::map<std::string, Setter> keys = {
+      {"pg_autoctl.role", str(ignored)},
+      {"pg_autoctl.monitor", str(c.monitor)},
+      {"pg_autoctl.formation", str(c.formation)},
+      {"pg_autoctl.group", integer("pg_autoctl.group", c.group)},
+      {"pg_autoctl.name", str(c.name)},
+      {"pg_autoctl.hostname", str(c.hostname)},
+      {"pg_autoctl.nodename", str(c.hostname)},
+      {"pg_autoctl.nodekind", str(c.nodekind)},
+      {"postgresql.pgdata", str(c.pgdata)},
+      {"postgresql.pg_ctl", str(c.pg_ctl)},
+      {"postgresql.username", str(c.username)},
+      {"postgresql.dbname", str(c.dbname)},
+      {"postgresql.host", str(c.host)},
+      {"postgresql.port", integer("postgresql.port", c.port)},
+      {"postgresql.listen_addresses", str(c.listen_addresses)},
+      {"postgresql.auth_method", str(c.auth_method)},
+      {"postgresql.hba_level", str(c.hba_level)},
+      {"ssl.active", boolean("ssl.active", c.ssl_active)},
+      {"ssl.sslmode", str(c.sslmode)},
+      {"replication.password", str(c.replication_password)},
+      {"replication.maximum_backup_rate", str(c.maximum_backup_rate)},
+      {"replication.backup_directory", str(c.backup_directory)},
+      {"replication.candidate_priority",
+       integer("replication.candidate_priority", c.candidate_priority)},
+      {"replication.replication_quorum",
+       boolean("replication.replication_quorum", c.replication_quorum)},
+  };
+  for (auto& [section, kvs] : ini.sections()) {
+    for (auto& [k, v] : kvs) {
+      std::string field = section + "." + k;
+      if (section == "pgaf") {
+        Status st = c.settings.set(k, v);
+        if (!st) {
+          Error e = st.error();
+          e.code = ErrorCode::BadConfig;
+          e.message = "invalid setting " + field + " in \"" + origin + "\": " + e.message;
+          return e;
+        }
+        continue;
+      }
+      if (section == "timeout" || section == "ssl" || section == "citus") {
+        /* reference keys we accept but do not use (timeouts live in [pgaf]) */
+        auto it = keys.find(field);
+        if (it == keys.end()) continue;
+      }
+      auto it = keys.find(field);
+      if (it == keys.end()) {
+        return make_error(ErrorCode::BadConfig,
+                          "unknown setting " + field + " in \"" + origin + "\"");
+      }
+      Status st = it->second(v);
+      if (!st) return st.error();
+    }
+  }
+  if (c.port <= 0 || c.port > 65535) {
+    return make_error(ErrorCode::BadConfig, "invalid value " + std::to_string(c.port) +
+                                                " for postgresql.port in \"" + origin + "\"");
+  }
+  if (c.pgdata.empty()) {
+    return make_error(ErrorCode::BadConfig,
+                      "missing key postgresql.pgdata in \"" + origin + "\"");
+  }
+  if (c.role == Role::Keeper && c.monitor.empty()) {
+    return make_error(ErrorCode::BadConfig,
+                      "missing key pg_autoctl.monitor in \"" + origin + "\"");
+  }
+  Status v = c.settings.validate();
+  if (!v) {
+    Error e = v.error();
+    e.code = ErrorCode::BadConfig;
+    e.message = "invalid settings in \"" + origin + "\": " + e.message;
+    return e;
+  }
+  return c;
+}
+
+Result<Config> Config::load(const std::string& path) {
+  auto text = read_file(path);
+  if (!text) return text.error();
+  auto ini = Ini::parse(*text, path);
+  if (!ini) return ini.error();
+  return from_ini(*ini, path);
+}
+
+Status Config::save(const std::string& path) const {
+  Status d = make_dirs(std::filesystem::path(path).parent_path().string());
+  if (!d) return d;
+  return atomic_write_file(path, to_ini().serialize(), 0644);
+}
+
+Result<Config> load_config_for(const std::string& pgdata) {
+  auto p = paths_for(pgdata);
+  if (!p) return p.error();
+  if (!file_exists(p->config)) {
+    return make_error(ErrorCode::BadConfig,
+                      "configuration file \"" + p->config + "\" does not exist",
+                      "is this node created? see pg_autoctl create postgres|monitor");
+  }
+  return Config::load(p->config);
+}
+
+std::string KeeperState::to_json() const {
+  nlohmann::json j;
+  j["version"] = 1;
+  j["nodeId"] = node_id;
+  j["groupId"] = group_id;
+  j["current_role"] = std::string(to_string(current_role));
+  j["assigned_role"] = std::string(to_string(assigned_role));
+  j["system_identifier"] = system_identifier;
+  j["last_monitor_contact"] = last_monitor_contact;
+  j["last_secondary_contact"] = last_secondary_contact;
+  j["dropped_confirmed"] = dropped_confirmed;
+  return j.dump(2) + "\n";
+}
+
+Result<KeeperState> KeeperState::from_json(const std::string& text, const std::string& origin) {
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return make_error(ErrorCode::BadState, "state file \"" + origin + "\" is corrupt",
+                      "restore it, or drop and re-create the node", "not a JSON object");
+  }
+  KeeperState s;
+  try {
+    if (j.at("version").get<int>() != 1) {
+      return make_error(ErrorCode::BadState,
+                        "state file \"" + origin + "\" has an unsupported version");
+    }
+    s.node_id = j.at("nodeId").get<NodeId>();
+    s.group_id = j.at("groupId").get<GroupId>();
+    auto cur = parse_node_state(j.at("current_role").get<std::string>());
+    auto asg = parse_node_state(j.at("assigned_role").get<std::string>());
+    if (!cur) return make_error(ErrorCode::BadState, "state file \"" + origin + "\": " + cur.error().message);
+    if (!asg) return make_error(ErrorCode::BadState, "state file \"" + origin + "\": " + asg.error().message);
+    s.current_role = *cur;
+    s.assigned_role = *asg;
+    s.system_identifier = j.at("system_identifier").get<std::int64_t>();
+    s.last_monitor_contact = j.at("last_monitor_contact").get<std::int64_t>();
+    s.last_secondary_contact = j.at("last_secondary_contact").get<std::int64_t>();
+    s.dropped_confirmed = j.value("dropped_confirmed", false);
+  } catch (const nlohmann::json::exception& e) {
+    return make_error(ErrorCode::BadState, "state file \"" + origin + "\" is corrupt",
+                      "restore it, or drop and re-create the node", e.what());
+  }
+  return s;
+}
+
+Result<KeeperState> KeeperState::load(const std::string& path) {
+  auto text = read_file(path);
+  if (!text) {
+    Error e = text.error();
+    e.code = ErrorCode::BadState;
+    return e;
+  }
+  return from_json(*text, path);
+}
+
+Status KeeperState::save(const std::string& path) const {
+  Status d = make_dirs(std::filesystem::path(path).parent_path().string());
+  if (!d) return d;
+  return atomic_write_file(path, to_json(), 0644);
+}
+
+}  // namespace pgaf::agent

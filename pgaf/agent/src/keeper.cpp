@@ -1,0 +1,615 @@
+/*
+ * keeper.cpp — the node-active loop and the mapping of each KeeperStep (pgaf/core keeper_table.hpp)
+ * to Postgres operations. See keeper.hpp for the invariants.
+ *
+ * Every step is idempotent and self-contained: it checks the preconditions it needs (e.g. asks the
+ * monitor for the primary) so a failed transition can simply be retried from its first step.
+ */
+#include "pgaf/agent/keeper.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <ctime>
+#include <set>
+
+#include "pgaf/core/sync_names.hpp"
+
+namespace pgaf::agent {
+
+/* ---------------- FenceGuard ---------------- */
+
+FenceGuard::FenceGuard(const Settings& s, Clock& clock, PostgresControl& pg)
+    : s_(s), clock_(clock), pg_(pg), lease_(s) {}
+
+void FenceGuard::on_monitor_reply(TimeMs t_send_ms, NodeState goal) {
+  std::lock_guard<std::mutex> l(mu_);
+  lease_.on_monitor_reply(t_send_ms, goal);
+}
+
+void FenceGuard::set_current(NodeState current) {
+  std::lock_guard<std::mutex> l(mu_);
+  current_ = current;
+  if (!can_take_writes_in_state(current)) armed_ = false;
+}
+
+void FenceGuard::set_armed(bool armed) {
+  std::lock_guard<std::mutex> l(mu_);
+  armed_ = armed;
+}
+
+bool FenceGuard::armed() {
+  std::lock_guard<std::mutex> l(mu_);
+  return armed_;
+}
+
+bool FenceGuard::may_write() {
+  std::lock_guard<std::mutex> l(mu_);
+  return lease_.may_write(clock_.now_ms());
+}
+
+bool FenceGuard::fenced() {
+  std::lock_guard<std::mutex> l(mu_);
+  return fenced_;
+}
+
+void FenceGuard::clear_fenced() {
+  std::lock_guard<std::mutex> l(mu_);
+  fenced_ = false;
+}
+
+TimeMs FenceGuard::expires_at() {
+  std::lock_guard<std::mutex> l(mu_);
+  return lease_.expires_at();
+}
+
+bool FenceGuard::tick() {
+  std::lock_guard<std::mutex> l(mu_);
+  TimeMs now = clock_.now_ms();
+  if (current_ == NodeState::Primary || current_ == NodeState::ApplySettings) {
+    /* A standby vouches when its reply_time changed since our previous sample: it was
+     * received after that sample (error bounded by the sampling period). */
+    auto replies = pg_.standby_replies();
+    if (replies) {
+      int fresh = 0;
+      for (auto& [name, t] : *replies) {
+        auto it = last_replies_.find(name);
+        if (it != last_replies_.end() && it->second != t) ++fresh;
+      }
+      last_replies_ = std::move(*replies);
+      lease_.on_standby_sample(now, fresh, 1, current_);
+    } else {
+      last_replies_.clear();
+    }
+  }
+  if (!armed_ || lease_.may_write(now)) return false;
+  /* The lease ran out while Postgres is writable: fence now. */
+  spdlog::warn("write lease expired (current state is \"{}\"): fencing PostgreSQL",
+               to_string(current_));
+  Status ro = pg_.set_read_only(true);
+  if (!ro) spdlog::error("fencing: {}", ro.error().to_string());
+  Status term = pg_.terminate_client_backends();
+  if (!term) spdlog::error("fencing: {}", term.error().to_string());
+  Status stop = pg_.ensure_stopped(10000);
+  if (!stop) spdlog::error("fencing: {}", stop.error().to_string());
+  armed_ = false;
+  fenced_ = true;
+  spdlog::warn("PostgreSQL is fenced: it refuses writes until the monitor renews the lease");
+  return true;
+}
+
+/* ---------------- Keeper ---------------- */
+
+std::string monitor_host_of(const std::string& uri) {
+  const std::string scheme1 = "postgres://", scheme2 = "postgresql://";
+  std::string rest;
+  if (uri.rfind(scheme1, 0) == 0) {
+    rest = uri.substr(scheme1.size());
+  } else if (uri.rfind(scheme2, 0) == 0) {
+    rest = uri.substr(scheme2.size());
+  } else {
+    auto pos = uri.find("host=");
+    if (pos == std::string::npos) return "";
+    auto end = uri.find(' ', pos);
+    return uri.substr(pos + 5, end == std::string::npos ? std::string::npos : end - pos - 5);
+  }
+  auto at = rest.find('@');
+  auto slash = rest.find('/');
+  if (at != std::string::npos && (slash == std::string::npos || at < slash)) rest = rest.substr(at + 1);
+  auto end = rest.find_first_of(":/?,");
+  return rest.substr(0, end);
+}
+
+Keeper::Keeper(Config cfg, KeeperState state, Clock& clock, PostgresControl& pg,
+               MonitorClient& monitor, FenceGuard& guard,
+               std::function<Status(const KeeperState&)> persist)
+    : cfg_(std::move(cfg)),
+      state_(state),
+      clock_(clock),
+      pg_(pg),
+      monitor_(monitor),
+      guard_(guard),
+      persist_(std::move(persist)) {
+  monitor_host_ = monitor_host_of(cfg_.monitor);
+  guard_.set_current(state_.current_role);
+}
+
+Status Keeper::persist() { return persist_ ? persist_(state_) : Status::Ok(); }
+
+std::string Keeper::slot_name(NodeId id) const { return standby_name(id); }
+
+StandbySetup Keeper::standby_setup(std::optional<Upstream> up, Lsn target) const {
+  StandbySetup s;
+  s.upstream = std::move(up);
+  s.application_name = standby_name(state_.node_id);
+  s.slot_name = s.upstream ? slot_name(state_.node_id) : "";
+  s.recovery_target_lsn = target;
+  return s;
+}
+
+Result<Upstream> Keeper::primary_upstream() {
+  auto p = monitor_.get_primary(cfg_.formation, state_.group_id);
+  if (!p) return p.error();
+  if (p->node_id == state_.node_id) {
+    return make_error(ErrorCode::BadState, "the monitor says this node is the primary",
+                      "wait for the failover to complete");
+  }
+  return Upstream{p->host, p->port, p->node_id};
+}
+
+bool Keeper::report_pg_is_running(const PgStatus& st) {
+  if (st.running) {
+    pg_down_since_ = -1;
+    return true;
+  }
+  if (!can_take_writes_in_state(state_.current_role) || guard_.fenced()) return false;
+  TimeMs now = clock_.now_ms();
+  if (pg_down_since_ < 0) pg_down_since_ = now;
+  /* A primary keeps saying "running" while the controller restarts Postgres, for a bounded time. */
+  return now - pg_down_since_ < cfg_.settings.postgresql_restart_failure_timeout_ms;
+}
+
+Status Keeper::refresh_other_nodes() {
+  auto others = monitor_.get_other_nodes(state_.node_id);
+  if (!others) return others.error();
+  other_nodes_ = std::move(*others);
+  if (cfg_.hba_level == "skip") return Status::Ok();
+  std::vector<std::string> hosts;
+  for (auto& n : other_nodes_) hosts.push_back(n.host);
+  return pg_.ensure_hba(hosts, monitor_host_);
+}
+
+Status Keeper::maintain_slots(bool advance) {
+  auto slots = pg_.list_slots();
+  if (!slots) return slots.error();
+  std::set<std::string> wanted;
+  for (auto& n : other_nodes_) wanted.insert(slot_name(n.node_id));
+  for (auto& sl : *slots) {
+    if (sl.name.rfind("pgautofailover_standby_", 0) != 0) continue;
+    if (!wanted.count(sl.name) && !sl.active) {
+      Status d = pg_.drop_slot(sl.name);
+      if (!d) return d;
+    }
+  }
+  for (auto& n : other_nodes_) {
+    std::string name = slot_name(n.node_id);
+    bool found = std::any_of(slots->begin(), slots->end(),
+                             [&](const SlotInfo& s) { return s.name == name; });
+    if (!found) {
+      Status c = pg_.create_slot(name);
+      if (!c) return c;
+      spdlog::info("created replication slot \"{}\"", name);
+    } else if (advance && n.lsn != 0) {
+      Status a = pg_.advance_slot(name, n.lsn);
+      if (!a) spdlog::debug("advancing slot {}: {}", name, a.error().message);
+    }
+  }
+  return Status::Ok();
+}
+
+Status Keeper::apply_sync_names(bool wait_for_catchup) {
+  auto names = monitor_.synchronous_standby_names(cfg_.formation, state_.group_id);
+  if (!names) return names.error();
+  auto cur = pg_.synchronous_standby_names();
+  if (!cur || *cur != *names) {
+    Status s = pg_.set_synchronous_standby_names(*names);
+    if (!s) return s;
+    spdlog::info("synchronous_standby_names is now '{}'", *names);
+  }
+  if (!wait_for_catchup || names->empty()) return Status::Ok();
+  /* Require a standby in sync/quorum state before reporting primary. */
+  TimeMs deadline = clock_.now_ms() + cfg_.settings.prepare_promotion_catchup_ms;
+  while (true) {
+    auto st = pg_.status();
+    if (st && (st->sync_state == "sync" || st->sync_state == "quorum")) return Status::Ok();
+    if (clock_.now_ms() >= deadline) {
+      return make_error(ErrorCode::Keeper, "no synchronous standby is connected yet",
+                        "the transition is retried at the next round");
+    }
+    clock_.sleep_ms(50);
+  }
+}
+
+Status Keeper::run_step(KeeperStep step) {
+  step_log_.emplace_back(to_string(step));
+  spdlog::debug("step {}", to_string(step));
+  const TimeMs start_timeout = 30000;
+  switch (step) {
+    case KeeperStep::InitPrimary: {
+      if (!pg_.pgdata_initialized()) {
+        spdlog::info("initialising PostgreSQL in \"{}\"", cfg_.pgdata);
+        Status s = pg_.initdb();
+        if (!s) return s;
+      }
+      if (Status s = pg_.write_managed_config(); !s) return s;
+      if (Status s = pg_.ensure_running(start_timeout); !s) return s;
+      auto st = pg_.status();
+      if (!st) return st.error();
+      if (st->in_recovery) {
+        if (Status s = pg_.promote(start_timeout); !s) return s;
+        if (Status s = pg_.cleanup_standby_setup(); !s) return s;
+      }
+      if (Status s = pg_.create_roles_and_db(cfg_.dbname); !s) return s;
+      if (Status s = pg_.set_synchronous_standby_names(""); !s) return s;
+      if (guard_.may_write()) {
+        if (Status s = pg_.set_read_only(false); !s) return s;
+        guard_.set_armed(true);
+      } else {
+        if (Status s = pg_.set_read_only(true); !s) return s;
+      }
+      auto st2 = pg_.status();
+      if (st2 && st2->system_identifier != 0) {
+        state_.system_identifier = st2->system_identifier;
+        if (Status s = monitor_.set_node_system_identifier(state_.node_id, st2->system_identifier); !s)
+          return s;
+      }
+      (void)refresh_other_nodes();
+      return Status::Ok();
+    }
+    case KeeperStep::InitStandby: {
+      auto up = primary_upstream();
+      if (!up) return up.error();
+      if (!pg_.pgdata_initialized()) {
+        /* our slot must exist on the primary first (the primary maintains it) */
+        spdlog::info("initialising a standby from {}:{} with pg_basebackup", up->host, up->port);
+        if (Status s = pg_.base_backup(*up, slot_name(state_.node_id)); !s) return s;
+      }
+      if (Status s = pg_.write_managed_config(); !s) return s;
+      if (Status s = pg_.write_standby_setup(standby_setup(*up)); !s) return s;
+      if (Status s = pg_.ensure_running(start_timeout); !s) return s;
+      auto st = pg_.status();
+      if (st && st->system_identifier != 0) {
+        state_.system_identifier = st->system_identifier;
+        (void)monitor_.set_node_system_identifier(state_.node_id, st->system_identifier);
+      }
+      (void)refresh_other_nodes();
+      return Status::Ok();
+    }
+    case KeeperStep::InitFromStandby: {
+      auto mas = monitor_.get_most_advanced_standby(cfg_.formation, state_.group_id);
+      if (!mas) return mas.error();
+      if (!*mas) return make_error(ErrorCode::Keeper, "no standby has reported its LSN yet");
+      Upstream up{(*mas)->host, (*mas)->port, (*mas)->node_id};
+      if (!pg_.pgdata_initialized()) {
+        if (Status s = pg_.base_backup(up, ""); !s) return s;
+      }
+      if (Status s = pg_.write_managed_config(); !s) return s;
+      auto setup = standby_setup(up, (*mas)->lsn);
+      setup.slot_name = "";
+      if (Status s = pg_.write_standby_setup(setup); !s) return s;
+      return pg_.ensure_running(start_timeout);
+    }
+    case KeeperStep::StartPostgres:
+      return pg_.ensure_running(start_timeout);
+    case KeeperStep::StopPostgres:
+    case KeeperStep::DropNode:
+      guard_.set_armed(false);
+      return pg_.ensure_stopped(start_timeout);
+    case KeeperStep::CheckpointAndStop:
+    case KeeperStep::StopForMaintenance: {
+      guard_.set_armed(false);
+      auto st = pg_.status();
+      if (st && st->running) {
+        if (!st->in_recovery) {
+          (void)pg_.checkpoint();
+          if (step == KeeperStep::StopForMaintenance) (void)pg_.checkpoint();
+        }
+      }
+      return pg_.ensure_stopped(start_timeout);
+    }
+    case KeeperStep::SetupStandbyNoUpstream:
+      return pg_.write_standby_setup(standby_setup(std::nullopt));
+    case KeeperStep::DisableSyncRep:
+      if (Status s = pg_.ensure_running(start_timeout); !s) return s;
+      return pg_.set_synchronous_standby_names("");
+    case KeeperStep::EnableSyncRep:
+      if (Status s = pg_.ensure_running(start_timeout); !s) return s;
+      return apply_sync_names(true);
+    case KeeperStep::ApplySettings:
+      return apply_sync_names(false);
+    case KeeperStep::MaintainSlots: {
+      if (Status s = refresh_other_nodes(); !s) return s;
+      auto st = pg_.status();
+      if (!st || !st->running) return Status::Ok();
+      return maintain_slots(st->in_recovery);
+    }
+    case KeeperStep::StopWalReceiver:
+    case KeeperStep::RestartWithoutUpstream: {
+      auto setup = standby_setup(std::nullopt);
+      setup.slot_name = "";
+      if (Status s = pg_.write_standby_setup(setup); !s) return s;
+      auto st = pg_.status();
+      if (st && st->running) return pg_.reload();
+      return pg_.ensure_running(start_timeout);
+    }
+    case KeeperStep::SetReadOnly:
+      guard_.set_armed(false);
+      return pg_.set_read_only(true);
+    case KeeperStep::SetReadWrite:
+      if (!guard_.may_write()) {
+        return make_error(ErrorCode::Keeper, "cannot enable writes: no valid lease from the monitor",
+                          "the transition is retried at the next round");
+      }
+      if (Status s = pg_.set_read_only(false); !s) return s;
+      guard_.set_armed(true);
+      return Status::Ok();
+    case KeeperStep::Promote: {
+      if (Status s = pg_.ensure_running(start_timeout); !s) return s;
+      auto st = pg_.status();
+      if (!st) return st.error();
+      if (st->in_recovery) {
+        /* Promote read-only: writes are enabled by SetReadWrite under a lease. */
+        if (!st->read_only) {
+          if (Status s = pg_.set_read_only(true); !s) return s;
+        }
+        if (Status s = pg_.promote(start_timeout); !s) return s;
+        spdlog::info("PostgreSQL promoted");
+      }
+      return Status::Ok();
+    }
+    case KeeperStep::CleanupStandbySetup:
+      return pg_.cleanup_standby_setup();
+    case KeeperStep::RewindOrBaseBackup: {
+      guard_.set_armed(false);
+      auto up = primary_upstream();
+      if (!up) return up.error();
+      if (Status s = pg_.ensure_stopped(start_timeout); !s) return s;
+      Status rw = pg_.rewind(*up);
+      if (!rw) {
+        spdlog::warn("pg_rewind failed, using pg_basebackup instead: {}", rw.error().message);
+        if (Status s = pg_.base_backup(*up, slot_name(state_.node_id)); !s) return s;
+      }
+      if (Status s = pg_.write_managed_config(); !s) return s;
+      if (Status s = pg_.write_standby_setup(standby_setup(*up)); !s) return s;
+      return pg_.ensure_running(start_timeout);
+    }
+    case KeeperStep::DropLocalSlots: {
+      auto st0 = pg_.status();
+      if (!st0 || !st0->running) {
+        /* never start an old primary as a primary: start it as a standby with no upstream */
+        auto setup = standby_setup(std::nullopt);
+        setup.slot_name = "";
+        if (Status s = pg_.write_standby_setup(setup); !s) return s;
+        if (Status s = pg_.ensure_running(start_timeout); !s) return s;
+      }
+      auto slots = pg_.list_slots();
+      if (!slots) return slots.error();
+      for (auto& sl : *slots) {
+        if (Status s = pg_.drop_slot(sl.name); !s) return s;
+      }
+      return Status::Ok();
+    }
+    case KeeperStep::FollowPrimary: {
+      auto up = primary_upstream();
+      if (!up) return up.error();
+      if (Status s = pg_.write_standby_setup(standby_setup(*up)); !s) return s;
+      auto st = pg_.status();
+      if (st && st->running) {
+        if (!st->in_recovery) {
+          return make_error(ErrorCode::BadState, "cannot follow a primary: PostgreSQL is not a standby",
+                            "pg_rewind is needed");
+        }
+        return pg_.reload();
+      }
+      return pg_.ensure_running(start_timeout);
+    }
+    case KeeperStep::CheckTimeline: {
+      auto up = primary_upstream();
+      if (!up) return up.error();
+      auto theirs = pg_.upstream_timeline(*up);
+      if (!theirs) return theirs.error();
+      auto st = pg_.status();
+      if (!st) return st.error();
+      if (st->tli != *theirs) {
+        return make_error(ErrorCode::Keeper,
+                          "local timeline " + std::to_string(st->tli) +
+                              " differs from the primary's timeline " + std::to_string(*theirs),
+                          "waiting for the standby to follow the primary's timeline");
+      }
+      return Status::Ok();
+    }
+    case KeeperStep::FastForward: {
+      auto mas = monitor_.get_most_advanced_standby(cfg_.formation, state_.group_id);
+      if (!mas) return mas.error();
+      auto st = pg_.status();
+      if (!st) return st.error();
+      if (!*mas || (*mas)->node_id == state_.node_id || (*mas)->lsn <= st->lsn) {
+        return Status::Ok(); /* we are the most advanced: nothing to fetch */
+      }
+      Upstream up{(*mas)->host, (*mas)->port, (*mas)->node_id};
+      Lsn target = (*mas)->lsn;
+      if (Status s = pg_.write_standby_setup(standby_setup(up, target)); !s) return s;
+      if (Status s = pg_.restart(start_timeout); !s) return s;
+      TimeMs deadline = clock_.now_ms() + cfg_.settings.prepare_promotion_catchup_ms;
+      while (true) {
+        auto r = pg_.replay_lsn();
+        if (r && *r >= target) break;
+        if (clock_.now_ms() >= deadline) {
+          return make_error(ErrorCode::Timeout, "fast-forward did not reach the target LSN in time");
+        }
+        clock_.sleep_ms(50);
+      }
+      return pg_.write_standby_setup(standby_setup(std::nullopt));
+    }
+    case KeeperStep::ReleaseToOperator:
+      guard_.set_armed(false);
+      return pg_.release_to_operator();
+  }
+  return make_error(ErrorCode::Internal, "unknown keeper step");
+}
+
+Status Keeper::reach_assigned_state() {
+  NodeState from = state_.current_role, to = state_.assigned_role;
+  auto tr = find_keeper_transition(from, to);
+  if (!tr) {
+    return make_error(ErrorCode::Keeper, "pg_autoctl does not know how to reach state \"" +
+                                             std::string(to_string(to)) + "\" from \"" +
+                                             std::string(to_string(from)) + "\"");
+  }
+  spdlog::info("FSM transition from \"{}\" to \"{}\"{}{}", to_string(from), to_string(to),
+               tr->comment.empty() ? "" : ": ", tr->comment);
+  if (!can_take_writes_in_state(to)) {
+    /* leaving the writable states: the guard must not fence a node that is stopping anyway,
+     * and no step below enables writes */
+    guard_.set_current(to);
+  }
+  for (KeeperStep step : tr->steps) {
+    Status s = run_step(step);
+    if (!s) {
+      spdlog::error("failed to transition from \"{}\" to \"{}\" at step {}: {}", to_string(from),
+                    to_string(to), to_string(step), s.error().to_string());
+      return s;
+    }
+  }
+  state_.current_role = to;
+  guard_.set_current(to);
+  if (Status p = persist(); !p) return p;
+  spdlog::info("Transition complete: current state is now \"{}\"", to_string(to));
+  return Status::Ok();
+}
+
+Status Keeper::ensure_current_state() {
+  NodeState cur = state_.current_role;
+  if (can_take_writes_in_state(cur)) {
+    if (!guard_.may_write()) return Status::Ok(); /* the guard owns this case */
+    auto st = pg_.status();
+    if (!st || !st->running) {
+      Status s = pg_.ensure_running(guard_.fenced() ? 30000 : 200);
+      if (!s) return s;
+      st = pg_.status();
+      if (!st) return st.error();
+    }
+    if (st->read_only || !guard_.armed()) {
+      if (!guard_.may_write()) return Status::Ok();
+      if (Status s = pg_.set_read_only(false); !s) return s;
+      guard_.set_armed(true);
+      if (guard_.fenced()) spdlog::info("lease renewed: PostgreSQL accepts writes again");
+      guard_.clear_fenced();
+    }
+    return maintain_slots(false);
+  }
+  switch (cur) {
+    case NodeState::PreparePromotion:
+    case NodeState::StopReplication:
+    case NodeState::Catchingup:
+      return pg_.ensure_running(200);
+    case NodeState::Secondary:
+    case NodeState::ReportLsn: {
+      Status s = pg_.ensure_running(200);
+      if (!s) return s;
+      return maintain_slots(true);
+    }
+    case NodeState::Demoted:
+    case NodeState::DemoteTimeout:
+    case NodeState::Draining: {
+      auto st = pg_.status();
+      if (st && st->running) return pg_.ensure_stopped(30000);
+      return Status::Ok();
+    }
+    default:
+      return Status::Ok();
+  }
+}
+
+IterationResult Keeper::iterate() {
+  IterationResult r;
+  auto st = pg_.status();
+  PgStatus ps = st ? *st : PgStatus{};
+  NodeActiveArgs a;
+  a.formation = cfg_.formation;
+  a.node_id = state_.node_id;
+  a.group_id = state_.group_id;
+  a.current = state_.current_role;
+  a.pg_is_running = report_pg_is_running(ps);
+  a.tli = ps.running ? ps.tli : 0;
+  a.lsn = ps.running ? ps.lsn : 0;
+  a.sync_state = ps.sync_state;
+  TimeMs t_send = clock_.now_ms();
+  auto reply = monitor_.node_active(a);
+  if (reply) {
+    r.monitor_ok = true;
+    guard_.on_monitor_reply(t_send, reply->goal);
+    if (reply->goal != state_.assigned_role) {
+      spdlog::info("Monitor assigned new state \"{}\"", to_string(reply->goal));
+    }
+    state_.assigned_role = reply->goal;
+    state_.group_id = reply->group_id;
+    state_.last_monitor_contact = static_cast<std::int64_t>(std::time(nullptr));
+    Status o = refresh_other_nodes();
+    if (!o) spdlog::warn("could not refresh the other nodes: {}", o.error().message);
+    if (!sysid_published_ && ps.system_identifier != 0 &&
+        state_.current_role != NodeState::Init && state_.current_role != NodeState::WaitStandby) {
+      if (monitor_.set_node_system_identifier(state_.node_id, ps.system_identifier)) {
+        sysid_published_ = true;
+      }
+    }
+  } else {
+    spdlog::warn("failed to contact the monitor: {}", reply.error().message);
+    if (state_.current_role == NodeState::Dropped &&
+        reply.error().code == ErrorCode::UnknownNode) {
+      r.dropped = true;
+      return r;
+    }
+  }
+
+  if (state_.assigned_role != state_.current_role) {
+    Status s = reach_assigned_state();
+    if (s) {
+      r.transitioned = true;
+    } else {
+      r.failed = true;
+    }
+  } else if (r.monitor_ok) {
+    Status s = ensure_current_state();
+    if (!s) spdlog::warn("could not ensure the current state: {}", s.error().message);
+    if (state_.current_role == NodeState::Dropped) {
+      if (++dropped_rounds_ >= 1) r.dropped = true;
+    }
+  }
+  Status p = persist();
+  if (!p) spdlog::error("{}", p.error().to_string());
+  return r;
+}
+
+int Keeper::run(const std::atomic<bool>& stop_requested) {
+  bool immediate = true;
+  while (!stop_requested.load()) {
+    if (!immediate) {
+      /* Sleep up to one interval, waking on a state notification for our group. */
+      auto woke = monitor_.wait_for_state_change(cfg_.formation, state_.group_id,
+                                                 cfg_.settings.node_active_interval_ms);
+      if (!woke) clock_.sleep_ms(std::min<TimeMs>(100, cfg_.settings.node_active_interval_ms));
+      if (stop_requested.load()) break;
+    }
+    IterationResult r = iterate();
+    if (r.dropped) {
+      spdlog::info("this node has been dropped from the monitor");
+      return exit_code(ErrorCode::Dropped);
+    }
+    immediate = r.transitioned;
+    if (r.failed) clock_.sleep_ms(100);
+  }
+  return 0;
+}
+
+}  // namespace pgaf::agent

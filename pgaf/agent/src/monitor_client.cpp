@@ -1,0 +1,332 @@
+/*
+ * monitor_client.cpp — the libpqxx MonitorClient: the monitor SQL API of upstream-design.md §5.2.
+ *
+ * Invariants: one connection for calls and one for LISTEN, both re-established on failure; every
+ * connection attempt is bounded (connect_timeout, libpq's minimum is 2 s) and every statement is
+ * bounded by statement_timeout = monitor_call_timeout_ms. Server errors map back to our error
+ * codes through their SQLSTATE (the monitor raises them from the same table).
+ */
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+#include <spdlog/spdlog.h>
+
+#include "pgaf/agent/interfaces.hpp"
+#include "pgaf/agent/postgres.hpp"
+
+namespace pgaf::agent {
+
+namespace {
+
+std::string with_param(const std::string& uri, const std::string& kv) {
+  if (uri.rfind("postgres://", 0) == 0 || uri.rfind("postgresql://", 0) == 0) {
+    return uri + (uri.find('?') == std::string::npos ? "?" : "&") + kv;
+  }
+  std::string k = kv.substr(0, kv.find('='));
+  return uri + " " + kv;
+}
+
+ErrorCode code_for_sqlstate(const std::string& st, const std::string& msg) {
+  if (st == "42704") {
+    return msg.find("formation") != std::string::npos && msg.find("node") == std::string::npos
+               ? ErrorCode::UnknownFormation
+               : ErrorCode::UnknownNode;
+  }
+  if (st == "55006") return ErrorCode::NoPrimary;
+  if (st == "23505") return ErrorCode::AlreadyExists;
+  if (st == "22023" || st == "22P02") return ErrorCode::InvalidArgument;
+  if (st == "22003") return ErrorCode::OutOfRange;
+  if (st == "55000") return ErrorCode::BadState;
+  if (st == "42883" || st == "3F000") return ErrorCode::ExtensionMissing;
+  return ErrorCode::Monitor;
+}
+
+class Receiver final : public pqxx::notification_receiver {
+ public:
+  Receiver(pqxx::connection_base& c, std::string formation, GroupId group)
+      : pqxx::notification_receiver(c, "state"), formation_(std::move(formation)), group_(group) {}
+  void operator()(const std::string& payload, int /*backend_pid*/) override {
+    nlohmann::json j = nlohmann::json::parse(payload, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) return;
+    if (j.value("formation", std::string()) == formation_ && j.value("groupId", -1) == group_) {
+      relevant = true;
+    }
+  }
+  bool relevant = false;
+
+ private:
+  std::string formation_;
+  GroupId group_;
+};
+
+class PqxxMonitorClient final : public MonitorClient {
+ public:
+  PqxxMonitorClient(std::string uri, const Settings& s) : uri_(std::move(uri)), s_(s) {}
+
+  Result<NodeAssignment> register_node(const RegisterArgs& a) override {
+    auto r = call(
+        "SELECT assigned_node_id, assigned_group_id, assigned_group_state::text, "
+        "assigned_candidate_priority, assigned_replication_quorum, assigned_node_name "
+        "FROM pgautofailover.register_node($1, $2, $3, $4, $5, $6, -1, -1, "
+        "$7::pgautofailover.replication_state, 'standalone', $8, $9, 'default')",
+        a.formation, a.host, a.port, a.dbname, a.name, a.sysidentifier,
+        std::string(to_string(a.initial_state)), a.candidate_priority, a.replication_quorum);
+    if (!r) return r.error();
+    return assignment((*r)[0], true);
+  }
+
+  Result<NodeAssignment> node_active(const NodeActiveArgs& a) override {
+    auto r = call(
+        "SELECT assigned_node_id, assigned_group_id, assigned_group_state::text, "
+        "assigned_candidate_priority, assigned_replication_quorum "
+        "FROM pgautofailover.node_active($1, $2, $3, $4::pgautofailover.replication_state, $5, "
+        "$6, $7::pg_lsn, $8)",
+        a.formation, a.node_id, a.group_id, std::string(to_string(a.current)), a.pg_is_running,
+        a.tli == 0 ? 1 : a.tli, format_lsn(a.lsn), a.sync_state);
+    if (!r) return r.error();
+    return assignment((*r)[0], false);
+  }
+
+  Result<NodeAddress> get_primary(const std::string& formation, GroupId group) override {
+    auto r = call("SELECT primary_node_id, primary_name, primary_host, primary_port "
+                  "FROM pgautofailover.get_primary($1, $2)",
+                  formation, group);
+    if (!r) return r.error();
+    if (r->empty()) return make_error(ErrorCode::NoPrimary, "the group has no primary right now");
+    NodeAddress n;
+    const auto& row = (*r)[0];
+    n.node_id = row[0].as<NodeId>();
+    n.name = row[1].c_str();
+    n.host = row[2].c_str();
+    n.port = row[3].as<int>();
+    n.is_primary = true;
+    return n;
+  }
+
+  Result<std::vector<NodeAddress>> get_other_nodes(NodeId node_id) override {
+    auto r = call("SELECT node_id, node_name, node_host, node_port, node_lsn::text, "
+                  "node_is_primary FROM pgautofailover.get_other_nodes($1)",
+                  node_id);
+    if (!r) return r.error();
+    return addresses(*r);
+  }
+
+  Result<std::optional<NodeAddress>> get_most_advanced_standby(const std::string& formation,
+                                                               GroupId group) override {
+    auto r = call("SELECT node_id, node_name, node_host, node_port, node_lsn::text, "
+                  "node_is_primary FROM pgautofailover.get_most_advanced_standby($1, $2)",
+                  formation, group);
+    if (!r) return r.error();
+    auto v = addresses(*r);
+    if (v.empty()) return std::optional<NodeAddress>{};
+    return std::optional<NodeAddress>{v[0]};
+  }
+
+  Result<std::string> synchronous_standby_names(const std::string& formation,
+                                                GroupId group) override {
+    auto r = call("SELECT pgautofailover.synchronous_standby_names($1, $2)", formation, group);
+    if (!r) return r.error();
+    return std::string((*r)[0][0].is_null() ? "" : (*r)[0][0].c_str());
+  }
+
+  Status set_node_system_identifier(NodeId node_id, std::int64_t sysid) override {
+    auto r = call("SELECT 1 FROM pgautofailover.set_node_system_identifier($1, $2)", node_id,
+                  sysid);
+    if (!r) return r.error();
+    return Status::Ok();
+  }
+
+  Result<bool> remove_node(NodeId node_id, bool force) override {
+    auto r = call("SELECT pgautofailover.remove_node($1::bigint, $2)", node_id, force);
+    if (!r) return r.error();
+    return (*r)[0][0].as<bool>();
+  }
+
+  Result<bool> remove_node_by_host(const std::string& host, int port, bool force) override {
+    auto r = call("SELECT pgautofailover.remove_node($1::text, $2, $3)", host, port, force);
+    if (!r) return r.error();
+    return (*r)[0][0].as<bool>();
+  }
+
+  Status perform_failover(const std::string& formation, GroupId group) override {
+    auto r = call("SELECT pgautofailover.perform_failover($1, $2)", formation, group);
+    if (!r) return r.error();
+    return Status::Ok();
+  }
+
+  Result<bool> perform_promotion(const std::string& formation, const std::string& name) override {
+    auto r = call("SELECT pgautofailover.perform_promotion($1, $2)", formation, name);
+    if (!r) return r.error();
+    return (*r)[0][0].as<bool>();
+  }
+
+  Result<std::vector<StateRow>> current_state(const std::string& formation) override {
+    auto r = call("SELECT nodename, nodehost, nodeport, group_id, node_id, "
+                  "current_group_state::text, assigned_group_state::text, candidate_priority, "
+                  "replication_quorum, reported_tli, reported_lsn::text, health "
+                  "FROM pgautofailover.current_state($1)",
+                  formation);
+    if (!r) return r.error();
+    std::vector<StateRow> out;
+    for (const auto& row : *r) {
+      StateRow s;
+      s.name = row[0].c_str();
+      s.host = row[1].c_str();
+      s.port = row[2].as<int>();
+      s.group_id = row[3].as<int>();
+      s.node_id = row[4].as<NodeId>();
+      auto rep = parse_node_state(row[5].c_str());
+      auto goal = parse_node_state(row[6].c_str());
+      s.reported = rep ? *rep : NodeState::Unknown;
+      s.goal = goal ? *goal : NodeState::Unknown;
+      s.candidate_priority = row[7].as<int>();
+      s.replication_quorum = row[8].as<bool>();
+      s.tli = row[9].is_null() ? 0 : row[9].as<int>();
+      s.lsn = row[10].is_null() ? "0/0" : row[10].c_str();
+      s.health = row[11].is_null() ? -1 : row[11].as<int>();
+      out.push_back(s);
+    }
+    return out;
+  }
+
+  Result<std::vector<EventRow>> last_events(const std::string& formation, int count) override {
+    auto r = call("SELECT eventtime::text, nodeid, nodename, reportedstate::text, "
+                  "goalstate::text, description FROM pgautofailover.last_events($1, $2)",
+                  formation, count);
+    if (!r) return r.error();
+    std::vector<EventRow> out;
+    for (const auto& row : *r) {
+      EventRow e;
+      e.time = row[0].c_str();
+      e.node_id = row[1].is_null() ? 0 : row[1].as<NodeId>();
+      e.node_name = row[2].c_str();
+      e.reported = row[3].c_str();
+      e.goal = row[4].c_str();
+      e.description = row[5].c_str();
+      out.push_back(e);
+    }
+    return out;
+  }
+
+  Result<std::optional<std::string>> formation_uri(const std::string& formation) override {
+    auto r = call("SELECT pgautofailover.formation_uri($1)", formation);
+    if (!r) return r.error();
+    if ((*r)[0][0].is_null()) return std::optional<std::string>{};
+    return std::optional<std::string>{std::string((*r)[0][0].c_str())};
+  }
+
+  Result<bool> wait_for_state_change(const std::string& formation, GroupId group,
+                                     TimeMs timeout_ms) override {
+    try {
+      if (!listen_ || receiver_formation_ != formation || receiver_group_ != group) {
+        receiver_.reset();
+        listen_.reset();
+        listen_ = std::make_unique<pqxx::connection>(conninfo());
+        receiver_ = std::make_unique<Receiver>(*listen_, formation, group);
+        receiver_formation_ = formation;
+        receiver_group_ = group;
+      }
+      receiver_->relevant = false;
+      /* drain what is already there, then wait */
+      listen_->get_notifs();
+      if (receiver_->relevant) return true;
+      long sec = static_cast<long>(timeout_ms / 1000);
+      long usec = static_cast<long>((timeout_ms % 1000) * 1000);
+      listen_->await_notification(sec, usec);
+      return receiver_->relevant;
+    } catch (const std::exception& e) {
+      receiver_.reset();
+      listen_.reset();
+      return make_error(ErrorCode::Monitor, std::string("LISTEN connection failed: ") + e.what());
+    }
+  }
+
+ private:
+  std::string conninfo() const {
+    std::string c = uri_;
+    if (c.find("connect_timeout") == std::string::npos) c = with_param(c, "connect_timeout=2");
+    if (c.find("application_name") == std::string::npos) {
+      c = with_param(c, "application_name=pg_autoctl");
+    }
+    return c;
+  }
+
+  template <typename... Args>
+  Result<pqxx::result> call(const std::string& sql, Args&&... args) {
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      try {
+        if (!conn_) {
+          conn_ = std::make_unique<pqxx::connection>(conninfo());
+          pqxx::nontransaction tx(*conn_);
+          tx.exec("SET statement_timeout = " + std::to_string(s_.monitor_call_timeout_ms));
+        }
+        pqxx::nontransaction tx(*conn_);
+        return tx.exec_params(sql, std::forward<Args>(args)...);
+      } catch (const pqxx::broken_connection& e) {
+        conn_.reset();
+        if (attempt == 1) {
+          return make_error(ErrorCode::Monitor,
+                            std::string("could not connect to the monitor: ") + trim(e.what()),
+                            "check that the monitor is running and the URI is right");
+        }
+      } catch (const pqxx::sql_error& e) {
+        if (conn_ && !conn_->is_open()) conn_.reset();
+        std::string msg = trim(e.what());
+        if (msg.rfind("ERROR:", 0) == 0) msg = trim(msg.substr(6));
+        return make_error(code_for_sqlstate(e.sqlstate(), msg), "monitor: " + msg);
+      } catch (const std::exception& e) {
+        conn_.reset();
+        return make_error(ErrorCode::Monitor, std::string("monitor call failed: ") + trim(e.what()));
+      }
+    }
+    return make_error(ErrorCode::Monitor, "could not connect to the monitor");
+  }
+
+  static std::string trim(std::string s) {
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+    return s;
+  }
+
+  static NodeAssignment assignment(const pqxx::row& row, bool with_name) {
+    NodeAssignment a;
+    a.node_id = row[0].as<NodeId>();
+    a.group_id = row[1].as<int>();
+    auto st = parse_node_state(row[2].c_str());
+    a.goal = st ? *st : NodeState::Unknown;
+    a.candidate_priority = row[3].as<int>();
+    a.replication_quorum = row[4].as<bool>();
+    if (with_name) a.name = row[5].c_str();
+    return a;
+  }
+
+  static std::vector<NodeAddress> addresses(const pqxx::result& r) {
+    std::vector<NodeAddress> out;
+    for (const auto& row : r) {
+      NodeAddress n;
+      n.node_id = row[0].as<NodeId>();
+      n.name = row[1].c_str();
+      n.host = row[2].c_str();
+      n.port = row[3].as<int>();
+      auto l = parse_lsn(row[4].is_null() ? "0/0" : row[4].c_str());
+      n.lsn = l ? *l : 0;
+      n.is_primary = row[5].as<bool>();
+      out.push_back(n);
+    }
+    return out;
+  }
+
+  std::string uri_;
+  Settings s_;
+  std::unique_ptr<pqxx::connection> conn_;
+  std::unique_ptr<pqxx::connection> listen_;
+  std::unique_ptr<Receiver> receiver_;
+  std::string receiver_formation_;
+  GroupId receiver_group_ = -1;
+};
+
+}  // namespace
+
+std::unique_ptr<MonitorClient> make_monitor_client(const std::string& uri, const Settings& s) {
+  return std::make_unique<PqxxMonitorClient>(uri, s);
+}
+
+}  // namespace pgaf::agent

@@ -1,0 +1,569 @@
+/*
+ * postgres.cpp — the real PostgresControl. See postgres.hpp for the invariants.
+ */
+#include "pgaf/agent/postgres.hpp"
+
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <cinttypes>
+#include <cstdlib>
+#include <filesystem>
+#include <pqxx/pqxx>
+#include <set>
+#include <spdlog/spdlog.h>
+#include <sstream>
+
+#include "pgaf/agent/files.hpp"
+
+namespace pgaf::agent {
+
+namespace fs = std::filesystem;
+
+std::string format_lsn(Lsn lsn) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%X/%X", static_cast<unsigned>(lsn >> 32),
+                static_cast<unsigned>(lsn & 0xffffffffu));
+  return buf;
+}
+
+Result<Lsn> parse_lsn(const std::string& s) {
+  unsigned hi = 0, lo = 0;
+  if (std::sscanf(s.c_str(), "%X/%X", &hi, &lo) != 2) {
+    return make_error(ErrorCode::InvalidArgument, "invalid LSN \"" + s + "\"");
+  }
+  return (static_cast<Lsn>(hi) << 32) | lo;
+}
+
+Status write_expected_status(const std::string& path, PgExpected e) {
+  Status d = make_dirs(fs::path(path).parent_path().string());
+  if (!d) return d;
+  return atomic_write_file(path, std::string(to_string(e)) + "\n", 0644);
+}
+
+PgExpected read_expected_status(const std::string& path) {
+  auto t = read_file(path);
+  if (!t) return PgExpected::Unknown;
+  if (t->rfind("running", 0) == 0) return PgExpected::Running;
+  if (t->rfind("stopped", 0) == 0) return PgExpected::Stopped;
+  return PgExpected::Unknown;
+}
+
+long running_postmaster_pid(const std::string& pgdata) {
+  auto t = read_file(pgdata + "/postmaster.pid");
+  if (!t) return -1;
+  long pid = std::strtol(t->c_str(), nullptr, 10);
+  if (pid <= 0) return -1;
+  if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) return -1;
+  return pid;
+}
+
+std::string default_socket_dir() {
+  const char* s = std::getenv("PG_REGRESS_SOCK_DIR");
+  if (s != nullptr && *s != '\0') return s;
+  return "/tmp";
+}
+
+std::string managed_config_text(const Config& cfg) {
+  std::ostringstream o;
+  o << "# postgresql-auto-failover.conf — written by pg_autoctl; edits are overwritten\n";
+  o << "listen_addresses = '" << cfg.listen_addresses << "'\n";
+  o << "port = " << cfg.port << "\n";
+  if (!cfg.host.empty() && cfg.host[0] == '/') {
+    o << "unix_socket_directories = '" << cfg.host << "'\n";
+  }
+  if (cfg.role == Role::Monitor) {
+    o << "shared_preload_libraries = 'pgautofailover'\n";
+    o << "cluster_name = 'pg_auto_failover monitor'\n";
+  } else {
+    o << "cluster_name = 'pgaf node'\n";
+    o << "max_wal_senders = 12\n";
+    o << "max_replication_slots = 12\n";
+    o << "wal_level = 'replica'\n";
+    o << "wal_log_hints = on\n";
+    o << "wal_sender_timeout = '30s'\n";
+    o << "wal_receiver_status_interval = '1s'\n";
+    o << "wal_retrieve_retry_interval = '500ms'\n";
+    o << "hot_standby = on\n";
+    o << "hot_standby_feedback = on\n";
+    o << "synchronous_commit = on\n";
+    o << "wal_keep_size = '512MB'\n";
+  }
+  o << "logging_collector = off\n";
+  o << "log_destination = 'stderr'\n";
+  o << "log_line_prefix = '%m [%p] '\n";
+  return o.str();
+}
+
+Status write_managed_config_files(const Config& cfg) {
+  Status w = atomic_write_file(cfg.pgdata + "/postgresql-auto-failover.conf",
+                               managed_config_text(cfg), 0600);
+  if (!w) return w;
+  std::string standby = cfg.pgdata + "/postgresql-auto-failover-standby.conf";
+  if (!file_exists(standby)) {
+    Status s = atomic_write_file(standby, "", 0600);
+    if (!s) return s;
+  }
+  std::string conf = cfg.pgdata + "/postgresql.conf";
+  auto text = read_file(conf);
+  if (!text) return text.error();
+  std::string t = *text;
+  bool changed = false;
+  if (t.find("include 'postgresql-auto-failover.conf'") == std::string::npos) {
+    t += "\ninclude 'postgresql-auto-failover.conf' # added by pg_autoctl\n";
+    changed = true;
+  }
+  if (t.find("include_if_exists 'postgresql-auto-failover-standby.conf'") == std::string::npos) {
+    t += "include_if_exists 'postgresql-auto-failover-standby.conf' # added by pg_autoctl\n";
+    changed = true;
+  }
+  if (changed) return atomic_write_file(conf, t, 0600);
+  return Status::Ok();
+}
+
+namespace {
+
+std::string quote_literal(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') out += '\'';
+    out += c;
+  }
+  return out + "'";
+}
+
+std::string hba_address(const std::string& host) {
+  if (host.find(':') != std::string::npos) return host + "/128";
+  bool ipv4 = !host.empty() && host.find_first_not_of("0123456789.") == std::string::npos;
+  return ipv4 ? host + "/32" : host;
+}
+
+class RealPostgres final : public PostgresControl {
+ public:
+  RealPostgres(const Config& cfg, Clock& clock, ProcessRunner& runner)
+      : cfg_(cfg), clock_(clock), runner_(runner) {
+    auto p = paths_for(cfg.pgdata);
+    if (p) paths_ = *p;
+  }
+
+  bool pgdata_initialized() override { return file_exists(cfg_.pgdata + "/PG_VERSION"); }
+
+  Status initdb() override {
+    ProcessSpec spec;
+    spec.program = cfg_.bindir() + "/initdb";
+    spec.args = {"-D", cfg_.pgdata, "-U", cfg_.username, "-E", "UTF8", "--locale=C"};
+    if (std::getenv("PG_REGRESS_SOCK_DIR") != nullptr) spec.args.push_back("--no-sync");
+    spec.timeout_ms = 120000;
+    auto r = runner_.run(spec);
+    if (r.exit_code != 0) {
+      return make_error(ErrorCode::Pgctl, "initdb failed for \"" + cfg_.pgdata + "\"", {},
+                        r.output);
+    }
+    return Status::Ok();
+  }
+
+  Status write_managed_config() override { return write_managed_config_files(cfg_); }
+
+  Status ensure_running(TimeMs timeout_ms) override {
+    if (read_expected_status(paths_.pg_expected) != PgExpected::Running) {
+      Status w = write_expected_status(paths_.pg_expected, PgExpected::Running);
+      if (!w) return w;
+    }
+    TimeMs deadline = clock_.now_ms() + timeout_ms;
+    while (true) {
+      if (ping()) return Status::Ok();
+      if (clock_.now_ms() >= deadline) {
+        return make_error(ErrorCode::Pgctl,
+                          "PostgreSQL did not start within " + std::to_string(timeout_ms) + " ms",
+                          "see " + cfg_.pgdata + "/startup.log");
+      }
+      clock_.sleep_ms(20);
+    }
+  }
+
+  Status ensure_stopped(TimeMs timeout_ms) override {
+    if (read_expected_status(paths_.pg_expected) != PgExpected::Stopped) {
+      Status w = write_expected_status(paths_.pg_expected, PgExpected::Stopped);
+      if (!w) return w;
+    }
+    conn_.reset();
+    TimeMs deadline = clock_.now_ms() + timeout_ms;
+    while (running_postmaster_pid(cfg_.pgdata) > 0) {
+      if (clock_.now_ms() >= deadline) {
+        return make_error(ErrorCode::Pgctl,
+                          "PostgreSQL did not stop within " + std::to_string(timeout_ms) + " ms");
+      }
+      clock_.sleep_ms(20);
+    }
+    return Status::Ok();
+  }
+
+  Status release_to_operator() override {
+    std::error_code ec;
+    fs::remove(paths_.pg_expected, ec);
+    return Status::Ok();
+  }
+
+  Result<PgStatus> status() override {
+    PgStatus st;
+    auto r = query(
+        "SELECT pg_is_in_recovery(),"
+        " coalesce((SELECT setting FROM pg_file_settings WHERE name = "
+        "'default_transaction_read_only' AND applied ORDER BY seqno DESC LIMIT 1), 'off'),"
+        " CASE WHEN pg_is_in_recovery()"
+        "  THEN coalesce((SELECT received_tli FROM pg_stat_wal_receiver),"
+        "                (SELECT timeline_id FROM pg_control_checkpoint()))"
+        "  ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END,"
+        " (CASE WHEN pg_is_in_recovery()"
+        "  THEN coalesce(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())"
+        "  ELSE pg_current_wal_flush_lsn() END)::text,"
+        " (SELECT system_identifier FROM pg_control_system()),"
+        " coalesce((SELECT sync_state FROM pg_stat_replication"
+        "   WHERE application_name LIKE 'pgautofailover_standby_%'"
+        "   ORDER BY CASE sync_state WHEN 'quorum' THEN 4 WHEN 'sync' THEN 3"
+        "   WHEN 'potential' THEN 2 WHEN 'async' THEN 1 ELSE 0 END DESC LIMIT 1), '')");
+    if (!r) return st; /* not running */
+    const auto& row = (*r)[0];
+    st.running = true;
+    st.in_recovery = row[0].as<bool>();
+    std::string ro = row[1].c_str();
+    st.read_only = (ro == "on" || ro == "true" || ro == "1");
+    st.tli = row[2].is_null() ? 0 : row[2].as<int>();
+    if (!row[3].is_null()) {
+      auto l = parse_lsn(row[3].c_str());
+      if (l) st.lsn = *l;
+    }
+    st.system_identifier = row[4].as<std::int64_t>();
+    st.sync_state = row[5].c_str();
+    return st;
+  }
+
+  Status set_read_only(bool on) override {
+    return exec(std::string("ALTER SYSTEM SET default_transaction_read_only TO ") +
+                (on ? "on" : "off") + "; SELECT pg_reload_conf()");
+  }
+
+  Status terminate_client_backends() override {
+    return exec(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'client "
+        "backend' AND pid <> pg_backend_pid() AND coalesce(application_name, '') NOT LIKE "
+        "'pg_autoctl%'");
+  }
+
+  Status set_synchronous_standby_names(const std::string& v) override {
+    Status s = exec("ALTER SYSTEM SET synchronous_standby_names TO " + quote_literal(v) +
+                    "; SELECT pg_reload_conf()");
+    if (!s) return s;
+    if (v.empty()) {
+      return exec(
+          "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE wait_event = 'SyncRep'");
+    }
+    return Status::Ok();
+  }
+
+  Result<std::string> synchronous_standby_names() override {
+    auto r = query(
+        "SELECT coalesce((SELECT setting FROM pg_file_settings WHERE name = "
+        "'synchronous_standby_names' AND applied ORDER BY seqno DESC LIMIT 1), '')");
+    if (!r) return r.error();
+    return std::string((*r)[0][0].c_str());
+  }
+
+  Status checkpoint() override { return exec("CHECKPOINT"); }
+
+  Status promote(TimeMs timeout_ms) override {
+    long secs = std::max<long>(1, static_cast<long>(timeout_ms / 1000));
+    auto r = query("SELECT pg_promote(true, " + std::to_string(secs) + ")");
+    if (!r) return r.error();
+    if (!(*r)[0][0].as<bool>()) {
+      return make_error(ErrorCode::Pgctl, "PostgreSQL was not promoted within " +
+                                              std::to_string(secs) + " s");
+    }
+    return cleanup_standby_setup();
+  }
+
+  Result<std::vector<SlotInfo>> list_slots() override {
+    auto r = query(
+        "SELECT slot_name, active, coalesce(restart_lsn::text, '0/0') FROM pg_replication_slots "
+        "WHERE slot_type = 'physical'");
+    if (!r) return r.error();
+    std::vector<SlotInfo> out;
+    for (const auto& row : *r) {
+      SlotInfo s;
+      s.name = row[0].c_str();
+      s.active = row[1].as<bool>();
+      auto l = parse_lsn(row[2].c_str());
+      s.restart_lsn = l ? *l : 0;
+      out.push_back(s);
+    }
+    return out;
+  }
+
+  Status create_slot(const std::string& name) override {
+    return exec("SELECT pg_create_physical_replication_slot(" + quote_literal(name) +
+                ", true) WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = " +
+                quote_literal(name) + ")");
+  }
+
+  Status drop_slot(const std::string& name) override {
+    return exec("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE "
+                "slot_name = " + quote_literal(name) + " AND NOT active");
+  }
+
+  Status advance_slot(const std::string& name, Lsn lsn) override {
+    return exec("SELECT pg_replication_slot_advance(" + quote_literal(name) + ", least(" +
+                quote_literal(format_lsn(lsn)) +
+                "::pg_lsn, pg_last_wal_replay_lsn())) FROM pg_replication_slots WHERE slot_name = " +
+                quote_literal(name) + " AND restart_lsn IS NOT NULL AND restart_lsn < least(" +
+                quote_literal(format_lsn(lsn)) + "::pg_lsn, pg_last_wal_replay_lsn())");
+  }
+
+  Status write_standby_setup(const StandbySetup& s) override {
+    std::ostringstream o;
+    o << "# written by pg_autoctl: standby setup\n";
+    if (s.upstream) {
+      std::string ci = "host=" + s.upstream->host + " port=" + std::to_string(s.upstream->port) +
+                       " user=pgautofailover_replicator application_name=" + s.application_name +
+                       " sslmode=prefer";
+      if (!cfg_.replication_password.empty()) ci += " password=" + cfg_.replication_password;
+      o << "primary_conninfo = " << quote_literal(ci) << "\n";
+      if (!s.slot_name.empty()) o << "primary_slot_name = " << quote_literal(s.slot_name) << "\n";
+    } else {
+      o << "primary_conninfo = ''\n";
+      o << "primary_slot_name = ''\n";
+    }
+    o << "recovery_target_timeline = 'latest'\n";
+    if (s.recovery_target_lsn != 0) {
+      o << "recovery_target_lsn = '" << format_lsn(s.recovery_target_lsn) << "'\n";
+      o << "recovery_target_inclusive = 'true'\n";
+      o << "recovery_target_action = 'pause'\n";
+    }
+    Status w = atomic_write_file(cfg_.pgdata + "/postgresql-auto-failover-standby.conf", o.str());
+    if (!w) return w;
+    if (!file_exists(cfg_.pgdata + "/standby.signal")) {
+      return atomic_write_file(cfg_.pgdata + "/standby.signal", "");
+    }
+    return Status::Ok();
+  }
+
+  Status cleanup_standby_setup() override {
+    Status w = atomic_write_file(cfg_.pgdata + "/postgresql-auto-failover-standby.conf", "");
+    if (!w) return w;
+    std::error_code ec;
+    fs::remove(cfg_.pgdata + "/standby.signal", ec);
+    return Status::Ok();
+  }
+
+  Status reload() override { return exec("SELECT pg_reload_conf()"); }
+
+  Status restart(TimeMs timeout_ms) override {
+    Status s = ensure_stopped(timeout_ms);
+    if (!s) return s;
+    return ensure_running(timeout_ms);
+  }
+
+  Status base_backup(const Upstream& from, const std::string& slot) override {
+    std::string parent = fs::path(cfg_.pgdata).parent_path().string();
+    std::string dir = cfg_.backup_directory.empty()
+                          ? parent + "/backup/" + fs::path(cfg_.pgdata).filename().string()
+                          : cfg_.backup_directory;
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+    if (Status d = make_dirs(fs::path(dir).parent_path().string()); !d) return d;
+    ProcessSpec spec;
+    spec.program = cfg_.bindir() + "/pg_basebackup";
+    spec.args = {"-w", "-d",
+                 "host=" + from.host + " port=" + std::to_string(from.port) +
+                     " user=pgautofailover_replicator application_name=pgautofailover_basebackup"
+                     " connect_timeout=5",
+                 "-D", dir, "--wal-method=stream", "--max-rate=" + cfg_.maximum_backup_rate,
+                 "--checkpoint=fast"};
+    if (!slot.empty()) spec.args.push_back("--slot=" + slot);
+    if (!cfg_.replication_password.empty()) spec.env_set["PGPASSWORD"] = cfg_.replication_password;
+    spec.timeout_ms = 600000;
+    auto r = runner_.run(spec);
+    if (r.exit_code != 0) {
+      fs::remove_all(dir, ec);
+      return make_error(ErrorCode::Pgctl,
+                        "pg_basebackup from " + from.host + ":" + std::to_string(from.port) +
+                            " failed",
+                        "the transition is retried at the next round", r.output);
+    }
+    fs::remove_all(cfg_.pgdata, ec);
+    fs::rename(dir, cfg_.pgdata, ec);
+    if (ec) {
+      return make_error(ErrorCode::Pgctl, "could not rename \"" + dir + "\" to \"" + cfg_.pgdata +
+                                              "\": " + ec.message());
+    }
+    ::chmod(cfg_.pgdata.c_str(), 0700);
+    conn_.reset();
+    return Status::Ok();
+  }
+
+  Status rewind(const Upstream& from) override {
+    ProcessSpec spec;
+    spec.program = cfg_.bindir() + "/pg_rewind";
+    spec.args = {"--target-pgdata=" + cfg_.pgdata,
+                 "--source-server=host=" + from.host + " port=" + std::to_string(from.port) +
+                     " user=pgautofailover_replicator dbname=postgres connect_timeout=5"};
+    if (!cfg_.replication_password.empty()) spec.env_set["PGPASSWORD"] = cfg_.replication_password;
+    spec.output_file = cfg_.pgdata + "/../pg_rewind.log";
+    spec.timeout_ms = 300000;
+    auto r = runner_.run(spec);
+    if (r.exit_code != 0) {
+      auto log = read_file(spec.output_file);
+      return make_error(ErrorCode::Pgctl, "pg_rewind failed", {}, log ? *log : r.output);
+    }
+    spdlog::info("pg_rewind from {}:{} done", from.host, from.port);
+    return Status::Ok();
+  }
+
+  Result<Lsn> replay_lsn() override {
+    auto r = query("SELECT coalesce(pg_last_wal_replay_lsn(), '0/0')::text");
+    if (!r) return r.error();
+    return parse_lsn((*r)[0][0].c_str());
+  }
+
+  Result<int> upstream_timeline(const Upstream& from) override {
+    try {
+      pqxx::connection c("host=" + from.host + " port=" + std::to_string(from.port) +
+                         " user=pgautofailover_replicator dbname=postgres connect_timeout=2"
+                         " application_name=pg_autoctl");
+      pqxx::nontransaction tx(c);
+      auto r = tx.exec(
+          "SELECT CASE WHEN pg_is_in_recovery() THEN (SELECT timeline_id FROM "
+          "pg_control_checkpoint()) ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), "
+          "1, 8))::bit(32)::int END");
+      return r[0][0].as<int>();
+    } catch (const std::exception& e) {
+      return make_error(ErrorCode::Pgsql, std::string("could not query the upstream: ") + e.what());
+    }
+  }
+
+  Status create_roles_and_db(const std::string& dbname) override {
+    std::string pw = cfg_.replication_password.empty()
+                         ? ""
+                         : " PASSWORD " + quote_literal(cfg_.replication_password);
+    Status s = exec(
+        "DO $$ BEGIN "
+        "IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'pgautofailover_monitor') THEN "
+        "CREATE ROLE pgautofailover_monitor WITH LOGIN CONNECTION LIMIT 5; END IF; "
+        "IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'pgautofailover_replicator') THEN "
+        "CREATE ROLE pgautofailover_replicator WITH LOGIN SUPERUSER REPLICATION" + pw + "; END IF; "
+        "END $$");
+    if (!s) return s;
+    auto r = query("SELECT 1 FROM pg_database WHERE datname = " + quote_literal(dbname));
+    if (!r) return r.error();
+    if (r->empty()) {
+      std::string ident = dbname;
+      return exec("CREATE DATABASE \"" + ident + "\"");
+    }
+    return Status::Ok();
+  }
+
+  Status ensure_hba(const std::vector<std::string>& node_hosts,
+                    const std::string& monitor_host) override {
+    std::string path = cfg_.pgdata + "/pg_hba.conf";
+    auto text = read_file(path);
+    if (!text) return text.error();
+    std::string t = *text;
+    const std::string tag = " # Auto-generated by pg_auto_failover\n";
+    std::vector<std::string> lines;
+    std::set<std::string> seen;
+    for (auto& h : node_hosts) {
+      if (h.empty() || !seen.insert(h).second) continue;
+      lines.push_back("host replication pgautofailover_replicator " + hba_address(h) + " " +
+                      cfg_.auth_method);
+      lines.push_back("host " + cfg_.dbname + " pgautofailover_replicator " + hba_address(h) +
+                      " " + cfg_.auth_method);
+      if (cfg_.dbname != "postgres") {
+        lines.push_back("host postgres pgautofailover_replicator " + hba_address(h) + " " +
+                        cfg_.auth_method);
+      }
+    }
+    if (!monitor_host.empty()) {
+      lines.push_back("host postgres pgautofailover_monitor " + hba_address(monitor_host) +
+                      " trust");
+    }
+    bool changed = false;
+    for (auto& l : lines) {
+      if (t.find(l + tag) == std::string::npos) {
+        if (!t.empty() && t.back() != '\n') t += "\n";
+        t += l + tag;
+        changed = true;
+      }
+    }
+    if (!changed) return Status::Ok();
+    Status w = atomic_write_file(path, t, 0600);
+    if (!w) return w;
+    if (ping()) return reload();
+    return Status::Ok();
+  }
+
+  Result<StandbyReplies> standby_replies() override {
+    auto r = query(
+        "SELECT application_name, coalesce(reply_time::text, '') FROM pg_stat_replication WHERE "
+        "application_name LIKE 'pgautofailover_standby_%' AND state = 'streaming'");
+    if (!r) return r.error();
+    StandbyReplies out;
+    for (const auto& row : *r) out[row[0].c_str()] = row[1].c_str();
+    return out;
+  }
+
+ private:
+  std::string conninfo() const {
+    return cfg_.local_conninfo("postgres") +
+           " connect_timeout=2 application_name=pg_autoctl"
+           " options='-c default_transaction_read_only=off -c statement_timeout=30000'";
+  }
+
+  bool ping() {
+    auto r = query("SELECT 1");
+    return r.ok();
+  }
+
+  Result<pqxx::result> query(const std::string& sql) {
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      try {
+        if (!conn_) conn_ = std::make_unique<pqxx::connection>(conninfo());
+        pqxx::nontransaction tx(*conn_);
+        pqxx::result r = tx.exec(sql);
+        return r;
+      } catch (const pqxx::broken_connection& e) {
+        conn_.reset();
+        if (attempt == 1) {
+          return make_error(ErrorCode::Pgsql, std::string("could not connect to PostgreSQL: ") +
+                                                  e.what());
+        }
+      } catch (const pqxx::sql_error& e) {
+        if (conn_ && !conn_->is_open()) conn_.reset();
+        return make_error(ErrorCode::Pgsql, std::string("query failed: ") + e.what(), {}, sql);
+      } catch (const std::exception& e) {
+        conn_.reset();
+        return make_error(ErrorCode::Pgsql, std::string("PostgreSQL error: ") + e.what());
+      }
+    }
+    return make_error(ErrorCode::Pgsql, "could not connect to PostgreSQL");
+  }
+
+  Status exec(const std::string& sql) {
+    auto r = query(sql);
+    if (!r) return r.error();
+    return Status::Ok();
+  }
+
+  Config cfg_;
+  Paths paths_;
+  Clock& clock_;
+  ProcessRunner& runner_;
+  std::unique_ptr<pqxx::connection> conn_;
+};
+
+}  // namespace
+
+std::unique_ptr<PostgresControl> make_postgres_control(const Config& cfg, Clock& clock,
+                                                       ProcessRunner& runner) {
+  return std::make_unique<RealPostgres>(cfg, clock, runner);
+}
+
+}  // namespace pgaf::agent

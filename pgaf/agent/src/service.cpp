@@ -1,0 +1,559 @@
+/*
+ * service.cpp — supervisor, Postgres controller and node-active services, and monitor creation.
+ * See service.hpp for the invariants.
+ */
+#include "pgaf/agent/service.hpp"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <pqxx/pqxx>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <sstream>
+#include <thread>
+
+#include "pgaf/agent/keeper.hpp"
+#include "pgaf/agent/postgres.hpp"
+#include "pgaf/agent/process.hpp"
+
+namespace pgaf::agent {
+
+namespace bp = boost::process;
+namespace fs = std::filesystem;
+
+namespace {
+
+volatile std::sig_atomic_t g_signal = 0;  /* last stop signal received */
+volatile std::sig_atomic_t g_reload = 0;
+
+void on_signal(int sig) {
+  if (sig == SIGHUP) {
+    g_reload = 1;
+  } else {
+    g_signal = sig;
+  }
+}
+
+void install_signal_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;
+  for (int s : {SIGTERM, SIGINT, SIGQUIT, SIGHUP}) sigaction(s, &sa, nullptr);
+}
+
+std::string self_exe() {
+  const char* dbg = std::getenv("PG_AUTOCTL_DEBUG_BIN_PATH");
+  if (dbg != nullptr && *dbg != '\0') return dbg;
+  std::error_code ec;
+  auto p = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string("pg_autoctl") : p.string();
+}
+
+std::vector<std::string> verbosity_args(int v) {
+  if (v < 0) return {"-q"};
+  if (v == 1) return {"-v"};
+  if (v >= 2) return {"-vv"};
+  return {};
+}
+
+int g_verbosity = 0;
+
+struct Service {
+  std::string name;
+  std::vector<std::string> args;
+  std::unique_ptr<bp::child> child;
+  std::vector<TimeMs> restarts;
+};
+
+Status start_service(Service& s) {
+  try {
+    bp::environment env = boost::this_process::environment();
+    env["PG_AUTOCTL_DEBUG"] = "1";
+    s.child = std::make_unique<bp::child>(self_exe(), bp::args(s.args), env,
+                                          DieWithParent(SIGKILL));
+    spdlog::info("Started pg_autoctl {} service with pid {}", s.name, s.child->id());
+  } catch (const std::exception& e) {
+    return make_error(ErrorCode::Internal,
+                      "could not start the " + s.name + " service: " + e.what());
+  }
+  return Status::Ok();
+}
+
+Status write_pid_file(const std::string& path, const Config& cfg,
+                      const std::vector<Service>& services) {
+  std::ostringstream o;
+  o << getpid() << "\n" << cfg.pgdata << "\n" << "pgaf 0.1.0\n2.2\n0\n";
+  for (auto& s : services) {
+    if (s.child) o << s.child->id() << " " << s.name << "\n";
+  }
+  if (Status d = make_dirs(fs::path(path).parent_path().string()); !d) return d;
+  return atomic_write_file(path, o.str(), 0644);
+}
+
+}  // namespace
+
+void setup_logging(int verbosity, const std::string& log_file) {
+  g_verbosity = verbosity;
+  std::vector<spdlog::sink_ptr> sinks;
+  sinks.push_back(std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+  if (!log_file.empty()) {
+    try {
+      fs::create_directories(fs::path(log_file).parent_path());
+      sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(log_file, false));
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "could not open log file \"%s\": %s\n", log_file.c_str(), e.what());
+    }
+  }
+  auto logger = std::make_shared<spdlog::logger>("pg_autoctl", sinks.begin(), sinks.end());
+  logger->set_pattern("%H:%M:%S.%e %P %^%-5l%$ %v");
+  spdlog::level::level_enum lvl = spdlog::level::info;
+  if (verbosity < 0) lvl = spdlog::level::warn;
+  if (verbosity == 1) lvl = spdlog::level::debug;
+  if (verbosity >= 2) lvl = spdlog::level::trace;
+  logger->set_level(lvl);
+  logger->flush_on(spdlog::level::trace);
+  spdlog::set_default_logger(logger);
+}
+
+Result<PidFileInfo> read_pid_file(const std::string& pid_file) {
+  auto t = read_file(pid_file);
+  if (!t) return t.error();
+  PidFileInfo info;
+  std::istringstream in(*t);
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    if (n == 1) info.pid = std::strtol(line.c_str(), nullptr, 10);
+    if (n == 2) info.pgdata = line;
+    if (n >= 6) {
+      auto sp = line.find(' ');
+      if (sp != std::string::npos) {
+        info.services.push_back({std::strtol(line.c_str(), nullptr, 10), line.substr(sp + 1)});
+      }
+    }
+  }
+  if (info.pid <= 0) {
+    return make_error(ErrorCode::BadState, "pid file \"" + pid_file + "\" is corrupt");
+  }
+  return info;
+}
+
+long read_supervisor_pid(const std::string& pid_file) {
+  auto info = read_pid_file(pid_file);
+  if (!info) return -1;
+  if (::kill(static_cast<pid_t>(info->pid), 0) != 0 && errno == ESRCH) return -1;
+  return info->pid;
+}
+
+int run_supervisor(const Config& cfg, int verbosity) {
+  auto paths = paths_for(cfg.pgdata);
+  if (!paths) {
+    spdlog::error("{}", paths.error().to_string());
+    return exit_code(paths.error().code);
+  }
+  long other = read_supervisor_pid(paths->pid);
+  if (other > 0 && other != getpid()) {
+    spdlog::error("pg_autoctl is already running for \"{}\" with pid {}", cfg.pgdata, other);
+    return exit_code(ErrorCode::BadState);
+  }
+  install_signal_handlers();
+  std::error_code ec;
+  if (cfg.role == Role::Keeper) {
+    /* Never start Postgres before node-active heard from the monitor (fencing). */
+    fs::remove(paths->pg_expected, ec);
+  } else {
+    Status w = write_expected_status(paths->pg_expected, PgExpected::Running);
+    if (!w) {
+      spdlog::error("{}", w.error().to_string());
+      return exit_code(w.error().code);
+    }
+  }
+  std::vector<Service> services;
+  auto base = [&](const std::string& name) {
+    std::vector<std::string> a = {"do", "service", name, "--pgdata", cfg.pgdata};
+    for (auto& v : verbosity_args(verbosity)) a.push_back(v);
+    return a;
+  };
+  services.push_back(Service{"postgres", base("postgres"), nullptr, {}});
+  if (cfg.role == Role::Keeper) services.push_back(Service{"node-active", base("node-active"), nullptr, {}});
+  for (auto& s : services) {
+    if (Status st = start_service(s); !st) {
+      spdlog::error("{}", st.error().to_string());
+      return exit_code(st.error().code);
+    }
+  }
+  if (Status w = write_pid_file(paths->pid, cfg, services); !w) {
+    spdlog::error("{}", w.error().to_string());
+    return exit_code(w.error().code);
+  }
+  spdlog::info("pg_autoctl supervisor started for \"{}\" (pid {})", cfg.pgdata, getpid());
+  SystemClock clock;
+  int result = 0;
+  bool stopping = false;
+  int stop_sig = SIGTERM;
+  TimeMs stop_deadline = 0;
+  while (true) {
+    if (g_reload) {
+      g_reload = 0;
+      spdlog::info("reloading: forwarding SIGHUP to the services");
+      for (auto& s : services) {
+        if (s.child && s.child->running()) ::kill(s.child->id(), SIGHUP);
+      }
+    }
+    if (!stopping && g_signal != 0) {
+      stop_sig = g_signal;
+      stopping = true;
+      stop_deadline = clock.now_ms() + 60000;
+      spdlog::info("stop requested ({}): stopping the services", strsignal(stop_sig));
+      /* node-active first, so it does not react to Postgres stopping */
+      for (auto it = services.rbegin(); it != services.rend(); ++it) {
+        if (it->child && it->child->running()) ::kill(it->child->id(), stop_sig);
+      }
+    }
+    bool any_running = false;
+    for (auto& s : services) {
+      if (!s.child) continue;
+      if (s.child->running()) {
+        any_running = true;
+        continue;
+      }
+      s.child->wait();
+      int code = s.child->exit_code();
+      s.child.reset();
+      if (stopping) continue;
+      if (code == exit_code(ErrorCode::Dropped)) {
+        spdlog::info("the {} service reports this node was dropped: stopping", s.name);
+        stopping = true;
+        stop_sig = SIGTERM;
+        stop_deadline = clock.now_ms() + 60000;
+        result = code;
+        for (auto& o : services)
+          if (o.child && o.child->running()) ::kill(o.child->id(), SIGTERM);
+        continue;
+      }
+      if (code == exit_code(ErrorCode::Fatal)) {
+        spdlog::error("the {} service failed fatally: stopping", s.name);
+        stopping = true;
+        stop_sig = SIGTERM;
+        stop_deadline = clock.now_ms() + 60000;
+        result = code;
+        for (auto& o : services)
+          if (o.child && o.child->running()) ::kill(o.child->id(), SIGTERM);
+        continue;
+      }
+      TimeMs now = clock.now_ms();
+      std::erase_if(s.restarts, [&](TimeMs t) { return now - t > 300000; });
+      if (s.restarts.size() >= 5) {
+        spdlog::error("the {} service failed 5 times in 300 s: stopping", s.name);
+        stopping = true;
+        stop_deadline = now + 60000;
+        result = exit_code(ErrorCode::Internal);
+        for (auto& o : services)
+          if (o.child && o.child->running()) ::kill(o.child->id(), SIGTERM);
+        continue;
+      }
+      s.restarts.push_back(now);
+      spdlog::warn("the {} service exited with code {}: restarting it", s.name, code);
+      if (Status st = start_service(s); !st) spdlog::error("{}", st.error().to_string());
+      (void)write_pid_file(paths->pid, cfg, services);
+      any_running = true;
+    }
+    if (stopping && !any_running) break;
+    if (stopping && clock.now_ms() > stop_deadline) {
+      spdlog::warn("services did not stop in time: killing them");
+      for (auto& s : services)
+        if (s.child && s.child->running()) ::kill(s.child->id(), SIGKILL);
+      stop_deadline = clock.now_ms() + 5000;
+    }
+    clock.sleep_ms(50);
+  }
+  fs::remove(paths->pid, ec);
+  spdlog::info("pg_autoctl stopped");
+  return result;
+}
+
+/* ---------------- Postgres controller ---------------- */
+
+namespace {
+
+class Postmaster {
+ public:
+  explicit Postmaster(const Config& cfg) : cfg_(cfg) {}
+
+  bool running() {
+    if (child_ && child_->running()) return true;
+    if (child_) {
+      child_->wait();
+      spdlog::warn("postgres exited with code {}", child_->exit_code());
+      child_.reset();
+    }
+    return running_postmaster_pid(cfg_.pgdata) > 0; /* adopted (not our child) */
+  }
+
+  Status start() {
+    if (running()) return Status::Ok();
+    std::vector<std::string> args = {"-D", cfg_.pgdata, "-p", std::to_string(cfg_.port), "-h",
+                                     cfg_.listen_addresses};
+    const char* sock = std::getenv("PG_REGRESS_SOCK_DIR");
+    if (sock != nullptr) {
+      args.push_back("-k");
+      args.push_back(sock);
+    } else if (!cfg_.host.empty() && cfg_.host[0] == '/') {
+      args.push_back("-k");
+      args.push_back(cfg_.host);
+    }
+    std::string log = cfg_.pgdata + "/startup.log";
+    try {
+      FILE* f = std::fopen(log.c_str(), "a");
+      if (f == nullptr) {
+        return make_error(ErrorCode::Pgctl, "could not open \"" + log + "\"");
+      }
+      child_ = std::make_unique<bp::child>(cfg_.bindir() + "/postgres", bp::args(args),
+                                           bp::std_in<bp::null, bp::std_out > f, bp::std_err > f,
+                                           DieWithParent(SIGQUIT));
+      std::fclose(f);
+      spdlog::info("Postgres is now serving PGDATA \"{}\" on port {} with pid {}", cfg_.pgdata,
+                   cfg_.port, child_->id());
+    } catch (const std::exception& e) {
+      return make_error(ErrorCode::Pgctl, std::string("could not start postgres: ") + e.what());
+    }
+    return Status::Ok();
+  }
+
+  /* SIGINT = fast, SIGQUIT = immediate; bounded, then SIGKILL. */
+  void stop(int sig, TimeMs timeout_ms) {
+    SystemClock clock;
+    pid_t pid = -1;
+    if (child_ && child_->running()) {
+      pid = child_->id();
+    } else {
+      long p = running_postmaster_pid(cfg_.pgdata);
+      if (p > 0) pid = static_cast<pid_t>(p);
+    }
+    if (pid <= 0) return;
+    spdlog::info("stopping postgres (pid {}) with {}", pid, strsignal(sig));
+    ::kill(pid, sig);
+    TimeMs deadline = clock.now_ms() + timeout_ms;
+    while (running()) {
+      if (clock.now_ms() > deadline) {
+        if (sig != SIGKILL) {
+          sig = sig == SIGINT ? SIGQUIT : SIGKILL;
+          ::kill(pid, sig);
+          deadline = clock.now_ms() + 5000;
+        }
+      }
+      clock.sleep_ms(20);
+    }
+  }
+
+ private:
+  Config cfg_;
+  std::unique_ptr<bp::child> child_;
+};
+
+}  // namespace
+
+int run_postgres_controller(const Config& cfg) {
+  install_signal_handlers();
+  auto paths = paths_for(cfg.pgdata);
+  if (!paths) return exit_code(paths.error().code);
+  Postmaster pm(cfg);
+  SystemClock clock;
+  TimeMs next_start = 0;
+  int failures = 0;
+  bool was_running = false;
+  while (g_signal == 0) {
+    PgExpected e = read_expected_status(paths->pg_expected);
+    bool running = pm.running();
+    if (e == PgExpected::Running) {
+      if (!running) {
+        TimeMs now = clock.now_ms();
+        if (was_running) {
+          failures++;
+          next_start = now + std::min<TimeMs>(1000, 100 * (failures - 1));
+          was_running = false;
+        }
+        if (now >= next_start) {
+          Status s = pm.start();
+          if (!s) spdlog::error("{}", s.error().to_string());
+          was_running = true;
+          next_start = now + std::min<TimeMs>(1000, 100 * (failures + 1));
+        }
+      } else {
+        /* reset the failure count once it ran for a while */
+        if (clock.now_ms() > next_start + 5000) failures = 0;
+        was_running = true;
+      }
+    } else if (e == PgExpected::Stopped) {
+      if (running) pm.stop(SIGINT, 30000);
+      was_running = false;
+      failures = 0;
+    }
+    clock.sleep_ms(20);
+  }
+  int sig = g_signal;
+  pm.stop(sig == SIGQUIT ? SIGQUIT : SIGINT, 30000);
+  return 0;
+}
+
+/* ---------------- node-active ---------------- */
+
+int run_node_active(const Config& cfg) {
+  install_signal_handlers();
+  auto paths = paths_for(cfg.pgdata);
+  if (!paths) return exit_code(paths.error().code);
+  auto state = KeeperState::load(paths->state);
+  if (!state) {
+    spdlog::error("{}", state.error().to_string());
+    return exit_code(ErrorCode::Fatal);
+  }
+  SystemClock clock;
+  auto runner = make_process_runner();
+  auto pg = make_postgres_control(cfg, clock, *runner);
+  auto pg_guard = make_postgres_control(cfg, clock, *runner);
+  auto monitor = make_monitor_client(cfg.monitor, cfg.settings);
+  FenceGuard guard(cfg.settings, clock, *pg_guard);
+  std::string state_path = paths->state;
+  Keeper keeper(cfg, *state, clock, *pg, *monitor, guard,
+                [state_path](const KeeperState& s) { return s.save(state_path); });
+  std::atomic<bool> stop{false};
+  std::thread fence([&] {
+    while (!stop.load()) {
+      guard.tick();
+      clock.sleep_ms(50);
+    }
+  });
+  std::thread sig_watch([&] {
+    while (!stop.load()) {
+      if (g_signal != 0) stop.store(true);
+      if (g_reload) {
+        g_reload = 0;
+        spdlog::info("reload requested: pg_autoctl.cfg is re-read at the next start");
+      }
+      clock.sleep_ms(20);
+    }
+  });
+  spdlog::info("node-active service started for node {} in state \"{}\"", state->node_id,
+               to_string(state->current_role));
+  int rc = keeper.run(stop);
+  stop.store(true);
+  fence.join();
+  sig_watch.join();
+  return rc;
+}
+
+/* ---------------- create monitor ---------------- */
+
+std::int64_t read_system_identifier(const Config& cfg) {
+  if (!file_exists(cfg.pgdata + "/PG_VERSION")) return 0;
+  auto runner = make_process_runner();
+  ProcessSpec spec;
+  spec.program = cfg.bindir() + "/pg_controldata";
+  spec.args = {cfg.pgdata};
+  spec.env_set["LC_ALL"] = "C";
+  spec.timeout_ms = 10000;
+  auto r = runner->run(spec);
+  if (r.exit_code != 0) return 0;
+  auto pos = r.output.find("Database system identifier:");
+  if (pos == std::string::npos) return 0;
+  return std::strtoll(r.output.c_str() + pos + 27, nullptr, 10);
+}
+
+Status create_monitor(const Config& cfg) {
+  auto runner = make_process_runner();
+  SystemClock clock;
+  if (running_postmaster_pid(cfg.pgdata) > 0) {
+    return make_error(ErrorCode::BadState,
+                      "PostgreSQL is running in \"" + cfg.pgdata + "\"",
+                      "stop it first: pg_autoctl create monitor adopts only a stopped PGDATA");
+  }
+  if (!file_exists(cfg.pgdata + "/PG_VERSION")) {
+    ProcessSpec spec;
+    spec.program = cfg.bindir() + "/initdb";
+    spec.args = {"-D", cfg.pgdata, "-U", cfg.username, "-E", "UTF8", "--locale=C"};
+    if (std::getenv("PG_REGRESS_SOCK_DIR") != nullptr) spec.args.push_back("--no-sync");
+    spec.timeout_ms = 120000;
+    auto r = runner->run(spec);
+    if (r.exit_code != 0) {
+      return make_error(ErrorCode::Pgctl, "initdb failed for \"" + cfg.pgdata + "\"", {},
+                        r.output);
+    }
+  }
+  if (Status s = write_managed_config_files(cfg); !s) return s;
+  if (cfg.hba_level != "skip") {
+    auto hba = read_file(cfg.pgdata + "/pg_hba.conf");
+    if (!hba) return hba.error();
+    std::string t = *hba;
+    std::vector<std::string> addrs = {"127.0.0.1/32"};
+    if (!cfg.hostname.empty() && cfg.hostname != "127.0.0.1" && cfg.hostname != "localhost") {
+      bool ipv4 = cfg.hostname.find_first_not_of("0123456789.") == std::string::npos;
+      addrs.push_back(ipv4 ? cfg.hostname + "/24" : cfg.hostname);
+    }
+    for (auto& a : addrs) {
+      std::string line = "host pg_auto_failover autoctl_node " + a + " " + cfg.auth_method +
+                         " # Auto-generated by pg_auto_failover\n";
+      if (t.find(line) == std::string::npos) t += line;
+    }
+    if (Status w = atomic_write_file(cfg.pgdata + "/pg_hba.conf", t, 0600); !w) return w;
+  }
+  /* Start a temporary server for the SQL setup. */
+  std::string sock = std::getenv("PG_REGRESS_SOCK_DIR") != nullptr
+                         ? std::string(std::getenv("PG_REGRESS_SOCK_DIR"))
+                         : (cfg.host.empty() || cfg.host[0] != '/' ? default_socket_dir() : cfg.host);
+  ProcessSpec start;
+  start.program = cfg.pg_ctl;
+  start.args = {"-D", cfg.pgdata, "-w", "-t", "60", "-l", cfg.pgdata + "/startup.log", "-o",
+                "-p " + std::to_string(cfg.port) + " -k '" + sock + "'", "start"};
+  start.timeout_ms = 70000;
+  auto r = runner->run(start);
+  if (r.exit_code != 0) {
+    auto log = read_file(cfg.pgdata + "/startup.log");
+    return make_error(ErrorCode::Pgctl, "could not start the monitor's PostgreSQL", {},
+                      r.output + (log ? *log : ""));
+  }
+  Status result = Status::Ok();
+  try {
+    std::string base = "port=" + std::to_string(cfg.port) + " host=" +
+                       (sock.empty() ? std::string("127.0.0.1") : sock) + " user=" + cfg.username +
+                       " connect_timeout=10";
+    {
+      pqxx::connection c(base + " dbname=postgres");
+      pqxx::nontransaction tx(c);
+      tx.exec(
+          "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'autoctl') THEN "
+          "CREATE ROLE autoctl WITH LOGIN CREATEDB; END IF; END $$");
+      auto db = tx.exec("SELECT 1 FROM pg_database WHERE datname = 'pg_auto_failover'");
+      if (db.empty()) tx.exec("CREATE DATABASE pg_auto_failover OWNER autoctl");
+    }
+    {
+      pqxx::connection c(base + " dbname=pg_auto_failover");
+      pqxx::nontransaction tx(c);
+      tx.exec("CREATE EXTENSION IF NOT EXISTS pgautofailover CASCADE");
+    }
+  } catch (const std::exception& e) {
+    std::string msg = e.what();
+    ErrorCode code = msg.find("pgautofailover") != std::string::npos &&
+                             msg.find("not available") != std::string::npos
+                         ? ErrorCode::ExtensionMissing
+                         : ErrorCode::Pgsql;
+    result = make_error(code, "could not set up the monitor database: " + msg,
+                        "is the pgautofailover extension installed?");
+  }
+  ProcessSpec stop;
+  stop.program = cfg.pg_ctl;
+  stop.args = {"-D", cfg.pgdata, "-w", "-t", "60", "-m", "fast", "stop"};
+  stop.timeout_ms = 70000;
+  (void)runner->run(stop);
+  return result;
+}
+
+}  // namespace pgaf::agent

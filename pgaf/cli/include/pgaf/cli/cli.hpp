@@ -1,0 +1,22 @@
+/*
+ * cli.hpp — pg_autoctl's command tree (CLI11), with the reference's command names, options,
+ * environment variables and exit codes (upstream-design.md §8).
+ *
+ * Invariants:
+ *  - argument errors (unknown option, missing required choice, value out of range) exit 1
+ *    (BadArgs) with a message naming the option, before anything is touched;
+ *  - every other failure is a pgaf::Error whose code gives the exit code (pgaf::exit_code);
+ *  - the `do` subtree exists only when PG_AUTOCTL_DEBUG is set.
+ */
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace pgaf::cli {
+
+/* Parse and run; returns the process exit code. */
+int run_cli(int argc, const char* const* argv);
+int run_cli(const std::vector<std::string>& args); /* args[0] is the program name */
+
+}  // namespace pgaf::cli

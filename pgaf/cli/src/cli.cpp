@@ -1,0 +1,769 @@
+/*
+ * cli.cpp — pg_autoctl commands. See cli.hpp for the invariants.
+ *
+ * Commands covered: create monitor, create postgres, run, stop, reload, status, show state,
+ * show events, show uri, perform failover, perform switchover, drop node, and the debug tree
+ * `do service postgres|node-active` used by the supervisor.
+ */
+#include "pgaf/cli/cli.hpp"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+#include <thread>
+
+#include "pgaf/agent/config.hpp"
+#include "pgaf/agent/interfaces.hpp"
+#include "pgaf/agent/keeper.hpp"
+#include "pgaf/agent/postgres.hpp"
+#include "pgaf/agent/service.hpp"
+#include "pgaf/core/error.hpp"
+
+namespace pgaf::cli {
+
+namespace fs = std::filesystem;
+using agent::Config;
+using agent::Role;
+
+namespace {
+
+struct Globals {
+  int verbose = 0;
+  bool quiet = false;
+  bool json = false;
+  int verbosity() const { return quiet ? -1 : verbose; }
+};
+
+struct Options {
+  std::string pgdata, pgctl, pghost, listen = "*", username, dbname = "postgres", name, hostname,
+      formation = "default", monitor, auth, ssl_mode, ssl_ca, ssl_crl, server_cert, server_key,
+      max_backup_rate = "100M";
+  int pgport = 5432;
+  bool skip_hba = false, pg_hba_lan = false, ssl_self_signed = false, no_ssl = false, run = false,
+       disable_monitor = false;
+  int candidate_priority = 50;
+  std::string replication_quorum = "true";
+  long node_id = -1;
+  /* stop */
+  bool fast = false, immediate = false;
+  /* show / perform / drop */
+  int group = 0;
+  int count = 10;
+  int wait_s = 60;
+  bool destroy = false, force = false;
+};
+
+int fail(const Error& e) {
+  spdlog::error("{}", e.message);
+  if (!e.detail.empty()) spdlog::error("DETAIL: {}", e.detail);
+  if (!e.hint.empty()) spdlog::error("HINT: {}", e.hint);
+  return exit_code(e.code);
+}
+
+int bad_args(const std::string& msg, const std::string& hint = {}) {
+  return fail(make_error(ErrorCode::InvalidArgument, msg, hint));
+}
+
+/* Local address used to reach host:port (UDP connect sends no packet). */
+std::string discover_hostname(const std::string& host, int port) {
+  if (host.empty()) return "127.0.0.1";
+  addrinfo hints{}, *res = nullptr;
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_DGRAM;
+  if (getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res) != 0 || !res) {
+    return "127.0.0.1";
+  }
+  std::string out = "127.0.0.1";
+  int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  if (fd >= 0 && ::connect(fd, res->ai_addr, res->ai_addrlen) == 0) {
+    sockaddr_in local{};
+    socklen_t len = sizeof local;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) == 0) {
+      char buf[INET_ADDRSTRLEN];
+      if (inet_ntop(AF_INET, &local.sin_addr, buf, sizeof buf)) out = buf;
+    }
+  }
+  if (fd >= 0) ::close(fd);
+  freeaddrinfo(res);
+  return out;
+}
+
+int monitor_port_of(const std::string& uri) {
+  auto h = agent::monitor_host_of(uri);
+  auto pos = uri.find(h + ":");
+  if (!h.empty() && pos != std::string::npos) {
+    return std::atoi(uri.c_str() + pos + h.size() + 1);
+  }
+  auto p = uri.find("port=");
+  return p == std::string::npos ? 5432 : std::atoi(uri.c_str() + p + 5);
+}
+
+Status check_ssl_choice(const Options& o) {
+  bool certs = !o.server_cert.empty() || !o.server_key.empty() || !o.ssl_ca.empty();
+  int n = (o.ssl_self_signed ? 1 : 0) + (o.no_ssl ? 1 : 0) + (certs ? 1 : 0);
+  if (n == 0) {
+    return make_error(ErrorCode::InvalidArgument, "explicit SSL choice is required",
+                      "use --ssl-self-signed, or --no-ssl, or --ssl-ca-file, --server-cert and "
+                      "--server-key");
+  }
+  if (n > 1) {
+    return make_error(ErrorCode::InvalidArgument,
+                      "--ssl-self-signed, --no-ssl and certificate files are mutually exclusive");
+  }
+  if (!o.no_ssl) {
+    return make_error(ErrorCode::Unsupported, "SSL is not supported by this build yet",
+                      "use --no-ssl");
+  }
+  return Status::Ok();
+}
+
+Status check_auth_choice(const Options& o) {
+  if (o.auth.empty() && !o.skip_hba) {
+    return make_error(ErrorCode::InvalidArgument, "one of --auth or --skip-pg-hba is required",
+                      "--auth trust, --auth md5, ... sets the HBA method for pg_auto_failover "
+                      "connections; --skip-pg-hba leaves pg_hba.conf alone");
+  }
+  return Status::Ok();
+}
+
+Result<Config> base_config(const Options& o, Role role) {
+  Config c;
+  c.role = role;
+  auto pg = agent::absolute_pgdata(o.pgdata);
+  if (!pg) return pg.error();
+  c.pgdata = *pg;
+  if (!o.pgctl.empty()) c.pg_ctl = o.pgctl;
+  if (!fs::exists(c.pg_ctl)) {
+    return make_error(ErrorCode::InvalidArgument, "pg_ctl not found at \"" + c.pg_ctl + "\"",
+                      "use --pgctl");
+  }
+  c.port = o.pgport;
+  c.listen_addresses = o.listen;
+  c.username = o.username.empty() ? agent::current_user_name() : o.username;
+  c.dbname = o.dbname;
+  c.host = o.pghost.empty() ? agent::default_socket_dir() : o.pghost;
+  c.auth_method = o.auth.empty() ? "trust" : o.auth;
+  c.hba_level = o.skip_hba ? "skip" : (o.pg_hba_lan ? "app" : "minimal");
+  c.ssl_active = false;
+  c.sslmode = o.ssl_mode.empty() ? "prefer" : o.ssl_mode;
+  c.maximum_backup_rate = o.max_backup_rate;
+  return c;
+}
+
+/* ---- monitor URI for monitor-querying commands ---- */
+Result<std::string> resolve_monitor_uri(const Options& o) {
+  if (!o.monitor.empty()) return o.monitor;
+  if (o.pgdata.empty()) {
+    return make_error(ErrorCode::InvalidArgument, "no monitor given",
+                      "use --monitor (or PG_AUTOCTL_MONITOR), or --pgdata (or PGDATA)");
+  }
+  auto cfg = agent::load_config_for(o.pgdata);
+  if (!cfg) return cfg.error();
+  if (cfg->role == Role::Keeper) return cfg->monitor;
+  std::string h = cfg->host.empty() ? std::string("127.0.0.1") : cfg->host;
+  return "host=" + h + " port=" + std::to_string(cfg->port) +
+         " dbname=pg_auto_failover user=" + cfg->username;
+}
+
+Result<std::unique_ptr<agent::MonitorClient>> monitor_for(const Options& o) {
+  auto uri = resolve_monitor_uri(o);
+  if (!uri) return uri.error();
+  Settings s;
+  return agent::make_monitor_client(*uri, s);
+}
+
+/* ---- commands ---- */
+
+int cmd_create_monitor(const Options& o, const Globals& g) {
+  if (Status s = check_auth_choice(o); !s) return fail(s.error());
+  if (Status s = check_ssl_choice(o); !s) return fail(s.error());
+  auto cfg = base_config(o, Role::Monitor);
+  if (!cfg) return fail(cfg.error());
+  cfg->hostname = o.hostname.empty() ? std::string("localhost") : o.hostname;
+  cfg->dbname = "pg_auto_failover";
+  auto paths = agent::paths_for(cfg->pgdata);
+  if (!paths) return fail(paths.error());
+  if (agent::file_exists(paths->config)) {
+    auto existing = Config::load(paths->config);
+    if (!existing) return fail(existing.error());
+    if (existing->role != Role::Monitor) {
+      return fail(make_error(ErrorCode::BadConfig,
+                             "\"" + cfg->pgdata + "\" is already set up as a Postgres node",
+                             "see \"" + paths->config + "\""));
+    }
+  }
+  spdlog::info("Initialising the monitor in \"{}\" on port {}", cfg->pgdata, cfg->port);
+  if (Status s = agent::create_monitor(*cfg); !s) return fail(s.error());
+  if (Status s = cfg->save(paths->config); !s) return fail(s.error());
+  spdlog::info("Monitor has been successfully initialized.");
+  std::cout << cfg->monitor_uri() << std::endl;
+  if (o.run) return agent::run_supervisor(*cfg, g.verbosity());
+  return 0;
+}
+
+int cmd_create_postgres(Options o, const Globals& g) {
+  if (Status s = check_auth_choice(o); !s) return fail(s.error());
+  if (Status s = check_ssl_choice(o); !s) return fail(s.error());
+  if (o.disable_monitor) {
+    return fail(make_error(ErrorCode::Unsupported, "--disable-monitor is not supported yet"));
+  }
+  if (o.monitor.empty()) {
+    return bad_args("--monitor is required", "or set PG_AUTOCTL_MONITOR");
+  }
+  if (o.candidate_priority < 0 || o.candidate_priority > 100) {
+    return bad_args("invalid --candidate-priority " + std::to_string(o.candidate_priority),
+                    "use a value between 0 and 100");
+  }
+  bool quorum = true;
+  if (o.replication_quorum == "true") {
+    quorum = true;
+  } else if (o.replication_quorum == "false") {
+    quorum = false;
+  } else {
+    return bad_args("invalid --replication-quorum \"" + o.replication_quorum + "\"",
+                    "use true or false");
+  }
+  auto cfg = base_config(o, Role::Keeper);
+  if (!cfg) return fail(cfg.error());
+  cfg->monitor = o.monitor;
+  cfg->formation = o.formation;
+  cfg->name = o.name;
+  cfg->candidate_priority = o.candidate_priority;
+  cfg->replication_quorum = quorum;
+  cfg->hostname = o.hostname.empty()
+                      ? discover_hostname(agent::monitor_host_of(o.monitor), monitor_port_of(o.monitor))
+                      : o.hostname;
+  auto paths = agent::paths_for(cfg->pgdata);
+  if (!paths) return fail(paths.error());
+
+  if (agent::file_exists(paths->config) && agent::file_exists(paths->state)) {
+    auto existing = Config::load(paths->config);
+    if (!existing) return fail(existing.error());
+    auto st = agent::KeeperState::load(paths->state);
+    if (!st) return fail(st.error());
+    spdlog::info("node {} is already registered in \"{}\"", st->node_id, paths->config);
+    if (o.run) return agent::run_supervisor(*existing, g.verbosity());
+    return 0;
+  }
+
+  /* Existing PGDATA: a running primary registers as single; a stopped one as init. */
+  NodeState initial = NodeState::Init;
+  std::int64_t sysid = 0;
+  if (fs::exists(cfg->pgdata) && !fs::is_directory(cfg->pgdata)) {
+    return bad_args("PGDATA \"" + cfg->pgdata + "\" is not a directory");
+  }
+  if (agent::file_exists(cfg->pgdata + "/PG_VERSION")) {
+    sysid = agent::read_system_identifier(*cfg);
+    if (agent::running_postmaster_pid(cfg->pgdata) > 0) {
+      if (agent::file_exists(cfg->pgdata + "/standby.signal")) {
+        return fail(make_error(ErrorCode::BadState,
+                               "PostgreSQL in \"" + cfg->pgdata + "\" is a running standby",
+                               "stop it first, or create the node from an empty PGDATA"));
+      }
+      initial = NodeState::Single;
+    }
+  }
+
+  Settings settings;
+  auto monitor = agent::make_monitor_client(cfg->monitor, settings);
+  agent::RegisterArgs ra;
+  ra.formation = cfg->formation;
+  ra.host = cfg->hostname;
+  ra.port = cfg->port;
+  ra.dbname = cfg->dbname;
+  ra.name = cfg->name;
+  ra.sysidentifier = sysid;
+  ra.initial_state = initial;
+  ra.candidate_priority = cfg->candidate_priority;
+  ra.replication_quorum = cfg->replication_quorum;
+  agent::SystemClock clock;
+  TimeMs deadline = clock.now_ms() + settings.listen_notifications_timeout_ms;
+  Result<agent::NodeAssignment> reg = make_error(ErrorCode::Internal, "not registered");
+  while (true) {
+    reg = monitor->register_node(ra);
+    if (reg) break;
+    /* The monitor asks us to retry while the primary is being set up. */
+    if (reg.error().code != ErrorCode::NoPrimary || clock.now_ms() >= deadline) {
+      return fail(reg.error());
+    }
+    spdlog::info("{}: retrying", reg.error().message);
+    clock.sleep_ms(200);
+  }
+  cfg->group = reg->group_id;
+  cfg->name = reg->name;
+  if (Status s = cfg->save(paths->config); !s) return fail(s.error());
+  agent::KeeperState st;
+  st.node_id = reg->node_id;
+  st.group_id = reg->group_id;
+  st.current_role = initial;
+  st.assigned_role = reg->goal;
+  st.system_identifier = sysid;
+  if (Status s = st.save(paths->state); !s) return fail(s.error());
+  spdlog::info("Registered node {} \"{}\" ({}:{}) in formation \"{}\", group {}, state \"{}\"",
+               reg->node_id, reg->name, cfg->hostname, cfg->port, cfg->formation, reg->group_id,
+               to_string(reg->goal));
+  if (o.run) return agent::run_supervisor(*cfg, g.verbosity());
+  return 0;
+}
+
+int cmd_run(const Options& o, const Globals& g) {
+  auto cfg = agent::load_config_for(o.pgdata);
+  if (!cfg) return fail(cfg.error());
+  return agent::run_supervisor(*cfg, g.verbosity());
+}
+
+int send_signal(const Options& o, int sig, bool wait) {
+  auto paths = agent::paths_for(o.pgdata);
+  if (!paths) return fail(paths.error());
+  long pid = agent::read_supervisor_pid(paths->pid);
+  if (pid <= 0) {
+    return fail(make_error(ErrorCode::BadState,
+                           "pg_autoctl is not running for \"" + o.pgdata + "\"",
+                           "pid file \"" + paths->pid + "\" not found or stale"));
+  }
+  if (::kill(static_cast<pid_t>(pid), sig) != 0) {
+    return fail(make_error(ErrorCode::Internal, "could not signal pid " + std::to_string(pid)));
+  }
+  if (!wait) return 0;
+  agent::SystemClock clock;
+  TimeMs deadline = clock.now_ms() + 90000;
+  while (::kill(static_cast<pid_t>(pid), 0) == 0) {
+    if (clock.now_ms() > deadline) {
+      return fail(make_error(ErrorCode::Timeout,
+                             "pg_autoctl (pid " + std::to_string(pid) + ") did not stop in 90 s"));
+    }
+    clock.sleep_ms(50);
+  }
+  return 0;
+}
+
+int cmd_status(const Options& o, const Globals& g) {
+  auto paths = agent::paths_for(o.pgdata);
+  if (!paths) return fail(paths.error());
+  long pid = agent::read_supervisor_pid(paths->pid);
+  if (pid <= 0) {
+    if (g.json) std::cout << nlohmann::json{{"running", false}}.dump(2) << std::endl;
+    return fail(make_error(ErrorCode::BadState, "pg_autoctl is not running"));
+  }
+  auto info = agent::read_pid_file(paths->pid);
+  if (!info) return fail(info.error());
+  if (g.json) {
+    nlohmann::json j;
+    j["running"] = true;
+    j["pid"] = info->pid;
+    j["pgdata"] = info->pgdata;
+    nlohmann::json svcs = nlohmann::json::array();
+    for (auto& [p, n] : info->services) svcs.push_back({{"name", n}, {"pid", p}});
+    j["services"] = svcs;
+    std::cout << j.dump(2) << std::endl;
+  } else {
+    std::cout << "pg_autoctl is running with pid " << info->pid << "\n";
+    for (auto& [p, n] : info->services) std::cout << "  " << n << " pid " << p << "\n";
+  }
+  return 0;
+}
+
+std::string connection_of(const agent::StateRow& r) {
+  std::string c = can_take_writes_in_state(r.reported) ? "read-write"
+                  : (r.reported == NodeState::Secondary || r.reported == NodeState::Catchingup ||
+                     r.reported == NodeState::PreparePromotion ||
+                     r.reported == NodeState::StopReplication ||
+                     r.reported == NodeState::ReportLsn || r.reported == NodeState::FastForward)
+                      ? "read-only"
+                      : "none";
+  if (r.health == -1) c += " ?";
+  if (r.health == 0) c += " !";
+  return c;
+}
+
+int cmd_show_state(const Options& o, const Globals& g) {
+  auto m = monitor_for(o);
+  if (!m) return fail(m.error());
+  auto rows = (*m)->current_state(o.formation);
+  if (!rows) return fail(rows.error());
+  if (g.json) {
+    nlohmann::json arr = nlohmann::json::array();
+    for (auto& r : *rows) {
+      arr.push_back({{"nodename", r.name},
+                     {"nodehost", r.host},
+                     {"nodeport", r.port},
+                     {"group_id", r.group_id},
+                     {"node_id", r.node_id},
+                     {"current_group_state", std::string(to_string(r.reported))},
+                     {"assigned_group_state", std::string(to_string(r.goal))},
+                     {"candidate_priority", r.candidate_priority},
+                     {"replication_quorum", r.replication_quorum},
+                     {"reported_tli", r.tli},
+                     {"reported_lsn", r.lsn},
+                     {"health", r.health}});
+    }
+    std::cout << arr.dump(2) << std::endl;
+    return 0;
+  }
+  std::printf("%8s | %4s | %21s | %17s | %12s | %19s | %19s\n", "Name", "Node", "Host:Port",
+              "TLI: LSN", "Connection", "Reported State", "Assigned State");
+  std::printf("%s\n", std::string(118, '-').c_str());
+  for (auto& r : *rows) {
+    std::string hp = r.host + ":" + std::to_string(r.port);
+    std::string tl = std::to_string(r.tli) + ": " + r.lsn;
+    std::printf("%8s | %4lld | %21s | %17s | %12s | %19s | %19s\n", r.name.c_str(),
+                static_cast<long long>(r.node_id), hp.c_str(), tl.c_str(),
+                connection_of(r).c_str(), std::string(to_string(r.reported)).c_str(),
+                std::string(to_string(r.goal)).c_str());
+  }
+  return 0;
+}
+
+int cmd_show_events(const Options& o, const Globals& g) {
+  auto m = monitor_for(o);
+  if (!m) return fail(m.error());
+  auto ev = (*m)->last_events(o.formation, o.count);
+  if (!ev) return fail(ev.error());
+  if (g.json) {
+    nlohmann::json arr = nlohmann::json::array();
+    for (auto& e : *ev) {
+      arr.push_back({{"eventtime", e.time},
+                     {"nodeid", e.node_id},
+                     {"nodename", e.node_name},
+                     {"reportedstate", e.reported},
+                     {"goalstate", e.goal},
+                     {"description", e.description}});
+    }
+    std::cout << arr.dump(2) << std::endl;
+    return 0;
+  }
+  for (auto& e : *ev) {
+    std::cout << e.time << " | " << e.node_id << " | " << e.node_name << " | " << e.description
+              << "\n";
+  }
+  return 0;
+}
+
+int cmd_show_uri(const Options& o, const Globals& g) {
+  auto uri = resolve_monitor_uri(o);
+  if (!uri) return fail(uri.error());
+  std::optional<std::string> furi;
+  if (o.formation != "monitor") {
+    auto m = monitor_for(o);
+    if (!m) return fail(m.error());
+    auto f = (*m)->formation_uri(o.formation);
+    if (!f) return fail(f.error());
+    furi = *f;
+  }
+  if (g.json) {
+    nlohmann::json j = {{"monitor", *uri}};
+    if (furi) j["formation"] = {{"name", o.formation}, {"uri", *furi}};
+    std::cout << j.dump(2) << std::endl;
+    return 0;
+  }
+  if (o.formation == "monitor") {
+    std::cout << *uri << std::endl;
+    return 0;
+  }
+  std::printf("%9s | %9s | %s\n", "Type", "Name", "Connection String");
+  std::printf("   monitor |   monitor | %s\n", uri->c_str());
+  std::printf(" formation | %9s | %s\n", o.formation.c_str(), furi ? furi->c_str() : "");
+  return 0;
+}
+
+int cmd_perform_failover(const Options& o, const Globals& g, bool switchover) {
+  (void)g;
+  auto m = monitor_for(o);
+  if (!m) return fail(m.error());
+  auto before = (*m)->current_state(o.formation);
+  if (!before) return fail(before.error());
+  NodeId old_primary = -1;
+  for (auto& r : *before) {
+    if (r.group_id == o.group && can_take_writes_in_state(r.goal)) old_primary = r.node_id;
+  }
+  if (Status s = (*m)->perform_failover(o.formation, o.group); !s) return fail(s.error());
+  spdlog::info("{} requested for formation \"{}\" group {}", switchover ? "switchover" : "failover",
+               o.formation, o.group);
+  agent::SystemClock clock;
+  TimeMs deadline = clock.now_ms() + static_cast<TimeMs>(o.wait_s) * 1000;
+  while (clock.now_ms() < deadline) {
+    (void)(*m)->wait_for_state_change(o.formation, o.group, 200);
+    auto rows = (*m)->current_state(o.formation);
+    if (!rows) continue;
+    for (auto& r : *rows) {
+      if (r.group_id == o.group && r.node_id != old_primary && r.reported == r.goal &&
+          (r.goal == NodeState::Primary || r.goal == NodeState::WaitPrimary ||
+           r.goal == NodeState::Single)) {
+        spdlog::info("node {} \"{}\" ({}:{}) is now the primary, in state \"{}\"", r.node_id,
+                     r.name, r.host, r.port, to_string(r.goal));
+        return 0;
+      }
+    }
+  }
+  return fail(make_error(ErrorCode::Timeout,
+                         "no new primary within " + std::to_string(o.wait_s) + " s",
+                         "see pg_autoctl show state"));
+}
+
+int cmd_drop_node(const Options& o, const Globals& g) {
+  (void)g;
+  if (!o.monitor.empty() && !o.hostname.empty()) {
+    auto m = monitor_for(o);
+    if (!m) return fail(m.error());
+    auto r = (*m)->remove_node_by_host(o.hostname, o.pgport, o.force);
+    if (!r) return fail(r.error());
+    spdlog::info("node {}:{} is being dropped", o.hostname, o.pgport);
+    return 0;
+  }
+  if (o.pgdata.empty()) {
+    return bad_args("drop node needs --pgdata, or --monitor with --hostname and --pgport");
+  }
+  auto cfg = agent::load_config_for(o.pgdata);
+  if (!cfg) return fail(cfg.error());
+  auto paths = agent::paths_for(cfg->pgdata);
+  if (!paths) return fail(paths.error());
+  auto st = agent::KeeperState::load(paths->state);
+  if (!st) return fail(st.error());
+  auto m = agent::make_monitor_client(cfg->monitor, cfg->settings);
+  auto r = m->remove_node(st->node_id, o.force);
+  if (!r && r.error().code != ErrorCode::UnknownNode) return fail(r.error());
+  spdlog::info("node {} is being dropped from the monitor", st->node_id);
+  agent::SystemClock clock;
+  TimeMs deadline = clock.now_ms() + static_cast<TimeMs>(o.wait_s) * 1000;
+  long pid = agent::read_supervisor_pid(paths->pid);
+  /* the running service reaches "dropped" and stops by itself */
+  while (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) == 0 && clock.now_ms() < deadline) {
+    clock.sleep_ms(100);
+  }
+  if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) == 0) {
+    spdlog::warn("pg_autoctl did not stop by itself within {} s: stopping it", o.wait_s);
+    ::kill(static_cast<pid_t>(pid), SIGTERM);
+    while (::kill(static_cast<pid_t>(pid), 0) == 0 && clock.now_ms() < deadline + 30000) {
+      clock.sleep_ms(50);
+    }
+  }
+  if (o.destroy) {
+    std::error_code ec;
+    fs::remove_all(cfg->pgdata, ec);
+    fs::remove(paths->config, ec);
+    fs::remove(paths->state, ec);
+    fs::remove(paths->init, ec);
+    spdlog::info("removed \"{}\" and its configuration", cfg->pgdata);
+  }
+  return 0;
+}
+
+int cmd_do_service(const std::string& which, const Options& o, const Globals& g) {
+  auto cfg = agent::load_config_for(o.pgdata);
+  if (!cfg) return fail(cfg.error());
+  auto paths = agent::paths_for(cfg->pgdata);
+  if (!paths) return fail(paths.error());
+  agent::setup_logging(g.verbosity(), paths->log);
+  if (which == "postgres") return agent::run_postgres_controller(*cfg);
+  return agent::run_node_active(*cfg);
+}
+
+void add_pgdata(CLI::App* c, Options& o) {
+  c->add_option("--pgdata", o.pgdata, "path to data directory")->envname("PGDATA");
+}
+
+}  // namespace
+
+int run_cli(const std::vector<std::string>& args) {
+  std::vector<const char*> argv;
+  for (auto& a : args) argv.push_back(a.c_str());
+  return run_cli(static_cast<int>(argv.size()), argv.data());
+}
+
+int run_cli(int argc, const char* const* argv) {
+  Globals g;
+  Options o;
+  const char* dbg = std::getenv("PG_AUTOCTL_DEBUG");
+  bool debug = dbg != nullptr;
+  CLI::App app{"pg_autoctl: PostgreSQL high availability (pgaf)", "pg_autoctl"};
+  app.require_subcommand(1);
+  app.fallthrough();
+  app.add_flag("-v,--verbose", g.verbose, "increase verbosity (-v, -vv)");
+  app.add_flag("-q,--quiet", g.quiet, "only log warnings and errors");
+  app.add_flag("-J,--json", g.json, "output JSON");
+  app.set_version_flag("-V,--version", "pg_autoctl (pgaf) 0.1.0, compatible with pg_auto_failover 2.2");
+
+  std::string action;
+  /* create */
+  auto* create = app.add_subcommand("create", "create a pg_auto_failover node, or formation");
+  create->require_subcommand(1);
+  auto* cmon = create->add_subcommand("monitor", "initialize a pg_auto_failover monitor node");
+  add_pgdata(cmon, o);
+  cmon->add_option("--pgctl", o.pgctl, "path to pg_ctl");
+  cmon->add_option("--pgport", o.pgport, "PostgreSQL's port number")->envname("PGPORT");
+  cmon->add_option("--hostname", o.hostname, "hostname by which postgres is reachable");
+  cmon->add_option("--listen", o.listen, "PostgreSQL's listen_addresses");
+  cmon->add_option("--auth", o.auth, "authentication method for connections from data nodes")
+      ->envname("PG_AUTOCTL_AUTH_METHOD");
+  cmon->add_flag("--skip-pg-hba", o.skip_hba, "skip editing pg_hba.conf rules");
+  cmon->add_flag("--run", o.run, "create node then run pg_autoctl service");
+  cmon->add_flag("--ssl-self-signed", o.ssl_self_signed, "setup network encryption using self signed certificates");
+  cmon->add_flag("--no-ssl", o.no_ssl, "don't enable network encryption (NOT recommended)");
+  cmon->add_option("--ssl-ca-file", o.ssl_ca, "set the Postgres ssl_ca_file");
+  cmon->add_option("--ssl-crl-file", o.ssl_crl, "set the Postgres ssl_crl_file");
+  cmon->add_option("--server-cert", o.server_cert, "set the Postgres ssl_cert_file");
+  cmon->add_option("--server-key", o.server_key, "set the Postgres ssl_key_file");
+  cmon->add_option("--ssl-mode", o.ssl_mode, "use that sslmode in connection strings");
+  cmon->callback([&] { action = "create monitor"; });
+
+  auto* cpg = create->add_subcommand("postgres", "initialize a pg_auto_failover standalone postgres node");
+  add_pgdata(cpg, o);
+  cpg->add_option("--pgctl", o.pgctl, "path to pg_ctl");
+  cpg->add_option("--pghost", o.pghost, "PostgreSQL's hostname (socket directory)");
+  cpg->add_option("--pgport", o.pgport, "PostgreSQL's port number")->envname("PGPORT");
+  cpg->add_option("--listen", o.listen, "PostgreSQL's listen_addresses");
+  cpg->add_option("--username", o.username, "PostgreSQL's username");
+  cpg->add_option("--dbname", o.dbname, "PostgreSQL's database name");
+  cpg->add_option("--name", o.name, "pg_auto_failover node name")->envname("PG_AUTOCTL_NODE_NAME");
+  cpg->add_option("--hostname", o.hostname, "hostname used to connect from the other nodes");
+  cpg->add_option("--formation", o.formation, "pg_auto_failover formation");
+  cpg->add_option("--monitor", o.monitor, "pg_auto_failover Monitor Postgres URL")
+      ->envname("PG_AUTOCTL_MONITOR");
+  cpg->add_option("--auth", o.auth, "authentication method for connections from monitor")
+      ->envname("PG_AUTOCTL_AUTH_METHOD");
+  cpg->add_flag("--skip-pg-hba", o.skip_hba, "skip editing pg_hba.conf rules");
+  cpg->add_flag("--pg-hba-lan", o.pg_hba_lan, "edit pg_hba.conf rules for --dbname in detected LAN");
+  cpg->add_flag("--ssl-self-signed", o.ssl_self_signed, "setup network encryption using self signed certificates")
+      ->envname("PG_AUTOCTL_SSL_SELF_SIGNED");
+  cpg->add_flag("--no-ssl", o.no_ssl, "don't enable network encryption (NOT recommended)");
+  cpg->add_option("--ssl-ca-file", o.ssl_ca, "set the Postgres ssl_ca_file");
+  cpg->add_option("--ssl-crl-file", o.ssl_crl, "set the Postgres ssl_crl_file");
+  cpg->add_option("--server-cert", o.server_cert, "set the Postgres ssl_cert_file");
+  cpg->add_option("--server-key", o.server_key, "set the Postgres ssl_key_file");
+  cpg->add_option("--ssl-mode", o.ssl_mode, "use that sslmode in connection strings");
+  cpg->add_option("--candidate-priority", o.candidate_priority, "priority of the node to be promoted to become primary")
+      ->envname("PG_AUTOCTL_CANDIDATE_PRIORITY");
+  cpg->add_option("--replication-quorum", o.replication_quorum, "true if node participates in write quorum")
+      ->envname("PG_AUTOCTL_REPLICATION_QUORUM");
+  cpg->add_option("--maximum-backup-rate", o.max_backup_rate, "maximum transfer rate of data transferred from the server during initial sync");
+  cpg->add_flag("--run", o.run, "create node then run pg_autoctl service");
+  cpg->add_flag("--disable-monitor", o.disable_monitor, "ignore pg_auto_failover monitor");
+  cpg->add_option("--node-id", o.node_id, "use this node id (only with --disable-monitor)");
+  cpg->callback([&] { action = "create postgres"; });
+
+  auto* run = app.add_subcommand("run", "run the pg_autoctl service (monitor or keeper)");
+  add_pgdata(run, o);
+  run->add_option("--name", o.name, "pg_auto_failover node name");
+  run->add_option("--hostname", o.hostname, "hostname used to connect from other nodes");
+  run->add_option("--pgport", o.pgport, "PostgreSQL's port number");
+  run->callback([&] { action = "run"; });
+
+  auto* stop = app.add_subcommand("stop", "signal the pg_autoctl service for it to stop");
+  add_pgdata(stop, o);
+  auto* fast = stop->add_flag("--fast", o.fast, "fast shutdown mode for the keeper");
+  stop->add_flag("--immediate", o.immediate, "immediate shutdown mode for the keeper")->excludes(fast);
+  stop->callback([&] { action = "stop"; });
+
+  auto* reload = app.add_subcommand("reload", "signal the pg_autoctl for it to reload its configuration");
+  add_pgdata(reload, o);
+  reload->callback([&] { action = "reload"; });
+
+  auto* status = app.add_subcommand("status", "display the current status of the pg_autoctl service");
+  add_pgdata(status, o);
+  status->add_flag("--json", g.json, "output data in the JSON format");
+  status->callback([&] { action = "status"; });
+
+  auto* show = app.add_subcommand("show", "show pg_auto_failover information");
+  show->require_subcommand(1);
+  auto add_monitor_opts = [&](CLI::App* c) {
+    add_pgdata(c, o);
+    c->add_option("--monitor", o.monitor, "monitor uri")->envname("PG_AUTOCTL_MONITOR");
+    c->add_option("--formation", o.formation, "formation to query, defaults to 'default'");
+    c->add_flag("--json", g.json, "output data in the JSON format");
+  };
+  auto* sstate = show->add_subcommand("state", "print replication state for nodes");
+  add_monitor_opts(sstate);
+  sstate->add_option("--group", o.group, "group to query formation state");
+  sstate->callback([&] { action = "show state"; });
+  auto* sevents = show->add_subcommand("events", "prints monitor's state of nodes in a given formation and group");
+  add_monitor_opts(sevents);
+  sevents->add_option("--group", o.group, "group to query");
+  sevents->add_option("--count", o.count, "how many events to fetch, defaults to 10");
+  sevents->callback([&] { action = "show events"; });
+  auto* suri = show->add_subcommand("uri", "show the postgres uri to use to connect to pg_auto_failover nodes");
+  add_monitor_opts(suri);
+  suri->callback([&] { action = "show uri"; });
+
+  auto* perform = app.add_subcommand("perform", "perform an action orchestrated by the monitor");
+  perform->require_subcommand(1);
+  for (const char* which : {"failover", "switchover"}) {
+    auto* p = perform->add_subcommand(which, std::string("perform a ") + which + " for given formation and group");
+    add_pgdata(p, o);
+    p->add_option("--monitor", o.monitor, "monitor uri")->envname("PG_AUTOCTL_MONITOR");
+    p->add_option("--formation", o.formation, "formation to target, defaults to 'default'");
+    p->add_option("--group", o.group, "group to target, defaults to 0");
+    p->add_option("--wait", o.wait_s, "how many seconds to wait, default to 60");
+    std::string w = which;
+    p->callback([&action, w] { action = "perform " + w; });
+  }
+
+  auto* drop = app.add_subcommand("drop", "drop a pg_auto_failover node, or formation");
+  drop->require_subcommand(1);
+  auto* dnode = drop->add_subcommand("node", "drop a node from the pg_auto_failover monitor");
+  add_pgdata(dnode, o);
+  dnode->add_option("--monitor", o.monitor, "pg_auto_failover Monitor Postgres URL")->envname("PG_AUTOCTL_MONITOR");
+  dnode->add_option("--formation", o.formation, "pg_auto_failover formation");
+  dnode->add_option("--name", o.name, "drop the node with the given node name");
+  dnode->add_option("--hostname", o.hostname, "drop the node with given hostname and pgport");
+  dnode->add_option("--pgport", o.pgport, "drop the node with given hostname and pgport");
+  dnode->add_flag("--destroy", o.destroy, "also destroy Postgres database");
+  dnode->add_flag("--force", o.force, "force dropping the node from the monitor");
+  dnode->add_option("--wait", o.wait_s, "how many seconds to wait, default to 60");
+  dnode->callback([&] { action = "drop node"; });
+
+  if (debug) {
+    auto* d = app.add_subcommand("do", "internal commands and testing/QA tools");
+    d->require_subcommand(1);
+    auto* svc = d->add_subcommand("service", "run individual services");
+    svc->require_subcommand(1);
+    for (const char* which : {"postgres", "node-active"}) {
+      auto* s = svc->add_subcommand(which, std::string("run the ") + which + " service");
+      add_pgdata(s, o);
+      std::string w = which;
+      s->callback([&action, w] { action = "do service " + w; });
+    }
+  }
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "pg_autoctl: " << e.what() << "\n"
+              << "HINT: see pg_autoctl --help" << std::endl;
+    return exit_code(ErrorCode::InvalidArgument);
+  }
+
+  if (action.rfind("do service", 0) != 0) agent::setup_logging(g.verbosity());
+
+  if (action == "create monitor") return cmd_create_monitor(o, g);
+  if (action == "create postgres") return cmd_create_postgres(o, g);
+  if (action == "run") return cmd_run(o, g);
+  if (action == "stop") return send_signal(o, o.immediate ? SIGQUIT : (o.fast ? SIGINT : SIGTERM), true);
+  if (action == "reload") return send_signal(o, SIGHUP, false);
+  if (action == "status") return cmd_status(o, g);
+  if (action == "show state") return cmd_show_state(o, g);
+  if (action == "show events") return cmd_show_events(o, g);
+  if (action == "show uri") return cmd_show_uri(o, g);
+  if (action == "perform failover") return cmd_perform_failover(o, g, false);
+  if (action == "perform switchover") return cmd_perform_failover(o, g, true);
+  if (action == "drop node") return cmd_drop_node(o, g);
+  if (action == "do service postgres") return cmd_do_service("postgres", o, g);
+  if (action == "do service node-active") return cmd_do_service("node-active", o, g);
+  return bad_args("no command given", "see pg_autoctl --help");
+}
+
+}  // namespace pgaf::cli
