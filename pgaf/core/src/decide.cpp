@@ -873,6 +873,14 @@ Status on_start_maintenance(Machine& m, const StartMaintenanceEvent& e) {
   if (!r.ok()) return r.error();
   Node& n = **r;
   if (n.converged(S::Maintenance)) return Status::Ok();
+  if (n.goal_state == S::Dropped) {
+    return make_error(ErrorCode::BadState,
+                      "cannot start maintenance: " + describe(n) + " is being dropped");
+  }
+  if (m.failover_in_progress()) {
+    return make_error(ErrorCode::BadState, "cannot start maintenance: a failover is in progress",
+                      "wait until the group is stable and retry");
+  }
   const bool is_primary = n.converged(S::Primary);
   if (!is_primary && !one_of(n.reported_state, {S::Secondary, S::Catchingup})) {
     return make_error(ErrorCode::BadState,

@@ -29,20 +29,27 @@ std::vector<KeeperTransition> make_table() {
   const std::vector<K> init_primary = {K::InitPrimary, K::DisableSyncRep, K::MaintainSlots};
   const std::vector<K> disable_rep = {K::StartPostgres, K::DisableSyncRep, K::MaintainSlots};
   const std::vector<K> stop = {K::StopPostgres};
-  const std::vector<K> promote = {K::Promote, K::CleanupStandbySetup, K::DisableSyncRep,
-                                  K::SetReadWrite, K::MaintainSlots};
+  const std::vector<K> promote = {K::StartPostgres, K::Promote, K::CleanupStandbySetup,
+                                  K::DisableSyncRep, K::SetReadWrite, K::MaintainSlots};
 
   add({S::Init, S::Dropped}, S::Single, init_primary, "Start as a single node");
   add({S::Init, S::Dropped}, S::ReportLsn, {K::InitFromStandby},
       "Initialise from the most advanced standby");
   add({S::Primary, S::WaitPrimary, S::JoinPrimary, S::ApplySettings}, S::Single, disable_rep,
       "Other nodes are gone: disable replication");
-  add({S::Primary, S::WaitPrimary, S::JoinPrimary, S::ApplySettings}, S::Draining, stop,
-      "A failover occurred, stopping writes");
-  add({S::Primary, S::WaitPrimary, S::JoinPrimary, S::ApplySettings}, S::Demoted, stop,
-      "A failover occurred, no longer primary");
-  add({S::Primary, S::WaitPrimary, S::JoinPrimary, S::ApplySettings}, S::DemoteTimeout, stop,
-      "Demoting: stop Postgres");
+  add({S::Single, S::Primary, S::WaitPrimary, S::JoinPrimary, S::ApplySettings}, S::Draining,
+      stop, "A failover occurred, stopping writes");
+  add({S::Single, S::Primary, S::WaitPrimary, S::JoinPrimary, S::ApplySettings}, S::Demoted,
+      stop, "A failover occurred, no longer primary");
+  add({S::Single, S::Primary, S::WaitPrimary, S::JoinPrimary, S::ApplySettings},
+      S::DemoteTimeout, stop, "Demoting: stop Postgres");
+  add({S::Single, S::Primary, S::WaitPrimary, S::JoinPrimary, S::ApplySettings}, S::ReportLsn,
+      {K::StopPostgres, K::RestartWithoutUpstream},
+      "No longer primary: restart as a standby and report the last LSN");
+  add({S::WaitStandby}, S::Single, init_primary,
+      "The primary is gone before this standby was built: start as a single node");
+  add({S::WaitStandby}, S::ReportLsn, {K::InitFromStandby},
+      "The primary is gone before this standby was built: copy the most advanced standby");
   add({S::Primary}, S::PrepareMaintenance, {K::StopForMaintenance},
       "Primary going to maintenance");
   add({S::Primary}, S::Maintenance, {K::StopForMaintenance}, "Primary going to maintenance");
@@ -53,7 +60,9 @@ std::vector<KeeperTransition> make_table() {
   add({S::Draining, S::DemoteTimeout}, S::Demoted, stop, "Demoted: keep Postgres stopped");
   add({S::Demoted, S::DemoteTimeout, S::Draining}, S::Single, disable_rep,
       "Resume as the only node");
-  add({S::Secondary, S::Catchingup, S::PreparePromotion, S::StopReplication, S::ReportLsn},
+  add({S::Secondary, S::Catchingup, S::PreparePromotion, S::StopReplication, S::ReportLsn,
+       S::FastForward, S::JoinSecondary, S::Maintenance, S::PrepareMaintenance,
+       S::WaitMaintenance},
       S::Single, promote, "Promote: the other nodes are gone");
   add({S::Single}, S::WaitPrimary, {K::MaintainSlots}, "A standby is joining");
   add({S::Primary}, S::JoinPrimary, {}, "Legacy join_primary");
@@ -89,6 +98,10 @@ std::vector<KeeperTransition> make_table() {
   add({S::ApplySettings}, S::Single, disable_rep, "Other nodes are gone");
   add({S::Secondary, S::Catchingup, S::Maintenance, S::PrepareMaintenance, S::WaitMaintenance},
       S::ReportLsn, {K::RestartWithoutUpstream}, "Failover: report the last received LSN");
+  add({S::PreparePromotion, S::JoinSecondary, S::FastForward}, S::ReportLsn,
+      {K::RestartWithoutUpstream}, "Failover: report the last received LSN");
+  add({S::StopReplication}, S::ReportLsn, {K::StopPostgres, K::RestartWithoutUpstream},
+      "The promotion was abandoned: restart as a standby and report the last LSN");
   add({S::Draining, S::Demoted, S::DemoteTimeout}, S::ReportLsn,
       {K::StopPostgres, K::DropLocalSlots, K::RestartWithoutUpstream},
       "Old primary joins the election");

@@ -1,1 +1,671 @@
+/*
+ * decide_test.cpp — every rule of decide() by name, the API events' preconditions and errors,
+ * and the fencing rule (no write-enabling assignment before the old primary is provably fenced).
+ */
 #include <gtest/gtest.h>
+
+#include "group_builder.hpp"
+#include "pgaf/core/sync_names.hpp"
+
+namespace pgaf {
+namespace {
+using S = NodeState;
+using test::Monitor;
+
+/* ---- register_node ---- */
+
+TEST(DecideRegister, FirstNodeIsSingle) {
+  Monitor m;
+  auto d = m.reg(1);
+  EXPECT_EQ(m.goal(1), S::Single);
+  ASSERT_EQ(d.assignments.size(), 1u);
+  EXPECT_NE(d.assignments[0].description.find("Setting goal state of node 1 \"node_1\""),
+            std::string::npos);
+}
+
+TEST(DecideRegister, FirstNodeWithPriorityZeroIsRefused) {
+  Monitor m;
+  Node n;
+  n.id = 1;
+  n.host = "h";
+  n.candidate_priority = 0;
+  auto r = m.try_apply(RegisterEvent{n, S::Init});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::NoPrimary);
+  EXPECT_EQ(r.error().hint, "Retry registering in a moment");
+}
+
+TEST(DecideRegister, SecondNodeWaitsForStandby) {
+  Monitor m;
+  m.reg(1);
+  m.reach(1);
+  m.reg(2);
+  EXPECT_EQ(m.goal(2), S::WaitStandby);
+  EXPECT_EQ(m.node(2).name, "node_2");
+}
+
+TEST(DecideRegister, WrongInitialStateIsAnError) {
+  Monitor m;
+  m.reg(1);
+  Node n;
+  n.id = 2;
+  n.host = "other";
+  auto r = m.try_apply(RegisterEvent{n, S::Single});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::BadState);
+  EXPECT_NE(r.error().message.find("should be in state wait_standby"), std::string::npos);
+}
+
+TEST(DecideRegister, AdoptingARunningPrimaryAsSingle) {
+  Monitor m;
+  Node n;
+  n.id = 1;
+  n.host = "h";
+  auto r = m.try_apply(RegisterEvent{n, S::Single});
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(m.converged(1, S::Single));
+}
+
+TEST(DecideRegister, BadInputIsRejectedAndNothingChanges) {
+  Monitor m;
+  m.reg(1);
+  const GroupSnapshot before = m.g;
+  Node n;
+  n.id = 2;
+  n.host = "198.18.0.11"; /* node 1's host:port */
+  auto dup = m.try_apply(RegisterEvent{n, S::Init});
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.error().code, ErrorCode::AlreadyExists);
+  n.host = "x";
+  n.candidate_priority = 101;
+  auto prio = m.try_apply(RegisterEvent{n, S::Init});
+  ASSERT_FALSE(prio.ok());
+  EXPECT_EQ(prio.error().code, ErrorCode::OutOfRange);
+  EXPECT_NE(prio.error().message.find("candidate_priority"), std::string::npos);
+  n.candidate_priority = 50;
+  n.port = 70000;
+  EXPECT_FALSE(m.try_apply(RegisterEvent{n, S::Init}).ok());
+  n.port = 5432;
+  n.name = "node_1";
+  EXPECT_EQ(m.try_apply(RegisterEvent{n, S::Init}).error().code, ErrorCode::AlreadyExists);
+  EXPECT_EQ(m.g.nodes.size(), before.nodes.size());
+}
+
+TEST(DecideRegister, OptSecondaryFalseRefusesStandbys) {
+  Monitor m;
+  m.g.formation.opt_secondary = false;
+  m.reg(1);
+  Node n;
+  n.id = 2;
+  n.host = "x";
+  auto r = m.try_apply(RegisterEvent{n, S::Init});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().hint.find("enable secondary"), std::string::npos);
+}
+
+TEST(DecideRegister, SecondQuorumStandbySetsNumberSyncStandbysToOne) {
+  Monitor m;
+  m.build_stable(2);
+  EXPECT_EQ(m.g.formation.number_sync_standbys, 0);
+  m.reg(3);
+  EXPECT_EQ(m.g.formation.number_sync_standbys, 1);
+}
+
+/* ---- birth ---- */
+
+TEST(DecideBirth, StandbyBirthAndSyncReplication) {
+  Monitor m;
+  m.reg(1);
+  m.reach(1);
+  EXPECT_TRUE(m.converged(1, S::Single));
+  m.reg(2);
+  m.advance(100);
+  m.reach(2); /* wait_standby reported; the primary is not wait_primary yet */
+  EXPECT_EQ(m.goal(2), S::WaitStandby);
+  m.reach(1); /* rule 3.3.1: single → wait_primary when a standby waits */
+  EXPECT_EQ(m.goal(1), S::WaitPrimary);
+  m.reach(1);
+  m.reach(2);
+  EXPECT_EQ(m.goal(2), S::Catchingup); /* rule 13 */
+  m.reach(2);
+  EXPECT_EQ(m.goal(2), S::Secondary); /* rule 16 */
+  m.reach(2);
+  m.reach(1);
+  EXPECT_EQ(m.goal(1), S::Primary); /* 3.3: wait_primary → primary */
+  m.reach(1);
+  EXPECT_EQ(*synchronous_standby_names(m.g), "ANY 1 (pgautofailover_standby_2)");
+}
+
+TEST(DecideBirth, LaggingStandbyStaysCatchingUp) {
+  Monitor m;
+  m.reg(1);
+  m.reach(1, 0x9000000);
+  m.reg(2);
+  for (int i = 0; i < 4; ++i) {
+    m.reach(1, 0x9000000);
+    m.reach(2, 0x1000000); /* 128 MB behind */
+  }
+  EXPECT_TRUE(m.converged(2, S::Catchingup));
+  m.report(2, S::Catchingup, 0x9000000, true, 2); /* other timeline */
+  EXPECT_EQ(m.goal(2), S::Catchingup);
+  m.report(2, S::Catchingup, 0x9000000, true, 1);
+  EXPECT_EQ(m.goal(2), S::Secondary);
+}
+
+TEST(DecideBirth, PrimaryGoesWaitPrimaryWhenItsStandbyIsLost) {
+  Monitor m;
+  m.build_stable(2);
+  ASSERT_TRUE(m.converged(1, S::Primary));
+  m.advance(m.s.node_considered_unhealthy_timeout_ms + 1);
+  m.health(2, Health::Bad);
+  m.reach(1);
+  EXPECT_EQ(m.goal(2), S::Catchingup);
+  EXPECT_EQ(m.goal(1), S::WaitPrimary);
+}
+
+TEST(DecideBirth, NumberSyncStandbysKeepsPrimaryBlocking) {
+  Monitor m;
+  m.build_stable(3);
+  ASSERT_EQ(m.g.formation.number_sync_standbys, 1);
+  ASSERT_TRUE(m.converged(1, S::Primary));
+  m.advance(m.s.node_considered_unhealthy_timeout_ms + 1);
+  m.health(2, Health::Bad);
+  m.health(3, Health::Bad);
+  m.reach(1);
+  EXPECT_EQ(m.goal(1), S::Primary) << "nss >= 1: writes block rather than go async";
+}
+
+/* ---- two-node automatic failover and fencing ---- */
+
+TEST(DecideFailover, TwoNodePrimaryHostLost) {
+  Monitor m;
+  m.build_stable(2);
+  const TimeMs last_report = m.node(1).report_time_ms;
+  /* silence shorter than the lease: no failover even with a bad health check */
+  m.now = last_report + m.s.monitor_lease_wait_ms() - 2;
+  m.health(1, Health::Bad);
+  m.reach(2); /* at lease wait - 1 */
+  EXPECT_EQ(m.goal(2), S::Secondary);
+  /* past the lease with a failed check: rule 17 */
+  m.now = last_report + m.s.monitor_lease_wait_ms();
+  m.health(1, Health::Bad);
+  EXPECT_EQ(m.goal(1), S::Draining);
+  EXPECT_EQ(m.goal(2), S::PreparePromotion);
+  m.reach(2);
+  EXPECT_EQ(m.goal(1), S::DemoteTimeout); /* rule 23 */
+  EXPECT_EQ(m.goal(2), S::StopReplication);
+  m.reach(2);
+  /* the candidate stopped streaming when it reported prepare_promotion: its vouch for the old
+   * primary ends monitor_vouch_wait_ms after that report */
+  EXPECT_EQ(m.goal(2), S::StopReplication) << "writes enabled before the vouch expired";
+  const TimeMs stop = m.node(2).stream_stop_time_ms;
+  m.now = stop + m.s.monitor_vouch_wait_ms() - 1;
+  m.reach(2);
+  EXPECT_EQ(m.goal(2), S::StopReplication);
+  m.now = stop + m.s.monitor_vouch_wait_ms();
+  m.reach(2);
+  EXPECT_EQ(m.goal(2), S::WaitPrimary); /* rule 26 */
+  EXPECT_EQ(m.goal(1), S::Demoted);
+  EXPECT_LE(m.now - last_report, 5000) << "failover arithmetic over 5 s";
+}
+
+TEST(DecideFailover, DeadAgentWithLivePostgresIsNotFailedOver) {
+  Monitor m;
+  m.build_stable(2);
+  m.advance(10000);
+  m.health(1, Health::Good);
+  m.reach(2);
+  EXPECT_EQ(m.goal(1), S::Primary);
+  EXPECT_EQ(m.goal(2), S::Secondary);
+}
+
+TEST(DecideFailover, PostgresDownOnPrimaryFailsOverWithFastFencing) {
+  Monitor m;
+  m.build_stable(2);
+  m.report(1, S::Primary, 0x1000000, /*running=*/false);
+  m.reach(2);
+  EXPECT_EQ(m.goal(1), S::Draining);
+  EXPECT_EQ(m.goal(2), S::PreparePromotion);
+  m.reach(1); /* the live agent stops Postgres and reports draining: fenced */
+  m.reach(2);
+  m.reach(1);
+  m.reach(2);
+  EXPECT_EQ(m.goal(2), S::WaitPrimary) << "a reported stop is proof enough: no lease wait";
+  EXPECT_EQ(m.goal(1), S::Demoted);
+}
+
+TEST(DecideFailover, PriorityZeroStandbyIsNeverPromoted) {
+  Monitor m;
+  m.build_stable(2, {100, 0});
+  m.advance(10000);
+  m.health(1, Health::Bad);
+  m.reach(2);
+  EXPECT_EQ(m.goal(2), S::Secondary);
+  EXPECT_EQ(m.goal(1), S::Primary);
+}
+
+TEST(DecideFailover, StandbyTooFarBehindIsNotPromoted) {
+  Monitor m;
+  m.build_stable(2);
+  m.report(1, S::Primary, 0x9000000);
+  m.advance(10000);
+  m.health(1, Health::Bad);
+  m.report(2, S::Secondary, 0x1000000);
+  EXPECT_EQ(m.goal(2), S::Secondary);
+}
+
+TEST(DecideFailover, NoFailoverDuringStartupGrace) {
+  Monitor m;
+  m.build_stable(2);
+  m.g.monitor_start_ms = m.now;
+  m.advance(m.s.monitor_lease_wait_ms() + 1);
+  m.health(1, Health::Bad);
+  m.reach(2);
+  EXPECT_EQ(m.goal(2), S::Secondary);
+}
+
+TEST(DecideFailover, OldPrimaryRejoinsThroughCatchingUp) {
+  Monitor m;
+  m.build_stable(2);
+  m.advance(3000);
+  m.health(1, Health::Bad);
+  m.reach(2);
+  m.advance(3000);
+  m.reach(2);
+  m.reach(2);
+  ASSERT_EQ(m.goal(2), S::WaitPrimary);
+  m.reach(2);
+  /* the old primary comes back and reports its last state */
+  m.health(1, Health::Good);
+  m.report(1, S::Primary);
+  EXPECT_EQ(m.goal(1), S::Demoted) << "an old primary never gets a writable goal back";
+  m.reach(1);
+  EXPECT_EQ(m.goal(1), S::Catchingup); /* rule 30 */
+  m.reach(1);
+  EXPECT_EQ(m.goal(1), S::Secondary);
+  m.reach(1);
+  m.reach(2);
+  EXPECT_EQ(m.goal(2), S::Primary);
+}
+
+TEST(DecideFenced, MonitorUnreachablePrimaryVouchedByStreamingStandbyIsNotReplaced) {
+  /* The primary cannot reach the monitor but its standby streams from it: as long as the
+   * standby has not reported that it stopped streaming, nobody may become writable. */
+  Monitor m;
+  m.build_stable(2);
+  m.advance(10000);
+  m.health(2, Health::Good);
+  m.health(1, Health::Bad);
+  EXPECT_EQ(m.goal(2), S::PreparePromotion);
+  /* the standby has not reported since: the monitor cannot prove it stopped streaming */
+  m.advance(60000);
+  m.tick();
+  EXPECT_NE(m.goal(2), S::WaitPrimary);
+  EXPECT_EQ(count_writable_goals(m.g), 0);
+}
+
+TEST(DecideFenced, ExpiryPredicates) {
+  Settings s;
+  Node p = test::make_node(1, S::Primary, S::Primary);
+  p.lease_granted_ms = 1000;
+  EXPECT_FALSE(primary_lease_expired(p, s, 1000 + s.monitor_lease_wait_ms() - 1));
+  EXPECT_TRUE(primary_lease_expired(p, s, 1000 + s.monitor_lease_wait_ms()));
+  GroupSnapshot g;
+  g.nodes = {p, test::make_node(2, S::Secondary, S::Secondary)};
+  EXPECT_FALSE(standby_vouch_expired(g, 1, s, 1000000));
+  g.nodes[1].stream_stop_time_ms = 5000;
+  EXPECT_FALSE(standby_vouch_expired(g, 1, s, 5000 + s.monitor_vouch_wait_ms() - 1));
+  EXPECT_TRUE(standby_vouch_expired(g, 1, s, 5000 + s.monitor_vouch_wait_ms()));
+  g.nodes[1].stream_stop_time_ms = -1;
+  g.nodes[1].replication_quorum = false;
+  EXPECT_TRUE(standby_vouch_expired(g, 1, s, 0)) << "non-quorum standbys do not vouch";
+}
+
+/* ---- manual failover, promotion ---- */
+
+TEST(DecideManual, TwoNodeSwitchover) {
+  Monitor m;
+  m.build_stable(2);
+  m.apply(PerformFailoverEvent{});
+  EXPECT_EQ(m.goal(1), S::Draining);
+  EXPECT_EQ(m.goal(2), S::PreparePromotion);
+  for (int i = 0; i < 6; ++i) {
+    m.advance(50);
+    m.reach(1);
+    m.reach(2);
+  }
+  EXPECT_TRUE(can_take_writes_in_state(m.goal(2)));
+  EXPECT_EQ(count_writable_goals(m.g), 1);
+  for (int i = 0; i < 6; ++i) {
+    m.advance(50);
+    m.reach(1);
+    m.reach(2);
+  }
+  EXPECT_TRUE(m.converged(1, S::Secondary));
+  EXPECT_TRUE(m.converged(2, S::Primary));
+}
+
+TEST(DecideManual, FailoverNeedsAStableGroup) {
+  Monitor m;
+  m.reg(1);
+  m.reach(1);
+  auto r = m.try_apply(PerformFailoverEvent{});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::BadState);
+  m.reg(2);
+  m.reach(1);
+  auto r2 = m.try_apply(PerformFailoverEvent{});
+  ASSERT_FALSE(r2.ok());
+  EXPECT_NE(r2.error().message.find("not in a stable state"), std::string::npos);
+}
+
+TEST(DecideManual, PromotionOfAPrimaryReturnsFalse) {
+  Monitor m;
+  m.build_stable(2);
+  auto d = m.apply(PerformPromotionEvent{1});
+  EXPECT_FALSE(d.result);
+  EXPECT_TRUE(d.assignments.empty());
+}
+
+TEST(DecideManual, PromotionOfPriorityZeroNodeIsRefused) {
+  Monitor m;
+  m.build_stable(3, {100, 0, 100});
+  auto r = m.try_apply(PerformPromotionEvent{2});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("candidate priority 0"), std::string::npos);
+}
+
+/* ---- multi-standby ---- */
+
+/* Drive every node to its goal a few times. */
+void settle(Monitor& m, int rounds = 8, std::vector<NodeId> silent = {}) {
+  for (int i = 0; i < rounds; ++i) {
+    m.advance(100);
+    for (auto& n : std::vector<Node>(m.g.nodes)) {
+      if (std::find(silent.begin(), silent.end(), n.id) != silent.end()) continue;
+      if (m.g.find(n.id) == nullptr) continue;
+      m.reach(n.id, m.node(n.id).reported_lsn);
+    }
+  }
+}
+
+TEST(DecideElection, HighestPriorityWins) {
+  Monitor m;
+  m.build_stable(3, {100, 50, 90});
+  m.advance(3000);
+  m.health(1, Health::Bad);
+  EXPECT_EQ(m.goal(1), S::Draining);
+  settle(m, 3, {1});
+  EXPECT_TRUE(m.node(3).goal_state == S::PreparePromotion ||
+              m.node(3).goal_state == S::StopReplication ||
+              can_take_writes_in_state(m.node(3).goal_state));
+  m.advance(3000);
+  settle(m, 8, {1});
+  EXPECT_TRUE(m.converged(3, S::Primary) || m.converged(3, S::WaitPrimary));
+  EXPECT_TRUE(m.converged(2, S::Secondary));
+  EXPECT_EQ(m.goal(1), S::Demoted);
+}
+
+TEST(DecideElection, TieOnPriorityGoesToTheMostAdvancedLsn) {
+  Monitor m;
+  m.build_stable(3);
+  m.report(2, S::Secondary, 0x1000000);
+  m.report(3, S::Secondary, 0x1000100);
+  m.advance(3000);
+  m.health(1, Health::Bad);
+  m.reach(2, 0x1000000);
+  m.reach(3, 0x1000100);
+  EXPECT_EQ(m.goal(3), S::PreparePromotion);
+  EXPECT_EQ(m.goal(2), S::ReportLsn);
+}
+
+TEST(DecideElection, LaggingPreferredCandidateIsFastForwarded) {
+  Monitor m;
+  m.build_stable(3, {100, 100, 50});
+  m.report(2, S::Secondary, 0x1000000);
+  m.report(3, S::Secondary, 0x1000200);
+  m.advance(3000);
+  m.health(1, Health::Bad);
+  m.reach(2, 0x1000000);
+  m.reach(3, 0x1000200);
+  EXPECT_EQ(m.goal(2), S::FastForward);
+  EXPECT_EQ(m.goal(3), S::ReportLsn);
+  m.reach(2, 0x1000200);
+  EXPECT_EQ(m.goal(2), S::PreparePromotion); /* rule 11 */
+}
+
+TEST(DecideElection, WaitsForEveryQuorumStandbyToReport) {
+  Monitor m;
+  m.build_stable(4);
+  m.advance(3000);
+  m.health(1, Health::Bad);
+  /* nodes 2 and 3 report their LSN, node 4 is slow but alive */
+  m.reach(2);
+  m.reach(3);
+  m.reach(2);
+  m.reach(3);
+  EXPECT_EQ(m.goal(4), S::ReportLsn);
+  EXPECT_TRUE(m.converged(2, S::ReportLsn));
+  EXPECT_TRUE(m.converged(3, S::ReportLsn)) << "no election before node 4 reported";
+  m.reach(4);
+  EXPECT_EQ(m.goal(2), S::PreparePromotion) << "ties go to the lowest node id";
+}
+
+TEST(DecideElection, AllPrioritiesZeroNobodyIsPromoted) {
+  Monitor m;
+  m.build_stable(3, {100, 0, 0});
+  m.advance(3000);
+  m.health(1, Health::Bad);
+  settle(m, 6, {1});
+  EXPECT_TRUE(m.converged(2, S::ReportLsn));
+  EXPECT_TRUE(m.converged(3, S::ReportLsn));
+  EXPECT_FALSE(can_take_writes_in_state(m.goal(2)));
+  EXPECT_FALSE(can_take_writes_in_state(m.goal(3)));
+  m.apply(SetCandidatePriorityEvent{2, 10});
+  m.advance(3000);
+  settle(m, 10, {1});
+  EXPECT_TRUE(m.converged(2, S::WaitPrimary) || m.converged(2, S::Primary));
+}
+
+TEST(DecideElection, PerformPromotionPicksTheTarget) {
+  Monitor m;
+  m.build_stable(3, {100, 100, 50});
+  m.apply(PerformPromotionEvent{3});
+  EXPECT_EQ(m.goal(1), S::Draining);
+  settle(m, 12);
+  EXPECT_TRUE(m.converged(3, S::Primary) || m.converged(3, S::WaitPrimary));
+  EXPECT_EQ(m.node(3).candidate_priority, 50) << "the promotion bump is undone";
+  EXPECT_EQ(m.node(1).candidate_priority, 100) << "the failover penalty is undone";
+}
+
+TEST(DecideElection, ManualFailoverWithThreeNodes) {
+  Monitor m;
+  m.build_stable(3);
+  m.apply(PerformFailoverEvent{});
+  settle(m, 12);
+  EXPECT_FALSE(can_take_writes_in_state(m.goal(1)));
+  EXPECT_EQ(count_writable_goals(m.g), 1);
+  EXPECT_TRUE(m.converged(1, S::Secondary));
+}
+
+/* ---- maintenance ---- */
+
+TEST(DecideMaintenance, StandbyMaintenanceWithAnotherSyncStandby) {
+  Monitor m;
+  m.build_stable(3);
+  m.apply(StartMaintenanceEvent{3});
+  EXPECT_EQ(m.goal(3), S::Maintenance);
+  m.reach(3);
+  m.apply(StopMaintenanceEvent{3});
+  EXPECT_EQ(m.goal(3), S::Catchingup);
+}
+
+TEST(DecideMaintenance, LastQuorumStandbyWaitsForWaitPrimary) {
+  Monitor m;
+  m.build_stable(2);
+  m.apply(StartMaintenanceEvent{2});
+  EXPECT_EQ(m.goal(1), S::WaitPrimary);
+  EXPECT_EQ(m.goal(2), S::WaitMaintenance);
+  m.reach(1);
+  m.reach(2);
+  EXPECT_EQ(m.goal(2), S::Maintenance); /* rule 18 */
+}
+
+TEST(DecideMaintenance, PrimaryMaintenanceTwoNodes) {
+  Monitor m;
+  m.build_stable(2);
+  m.apply(StartMaintenanceEvent{1});
+  EXPECT_EQ(m.goal(1), S::PrepareMaintenance);
+  EXPECT_EQ(m.goal(2), S::PreparePromotion);
+  settle(m, 6);
+  EXPECT_TRUE(m.converged(1, S::Maintenance));
+  EXPECT_TRUE(m.converged(2, S::WaitPrimary));
+}
+
+TEST(DecideMaintenance, Errors) {
+  Monitor m;
+  m.build_stable(2);
+  auto r = m.try_apply(StopMaintenanceEvent{2});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::BadState);
+  auto u = m.try_apply(StartMaintenanceEvent{42});
+  ASSERT_FALSE(u.ok());
+  EXPECT_EQ(u.error().code, ErrorCode::UnknownNode);
+  EXPECT_NE(u.error().message.find("node 42"), std::string::npos);
+}
+
+/* ---- remove ---- */
+
+TEST(DecideRemove, StandbyIsDroppedThenDeleted) {
+  Monitor m;
+  m.build_stable(2);
+  m.apply(RemoveEvent{2, false});
+  EXPECT_EQ(m.goal(2), S::Dropped);
+  auto d = m.reach(2);
+  EXPECT_EQ(d.deleted, std::vector<NodeId>{2});
+  EXPECT_EQ(m.g.find(2), nullptr);
+  settle(m, 4);
+  EXPECT_TRUE(m.converged(1, S::Single));
+}
+
+TEST(DecideRemove, RemovingThePrimarySendsOthersToReportLsn) {
+  Monitor m;
+  m.build_stable(3);
+  m.apply(RemoveEvent{1, false});
+  EXPECT_EQ(m.goal(1), S::Dropped);
+  EXPECT_EQ(m.goal(2), S::ReportLsn);
+  EXPECT_EQ(m.goal(3), S::ReportLsn);
+}
+
+TEST(DecideRemove, ForceRemovalOfAnUnfencedPrimaryIsRefused) {
+  Monitor m;
+  m.build_stable(2);
+  auto r = m.try_apply(RemoveEvent{1, true});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::BadState);
+}
+
+TEST(DecideRemove, LastNodeBecomesSingleOnlyOnceTheRemovedPrimaryIsFenced) {
+  Monitor m;
+  m.build_stable(2);
+  m.apply(RemoveEvent{1, false});
+  m.reach(2);
+  EXPECT_FALSE(can_take_writes_in_state(m.goal(2)));
+  m.reach(1); /* the old primary stops and reports dropped: it is deleted */
+  m.advance(100);
+  m.reach(2);
+  m.reach(2);
+  m.advance(m.s.monitor_vouch_wait_ms() + m.s.monitor_lease_wait_ms());
+  settle(m, 6);
+  EXPECT_TRUE(m.converged(2, S::Single));
+}
+
+/* ---- settings events ---- */
+
+TEST(DecideSettings, CandidatePriorityValidation) {
+  Monitor m;
+  m.build_stable(2);
+  auto r = m.try_apply(SetCandidatePriorityEvent{2, 101});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::OutOfRange);
+  auto r2 = m.try_apply(SetCandidatePriorityEvent{2, -1});
+  ASSERT_FALSE(r2.ok());
+  auto d = m.apply(SetCandidatePriorityEvent{2, 0});
+  EXPECT_EQ(m.goal(1), S::ApplySettings);
+  EXPECT_FALSE(d.messages.empty());
+}
+
+TEST(DecideSettings, NumberSyncStandbysValidation) {
+  Monitor m;
+  m.build_stable(2);
+  auto neg = m.try_apply(SetNumberSyncStandbysEvent{-1});
+  ASSERT_FALSE(neg.ok());
+  EXPECT_EQ(neg.error().code, ErrorCode::OutOfRange);
+  auto big = m.try_apply(SetNumberSyncStandbysEvent{1});
+  ASSERT_FALSE(big.ok()) << "1 sync standby needs 2 quorum standbys";
+  m.apply(SetNumberSyncStandbysEvent{0});
+  EXPECT_EQ(m.goal(1), S::ApplySettings);
+  m.reach(1);
+  EXPECT_EQ(m.goal(1), S::Primary);
+}
+
+TEST(DecideSettings, ReplicationQuorumFalseMustKeepNssValid) {
+  Monitor m;
+  m.build_stable(3);
+  ASSERT_EQ(m.g.formation.number_sync_standbys, 1);
+  auto r = m.try_apply(SetReplicationQuorumEvent{2, false});
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(m.node(2).replication_quorum);
+}
+
+/* ---- bad input ---- */
+
+TEST(DecideInput, EventForAnUnknownNode) {
+  Monitor m;
+  m.reg(1);
+  auto r = m.try_apply(NodeActiveEvent{7, S::Single, true, 1, 0, ""});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::UnknownNode);
+  EXPECT_EQ(std::string(sqlstate(r.error().code)), "42704");
+}
+
+TEST(DecideInput, NegativeNumberSyncStandbysInSnapshot) {
+  Monitor m;
+  m.reg(1);
+  m.g.formation.number_sync_standbys = -2;
+  auto r = decide(m.g, TickEvent{}, m.s, m.now);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("number_sync_standbys"), std::string::npos);
+}
+
+TEST(DecideInput, InvalidSettingsAreAnError) {
+  Monitor m;
+  m.s.lease_ms = 0;
+  auto r = decide(m.g, TickEvent{}, m.s, m.now);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("lease_ms"), std::string::npos);
+}
+
+TEST(DecideInput, SnapshotWithTwoWritableGoalsDoesNotCrash) {
+  Monitor m;
+  m.g.nodes = {test::make_node(1, S::Primary, S::Primary), test::make_node(2, S::Primary, S::Primary)};
+  auto r = decide(m.g, TickEvent{}, m.s, m.now);
+  EXPECT_TRUE(r.ok()) << "bad input never asserts";
+}
+
+TEST(DecideInput, DecideIsPure) {
+  Monitor m;
+  m.build_stable(3);
+  m.advance(3000);
+  auto a = decide(m.g, HealthCheckEvent{1, Health::Bad}, m.s, m.now);
+  auto b = decide(m.g, HealthCheckEvent{1, Health::Bad}, m.s, m.now);
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_EQ(a->assignments.size(), b->assignments.size());
+  for (std::size_t i = 0; i < a->assignments.size(); ++i) {
+    EXPECT_EQ(a->assignments[i].node_id, b->assignments[i].node_id);
+    EXPECT_EQ(a->assignments[i].goal, b->assignments[i].goal);
+  }
+}
+
+}  // namespace
+}  // namespace pgaf
