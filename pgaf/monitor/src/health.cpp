@@ -1,0 +1,272 @@
+/*
+ * health.cpp — the health-check rounds of the background worker (C++ side; entry.c runs the
+ * worker loop, the transactions and the signals).
+ *
+ * A round: load the nodes (in a transaction), probe them all concurrently with non-blocking
+ * libpq connection attempts (outside any transaction; no PostgreSQL call at all), then in a
+ * transaction send each result through decide() as a HealthCheckEvent, and a TickEvent to every
+ * group (so an expired lease is acted on even when no node reports).
+ *
+ * Per node: attempt → OK (health good) or failure/timeout → retry after retry_delay; after
+ * max_retries + 1 failed attempts the node is bad. Each attempt is bounded by
+ * health_check_timeout; should_stop() is polled at least every 100 ms.
+ *
+ * Connection string as the reference: user and password pgautofailover_monitor, dbname postgres.
+ */
+#include <libpq-fe.h>
+#include <poll.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "bridge.h"
+#include "db.hpp"
+#include "group_store.hpp"
+
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct Target {
+  pgaf::NodeId id = 0;
+  std::string formation;
+  pgaf::GroupId group = 0;
+  std::string host;
+  int port = 0;
+
+  enum class Phase { Connecting, Waiting, Done } phase = Phase::Waiting;
+  PGconn* conn = nullptr;
+  PostgresPollingStatusType poll_status = PGRES_POLLING_WRITING;
+  int tries = 0;
+  Clock::time_point deadline{};
+  Clock::time_point next_attempt{};
+  pgaf::Health result = pgaf::Health::Unknown;
+};
+
+void close_conn(Target& t) {
+  if (t.conn != nullptr) PQfinish(t.conn);
+  t.conn = nullptr;
+}
+
+}  // namespace
+
+struct PgafHealthRound {
+  std::vector<Target> targets;
+  ~PgafHealthRound() {
+    for (auto& t : targets) close_conn(t);
+  }
+};
+
+namespace {
+
+void set_error(PgafStatus* st, const pgaf::Error& e) {
+  st->failed = 1;
+  std::strncpy(st->sqlstate, pgaf::sqlstate(e.code), 5);
+  st->sqlstate[5] = '\0';
+  st->message = strdup(e.message.c_str());
+}
+
+void set_exception(PgafStatus* st, const char* what) {
+  st->failed = 1;
+  std::memcpy(st->sqlstate, "XX000", 6);
+  st->message = strdup(what);
+}
+
+void fail_attempt(Target& t, const PgafGucs& g, Clock::time_point now) {
+  close_conn(t);
+  ++t.tries;
+  if (t.tries >= g.health_check_max_retries + 1) {
+    t.result = pgaf::Health::Bad;
+    t.phase = Target::Phase::Done;
+  } else {
+    t.phase = Target::Phase::Waiting;
+    t.next_attempt = now + std::chrono::milliseconds(g.health_check_retry_delay_ms);
+  }
+}
+
+void start_attempt(Target& t, const PgafGucs& g, Clock::time_point now) {
+  const int timeout_s = std::max(1, (g.health_check_timeout_ms + 999) / 1000);
+  const std::string conninfo = "host='" + t.host + "' port=" + std::to_string(t.port) +
+                               " user=pgautofailover_monitor password=pgautofailover_monitor"
+                               " dbname=postgres connect_timeout=" +
+                               std::to_string(timeout_s) +
+                               " application_name='pg_auto_failover health check'";
+  t.conn = PQconnectStart(conninfo.c_str());
+  t.deadline = now + std::chrono::milliseconds(g.health_check_timeout_ms);
+  t.poll_status = PGRES_POLLING_WRITING;
+  if (t.conn == nullptr || PQstatus(t.conn) == CONNECTION_BAD) {
+    fail_attempt(t, g, now);
+    return;
+  }
+  t.phase = Target::Phase::Connecting;
+}
+
+void probe(PgafHealthRound& round, int (*should_stop)()) {
+  const PgafGucs g = *pgaf_gucs();
+  auto now = Clock::now();
+  for (auto& t : round.targets) {
+    t.tries = 0;
+    t.result = pgaf::Health::Unknown;
+    start_attempt(t, g, now);
+  }
+  for (;;) {
+    if (should_stop != nullptr && should_stop() != 0) return;
+    now = Clock::now();
+    std::vector<pollfd> fds;
+    std::vector<Target*> polled;
+    auto wake = now + std::chrono::milliseconds(100);
+    bool pending = false;
+    for (auto& t : round.targets) {
+      if (t.phase == Target::Phase::Done) continue;
+      pending = true;
+      if (t.phase == Target::Phase::Waiting) {
+        if (t.next_attempt <= now) {
+          start_attempt(t, g, now);
+        } else {
+          wake = std::min(wake, t.next_attempt);
+          continue;
+        }
+      }
+      if (t.phase != Target::Phase::Connecting) continue;
+      wake = std::min(wake, t.deadline);
+      pollfd p{};
+      p.fd = PQsocket(t.conn);
+      p.events = t.poll_status == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+      fds.push_back(p);
+      polled.push_back(&t);
+    }
+    if (!pending) return;
+    const auto wait_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(wake - Clock::now()).count();
+    (void)poll(fds.data(), fds.size(), static_cast<int>(std::max<long long>(0, wait_ms)));
+    now = Clock::now();
+    for (std::size_t i = 0; i < polled.size(); ++i) {
+      Target& t = *polled[i];
+      if (fds[i].revents != 0) {
+        t.poll_status = PQconnectPoll(t.conn);
+        if (t.poll_status == PGRES_POLLING_OK) {
+          close_conn(t);
+          t.result = pgaf::Health::Good;
+          t.phase = Target::Phase::Done;
+          continue;
+        }
+        if (t.poll_status == PGRES_POLLING_FAILED) {
+          fail_attempt(t, g, now);
+          continue;
+        }
+      }
+      if (now >= t.deadline) fail_attempt(t, g, now);
+    }
+  }
+}
+
+pgaf::Status apply(PgafHealthRound& round) {
+  using namespace pgaf;
+  using namespace pgaf::monitor;
+  Db db;
+  std::vector<std::pair<std::string, GroupId>> groups;
+  for (const auto& t : round.targets) {
+    if (groups.empty() || groups.back().first != t.formation || groups.back().second != t.group)
+      groups.emplace_back(t.formation, t.group);
+    if (t.phase != Target::Phase::Done || t.result == Health::Unknown) continue;
+    if (Status st = db.lock_formation(t.formation, false); !st.ok()) return st;
+    RunOptions o;
+    o.try_shared = true;
+    o.own_node = t.id;
+    auto r = run_decision(db, t.formation, t.group, HealthCheckEvent{t.id, t.result}, o);
+    if (!r.ok()) {
+      if (pgaf_db_error_stashed()) return r.error();
+      /* the node was removed meanwhile, or decide refused: report and go on */
+      (void)db.message(MessageLevel::Log, "pgautofailover health check of node " +
+                                              std::to_string(t.id) + ": " + r.error().message);
+    }
+  }
+  for (const auto& [formation, group] : groups) {
+    if (Status st = db.lock_formation(formation, false); !st.ok()) return st;
+    RunOptions o;
+    o.try_shared = true;
+    auto r = run_decision(db, formation, group, TickEvent{}, o);
+    if (!r.ok()) {
+      if (pgaf_db_error_stashed()) return r.error();
+      (void)db.message(MessageLevel::Log, "pgautofailover tick of formation \"" + formation +
+                                              "\" group " + std::to_string(group) + ": " +
+                                              r.error().message);
+    }
+  }
+  return Status::Ok();
+}
+
+pgaf::Status load(PgafHealthRound& round) {
+  using namespace pgaf;
+  using namespace pgaf::monitor;
+  Db db;
+  for (auto& t : round.targets) close_conn(t);
+  round.targets.clear();
+  auto rows = db.query(Stmt::HealthTargets, {});
+  if (!rows.ok()) return rows.error();
+  for (int i = 0; i < rows->size(); ++i) {
+    Target t;
+    auto id = parse_int64(rows->at(i, 0), "nodeid");
+    if (!id.ok()) return id.error();
+    t.id = *id;
+    t.formation = rows->str(i, 1);
+    t.group = std::atoi(rows->at(i, 2));
+    t.host = rows->str(i, 3);
+    t.port = std::atoi(rows->at(i, 4));
+    round.targets.push_back(std::move(t));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+extern "C" PgafHealthRound* pgaf_health_round_new(void) {
+  try {
+    return new PgafHealthRound();
+  } catch (...) {
+    return nullptr;
+  }
+}
+
+extern "C" void pgaf_health_round_free(PgafHealthRound* round) { delete round; }
+
+extern "C" int pgaf_health_round_node_count(const PgafHealthRound* round) {
+  return static_cast<int>(round->targets.size());
+}
+
+extern "C" void pgaf_health_load(PgafHealthRound* round, PgafStatus* status) {
+  std::memset(status, 0, sizeof *status);
+  try {
+    if (auto st = load(*round); !st.ok()) set_error(status, st.error());
+  } catch (const std::exception& e) {
+    set_exception(status, e.what());
+  } catch (...) {
+    set_exception(status, "unknown exception");
+  }
+}
+
+extern "C" void pgaf_health_probe(PgafHealthRound* round, int (*should_stop)(void)) {
+  try {
+    probe(*round, should_stop);
+  } catch (...) {
+    for (auto& t : round->targets) {
+      close_conn(t);
+      t.phase = Target::Phase::Waiting; /* nothing applied from an aborted probe */
+    }
+  }
+}
+
+extern "C" void pgaf_health_apply(PgafHealthRound* round, PgafStatus* status) {
+  std::memset(status, 0, sizeof *status);
+  try {
+    if (auto st = apply(*round); !st.ok()) set_error(status, st.error());
+  } catch (const std::exception& e) {
+    set_exception(status, e.what());
+  } catch (...) {
+    set_exception(status, "unknown exception");
+  }
+}

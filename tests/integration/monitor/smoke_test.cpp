@@ -1,0 +1,55 @@
+/*
+ * smoke_test.cpp — the extension loads only through shared_preload_libraries, creates its schema,
+ * and its C++ functions answer through the extern "C" wall with the right SQLSTATEs.
+ * Ports 55400-55409.
+ */
+#include <gtest/gtest.h>
+
+#include "monitor_fixture.hpp"
+
+using namespace pgaf::test;
+
+namespace {
+
+TEST(MonitorSmoke, RegisterAndReportSingle) {
+  auto pg = start_monitor(55400);
+  auto c = pg->connect("pg_auto_failover");
+  auto r = c.query(
+      "SELECT * FROM pgautofailover.register_node('default', 'localhost', 9876, 'postgres', "
+      "sysidentifier => 6852685710417058800)");
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0], (Row{"1", "0", "single", "100", "t", "node_1"}));
+  r = c.query("SELECT * FROM pgautofailover.node_active('default', 1, 0, 'single')");
+  EXPECT_EQ(r[0], (Row{"1", "0", "single", "100", "t"}));
+  /* the assignment to single, then the reported state single */
+  EXPECT_EQ(c.query_value("SELECT count(*) FROM pgautofailover.event"), "2");
+}
+
+TEST(MonitorSmoke, ErrorsCarrySqlstate) {
+  auto pg = start_monitor(55401);
+  auto c = pg->connect("pg_auto_failover");
+  auto r = c.try_query("SELECT * FROM pgautofailover.node_active('default', 42, 0, 'single')");
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.sqlstate, "42704") << r.message;
+  r = c.try_query("SELECT * FROM pgautofailover.register_node('nope', 'h', 1, 'postgres')");
+  EXPECT_EQ(r.sqlstate, "42704") << r.message;
+  r = c.try_query("SELECT * FROM pgautofailover.get_primary()");
+  EXPECT_EQ(r.sqlstate, "55006") << r.message;
+  /* a PostgreSQL error inside the C++ call (bad enum label) is re-thrown unchanged */
+  r = c.try_query("SELECT * FROM pgautofailover.node_active('default', 1, 0, 'nope')");
+  EXPECT_EQ(r.sqlstate, "22P02") << r.message;
+  /* the session survives */
+  EXPECT_EQ(c.query_value("SELECT 1"), "1");
+}
+
+TEST(MonitorSmoke, RefusesToLoadWithoutPreload) {
+  PgClusterOptions o;
+  o.port = 55402;
+  o.name = "pgaf-monitor";
+  PgCluster pg(o);
+  auto r = pg.try_query("LOAD 'pgautofailover'");
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.message.find("shared_preload_libraries"), std::string::npos) << r.message;
+}
+
+}  // namespace
