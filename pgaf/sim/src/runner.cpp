@@ -22,9 +22,10 @@ std::int64_t percentile(std::vector<std::int64_t> v, double p) {
   return v[rank - 1];
 }
 
-Schedule shrink(const Schedule& failing, const std::string& kind, int max_runs) {
+Schedule shrink(const Schedule& failing, const std::string& kind, const RunOptions& base, int max_runs) {
   Schedule best = failing;
-  RunOptions o;
+  RunOptions o = base;
+  o.trace = false;
   int runs = 0;
   bool progress = true;
   while (progress && runs < max_runs) {

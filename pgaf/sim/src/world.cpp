@@ -75,7 +75,11 @@ World::World(const Schedule& s, const RunOptions& o)
   n_ = s_.nodes;
   const auto E = static_cast<std::size_t>(n_ + 1);
   if (s_.broken == Broken::MonitorSkipsLeaseWait) {
-    mon_settings_.lease_ms = 0;
+    /* The smallest windows Settings::validate() accepts: the monitor believes a lease lasts
+     * 2 ms and a vouch 0 ms, while the agents keep the real ones. */
+    mon_settings_.node_active_interval_ms = 1;
+    mon_settings_.lease_ms = 2;
+    mon_settings_.fence_guard_ms = 0;
     mon_settings_.standby_vouch_ms = 0;
     mon_settings_.lease_margin_ms = 0;
     mon_settings_.clock_drift_ppm = 0;
@@ -228,6 +232,7 @@ void World::pg_stop(int n, bool clean) {
   p.running = false;
   p.epoch++;
   p.streaming = false;
+  agents_[static_cast<std::size_t>(n)].unfenced = false;
   if (!p.waiters.empty())
     TR(who_node(n).c_str(), "{} commits waiting for sync rep fail (postgres stopped)", p.waiters.size());
   p.waiters.clear();
@@ -318,6 +323,7 @@ bool World::writable(int n) const {
   if (!claims_writable(n)) return false;
   const Agent& a = agents_[static_cast<std::size_t>(n)];
   if (s_.broken == Broken::AgentIgnoresLease) return a.granted_ever;
+  if (a.unfenced) return true;
   return a.lease.may_write(clocks_[static_cast<std::size_t>(n)].local_ms(now_));
 }
 
@@ -446,19 +452,6 @@ void World::agent_loop(int n) {
     a.seen_pg_epoch = p.epoch;
   }
   const TimeMs now = clocks_[static_cast<std::size_t>(n)].local_ms(now_);
-  /* Vouch sample: quorum standbys whose reply is newer than at the previous sample. */
-  if (p.primary && p.running) {
-    int streaming = 0;
-    for (int m = 1; m <= n_; ++m) {
-      if (m == n) continue;
-      const auto mi = static_cast<std::size_t>(m);
-      const SimTime r = p.reply_at[mi];
-      if (r >= 0 && r > a.sampled_reply[mi] && s_.replication_quorum[mi - 1]) streaming++;
-      a.sampled_reply[mi] = r;
-    }
-    const int required = std::max(1, s_.number_sync_standbys);
-    a.lease.on_standby_sample(now, streaming, required, a.current);
-  }
   a.call_id++;
   a.call_outstanding = true;
   a.call_t_send = now;
@@ -472,6 +465,45 @@ void World::agent_loop(int n) {
           a.call_id, 0, 0});
 }
 
+/* The agent's fence thread (pgaf/agent FenceGuard::tick, every 50 ms): sample the standbys for the
+ * vouch. The fence itself is idealised: writable() consults the lease at every instant, i.e. the
+ * fence acts exactly at expiry (the real thread acts within its period plus the time to stop
+ * Postgres, which fence_guard_ms covers). */
+void World::agent_fence_tick(int n) {
+  Agent& a = agent(n);
+  Pg& p = pg(n);
+  const TimeMs now = clocks_[static_cast<std::size_t>(n)].local_ms(now_);
+  /* Quorum standbys whose reply is newer than at the previous sample. */
+  if (p.primary && p.running) {
+    int streaming = 0;
+    for (int m = 1; m <= n_; ++m) {
+      if (m == n) continue;
+      const auto mi = static_cast<std::size_t>(m);
+      const SimTime r = p.reply_at[mi];
+      if (r >= 0 && r > a.sampled_reply[mi] && s_.replication_quorum[mi - 1]) streaming++;
+      a.sampled_reply[mi] = r;
+    }
+    const int required = std::max(1, s_.number_sync_standbys);
+    if (!opt_.vouch_from_previous_sample)
+      a.lease.on_standby_sample(now, streaming, required, a.current);
+    else if (a.last_sample_ms >= 0)
+      a.lease.on_standby_sample(a.last_sample_ms, streaming, required, a.current);
+    a.last_sample_ms = now;
+  } else {
+    a.last_sample_ms = -1;
+  }
+  push(Ev{after_local(n, now_, 50), 0, EvKind::FenceTick, n, a.epoch, 0, 0, 0});
+}
+
+/* The fence thread stops (agent crash or pause). */
+void World::agent_lost_fence(int n) {
+  Agent& a = agent(n);
+  if (opt_.fence_dies_with_agent && writable(n)) {
+    a.unfenced = true;
+    TR(who_node(n).c_str(), "fence thread gone while postgres is writable: it stays writable");
+  }
+}
+
 void World::agent_on_reply(int n, std::int64_t call_id, bool ok, NodeState goal) {
   Agent& a = agent(n);
   if (!a.alive || !a.call_outstanding || call_id != a.call_id) return; /* late or stale */
@@ -480,6 +512,7 @@ void World::agent_on_reply(int n, std::int64_t call_id, bool ok, NodeState goal)
     agent_schedule_loop(n, s_.settings.node_active_interval_ms);
     return;
   }
+  a.unfenced = false; /* the agent manages Postgres again (arms its fence or leaves the role) */
   a.registered = true;
   a.lease.on_monitor_reply(a.call_t_send, goal);
   if (can_take_writes_in_state(goal)) a.granted_ever = true;
@@ -783,6 +816,7 @@ World::StepOutcome World::agent_exec_step(int n, KeeperStep st, bool first) {
 
 void World::agent_crash(int n) {
   Agent& a = agent(n);
+  if (a.alive && !a.frozen) agent_lost_fence(n);
   a.alive = false;
   a.epoch++;
   a.busy = false;
@@ -804,9 +838,12 @@ void World::agent_restart(int n) {
   a.granted_ever = false;
   a.seen_pg_epoch = pg(n).epoch;
   std::fill(a.sampled_reply.begin(), a.sampled_reply.end(), -1);
+  a.last_sample_ms = -1;
+  a.last_sample_ms = -1;
   TR(who_node(n).c_str(), "agent started (state file: current {}, assigned {})", to_string(a.current),
      to_string(a.assigned));
   agent_schedule_loop(n, 50);
+  push(Ev{after_local(n, now_, 50), 0, EvKind::FenceTick, n, a.epoch, 0, 0, 0});
 }
 
 /* ---------------------------------------------------------------- monitor */
@@ -1012,6 +1049,7 @@ void World::fault_start(std::size_t i) {
       agent_crash(af.a);
       break;
     case FaultKind::FreezeAgent:
+      if (agent(af.a).alive && !agent(af.a).frozen) agent_lost_fence(af.a);
       agent(af.a).frozen = true;
       agent(af.a).frozen_until = now_ + af.f.duration_ms * kMs;
       break;
@@ -1044,6 +1082,7 @@ void World::fault_end(std::size_t i) {
       break;
     case FaultKind::FreezeAgent:
       agent(af.a).frozen = false;
+      agent(af.a).unfenced = false; /* the fence thread runs again */
       break;
     case FaultKind::CrashHost:
       if (!host_up_[static_cast<std::size_t>(af.a)]) host_boot(af.a);
@@ -1189,6 +1228,7 @@ void World::dispatch(const Ev& e) {
     case EvKind::AgentLoop:
     case EvKind::AgentCallTimeout:
     case EvKind::AgentStep:
+    case EvKind::FenceTick:
     case EvKind::ToAgent: {
       Agent& a = agent(e.node);
       if (e.kind != EvKind::ToAgent && e.epoch != a.epoch) return;
@@ -1199,7 +1239,9 @@ void World::dispatch(const Ev& e) {
         push(later);
         return;
       }
-      if (e.kind == EvKind::AgentLoop) {
+      if (e.kind == EvKind::FenceTick) {
+        agent_fence_tick(e.node);
+      } else if (e.kind == EvKind::AgentLoop) {
         if (e.a == a.loop_token) agent_loop(e.node);
       } else if (e.kind == EvKind::AgentCallTimeout) {
         if (a.call_outstanding && e.a == a.call_id) {
@@ -1263,6 +1305,7 @@ RunResult World::run() {
     const TimeMs boot = n == 1 ? 10 : 400 + 150 * n + rng_.range(0, 100);
     a.loop_token = 1;
     push(Ev{after_local(n, 0, boot), 0, EvKind::AgentLoop, n, a.epoch, a.loop_token, 0, 0});
+    push(Ev{after_local(n, 0, boot), 0, EvKind::FenceTick, n, a.epoch, 0, 0, 0});
     push(Ev{rng_.range(0, 50) * kMs, 0, EvKind::ReplTick, n, 0, 0, 0, 0});
   }
   push(Ev{100 * kMs, 0, EvKind::ClientTick, 0, 0, 0, 0, 0});

@@ -61,6 +61,7 @@ enum class EvKind : std::uint8_t {
   AgentLoop,
   AgentCallTimeout,
   AgentStep,
+  FenceTick,
   ToMonitor,
   ToAgent,
   HealthRound,
@@ -131,6 +132,9 @@ struct Agent {
   NodeState assigned = NodeState::Init;
   AgentLease lease;
   bool granted_ever = false; /* for Broken::AgentIgnoresLease */
+  /* The fence thread is gone (agent dead or paused) while Postgres was writable under a lease:
+   * Postgres stays writable (RunOptions::fence_dies_with_agent). */
+  bool unfenced = false;
   std::uint64_t seen_pg_epoch = 0;
   std::int64_t loop_token = 0;
   std::int64_t call_id = 0;
@@ -144,6 +148,7 @@ struct Agent {
   TimeMs step_deadline = 0;
   std::size_t step_target = 0;
   std::vector<SimTime> sampled_reply; /* per node: reply time seen at the previous sample */
+  TimeMs last_sample_ms = -1;
   TimeMs pg_down_since = -1;
   int restart_failures = 0;
   explicit Agent(const Settings& s) : lease(s) {}
@@ -215,6 +220,8 @@ class World {
   void agent_finish_transition(int n);
   void agent_ensure_state(int n);
   void agent_crash(int n);
+  void agent_fence_tick(int n);
+  void agent_lost_fence(int n);
   void agent_restart(int n);
   NodeActiveEvent agent_report(int n);
   TimeMs step_duration(KeeperStep st);

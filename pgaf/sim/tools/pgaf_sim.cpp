@@ -35,23 +35,26 @@ bool parse_range(const std::string& s, std::uint64_t* a, std::uint64_t* b) {
   return *a <= *b;
 }
 
-void print_failure(const pgaf::sim::Schedule& s, const pgaf::sim::RunResult& r, bool minimise) {
+void print_failure(const pgaf::sim::Schedule& s, const pgaf::sim::RunResult& r, bool minimise,
+                   const pgaf::sim::RunOptions& base) {
   using namespace pgaf::sim;
   std::printf("FAIL seed %llu: %s at %.3fs: %s\n", static_cast<unsigned long long>(s.seed),
               r.violation->kind.c_str(), static_cast<double>(r.violation->at_us) / 1e6,
               r.violation->detail.c_str());
   Schedule m = s;
   if (minimise) {
-    m = shrink(s, r.violation->kind);
+    m = shrink(s, r.violation->kind, base);
     std::printf("minimised: %zu of %zu faults: %s\n", m.faults.size(), s.faults.size(), describe(m).c_str());
   }
-  RunOptions o;
+  RunOptions o = base;
   o.trace = true;
   RunResult t = run_schedule(m, o);
   std::printf("trace (replay: pgaf-sim --seed %llu%s%s --trace%s):\n", static_cast<unsigned long long>(s.seed),
               s.broken != Broken::None ? " --broken " : "",
               s.broken != Broken::None ? std::string(to_string(s.broken)).c_str() : "",
               minimise ? " --minimise" : "");
+  if (base.vouch_from_previous_sample) std::printf("  (with --vouch-from-previous-sample)\n");
+  if (!base.fence_dies_with_agent) std::printf("  (with --fence-in-postgres)\n");
   for (const auto& line : t.trace) std::printf("  %s\n", line.c_str());
 }
 
@@ -72,6 +75,11 @@ int main(int argc, char** argv) {
   app.add_option("--nodes", nodes, "nodes per formation (1..5; default random)")->check(CLI::Range(0, 5));
   app.add_option("--primary-lost-pct", primary_lost_pct, "share of primary-host-lost schedules")
       ->check(CLI::Range(0, 100));
+  bool vouch_prev = false, fence_in_pg = false;
+  app.add_flag("--fence-in-postgres", fence_in_pg,
+               "model: the lease deadline is enforced inside Postgres (survives an agent crash or pause)");
+  app.add_flag("--vouch-from-previous-sample", vouch_prev,
+               "experiment: date standby vouches at the previous sample (see docs/simulator.md)");
   app.add_option("--broken", broken, "a deliberately broken variant: none, agent-ignores-lease, monitor-skips-lease-wait");
   try {
     app.parse(argc, argv);
@@ -97,6 +105,8 @@ int main(int argc, char** argv) {
       return 2;
     }
     RunOptions o;
+    o.vouch_from_previous_sample = vouch_prev;
+    o.fence_dies_with_agent = !fence_in_pg;
     Summary s = run_seeds(first, last, g, o, !keep_going);
     std::printf("pgaf-sim: schedules %lld, violations %lld, RTO primary-host-lost p50 %lld ms p99 %lld ms "
                 "(n=%zu), commits acknowledged %lld, async commits lost %lld, events %lld, seeds/s %.0f\n",
@@ -109,7 +119,7 @@ int main(int argc, char** argv) {
       for (std::size_t i = 0; i < s.failing_seeds.size() && i < 50; ++i)
         list += fmt::format("{}{}", i ? " " : "", s.failing_seeds[i]);
       std::printf("failing seeds: %s%s\n", list.c_str(), s.failing_seeds.size() > 50 ? " ..." : "");
-      print_failure(*s.first_failure_schedule, *s.first_failure, true);
+      print_failure(*s.first_failure_schedule, *s.first_failure, true, o);
       return 1;
     }
     return 0;
@@ -121,10 +131,12 @@ int main(int argc, char** argv) {
   }
   const Schedule s = generate_schedule(seed, g);
   RunOptions o;
+  o.vouch_from_previous_sample = vouch_prev;
+  o.fence_dies_with_agent = !fence_in_pg;
   o.trace = trace && !minimise;
   RunResult r = run_schedule(s, o);
   if (r.violation && (minimise || trace)) {
-    print_failure(s, r, minimise);
+    print_failure(s, r, minimise, o);
     return 1;
   }
   for (const auto& line : r.trace) std::printf("%s\n", line.c_str());

@@ -131,13 +131,21 @@ struct RunResult {
 struct RunOptions {
   bool trace = false;
   SimLimits limits;
+  /* How the simulated agent feeds AgentLease::on_standby_sample. false (the documented API): the
+   * sample time itself. true (an experiment, see docs/simulator.md "Findings"): the time of the
+   * previous sample, the latest instant the standbys are known to have been streaming. */
+  bool vouch_from_previous_sample = false;
+  /* true (as pgaf/agent does it): the fence is a thread of the agent, so while the agent is dead or
+   * paused a Postgres that was writable stays writable. false: the lease deadline is enforced
+   * inside Postgres and expires on its own. */
+  bool fence_dies_with_agent = true;
 };
 
 RunResult run_schedule(const Schedule& s, const RunOptions& o);
 
 /* Greedy shrink: drop faults one at a time while the run still fails (any violation of the same
  * kind). Bounded by max_runs. */
-Schedule shrink(const Schedule& failing, const std::string& kind, int max_runs = 200);
+Schedule shrink(const Schedule& failing, const std::string& kind, const RunOptions& o, int max_runs = 200);
 
 /* Seed range summary. */
 struct Summary {
