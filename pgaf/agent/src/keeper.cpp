@@ -160,9 +160,14 @@ Result<Upstream> Keeper::primary_upstream() {
 bool Keeper::report_pg_is_running(const PgStatus& st) {
   if (st.running) {
     pg_down_since_ = -1;
+    seen_running_ = true;
     return true;
   }
-  if (!can_take_writes_in_state(state_.current_role) || guard_.fenced()) return false;
+  /* The grace below is for a crash of a Postgres we were running; an agent that restarts with
+   * Postgres down (an old primary coming back) tells the truth at once. */
+  if (!seen_running_ || !can_take_writes_in_state(state_.current_role) || guard_.fenced()) {
+    return false;
+  }
   TimeMs now = clock_.now_ms();
   if (pg_down_since_ < 0) pg_down_since_ = now;
   /* A primary keeps saying "running" while the controller restarts Postgres, for a bounded time. */

@@ -108,6 +108,7 @@ class Keeper {
   std::string monitor_host_;
   std::vector<std::string> step_log_;
   TimeMs pg_down_since_ = -1;
+  bool seen_running_ = false;
   int restart_attempts_ = 0;
   bool sysid_published_ = false;
   int dropped_rounds_ = 0;

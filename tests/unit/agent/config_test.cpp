@@ -1,0 +1,171 @@
+/*
+ * config_test.cpp — pg_autoctl.cfg and pg_autoctl.state: round trips, atomic writes, and clear
+ * errors naming the file (and line or key) for missing, corrupt or invalid files.
+ */
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "pgaf/agent/config.hpp"
+
+namespace pgaf::agent {
+namespace {
+
+namespace fs = std::filesystem;
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/pgaf-agent-config-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  void write(const std::string& path, const std::string& text) {
+    std::ofstream(path) << text;
+  }
+  std::string dir_;
+};
+
+Config sample() {
+  Config c;
+  c.pgdata = "/var/lib/pgaf/node1";
+  c.monitor = "postgres://autoctl_node@127.0.0.1:55500/pg_auto_failover?sslmode=prefer";
+  c.hostname = "127.0.0.1";
+  c.port = 55501;
+  c.name = "node_1";
+  c.group = 0;
+  c.username = "postgres";
+  c.settings.lease_ms = 3000;
+  return c;
+}
+
+TEST_F(ConfigTest, RoundTrip) {
+  Config c = sample();
+  std::string path = dir_ + "/pg_autoctl.cfg";
+  ASSERT_TRUE(c.save(path).ok());
+  auto back = Config::load(path);
+  ASSERT_TRUE(back.ok()) << back.error().to_string();
+  EXPECT_EQ(back->pgdata, c.pgdata);
+  EXPECT_EQ(back->monitor, c.monitor);
+  EXPECT_EQ(back->port, 55501);
+  EXPECT_EQ(back->name, "node_1");
+  EXPECT_EQ(back->settings.lease_ms, 3000);
+  EXPECT_EQ(back->role, Role::Keeper);
+  /* no temp file left behind */
+  int files = 0;
+  for (auto& e : fs::directory_iterator(dir_)) { (void)e; ++files; }
+  EXPECT_EQ(files, 1);
+}
+
+TEST_F(ConfigTest, ReferenceKeysAreThere) {
+  std::string text = sample().to_ini().serialize();
+  for (const char* k : {"[pg_autoctl]", "role = keeper", "monitor = ", "formation = default",
+                        "[postgresql]", "pgdata = ", "pg_ctl = ", "port = 55501", "[ssl]",
+                        "[replication]", "maximum_backup_rate = 100M"}) {
+    EXPECT_NE(text.find(k), std::string::npos) << k;
+  }
+}
+
+TEST_F(ConfigTest, MissingFileNamesTheFile) {
+  auto r = Config::load(dir_ + "/nope.cfg");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::BadConfig);
+  EXPECT_NE(r.error().message.find(dir_ + "/nope.cfg"), std::string::npos);
+}
+
+TEST_F(ConfigTest, MalformedLineNamesFileAndLine) {
+  std::string path = dir_ + "/bad.cfg";
+  write(path, "[pg_autoctl]\nrole = keeper\nthis line is garbage\n");
+  auto r = Config::load(path);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find(path), std::string::npos);
+  EXPECT_NE(r.error().message.find("line 3"), std::string::npos) << r.error().message;
+}
+
+TEST_F(ConfigTest, UnknownKeyAndBadValuesAreNamed) {
+  Config c = sample();
+  Ini ini = c.to_ini();
+  ini.set("postgresql", "colour", "blue");
+  auto r = Config::from_ini(ini, "x.cfg");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("postgresql.colour"), std::string::npos);
+
+  ini = c.to_ini();
+  ini.set("postgresql", "port", "54x");
+  r = Config::from_ini(ini, "x.cfg");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("postgresql.port"), std::string::npos);
+
+  ini = c.to_ini();
+  ini.set("pgaf", "lease_ms", "-5");
+  r = Config::from_ini(ini, "x.cfg");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("lease_ms"), std::string::npos) << r.error().message;
+  EXPECT_EQ(r.error().code, ErrorCode::BadConfig);
+}
+
+TEST_F(ConfigTest, DuplicateKeyIsAnError) {
+  auto r = Ini::parse("[a]\nk = 1\nk = 2\n", "dup.cfg");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("a.k"), std::string::npos);
+}
+
+TEST_F(ConfigTest, PathsFollowTheReference) {
+  setenv("XDG_CONFIG_HOME", "/cfg", 1);
+  setenv("XDG_DATA_HOME", "/data", 1);
+  setenv("XDG_RUNTIME_DIR", "/run/u", 1);
+  auto p = paths_for("/var/lib/pg/node1/");
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->config, "/cfg/pg_autoctl/var/lib/pg/node1/pg_autoctl.cfg");
+  EXPECT_EQ(p->state, "/data/pg_autoctl/var/lib/pg/node1/pg_autoctl.state");
+  EXPECT_EQ(p->pid, "/run/u/pg_autoctl/var/lib/pg/node1/pg_autoctl.pid");
+  unsetenv("XDG_CONFIG_HOME");
+  unsetenv("XDG_DATA_HOME");
+  unsetenv("XDG_RUNTIME_DIR");
+}
+
+TEST_F(ConfigTest, StateRoundTripAndCorruption) {
+  KeeperState s;
+  s.node_id = 4;
+  s.group_id = 0;
+  s.current_role = NodeState::Secondary;
+  s.assigned_role = NodeState::PreparePromotion;
+  std::string path = dir_ + "/pg_autoctl.state";
+  ASSERT_TRUE(s.save(path).ok());
+  auto back = KeeperState::load(path);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->node_id, 4);
+  EXPECT_EQ(back->current_role, NodeState::Secondary);
+  EXPECT_EQ(back->assigned_role, NodeState::PreparePromotion);
+
+  write(path, "{\"version\": 1, \"nodeId\": 4");
+  auto bad = KeeperState::load(path);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find(path), std::string::npos);
+
+  write(path, "{\"version\":1,\"nodeId\":4,\"groupId\":0,\"current_role\":\"bogus\","
+              "\"assigned_role\":\"single\",\"system_identifier\":0,"
+              "\"last_monitor_contact\":0,\"last_secondary_contact\":0}");
+  bad = KeeperState::load(path);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("bogus"), std::string::npos) << bad.error().message;
+
+  auto missing = KeeperState::load(dir_ + "/none.state");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message.find("none.state"), std::string::npos);
+}
+
+TEST_F(ConfigTest, AtomicWriteReplacesWholeFile) {
+  std::string path = dir_ + "/f";
+  ASSERT_TRUE(atomic_write_file(path, std::string(10000, 'a')).ok());
+  ASSERT_TRUE(atomic_write_file(path, "short").ok());
+  auto t = read_file(path);
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(*t, "short");
+  EXPECT_FALSE(atomic_write_file(dir_ + "/no/such/dir/f", "x").ok());
+}
+
+}  // namespace
+}  // namespace pgaf::agent

@@ -1,0 +1,188 @@
+/*
+ * fakes.hpp — fakes of the agent's I/O interfaces for unit tests of the keeper loop: a manual
+ * clock, a scripted monitor, and a Postgres that records every operation and keeps a tiny model
+ * of its state (running, in recovery, read-only). Never a stand-in for Postgres itself: the
+ * integration tests use the real server.
+ */
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "pgaf/agent/interfaces.hpp"
+
+namespace pgaf::agent::testing {
+
+class FakeClock final : public Clock {
+ public:
+  TimeMs now = 1000000;
+  TimeMs now_ms() override { return now; }
+  void sleep_ms(TimeMs ms) override { now += ms; }
+};
+
+class FakePostgres final : public PostgresControl {
+ public:
+  std::vector<std::string> ops;
+  bool initialized = false;
+  bool running = false;
+  bool in_recovery = false;
+  bool read_only = false;
+  bool expected_running = false;
+  std::string sync_names;
+  std::vector<SlotInfo> slots;
+  StandbyReplies replies;
+  int tli = 1;
+  Lsn lsn = 0x3000000;
+  std::optional<StandbySetup> standby;
+  bool fail_rewind = false;
+
+  void op(const std::string& s) { ops.push_back(s); }
+  bool has_op(const std::string& s) const {
+    for (auto& o : ops) if (o == s) return true;
+    return false;
+  }
+  /* index of the first op equal to s, or -1 */
+  int index_of(const std::string& s) const {
+    for (size_t i = 0; i < ops.size(); ++i) if (ops[i] == s) return static_cast<int>(i);
+    return -1;
+  }
+
+  bool pgdata_initialized() override { return initialized; }
+  Status initdb() override { op("initdb"); initialized = true; return Status::Ok(); }
+  Status write_managed_config() override { op("write_managed_config"); return Status::Ok(); }
+  Status ensure_running(TimeMs) override {
+    op("ensure_running");
+    expected_running = true;
+    running = true;
+    return Status::Ok();
+  }
+  Status ensure_stopped(TimeMs) override {
+    op("ensure_stopped");
+    expected_running = false;
+    running = false;
+    return Status::Ok();
+  }
+  Status release_to_operator() override { op("release_to_operator"); return Status::Ok(); }
+  Result<PgStatus> status() override {
+    PgStatus s;
+    s.running = running;
+    if (!running) return s;
+    s.in_recovery = in_recovery;
+    s.read_only = read_only;
+    s.tli = tli;
+    s.lsn = lsn;
+    s.system_identifier = 7000000000000000001;
+    return s;
+  }
+  Status set_read_only(bool on) override {
+    op(on ? "set_read_only(on)" : "set_read_only(off)");
+    read_only = on;
+    return Status::Ok();
+  }
+  Status terminate_client_backends() override { op("terminate_client_backends"); return Status::Ok(); }
+  Status set_synchronous_standby_names(const std::string& v) override {
+    op("set_sync_names(" + v + ")");
+    sync_names = v;
+    return Status::Ok();
+  }
+  Result<std::string> synchronous_standby_names() override { return sync_names; }
+  Status checkpoint() override { op("checkpoint"); return Status::Ok(); }
+  Status promote(TimeMs) override { op("promote"); in_recovery = false; tli++; return Status::Ok(); }
+  Result<std::vector<SlotInfo>> list_slots() override { return slots; }
+  Status create_slot(const std::string& n) override {
+    op("create_slot(" + n + ")");
+    slots.push_back({n, false, 0});
+    return Status::Ok();
+  }
+  Status drop_slot(const std::string& n) override {
+    op("drop_slot(" + n + ")");
+    std::erase_if(slots, [&](const SlotInfo& s) { return s.name == n; });
+    return Status::Ok();
+  }
+  Status advance_slot(const std::string& n, Lsn) override { op("advance_slot(" + n + ")"); return Status::Ok(); }
+  Status write_standby_setup(const StandbySetup& s) override {
+    op(s.upstream ? "standby_setup(" + s.upstream->host + ":" + std::to_string(s.upstream->port) + ")"
+                  : std::string("standby_setup(none)"));
+    standby = s;
+    in_recovery = true;
+    return Status::Ok();
+  }
+  Status cleanup_standby_setup() override { op("cleanup_standby_setup"); standby.reset(); return Status::Ok(); }
+  Status reload() override { op("reload"); return Status::Ok(); }
+  Status restart(TimeMs) override { op("restart"); running = true; return Status::Ok(); }
+  Status base_backup(const Upstream& u, const std::string& slot) override {
+    op("base_backup(" + u.host + ":" + std::to_string(u.port) + "," + slot + ")");
+    initialized = true;
+    return Status::Ok();
+  }
+  Status rewind(const Upstream& u) override {
+    op("rewind(" + u.host + ":" + std::to_string(u.port) + ")");
+    if (fail_rewind) return make_error(ErrorCode::Pgctl, "pg_rewind failed");
+    return Status::Ok();
+  }
+  Result<Lsn> replay_lsn() override { return lsn; }
+  Result<int> upstream_timeline(const Upstream&) override { return tli; }
+  Status create_roles_and_db(const std::string& db) override { op("create_roles_and_db(" + db + ")"); return Status::Ok(); }
+  Status ensure_hba(const std::vector<std::string>&, const std::string&) override { return Status::Ok(); }
+  Result<StandbyReplies> standby_replies() override {
+    if (!running) return make_error(ErrorCode::Pgsql, "not running");
+    return replies;
+  }
+};
+
+class FakeMonitor final : public MonitorClient {
+ public:
+  bool reachable = true;
+  bool node_active_down = false; /* only node_active fails */
+  NodeState goal = NodeState::Init;  /* what node_active answers */
+  std::vector<NodeActiveArgs> reports;
+  std::vector<NodeAddress> others;
+  NodeAddress primary{1, "node_1", "10.0.0.1", 5432, 0, true};
+  std::string sync_names;
+  /* called on each node_active with the report; may change goal */
+  std::function<void(FakeMonitor&, const NodeActiveArgs&)> on_report;
+
+  Error down() const { return make_error(ErrorCode::Monitor, "could not connect to the monitor"); }
+
+  Result<NodeAssignment> register_node(const RegisterArgs&) override {
+    if (!reachable) return down();
+    return NodeAssignment{2, 0, goal, 50, true, "node_2"};
+  }
+  Result<NodeAssignment> node_active(const NodeActiveArgs& a) override {
+    if (!reachable || node_active_down) return down();
+    reports.push_back(a);
+    if (on_report) on_report(*this, a);
+    return NodeAssignment{a.node_id, a.group_id, goal, 50, true, ""};
+  }
+  Result<NodeAddress> get_primary(const std::string&, GroupId) override {
+    if (!reachable) return down();
+    return primary;
+  }
+  Result<std::vector<NodeAddress>> get_other_nodes(NodeId) override {
+    if (!reachable) return down();
+    return others;
+  }
+  Result<std::optional<NodeAddress>> get_most_advanced_standby(const std::string&, GroupId) override {
+    return std::optional<NodeAddress>{};
+  }
+  Result<std::string> synchronous_standby_names(const std::string&, GroupId) override {
+    if (!reachable) return down();
+    return sync_names;
+  }
+  Status set_node_system_identifier(NodeId, std::int64_t) override {
+    if (!reachable) return down();
+    return Status::Ok();
+  }
+  Result<bool> remove_node(NodeId, bool) override { return true; }
+  Result<bool> remove_node_by_host(const std::string&, int, bool) override { return true; }
+  Status perform_failover(const std::string&, GroupId) override { return Status::Ok(); }
+  Result<bool> perform_promotion(const std::string&, const std::string&) override { return true; }
+  Result<std::vector<StateRow>> current_state(const std::string&) override { return std::vector<StateRow>{}; }
+  Result<std::vector<EventRow>> last_events(const std::string&, int) override { return std::vector<EventRow>{}; }
+  Result<std::optional<std::string>> formation_uri(const std::string&) override { return std::optional<std::string>{}; }
+  Result<bool> wait_for_state_change(const std::string&, GroupId, TimeMs) override { return false; }
+};
+
+}  // namespace pgaf::agent::testing

@@ -1,0 +1,273 @@
+/*
+ * keeper_test.cpp — the node-active loop driven with a fake monitor and a fake Postgres: goal
+ * changes produce the right steps in the right order; the lease and the fence behave as
+ * docs/design/fencing.md and keeper.hpp say.
+ */
+#include <gtest/gtest.h>
+
+#include "fakes.hpp"
+#include "pgaf/agent/keeper.hpp"
+
+namespace pgaf::agent {
+namespace {
+
+using testing::FakeClock;
+using testing::FakeMonitor;
+using testing::FakePostgres;
+
+struct Rig {
+  FakeClock clock;
+  FakePostgres pg;         /* the node-active loop's connection */
+  FakeMonitor monitor;
+  Settings s;
+  Config cfg;
+  std::vector<KeeperState> saved;
+  std::unique_ptr<FenceGuard> guard;
+  std::unique_ptr<Keeper> keeper;
+
+  void start(NodeState current, NodeState assigned) {
+    cfg.pgdata = "/tmp/fake";
+    cfg.monitor = "postgres://autoctl_node@10.0.0.9:5000/pg_auto_failover";
+    cfg.settings = s;
+    KeeperState st;
+    st.node_id = 2;
+    st.group_id = 0;
+    st.current_role = current;
+    st.assigned_role = assigned;
+    /* the guard shares the fake Postgres: one model of the server */
+    guard = std::make_unique<FenceGuard>(s, clock, pg);
+    keeper = std::make_unique<Keeper>(cfg, st, clock, pg, monitor, *guard,
+                                      [this](const KeeperState& k) {
+                                        saved.push_back(k);
+                                        return Status::Ok();
+                                      });
+  }
+};
+
+TEST(Keeper, InitToSingleRunsInitPrimaryThenAcceptsWrites) {
+  Rig r;
+  r.monitor.goal = NodeState::Single;
+  r.start(NodeState::Init, NodeState::Single);
+  IterationResult it = r.keeper->iterate();
+  EXPECT_TRUE(it.monitor_ok);
+  EXPECT_TRUE(it.transitioned);
+  EXPECT_EQ(r.keeper->state().current_role, NodeState::Single);
+  std::vector<std::string> steps = r.keeper->step_log();
+  ASSERT_EQ(steps.size(), 3u);
+  EXPECT_EQ(steps[0], "init_primary");
+  EXPECT_EQ(steps[1], "disable_sync_rep");
+  EXPECT_EQ(steps[2], "maintain_slots");
+  EXPECT_LT(r.pg.index_of("initdb"), r.pg.index_of("ensure_running"));
+  EXPECT_TRUE(r.pg.has_op("create_roles_and_db(postgres)"));
+  EXPECT_TRUE(r.pg.has_op("set_read_only(off)"));
+  EXPECT_FALSE(r.pg.read_only);
+  EXPECT_TRUE(r.guard->armed());
+  ASSERT_FALSE(r.saved.empty());
+  EXPECT_EQ(r.saved.back().current_role, NodeState::Single);
+  /* the first report said "init" */
+  ASSERT_EQ(r.monitor.reports.size(), 1u);
+  EXPECT_EQ(r.monitor.reports[0].current, NodeState::Init);
+}
+
+TEST(Keeper, InitPrimaryWithoutLeaseStaysReadOnly) {
+  Rig r;
+  r.monitor.goal = NodeState::Single;
+  r.start(NodeState::Init, NodeState::Single);
+  r.monitor.node_active_down = true; /* no reply: no lease */
+  IterationResult it = r.keeper->iterate();
+  EXPECT_FALSE(it.monitor_ok);
+  EXPECT_TRUE(it.transitioned); /* assigned was already single (state file) */
+  EXPECT_TRUE(r.pg.has_op("set_read_only(on)"));
+  EXPECT_FALSE(r.pg.has_op("set_read_only(off)"));
+  EXPECT_FALSE(r.guard->armed());
+}
+
+TEST(Keeper, StandbyFailoverStepsInOrder) {
+  Rig r;
+  r.pg.initialized = r.pg.running = r.pg.in_recovery = true;
+  r.start(NodeState::Secondary, NodeState::Secondary);
+  r.monitor.goal = NodeState::PreparePromotion;
+  ASSERT_TRUE(r.keeper->iterate().transitioned);
+  EXPECT_EQ(r.keeper->state().current_role, NodeState::PreparePromotion);
+  EXPECT_TRUE(r.pg.has_op("standby_setup(none)"));
+  r.monitor.goal = NodeState::StopReplication;
+  ASSERT_TRUE(r.keeper->iterate().transitioned);
+  EXPECT_EQ(r.keeper->state().current_role, NodeState::StopReplication);
+  EXPECT_LT(r.pg.index_of("set_read_only(on)"), r.pg.index_of("promote"));
+  EXPECT_FALSE(r.pg.in_recovery);
+  EXPECT_TRUE(r.pg.read_only) << "promoted but still read-only until wait_primary";
+  EXPECT_FALSE(r.pg.has_op("set_read_only(off)"));
+  r.monitor.goal = NodeState::WaitPrimary;
+  ASSERT_TRUE(r.keeper->iterate().transitioned);
+  EXPECT_EQ(r.keeper->state().current_role, NodeState::WaitPrimary);
+  EXPECT_FALSE(r.pg.read_only);
+  EXPECT_GT(r.pg.index_of("set_read_only(off)"), r.pg.index_of("promote"));
+  EXPECT_TRUE(r.guard->armed());
+  std::vector<std::string> expect = {"stop_wal_receiver", "set_read_only", "promote",
+                                     "cleanup_standby_setup", "set_read_write", "maintain_slots"};
+  EXPECT_EQ(r.keeper->step_log(), expect);
+}
+
+TEST(Keeper, LeaseExpiryFencesThePrimary) {
+  Rig r;
+  r.pg.initialized = r.pg.running = true;
+  r.start(NodeState::Primary, NodeState::Primary);
+  r.monitor.goal = NodeState::Primary;
+  r.keeper->iterate(); /* lease granted, writes enabled */
+  EXPECT_TRUE(r.guard->armed());
+  EXPECT_TRUE(r.guard->may_write());
+  TimeMs expiry = r.guard->expires_at();
+  EXPECT_EQ(expiry, r.clock.now + r.s.lease_ms - r.s.fence_guard_ms);
+  r.monitor.reachable = false;
+  /* no standby vouches (no replies) */
+  r.clock.now = expiry - 50;
+  EXPECT_FALSE(r.guard->tick());
+  EXPECT_TRUE(r.pg.running);
+  r.clock.now = expiry;
+  EXPECT_TRUE(r.guard->tick());
+  EXPECT_TRUE(r.guard->fenced());
+  EXPECT_TRUE(r.pg.read_only);
+  EXPECT_FALSE(r.pg.running);
+  int ro = r.pg.index_of("set_read_only(on)");
+  int term = r.pg.index_of("terminate_client_backends");
+  int stop = r.pg.index_of("ensure_stopped");
+  EXPECT_LT(ro, term);
+  EXPECT_LT(term, stop);
+  /* While the monitor is unreachable the loop does not start Postgres again. */
+  size_t ops = r.pg.ops.size();
+  r.clock.now += 1000;
+  r.keeper->iterate();
+  EXPECT_FALSE(r.pg.running);
+  EXPECT_EQ(r.pg.ops.size(), ops);
+  /* It reports Postgres as not running (fenced). */
+  r.monitor.reachable = true;
+  r.keeper->iterate();
+  EXPECT_FALSE(r.monitor.reports.back().pg_is_running);
+  /* The monitor renewed the lease (still primary): writes come back. */
+  EXPECT_TRUE(r.pg.running);
+  EXPECT_FALSE(r.pg.read_only);
+  EXPECT_FALSE(r.guard->fenced());
+}
+
+TEST(Keeper, StandbyVouchKeepsAPrimaryServingWithoutTheMonitor) {
+  Rig r;
+  r.pg.initialized = r.pg.running = true;
+  r.pg.replies = {{"pgautofailover_standby_3", "t0"}};
+  r.start(NodeState::Primary, NodeState::Primary);
+  r.monitor.goal = NodeState::Primary;
+  r.keeper->iterate();
+  r.monitor.reachable = false;
+  EXPECT_FALSE(r.guard->tick()); /* first sample: baseline */
+  for (int i = 1; i <= 100; ++i) {
+    r.clock.now += 100;
+    r.pg.replies["pgautofailover_standby_3"] = "t" + std::to_string(i); /* standby replies */
+    EXPECT_FALSE(r.guard->tick()) << "fenced at step " << i;
+  }
+  EXPECT_TRUE(r.pg.running);
+  /* The standby stops replying: the vouch runs out and the primary fences. */
+  bool fenced = false;
+  for (int i = 0; i < 40 && !fenced; ++i) {
+    r.clock.now += 100;
+    fenced = r.guard->tick();
+  }
+  EXPECT_TRUE(fenced);
+  EXPECT_FALSE(r.pg.running);
+}
+
+TEST(Keeper, OldPrimaryRestartNeverStartsPostgresBeforeTheMonitorSpeaks) {
+  Rig r;
+  r.pg.initialized = true; /* stopped */
+  r.start(NodeState::Primary, NodeState::Primary);
+  r.monitor.reachable = false;
+  r.keeper->iterate();
+  r.keeper->iterate();
+  EXPECT_FALSE(r.pg.has_op("ensure_running"));
+  EXPECT_FALSE(r.pg.running);
+  /* the monitor failed over meanwhile: it answers demoted */
+  r.monitor.reachable = true;
+  r.monitor.goal = NodeState::Demoted;
+  auto it = r.keeper->iterate();
+  EXPECT_TRUE(it.transitioned);
+  EXPECT_EQ(r.keeper->state().current_role, NodeState::Demoted);
+  EXPECT_FALSE(r.pg.has_op("ensure_running"));
+  EXPECT_FALSE(r.pg.running);
+  EXPECT_FALSE(r.monitor.reports.front().pg_is_running);
+  /* then rejoin: demoted → catchingup rewinds from the new primary, starts as a standby */
+  r.monitor.goal = NodeState::Catchingup;
+  r.monitor.primary = NodeAddress{3, "node_3", "10.0.0.3", 5433, 0, true};
+  ASSERT_TRUE(r.keeper->iterate().transitioned);
+  int rw = r.pg.index_of("rewind(10.0.0.3:5433)");
+  int setup = r.pg.index_of("standby_setup(10.0.0.3:5433)");
+  int run = r.pg.index_of("ensure_running");
+  ASSERT_GE(rw, 0);
+  EXPECT_LT(rw, setup);
+  EXPECT_LT(setup, run) << "Postgres starts only as a standby";
+  EXPECT_FALSE(r.pg.has_op("set_read_only(off)"));
+}
+
+TEST(Keeper, RewindFailureFallsBackToBaseBackup) {
+  Rig r;
+  r.pg.initialized = true;
+  r.pg.fail_rewind = true;
+  r.start(NodeState::Demoted, NodeState::Demoted);
+  r.monitor.goal = NodeState::Catchingup;
+  ASSERT_TRUE(r.keeper->iterate().transitioned);
+  EXPECT_TRUE(r.pg.has_op("base_backup(10.0.0.1:5432,pgautofailover_standby_2)"));
+}
+
+TEST(Keeper, PrimaryMaintainsASlotPerOtherNode) {
+  Rig r;
+  r.pg.initialized = r.pg.running = true;
+  r.pg.slots = {{"pgautofailover_standby_9", false, 0}};
+  r.start(NodeState::Single, NodeState::Single);
+  r.monitor.goal = NodeState::WaitPrimary;
+  r.monitor.others = {NodeAddress{3, "node_3", "10.0.0.3", 5432, 0, false}};
+  ASSERT_TRUE(r.keeper->iterate().transitioned);
+  EXPECT_TRUE(r.pg.has_op("create_slot(pgautofailover_standby_3)"));
+  EXPECT_TRUE(r.pg.has_op("drop_slot(pgautofailover_standby_9)"));
+}
+
+TEST(Keeper, EnableSyncRepAppliesTheMonitorsValue) {
+  Rig r;
+  r.pg.initialized = r.pg.running = true;
+  r.start(NodeState::WaitPrimary, NodeState::WaitPrimary);
+  r.monitor.goal = NodeState::Primary;
+  r.monitor.sync_names = "ANY 1 (pgautofailover_standby_3)";
+  /* no synchronous standby yet: the transition fails and is retried */
+  auto it = r.keeper->iterate();
+  EXPECT_TRUE(it.failed);
+  EXPECT_EQ(r.keeper->state().current_role, NodeState::WaitPrimary);
+  EXPECT_TRUE(r.pg.has_op("set_sync_names(ANY 1 (pgautofailover_standby_3))"));
+}
+
+TEST(Keeper, UnknownTransitionIsRefusedNotGuessed) {
+  Rig r;
+  r.pg.initialized = r.pg.running = true;
+  r.start(NodeState::Single, NodeState::Single);
+  r.monitor.goal = NodeState::FastForward; /* no single → fast_forward edge */
+  auto it = r.keeper->iterate();
+  EXPECT_TRUE(it.failed);
+  EXPECT_EQ(r.keeper->state().current_role, NodeState::Single);
+  EXPECT_TRUE(r.keeper->step_log().empty());
+}
+
+TEST(Keeper, DroppedNodeExits) {
+  Rig r;
+  r.pg.initialized = r.pg.running = true;
+  r.start(NodeState::Secondary, NodeState::Secondary);
+  r.monitor.goal = NodeState::Dropped;
+  auto it = r.keeper->iterate();
+  EXPECT_TRUE(it.transitioned);
+  EXPECT_FALSE(r.pg.running);
+  it = r.keeper->iterate();
+  EXPECT_TRUE(it.dropped);
+}
+
+TEST(Keeper, MonitorHostOfUri) {
+  EXPECT_EQ(monitor_host_of("postgres://autoctl_node@10.1.2.3:5000/pg_auto_failover"), "10.1.2.3");
+  EXPECT_EQ(monitor_host_of("postgresql://h.example:1/db?sslmode=require"), "h.example");
+  EXPECT_EQ(monitor_host_of("host=127.0.0.1 port=5 dbname=x"), "127.0.0.1");
+}
+
+}  // namespace
+}  // namespace pgaf::agent

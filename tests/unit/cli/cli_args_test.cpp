@@ -1,0 +1,150 @@
+/*
+ * cli_args_test.cpp — pg_autoctl argument handling: bad input gets exit code 1 (BadArgs) and a
+ * message naming the option, before anything is created; other errors use the core exit-code
+ * table. Runs the real binary as a child process (no server needed).
+ */
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include "pgaf/core/error.hpp"
+
+#ifndef PG_AUTOCTL_BIN
+#error "PG_AUTOCTL_BIN must be defined"
+#endif
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct CmdResult {
+  int code = -1;
+  std::string out;
+};
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/pgaf-cli-XXXXXX";
+    home_ = mkdtemp(tmpl);
+  }
+  void TearDown() override { fs::remove_all(home_); }
+
+  CmdResult run(const std::string& args, const std::string& env = "") {
+    std::string cmd = "env -u PGDATA -u PG_AUTOCTL_MONITOR -u PG_AUTOCTL_DEBUG HOME=" + home_ +
+                      " XDG_RUNTIME_DIR=" + home_ + "/run " + env + " " PG_AUTOCTL_BIN " " + args +
+                      " 2>&1";
+    CmdResult r;
+    FILE* p = popen(cmd.c_str(), "r");
+    if (p == nullptr) return r;
+    std::array<char, 4096> buf{};
+    size_t n;
+    while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+    int st = pclose(p);
+    r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return r;
+  }
+  std::string home_;
+};
+
+TEST_F(CliTest, UnknownOptionIsExit1) {
+  CmdResult r = run("create postgres --bogus");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("--bogus"), std::string::npos) << r.out;
+}
+
+TEST_F(CliTest, UnknownCommandIsExit1) {
+  CmdResult r = run("frobnicate");
+  EXPECT_EQ(r.code, 1);
+}
+
+TEST_F(CliTest, MissingAuthIsExit1WithClearMessage) {
+  CmdResult r = run("create postgres --pgdata " + home_ + "/pgdata --monitor postgres://x@127.0.0.1:1/db --no-ssl");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("--auth"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("--skip-pg-hba"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(home_ + "/pgdata"));
+  EXPECT_FALSE(fs::exists(home_ + "/.config/pg_autoctl"));
+}
+
+TEST_F(CliTest, MissingSslChoiceIsExit1) {
+  CmdResult r = run("create monitor --pgdata " + home_ + "/m --auth trust");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("SSL"), std::string::npos) << r.out;
+}
+
+TEST_F(CliTest, CandidatePriorityOutOfRange) {
+  CmdResult r = run("create postgres --pgdata " + home_ + "/p --monitor postgres://x@127.0.0.1:1/db "
+              "--auth trust --no-ssl --candidate-priority 101");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("candidate-priority"), std::string::npos) << r.out;
+}
+
+TEST_F(CliTest, ReplicationQuorumMustBeBoolean) {
+  CmdResult r = run("create postgres --pgdata " + home_ + "/p --monitor postgres://x@127.0.0.1:1/db "
+              "--auth trust --no-ssl --replication-quorum maybe");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("replication-quorum"), std::string::npos) << r.out;
+}
+
+TEST_F(CliTest, StopAndFastAreExclusiveWithImmediate) {
+  CmdResult r = run("stop --pgdata /tmp/x --fast --immediate");
+  EXPECT_EQ(r.code, 1);
+}
+
+TEST_F(CliTest, StopWhenNotRunningIsBadState) {
+  CmdResult r = run("stop --pgdata " + home_ + "/nothing");
+  EXPECT_EQ(r.code, pgaf::exit_code(pgaf::ErrorCode::BadState));
+  EXPECT_NE(r.out.find("not running"), std::string::npos) << r.out;
+}
+
+TEST_F(CliTest, RunWithoutConfigNamesTheFile) {
+  CmdResult r = run("run --pgdata " + home_ + "/nothing");
+  EXPECT_EQ(r.code, pgaf::exit_code(pgaf::ErrorCode::BadConfig));
+  EXPECT_NE(r.out.find("pg_autoctl.cfg"), std::string::npos) << r.out;
+}
+
+TEST_F(CliTest, PgdataFromEnvironment) {
+  CmdResult r = run("run", "PGDATA=" + home_ + "/fromenv");
+  EXPECT_EQ(r.code, pgaf::exit_code(pgaf::ErrorCode::BadConfig));
+  EXPECT_NE(r.out.find("fromenv"), std::string::npos) << r.out;
+}
+
+TEST_F(CliTest, UnreachableMonitorIsExit6) {
+  /* port 1 on loopback: connection refused at once */
+  CmdResult r = run("show state --monitor postgres://autoctl_node@127.0.0.1:1/pg_auto_failover");
+  EXPECT_EQ(r.code, pgaf::exit_code(pgaf::ErrorCode::Monitor));
+  EXPECT_NE(r.out.find("monitor"), std::string::npos) << r.out;
+}
+
+TEST_F(CliTest, MonitorFromEnvironment) {
+  CmdResult r = run("show events", "PG_AUTOCTL_MONITOR=postgres://autoctl_node@127.0.0.1:1/x");
+  EXPECT_EQ(r.code, pgaf::exit_code(pgaf::ErrorCode::Monitor));
+}
+
+TEST_F(CliTest, DoTreeNeedsDebugEnv) {
+  CmdResult r = run("do service postgres --pgdata /tmp/x");
+  EXPECT_EQ(r.code, 1);
+  CmdResult r2 = run("do service postgres --pgdata " + home_ + "/x", "PG_AUTOCTL_DEBUG=1");
+  EXPECT_EQ(r2.code, pgaf::exit_code(pgaf::ErrorCode::BadConfig)) << r2.out;
+}
+
+TEST_F(CliTest, HelpAndVersionExit0) {
+  EXPECT_EQ(run("--help").code, 0);
+  CmdResult v = run("--version");
+  EXPECT_EQ(v.code, 0);
+  EXPECT_NE(v.out.find("pg_autoctl"), std::string::npos);
+}
+
+TEST_F(CliTest, GlobalVerbosityFlagsAccepted) {
+  EXPECT_EQ(run("-vv stop --pgdata " + home_ + "/x").code, 3);
+  EXPECT_EQ(run("-q stop --pgdata " + home_ + "/x").code, 3);
+  EXPECT_EQ(run("status --json --pgdata " + home_ + "/x").code, 3);
+}
+
+}  // namespace
