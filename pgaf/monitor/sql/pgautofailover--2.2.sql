@@ -305,22 +305,21 @@ AS 'MODULE_PATHNAME', 'pgaf_formation_uri';
 -- Functions implemented in SQL (reads, and writes that never change a goal state)
 ----------------------------------------------------------------------------------------------
 
-CREATE FUNCTION pgautofailover.create_formation
+-- (the reference names IN and OUT parameters alike, which plpgsql refuses: the checks live in a
+-- plpgsql helper, create_formation itself is SQL)
+CREATE FUNCTION pgautofailover.create_formation_checked
  (
     IN formation_id         text,
     IN kind                 text,
     IN dbname               name,
     IN opt_secondary        bool,
-    IN number_sync_standbys int,
-   OUT formation_id         text,
-   OUT kind                 text,
-   OUT dbname               name,
-   OUT opt_secondary        bool,
-   OUT number_sync_standbys int
+    IN number_sync_standbys int
  )
-RETURNS record LANGUAGE plpgsql SECURITY DEFINER
+RETURNS pgautofailover.formation LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pgautofailover, pg_catalog, pg_temp
 AS $$
+DECLARE
+  created pgautofailover.formation;
 BEGIN
   IF $1 IS NULL OR $1 = '' THEN
     RAISE EXCEPTION invalid_parameter_value USING MESSAGE = 'formation_id must not be empty';
@@ -342,9 +341,29 @@ BEGIN
   INSERT INTO pgautofailover.formation AS f
          (formationid, kind, dbname, opt_secondary, number_sync_standbys)
   VALUES ($1, $2, coalesce($3, 'postgres'), coalesce($4, true), $5)
-  RETURNING f.formationid, f.kind, f.dbname, f.opt_secondary, f.number_sync_standbys
-       INTO formation_id, kind, dbname, opt_secondary, number_sync_standbys;
+  RETURNING f.* INTO created;
+  RETURN created;
 END
+$$;
+
+CREATE FUNCTION pgautofailover.create_formation
+ (
+    IN formation_id         text,
+    IN kind                 text,
+    IN dbname               name,
+    IN opt_secondary        bool,
+    IN number_sync_standbys int,
+   OUT formation_id         text,
+   OUT kind                 text,
+   OUT dbname               name,
+   OUT opt_secondary        bool,
+   OUT number_sync_standbys int
+ )
+RETURNS record LANGUAGE SQL SECURITY DEFINER
+SET search_path = pgautofailover, pg_catalog, pg_temp
+AS $$
+  SELECT f.formationid, f.kind, f.dbname, f.opt_secondary, f.number_sync_standbys
+    FROM pgautofailover.create_formation_checked($1, $2, $3, $4, $5) f;
 $$;
 
 CREATE FUNCTION pgautofailover.drop_formation(formation_id text)
@@ -399,19 +418,14 @@ CREATE FUNCTION pgautofailover.set_node_system_identifier
    OUT node_host          text,
    OUT node_port          int
  )
-RETURNS record LANGUAGE plpgsql SECURITY DEFINER
+RETURNS record LANGUAGE SQL SECURITY DEFINER
 SET search_path = pgautofailover, pg_catalog, pg_temp
 AS $$
-BEGIN
-  UPDATE pgautofailover.node n
+  -- (SQL, not plpgsql: the reference names an IN and an OUT parameter node_id)
+  UPDATE pgautofailover.node
      SET sysidentifier = $2
-   WHERE n.nodeid = $1
-  RETURNING n.nodeid, n.nodename, n.nodehost, n.nodeport
-       INTO node_id, node_name, node_host, node_port;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION undefined_object USING MESSAGE = format('node %s is not registered', $1);
-  END IF;
-END
+   WHERE nodeid = $1
+  RETURNING nodeid, nodename, nodehost, nodeport;
 $$;
 
 CREATE FUNCTION pgautofailover.set_group_system_identifier

@@ -182,9 +182,13 @@ Status write_back(Db& db, const GroupSnapshot& before, const Decision& d, const 
       const Node* b = before.find(e->node_id);
       const Node* n = node_now(e->node_id);
       if (b != nullptr && n != nullptr) {
-        const std::string desc = "New state is reported by " + describe(*n) + ": \"" +
-                                 std::string(to_string(n->reported_state)) + "\"";
-        if (Status st = insert_event(db, formation, *n, b->goal_state, desc); !st.ok()) return st;
+        /* a node that reached dropped is deleted from `after`: report what it said */
+        Node reported = *n;
+        reported.reported_state = e->reported_state;
+        const std::string desc = "New state is reported by " + describe(reported) + ": \"" +
+                                 std::string(to_string(e->reported_state)) + "\"";
+        if (Status st = insert_event(db, formation, reported, b->goal_state, desc); !st.ok())
+          return st;
       }
     }
   }
