@@ -88,7 +88,7 @@ class PqxxMonitorClient final : public MonitorClient {
 
   Result<NodeAddress> get_primary(const std::string& formation, GroupId group) override {
     auto r = call("SELECT primary_node_id, primary_name, primary_host, primary_port "
-                  "FROM pgautofailover.get_primary($1, $2)",
+                  "FROM pgautofailover.get_primary($1::text, $2::int)",
                   formation, group);
     if (!r) return r.error();
     if (r->empty()) return make_error(ErrorCode::NoPrimary, "the group has no primary right now");
@@ -104,7 +104,7 @@ class PqxxMonitorClient final : public MonitorClient {
 
   Result<std::vector<NodeAddress>> get_other_nodes(NodeId node_id) override {
     auto r = call("SELECT node_id, node_name, node_host, node_port, node_lsn::text, "
-                  "node_is_primary FROM pgautofailover.get_other_nodes($1)",
+                  "node_is_primary FROM pgautofailover.get_other_nodes($1::bigint)",
                   node_id);
     if (!r) return r.error();
     return addresses(*r);
@@ -113,7 +113,7 @@ class PqxxMonitorClient final : public MonitorClient {
   Result<std::optional<NodeAddress>> get_most_advanced_standby(const std::string& formation,
                                                                GroupId group) override {
     auto r = call("SELECT node_id, node_name, node_host, node_port, node_lsn::text, "
-                  "node_is_primary FROM pgautofailover.get_most_advanced_standby($1, $2)",
+                  "node_is_primary FROM pgautofailover.get_most_advanced_standby($1::text, $2::int)",
                   formation, group);
     if (!r) return r.error();
     auto v = addresses(*r);
@@ -123,7 +123,7 @@ class PqxxMonitorClient final : public MonitorClient {
 
   Result<std::string> synchronous_standby_names(const std::string& formation,
                                                 GroupId group) override {
-    auto r = call("SELECT pgautofailover.synchronous_standby_names($1, $2)", formation, group);
+    auto r = call("SELECT pgautofailover.synchronous_standby_names($1::text, $2::int)", formation, group);
     if (!r) return r.error();
     return std::string((*r)[0][0].is_null() ? "" : (*r)[0][0].c_str());
   }
@@ -148,13 +148,13 @@ class PqxxMonitorClient final : public MonitorClient {
   }
 
   Status perform_failover(const std::string& formation, GroupId group) override {
-    auto r = call("SELECT pgautofailover.perform_failover($1, $2)", formation, group);
+    auto r = call("SELECT pgautofailover.perform_failover($1::text, $2::int)", formation, group);
     if (!r) return r.error();
     return Status::Ok();
   }
 
   Result<bool> perform_promotion(const std::string& formation, const std::string& name) override {
-    auto r = call("SELECT pgautofailover.perform_promotion($1, $2)", formation, name);
+    auto r = call("SELECT pgautofailover.perform_promotion($1::text, $2::text)", formation, name);
     if (!r) return r.error();
     return (*r)[0][0].as<bool>();
   }
@@ -163,7 +163,7 @@ class PqxxMonitorClient final : public MonitorClient {
     auto r = call("SELECT nodename, nodehost, nodeport, group_id, node_id, "
                   "current_group_state::text, assigned_group_state::text, candidate_priority, "
                   "replication_quorum, reported_tli, reported_lsn::text, health "
-                  "FROM pgautofailover.current_state($1)",
+                  "FROM pgautofailover.current_state($1::text)",
                   formation);
     if (!r) return r.error();
     std::vector<StateRow> out;
@@ -190,7 +190,7 @@ class PqxxMonitorClient final : public MonitorClient {
 
   Result<std::vector<EventRow>> last_events(const std::string& formation, int count) override {
     auto r = call("SELECT eventtime::text, nodeid, nodename, reportedstate::text, "
-                  "goalstate::text, description FROM pgautofailover.last_events($1, $2)",
+                  "goalstate::text, description FROM pgautofailover.last_events(formation_id => $1::text, count => $2::int)",
                   formation, count);
     if (!r) return r.error();
     std::vector<EventRow> out;
@@ -208,7 +208,7 @@ class PqxxMonitorClient final : public MonitorClient {
   }
 
   Result<std::optional<std::string>> formation_uri(const std::string& formation) override {
-    auto r = call("SELECT pgautofailover.formation_uri($1)", formation);
+    auto r = call("SELECT pgautofailover.formation_uri($1::text)", formation);
     if (!r) return r.error();
     if ((*r)[0][0].is_null()) return std::optional<std::string>{};
     return std::optional<std::string>{std::string((*r)[0][0].c_str())};

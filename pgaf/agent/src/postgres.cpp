@@ -239,8 +239,10 @@ class RealPostgres final : public PostgresControl {
   }
 
   Status set_read_only(bool on) override {
-    return exec(std::string("ALTER SYSTEM SET default_transaction_read_only TO ") +
-                (on ? "on" : "off") + "; SELECT pg_reload_conf()");
+    Status s = exec(std::string("ALTER SYSTEM SET default_transaction_read_only TO ") +
+                    (on ? "on" : "off"));
+    if (!s) return s;
+    return exec("SELECT pg_reload_conf()");
   }
 
   Status terminate_client_backends() override {
@@ -251,8 +253,9 @@ class RealPostgres final : public PostgresControl {
   }
 
   Status set_synchronous_standby_names(const std::string& v) override {
-    Status s = exec("ALTER SYSTEM SET synchronous_standby_names TO " + quote_literal(v) +
-                    "; SELECT pg_reload_conf()");
+    Status s = exec("ALTER SYSTEM SET synchronous_standby_names TO " + quote_literal(v));
+    if (!s) return s;
+    s = exec("SELECT pg_reload_conf()");
     if (!s) return s;
     if (v.empty()) {
       return exec(
@@ -464,6 +467,7 @@ class RealPostgres final : public PostgresControl {
   Status ensure_hba(const std::vector<std::string>& node_hosts,
                     const std::string& monitor_host) override {
     std::string path = cfg_.pgdata + "/pg_hba.conf";
+    if (!file_exists(path)) return Status::Ok(); /* not initialised yet */
     auto text = read_file(path);
     if (!text) return text.error();
     std::string t = *text;
