@@ -110,7 +110,10 @@ std::vector<KeeperTransition> make_table() {
   add({S::FastForward}, S::PreparePromotion, {K::CleanupStandbySetup}, "Fast-forward done");
   add({S::ReportLsn}, S::JoinSecondary, {K::CheckpointAndStop},
       "Not elected: stop and wait for the new primary");
-  add({S::ReportLsn, S::JoinSecondary}, S::Secondary, {K::FollowPrimary, K::CheckTimeline},
+  /* A loser of an election may sit on an older timeline than the winner (several failovers
+   * while it was stopped): rewind (a no-op when its WAL is a prefix of the new history). */
+  add({S::ReportLsn, S::JoinSecondary}, S::Secondary,
+      {K::StopPostgres, K::RewindOrBaseBackup, K::FollowPrimary, K::CheckTimeline},
       "Follow the new primary");
   add({S::Unknown}, S::Dropped, {K::DropNode}, "This node is being dropped");
   return t;
