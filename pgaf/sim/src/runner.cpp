@@ -71,6 +71,7 @@ Summary run_seeds(std::uint64_t first, std::uint64_t last, const GenOptions& g, 
     if (s.primary_lost && r.rto_ms) sum.rto_ms.push_back(*r.rto_ms);
     if (r.violation) {
       sum.violations++;
+      sum.by_kind[r.violation->kind]++;
       sum.failing_seeds.push_back(seed);
       if (!sum.first_failure) {
         sum.first_failure = r;

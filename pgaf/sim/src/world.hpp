@@ -203,6 +203,7 @@ class World {
   void pg_process_waiters(int n, bool cancel);
   void pg_reset_standby_view(int n);
   bool writable(int n) const;
+  bool can_ack(int n) const;
   bool claims_writable(int n) const;
   static bool is_prefix(const std::vector<Rec>& a, const std::vector<Rec>& b);
   void repl_tick(int n);

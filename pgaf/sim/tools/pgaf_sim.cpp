@@ -115,6 +115,9 @@ int main(int argc, char** argv) {
                 s.rto_ms.size(), static_cast<long long>(s.acked), static_cast<long long>(s.lost_async),
                 static_cast<long long>(s.events), s.seconds > 0 ? static_cast<double>(s.schedules) / s.seconds : 0.0);
     if (s.first_failure) {
+      std::string kinds;
+      for (const auto& [k, c] : s.by_kind) kinds += fmt::format("{}{} {}", kinds.empty() ? "" : ", ", k, c);
+      std::printf("violations by kind: %s\n", kinds.c_str());
       std::string list;
       for (std::size_t i = 0; i < s.failing_seeds.size() && i < 50; ++i)
         list += fmt::format("{}{}", i ? " " : "", s.failing_seeds[i]);

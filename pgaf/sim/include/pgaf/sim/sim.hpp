@@ -10,6 +10,8 @@
  * Invariants (a violation ends the run and is reported with the seed):
  *  - split_brain:   at no instant are two nodes able to acknowledge a commit (checked after every
  *                   event; writability only begins at events, so this is exact);
+ *  - two_writable:  at no instant do two nodes accept writes (running primary, not read-only, not
+ *                   fenced), even if one would block in SyncRep;
  *  - sync_loss:     a commit acknowledged after k quorum standbys flushed it is in the final
  *                   primary's WAL;
  *  - timeline:      a node's timeline never goes back; acknowledged commits never go back in
@@ -28,6 +30,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -152,6 +155,7 @@ struct Summary {
   std::int64_t schedules = 0;
   std::int64_t violations = 0;
   std::vector<std::uint64_t> failing_seeds;
+  std::map<std::string, std::int64_t> by_kind; /* violations per kind */
   std::vector<std::int64_t> rto_ms;     /* canonical primary-lost schedules */
   std::int64_t acked = 0;
   std::int64_t lost_async = 0;
