@@ -152,10 +152,11 @@ Verdict check_timelines(const History& h) {
     }
   }
   violations += backward;
-  /* sampled timelines never decrease per node */
+  /* a node's timeline while it is a primary never decreases (a standby's reported timeline can
+   * legitimately lag after a restart, so only primary samples are checked) */
   std::map<std::string, const Sample*> last;
   for (const auto& s : h.samples) {
-    if (!s.reachable || s.timeline <= 0) continue;
+    if (!s.reachable || s.in_recovery || s.timeline <= 0) continue;
     auto it = last.find(s.node);
     if (it != last.end() && s.timeline < it->second->timeline) {
       ++violations;
