@@ -83,6 +83,9 @@ Status nl_set_up(const std::string& link, bool up);
 Status nl_add_address(const std::string& link, const std::string& cidr);
 Result<std::vector<std::string>> nl_link_names();
 Status nl_delete_link(const std::string& name);
+/* Wait (bounded) until every link is operationally up. Until the kernel's linkwatch has run for a
+ * fresh link, its qdisc is noop and drops every packet, so callers wait before returning. */
+Status nl_wait_oper_up(const std::vector<std::string>& links, std::chrono::milliseconds timeout);
 Result<std::string> nl_route_get(const std::string& address);
 /* Root qdisc on link: kind "tbf" (rate bytes/s) or "netem" (delay/jitter us). */
 struct QdiscSpec {

@@ -36,6 +36,7 @@ namespace {
 constexpr const char* kBridge = "br0";
 constexpr const char* kHostIf = "eth0";
 constexpr std::size_t kMaxHosts = 64;
+constexpr std::chrono::milliseconds kLinkUpTimeout{5000};
 
 struct Subnet {
   std::uint32_t network = 0; /* host byte order */
@@ -394,6 +395,16 @@ Result<Network> Network::create(NetworkSpec spec) {
       return fail(e);
     }
   }
+  /* Wait until every veth end and the bridge are operationally up (bounded). */
+  constexpr auto kUpTimeout = std::chrono::milliseconds(5000);
+  for (const auto& h : impl->hosts) {
+    Status up = impl->in_host(h, [&] { return nl_wait_oper_up({kHostIf}, kUpTimeout); });
+    if (!up.ok()) return fail(up.error());
+  }
+  std::vector<std::string> switch_links{kBridge};
+  for (const auto& h : impl->hosts) switch_links.push_back(h.switch_port);
+  Status up = impl->in_switch([&] { return nl_wait_oper_up(switch_links, kUpTimeout); });
+  if (!up.ok()) return fail(up.error());
   return Network(std::move(impl));
 }
 
@@ -609,6 +620,12 @@ Result<Fault> Network::link_down(std::string_view host, LinkSide side) {
       Status st = net->in_side(h, sw, [&] { return nl_set_up(l, up); });
       if (!st.ok() && first.ok()) first = st;
     }
+    /* Healed means usable: both veth ends operationally up (carrier, qdisc attached). */
+    if (up && first.ok()) {
+      first = net->in_host(h, [&] { return nl_wait_oper_up({h.interface}, kLinkUpTimeout); });
+      if (first.ok())
+        first = net->in_switch([&] { return nl_wait_oper_up({h.switch_port}, kLinkUpTimeout); });
+    }
     return first;
   };
   if (Status st = set_all(false); !st.ok()) {
@@ -738,13 +755,15 @@ Result<Fault> Network::packet_loss(std::string_view host, double percent, Direct
   if (!hp.ok()) return hp.error();
   const Host h = **hp;
   const std::string table = "pgaf_f" + std::to_string(impl_->next_fault);
-  const std::string cond = "numgen random mod 10000 < " + std::to_string(per10k) + " drop\n";
+  const std::string cond =
+      per10k >= 10000 ? std::string("drop\n")
+                      : "numgen random mod 10000 < " + std::to_string(per10k) + " drop\n";
   std::string script = "table bridge " + table + " {\n  chain forward {\n" +
                        "    type filter hook forward priority -10; policy accept;\n";
   if (direction != Direction::Ingress)
-    script += "    iifname \"" + h.switch_port + "\" " + cond;
+    script += "    iifname \"" + h.switch_port + "\" ether type ip " + cond;
   if (direction != Direction::Egress)
-    script += "    oifname \"" + h.switch_port + "\" " + cond;
+    script += "    oifname \"" + h.switch_port + "\" ether type ip " + cond;
   script += "  }\n}\n";
   Status st = impl_->in_switch([&]() -> Status {
     auto r = nft_run(script);

@@ -22,6 +22,7 @@
 #include <netlink/route/tc.h>
 #include <nftables/libnftables.h>
 #include <arpa/inet.h>
+#include <linux/if.h>
 #include <linux/pkt_sched.h>
 
 #include <algorithm>
@@ -29,6 +30,7 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <thread>
 
 #include "internal.hpp"
 
@@ -188,9 +190,33 @@ Status nl_delete_link(const std::string& name) {
   if (!sk.ok()) return sk.error();
   Link l(rtnl_link_alloc());
   rtnl_link_set_name(l.get(), name.c_str());
-  if (int err = rtnl_link_delete(sk->get(), l.get()); err < 0)
-    return nl_error("could not delete link \"" + name + "\"", err);
+  if (int err = rtnl_link_delete(sk->get(), l.get()); err < 0) {
+    Error e = nl_error("could not delete link \"" + name + "\"", err);
+    if (err == -NLE_OBJ_NOTFOUND || err == -NLE_NODEV) e.code = ErrorCode::UnknownNode;
+    return e;
+  }
   return Status::Ok();
+}
+
+Status nl_wait_oper_up(const std::vector<std::string>& links, std::chrono::milliseconds timeout) {
+  auto sk = route_socket();
+  if (!sk.ok()) return sk.error();
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string waiting;
+  for (;;) {
+    waiting.clear();
+    for (const auto& name : links) {
+      auto l = get_link(sk->get(), name);
+      if (!l.ok()) return l.error();
+      if (rtnl_link_get_operstate(l->get()) != IF_OPER_UP) waiting += (waiting.empty() ? "" : ", ") + name;
+    }
+    if (waiting.empty()) return Status::Ok();
+    if (std::chrono::steady_clock::now() >= deadline)
+      return make_error(ErrorCode::Timeout,
+                        "links did not come up within " + std::to_string(timeout.count()) + " ms",
+                        {}, "still down: " + waiting);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
 }
 
 namespace {

@@ -148,7 +148,9 @@ Result<ReapReport> reap(std::string_view prefix, const ReapOptions& options) {
   if (!names.ok()) return names.error();
   for (const auto& l : *names) {
     if (!starts_with(l, prefix) || is_live(l)) continue;
-    if (auto st = nl_delete_link(l); !st.ok()) return st.error();
+    Status st = nl_delete_link(l);
+    if (!st.ok() && st.error().code == ErrorCode::UnknownNode) continue; /* went with its peer */
+    if (!st.ok()) return st.error();
     report.links.push_back(l);
   }
 

@@ -17,7 +17,8 @@
  *   - RAII: destroying a Network heals its faults, kills every process still inside its
  *     namespaces and removes the namespaces (and with them every link, qdisc and nft table).
  *   - Every failure is a pgaf::Error naming the object (namespace, link, host) and carrying the
- *     netlink / nft / errno text in its detail. No shell, no system(), no `ip`/`nft` binaries.
+ *     netlink / nft / errno text in its detail. Nothing is delegated to a shell or to the
+ *     iproute2/nftables command-line tools (a ctest greps the sources).
  *   - All methods are thread-safe (one mutex per network); a moved-from Network is empty.
  */
 #pragma once
@@ -254,7 +255,8 @@ class Network {
   /* Cut one host from all others, both ways. */
   Result<Fault> isolate(std::string_view host, Action action = Action::Drop);
   /* Random loss of `percent` (0 < p <= 100, resolution 0.01) of the host's packets, measured at
-   * the switch port (nftables bridge family, numgen random). Not seedable: kernel randomness. */
+   * the switch port (nftables bridge family, numgen random). Only IPv4 frames are dropped: ARP
+   * still resolves, so healing restores traffic at once. Not seedable: kernel randomness. */
   Result<Fault> packet_loss(std::string_view host, double percent,
                             Direction direction = Direction::Both);
   /* Token-bucket rate limit (tc tbf via libnl): Egress shapes the host's eth0, Ingress the
