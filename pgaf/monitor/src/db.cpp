@@ -22,12 +22,16 @@ namespace {
 
 struct StmtDef {
   Stmt id;
+  /* read_only = true makes SPI run the statement on the snapshot of the calling SQL statement,
+   * taken before any lock this call waited for: only for reads that need no lock (get_primary).
+   * Every other statement gets a fresh snapshot, so that what a group-lock holder loads
+   * includes every commit of the previous holders. */
   bool read_only;
   const char* sql;
 };
 
 const StmtDef kStmts[] = {
-    {Stmt::LoadGroup, true,
+    {Stmt::LoadGroup, false,
      "SELECT f.formationid, f.kind, f.dbname, f.opt_secondary, f.number_sync_standbys,"
      " n.nodeid, n.groupid, n.nodename, n.nodehost, n.nodeport, n.nodecluster, n.sysidentifier,"
      " n.candidatepriority, n.replicationquorum, n.reportedstate, n.goalstate,"
@@ -35,15 +39,15 @@ const StmtDef kStmts[] = {
          "n.reporttime") ", " PGAF_MS("n.healthchecktime") ", " PGAF_MS("n.statechangetime") ", " PGAF_MS("n.walreporttime") ", " PGAF_MS("n.streamstoptime") ", " PGAF_MS("n.leasegrantedtime") " FROM pgautofailover.formation f"
                                                                                                                                                                                                    " LEFT JOIN pgautofailover.node n ON n.formationid = f.formationid AND n.groupid = $2::int"
                                                                                                                                                                                                    " WHERE f.formationid = $1 ORDER BY n.nodeid"},
-    {Stmt::LoadFormation, true,
+    {Stmt::LoadFormation, false,
      "SELECT kind, dbname, opt_secondary, number_sync_standbys FROM pgautofailover.formation"
      " WHERE formationid = $1"},
-    {Stmt::FindNodeById, true,
+    {Stmt::FindNodeById, false,
      "SELECT formationid, groupid, nodename FROM pgautofailover.node WHERE nodeid = $1::int8"},
-    {Stmt::FindNodeByHostPort, true,
+    {Stmt::FindNodeByHostPort, false,
      "SELECT nodeid, formationid, groupid FROM pgautofailover.node"
      " WHERE nodehost = $1 AND nodeport = $2::int"},
-    {Stmt::FindNodeByName, true,
+    {Stmt::FindNodeByName, false,
      "SELECT nodeid, groupid FROM pgautofailover.node WHERE formationid = $1 AND nodename = $2"},
     {Stmt::UpdateNode, false,
      "UPDATE pgautofailover.node SET goalstate = $2" PGAF_STATE ", reportedstate = $3" PGAF_STATE
@@ -77,13 +81,13 @@ const StmtDef kStmts[] = {
     {Stmt::SetNodeIdSequence, false,
      "SELECT setval('pgautofailover.node_nodeid_seq',"
      " greatest((SELECT max(nodeid) FROM pgautofailover.node), $1::int8))"},
-    {Stmt::CountFormationNodes, true,
+    {Stmt::CountFormationNodes, false,
      "SELECT count(*) FROM pgautofailover.node WHERE formationid = $1"},
     {Stmt::GetPrimaryCandidates, true,
      "SELECT nodeid, nodename, nodehost, nodeport, goalstate, reportedstate"
      " FROM pgautofailover.node WHERE formationid = $1 AND groupid = $2::int"
      " AND goalstate <> 'dropped' ORDER BY nodeid"},
-    {Stmt::HealthTargets, true,
+    {Stmt::HealthTargets, false,
      "SELECT nodeid, formationid, groupid, nodehost, nodeport, health FROM pgautofailover.node"
      " ORDER BY formationid, groupid, nodeid"},
 };
