@@ -19,12 +19,13 @@ std::string_view to_string(Broken b) {
     case Broken::None: return "none";
     case Broken::AgentIgnoresLease: return "agent-ignores-lease";
     case Broken::MonitorSkipsLeaseWait: return "monitor-skips-lease-wait";
+    case Broken::StandbyAcksEarly: return "standby-acks-early";
   }
   return "?";
 }
 
 std::optional<Broken> parse_broken(std::string_view s) {
-  for (Broken b : {Broken::None, Broken::AgentIgnoresLease, Broken::MonitorSkipsLeaseWait})
+  for (Broken b : {Broken::None, Broken::AgentIgnoresLease, Broken::MonitorSkipsLeaseWait, Broken::StandbyAcksEarly})
     if (to_string(b) == s) return b;
   return std::nullopt;
 }
@@ -43,6 +44,9 @@ std::string_view to_string(FaultKind k) {
     case FaultKind::FreezeAgent: return "freeze-agent";
     case FaultKind::CrashHost: return "crash-host";
     case FaultKind::CrashMonitor: return "crash-monitor";
+    case FaultKind::Switchover: return "switchover";
+    case FaultKind::Promote: return "promote";
+    case FaultKind::Maintenance: return "maintenance";
   }
   return "?";
 }
@@ -64,7 +68,9 @@ bool two_ended(FaultKind k) {
 }  // namespace
 
 std::string describe(const Fault& f) {
-  std::string what = fmt::format("{} {}", to_string(f.kind), target_name(f.a, f.aux));
+  std::string what = f.kind == FaultKind::Switchover || f.kind == FaultKind::CrashMonitor
+                         ? std::string(to_string(f.kind))
+                         : fmt::format("{} {}", to_string(f.kind), target_name(f.a, f.aux));
   if (two_ended(f.kind))
     what += fmt::format(" {} {}", f.kind == FaultKind::PartitionOneWay ? "->" : "<->", target_name(f.b, f.aux + 1));
   if (f.kind == FaultKind::Lossy) what += fmt::format(" loss {}%", f.loss_pct);
@@ -145,7 +151,8 @@ Schedule generate_schedule(std::uint64_t seed, const GenOptions& o) {
   const W weights[] = {{FaultKind::Partition, 15},     {FaultKind::PartitionOneWay, 10}, {FaultKind::Isolate, 12},
                        {FaultKind::IsolateOut, 6},     {FaultKind::IsolateIn, 6},        {FaultKind::Lossy, 6},
                        {FaultKind::Slow, 6},           {FaultKind::CrashPostgres, 8},    {FaultKind::CrashAgent, 7},
-                       {FaultKind::FreezeAgent, 6},    {FaultKind::CrashHost, 10},       {FaultKind::CrashMonitor, 8}};
+                       {FaultKind::FreezeAgent, 6},    {FaultKind::CrashHost, 10},       {FaultKind::CrashMonitor, 8},
+                       {FaultKind::Switchover, 5},     {FaultKind::Promote, 3},          {FaultKind::Maintenance, 4}};
   int total = 0;
   for (const W& w : weights) total += w.w;
   const auto nfaults = r.range(0, 4);
@@ -159,6 +166,13 @@ Schedule generate_schedule(std::uint64_t seed, const GenOptions& o) {
       }
       pick -= w.w;
     }
+    /* An operator switches over only when another node can be promoted: with fewer than two
+     * nodes of non-zero priority, perform_failover parks the group in report_lsn until someone
+     * changes a priority (upstream-compatible; docs/simulator.md, finding F5). */
+    int promotable = 0;
+    for (int p : s.candidate_priority) promotable += p > 0 ? 1 : 0;
+    if ((f.kind == FaultKind::Switchover || f.kind == FaultKind::Promote) && promotable < 2)
+      f.kind = FaultKind::Partition;
     f.aux = static_cast<int>(r.range(0, 7));
     f.a = pick_node();
     if (two_ended(f.kind)) {
@@ -169,7 +183,8 @@ Schedule generate_schedule(std::uint64_t seed, const GenOptions& o) {
         if (f.b == f.a) f.b = f.a == kTargetPrimary ? kTargetStandby : kMonitor;
       }
     }
-    if (f.kind == FaultKind::CrashMonitor) f.a = kMonitor;
+    if (f.kind == FaultKind::CrashMonitor || f.kind == FaultKind::Switchover) f.a = kMonitor;
+    if (f.kind == FaultKind::Promote || f.kind == FaultKind::Maintenance) f.a = N == 1 ? 1 : kTargetStandby;
     f.start_ms = r.range(0, 4000);
     const auto d = r.range(0, 99);
     f.duration_ms = d < 60 ? r.range(100, 2500) : d < 90 ? r.range(2500, 6000) : r.range(6000, 9000);

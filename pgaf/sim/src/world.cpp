@@ -359,12 +359,14 @@ void World::repl_tick(int n) {
     const int loss = loss_[static_cast<std::size_t>(n) * E + static_cast<std::size_t>(u)];
     if (ok && loss > 0 && rng_.chance(loss)) ok = false;
     if (ok) {
-      for (std::size_t i = p.log.size(); i < up.log.size(); ++i) p.log.push_back(up.log[i]);
+      std::size_t upto = up.log.size();
+      if (s_.broken == Broken::StandbyAcksEarly && upto > p.log.size()) upto--; /* lag one record... */
+      for (std::size_t i = p.log.size(); i < upto; ++i) p.log.push_back(up.log[i]);
       if (up.tli != p.tli) pg_set_tli(n, up.tli, "follow upstream timeline");
       if (!p.streaming) TR(who_node(n).c_str(), "streaming from node{}", u);
       p.streaming = true;
       up.reply_at[static_cast<std::size_t>(n)] = now_;
-      up.flushed[static_cast<std::size_t>(n)] = p.log.size();
+      up.flushed[static_cast<std::size_t>(n)] = s_.broken == Broken::StandbyAcksEarly ? up.log.size() : p.log.size(); /* ...but confirm it */
       if (up.primary) pg_process_waiters(u, false);
       return;
     }
@@ -1078,6 +1080,15 @@ void World::fault_start(std::size_t i) {
     case FaultKind::CrashMonitor:
       mon_crash();
       break;
+    case FaultKind::Switchover:
+      if (host_up_[0]) mon_apply(PerformFailoverEvent{}, nullptr);
+      break;
+    case FaultKind::Promote:
+      if (host_up_[0]) mon_apply(PerformPromotionEvent{af.a}, nullptr);
+      break;
+    case FaultKind::Maintenance:
+      if (host_up_[0]) mon_apply(StartMaintenanceEvent{af.a}, nullptr);
+      break;
     default:
       recompute_links();
       break;
@@ -1104,6 +1115,20 @@ void World::fault_end(std::size_t i) {
       break;
     case FaultKind::CrashMonitor:
       if (!host_up_[0]) mon_restart();
+      break;
+    case FaultKind::Switchover:
+    case FaultKind::Promote:
+      break;
+    case FaultKind::Maintenance:
+      /* The operator retries stop_maintenance until it is accepted (bounded by the run). */
+      if (!host_up_[0] || !mon_apply(StopMaintenanceEvent{af.a}, nullptr)) {
+        const Node* x = g_.find(af.a);
+        if (x && is_maintenance_goal(x->goal_state)) {
+          af.active = true;
+          faults_open_++;
+          push(Ev{now_ + 500 * kMs, 0, EvKind::FaultEnd, 0, 0, static_cast<std::int64_t>(i), 0, 0});
+        }
+      }
       break;
     default:
       recompute_links();

@@ -36,7 +36,7 @@ bool parse_range(const std::string& s, std::uint64_t* a, std::uint64_t* b) {
 }
 
 void print_failure(const pgaf::sim::Schedule& s, const pgaf::sim::RunResult& r, bool minimise,
-                   const pgaf::sim::RunOptions& base) {
+                   const pgaf::sim::RunOptions& base, const pgaf::sim::GenOptions& g) {
   using namespace pgaf::sim;
   std::printf("FAIL seed %llu: %s at %.3fs: %s\n", static_cast<unsigned long long>(s.seed),
               r.violation->kind.c_str(), static_cast<double>(r.violation->at_us) / 1e6,
@@ -49,12 +49,16 @@ void print_failure(const pgaf::sim::Schedule& s, const pgaf::sim::RunResult& r, 
   RunOptions o = base;
   o.trace = true;
   RunResult t = run_schedule(m, o);
-  std::printf("trace (replay: pgaf-sim --seed %llu%s%s --trace%s):\n", static_cast<unsigned long long>(s.seed),
-              s.broken != Broken::None ? " --broken " : "",
-              s.broken != Broken::None ? std::string(to_string(s.broken)).c_str() : "",
-              minimise ? " --minimise" : "");
-  if (base.vouch_from_previous_sample) std::printf("  (with --vouch-from-previous-sample)\n");
-  if (!base.fence_dies_with_agent) std::printf("  (with --fence-in-postgres)\n");
+  std::string flags;
+  if (s.broken != Broken::None) flags += " --broken " + std::string(to_string(s.broken));
+  if (g.nodes != 0) flags += " --nodes " + std::to_string(g.nodes);
+  if (g.primary_lost_pct != GenOptions{}.primary_lost_pct)
+    flags += " --primary-lost-pct " + std::to_string(g.primary_lost_pct);
+  if (base.vouch_from_previous_sample) flags += " --vouch-from-previous-sample";
+  if (!base.fence_dies_with_agent) flags += " --fence-in-postgres";
+  if (minimise) flags += " --minimise";
+  std::printf("trace (replay: pgaf-sim --seed %llu%s --trace):\n", static_cast<unsigned long long>(s.seed),
+              flags.c_str());
   for (const auto& line : t.trace) std::printf("  %s\n", line.c_str());
 }
 
@@ -122,7 +126,7 @@ int main(int argc, char** argv) {
       for (std::size_t i = 0; i < s.failing_seeds.size() && i < 50; ++i)
         list += fmt::format("{}{}", i ? " " : "", s.failing_seeds[i]);
       std::printf("failing seeds: %s%s\n", list.c_str(), s.failing_seeds.size() > 50 ? " ..." : "");
-      print_failure(*s.first_failure_schedule, *s.first_failure, true, o);
+      print_failure(*s.first_failure_schedule, *s.first_failure, true, o, g);
       return 1;
     }
     return 0;
@@ -139,7 +143,7 @@ int main(int argc, char** argv) {
   o.trace = trace && !minimise;
   RunResult r = run_schedule(s, o);
   if (r.violation && (minimise || trace)) {
-    print_failure(s, r, minimise, o);
+    print_failure(s, r, minimise, o, g);
     return 1;
   }
   for (const auto& line : r.trace) std::printf("%s\n", line.c_str());

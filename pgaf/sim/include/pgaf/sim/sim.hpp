@@ -46,6 +46,7 @@ enum class Broken {
   None,
   AgentIgnoresLease,     /* the agent lets Postgres write once granted, never fences */
   MonitorSkipsLeaseWait, /* the monitor runs decide() with lease and vouch windows zeroed */
+  StandbyAcksEarly,      /* a standby confirms a flush one record before it has it */
 };
 std::string_view to_string(Broken b);
 std::optional<Broken> parse_broken(std::string_view s);
@@ -69,6 +70,10 @@ enum class FaultKind {
   FreezeAgent,    /* the agent of node a is paused; resumes when the fault ends */
   CrashHost,      /* node a: power off (Postgres, agent, network); boots when the fault ends */
   CrashMonitor,   /* the monitor is down; restarts with its durable state when the fault ends */
+  /* Operator actions through the monitor API (not faults, but they share the schedule): */
+  Switchover,     /* perform_failover at the start */
+  Promote,        /* perform_promotion of node a at the start */
+  Maintenance,    /* start_maintenance of node a at the start, stop_maintenance at the end */
 };
 std::string_view to_string(FaultKind k);
 
