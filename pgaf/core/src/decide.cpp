@@ -331,12 +331,14 @@ void Machine::proceed(Node& a) {
     assign(a, S::PreparePromotion, "the primary failed and this standby is a candidate");
     return;
   }
-  /* rules 18-19: standby maintenance */
-  if (a.converged(S::WaitMaintenance) && p != nullptr) {
-    if (p->converged(S::WaitPrimary) || p->goal_state != S::WaitPrimary) {
-      assign(a, S::Maintenance, "the primary no longer waits for it");
-      return;
-    }
+  /* rules 18-19: standby maintenance. Stricter than the reference: the node is released to
+   * the operator only once the primary has applied synchronous_standby_names without it (it
+   * converged after apply_settings / wait_primary), so no commit is acknowledged by a node
+   * that a later election would ignore. */
+  if (a.converged(S::WaitMaintenance) && p != nullptr && p->id != aid &&
+      (p->converged(S::WaitPrimary) || p->converged(S::Primary))) {
+    assign(a, S::Maintenance, "the primary no longer counts on it");
+    return;
   }
   /* rules 20, 23, 24: the chosen standby is ready */
   if (a.converged(S::PreparePromotion)) {
@@ -485,6 +487,10 @@ bool Machine::ms_failover(Node& a, Node* p) {
     } else if ((one_of(n->reported_state, {S::Secondary, S::Catchingup}) &&
                 one_of(n->goal_state, {S::Secondary, S::Catchingup})) ||
                (n->reported_state == S::Maintenance && n->goal_state == S::Catchingup) ||
+               /* still counted by the primary's synchronous_standby_names: it may hold
+                * acknowledged commits, so it takes part in the election */
+               (n->goal_state == S::WaitMaintenance &&
+                one_of(n->reported_state, {S::Secondary, S::Catchingup, S::WaitMaintenance})) ||
                n->converged(S::Draining) || n->converged(S::Demoted) ||
                (n->reported_state == S::Demoted && n->goal_state == S::Catchingup)) {
       assign(*n, S::ReportLsn, "a failover is in progress: reporting the last LSN");
@@ -933,6 +939,10 @@ Status on_start_maintenance(Machine& m, const StartMaintenanceEvent& e) {
       p->converged(S::Primary)) {
     m.assign(*p, S::WaitPrimary, "its last quorum standby goes to maintenance");
     m.assign(n, S::WaitMaintenance, "a user asked for maintenance");
+  } else if (n.replication_quorum && p->converged(S::Primary)) {
+    /* first drop it from synchronous_standby_names (rule 18 releases it afterwards) */
+    m.assign(n, S::WaitMaintenance, "a user asked for maintenance");
+    m.assign(*p, S::ApplySettings, "a quorum standby goes to maintenance");
   } else {
     m.assign(n, S::Maintenance, "a user asked for maintenance");
   }
@@ -960,10 +970,13 @@ Status on_stop_maintenance(Machine& m, const StopMaintenanceEvent& e) {
                       "cannot stop maintenance: the group has no primary right now",
                       "wait for the other node to become primary and retry");
   }
-  if (p == nullptr || m.failover_in_progress())
+  if (p == nullptr || m.failover_in_progress()) {
     m.assign(n, S::ReportLsn, "maintenance ended during a failover");
-  else
+  } else {
     m.assign(n, S::Catchingup, "maintenance ended");
+    if (n.replication_quorum && p->converged(S::Primary))
+      m.assign(*p, S::ApplySettings, "a quorum standby is back from maintenance");
+  }
   return Status::Ok();
 }
 

@@ -39,7 +39,8 @@ Result<std::string> synchronous_standby_names(const GroupSnapshot& g) {
   if (primary->converged(NodeState::WaitPrimary)) return std::string();
   std::vector<const Node*> list;
   for (const Node* n : live)
-    if (n != primary && n->replication_quorum) list.push_back(n);
+    if (n != primary && n->replication_quorum && !is_maintenance_goal(n->goal_state))
+      list.push_back(n);
   if (list.empty()) return std::string();
   std::stable_sort(list.begin(), list.end(), [](const Node* a, const Node* b) {
     return a->candidate_priority > b->candidate_priority;

@@ -494,10 +494,22 @@ TEST(DecideMaintenance, StandbyMaintenanceWithAnotherSyncStandby) {
   Monitor m;
   m.build_stable(3);
   m.apply(StartMaintenanceEvent{3});
+  /* first out of synchronous_standby_names, then released to the operator */
+  EXPECT_EQ(m.goal(3), S::WaitMaintenance);
+  EXPECT_EQ(m.goal(1), S::ApplySettings);
+  EXPECT_EQ(*synchronous_standby_names(m.g), "ANY 1 (pgautofailover_standby_2)");
+  m.reach(3);
+  EXPECT_EQ(m.goal(3), S::WaitMaintenance) << "released before the primary applied the change";
+  m.reach(1); /* apply_settings reached → primary */
+  m.reach(3);
+  EXPECT_EQ(m.goal(3), S::WaitMaintenance);
+  m.reach(1); /* primary reached: the new names are in force */
+  m.reach(3);
   EXPECT_EQ(m.goal(3), S::Maintenance);
   m.reach(3);
   m.apply(StopMaintenanceEvent{3});
   EXPECT_EQ(m.goal(3), S::Catchingup);
+  EXPECT_EQ(m.goal(1), S::ApplySettings);
 }
 
 TEST(DecideMaintenance, LastQuorumStandbyWaitsForWaitPrimary) {
@@ -520,6 +532,19 @@ TEST(DecideMaintenance, PrimaryMaintenanceTwoNodes) {
   settle(m, 6);
   EXPECT_TRUE(m.converged(1, S::Maintenance));
   EXPECT_TRUE(m.converged(2, S::WaitPrimary));
+}
+
+TEST(DecideMaintenance, StandbyWaitingForMaintenanceTakesPartInAnElection) {
+  /* The primary is lost before it applied the new names: the standby may hold commits the
+   * primary acknowledged, so it is not ignored by the election. */
+  Monitor m;
+  m.build_stable(3);
+  m.apply(StartMaintenanceEvent{3});
+  m.reach(3);
+  ASSERT_EQ(m.goal(3), S::WaitMaintenance);
+  m.advance(3000);
+  m.health(1, Health::Bad);
+  EXPECT_EQ(m.goal(3), S::ReportLsn);
 }
 
 TEST(DecideMaintenance, Errors) {

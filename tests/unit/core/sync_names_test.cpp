@@ -65,6 +65,14 @@ TEST(SyncNames, NonQuorumStandbysAreLeftOut) {
   EXPECT_EQ(*synchronous_standby_names(g), "ANY 1 (pgautofailover_standby_3)");
 }
 
+TEST(SyncNames, StandbysGoingToMaintenanceAreLeftOut) {
+  auto g = group({make_node(1, S::Primary, S::Primary), make_node(2, S::Secondary, S::Secondary),
+                  make_node(3, S::Secondary, S::WaitMaintenance)});
+  EXPECT_EQ(*synchronous_standby_names(g), "ANY 1 (pgautofailover_standby_2)");
+  g.nodes[2].goal_state = S::Maintenance;
+  EXPECT_EQ(*synchronous_standby_names(g), "ANY 1 (pgautofailover_standby_2)");
+}
+
 TEST(FormationUri, MultiHostReadWrite) {
   auto g = group({make_node(1, S::Primary, S::Primary), make_node(2, S::Secondary, S::Secondary)});
   g.formation.dbname = "appdb";

@@ -1,6 +1,9 @@
 /*
  * sync_names.hpp — synchronous_standby_names and the formation URI, computed as the reference does
- * (upstream-design.md §6.4 and §5.2 formation_uri).
+ * (upstream-design.md §6.4 and §5.2 formation_uri), with one difference: with more than two
+ * nodes, a standby whose goal is a maintenance state (wait_maintenance, maintenance,
+ * prepare_maintenance) is left out of the list, so the primary stops counting its
+ * acknowledgements before the operator gets it (decide() releases it only afterwards).
  */
 #pragma once
 
