@@ -111,6 +111,25 @@ void expect_caught(Broken b, std::uint64_t bound) {
 TEST(Broken, AgentIgnoringLeaseIsCaught) { expect_caught(Broken::AgentIgnoresLease, 300); }
 TEST(Broken, MonitorSkippingLeaseWaitIsCaught) { expect_caught(Broken::MonitorSkipsLeaseWait, 300); }
 
+/* The durability checker can fail too: a standby that confirms a flush before it has the record
+ * makes a sync-acknowledged commit vanish when the primary host is lost. */
+TEST(Broken, StandbyAckingEarlyLosesSyncCommitsAndIsCaught) {
+  GenOptions g;
+  g.broken = Broken::StandbyAcksEarly;
+  g.primary_lost_pct = 100;
+  const RunOptions o = clean_model();
+  std::uint64_t caught = 0;
+  for (std::uint64_t seed = 1; seed <= 100 && !caught; ++seed) {
+    RunResult r = run_schedule(generate_schedule(seed, g), o);
+    if (r.violation && r.violation->kind == "sync_loss") caught = seed;
+  }
+  ASSERT_NE(caught, 0u) << "standby-acks-early was not caught within 100 seeds";
+  GenOptions ok_g = g;
+  ok_g.broken = Broken::None;
+  RunResult ok = run_schedule(generate_schedule(caught, ok_g), o);
+  EXPECT_FALSE(ok.violation.has_value()) << "seed " << caught << ": " << ok.violation->detail;
+}
+
 TEST(Rto, PrimaryHostLostDefaultSettingsP99Under5s) {
   GenOptions g;
   g.primary_lost_pct = 100;
