@@ -88,6 +88,7 @@ std::string managed_config_text(const Config& cfg) {
     o << "hot_standby_feedback = on\n";
     o << "synchronous_commit = on\n";
     o << "wal_keep_size = '512MB'\n";
+    o << "recovery_init_sync_method = syncfs\n";
   }
   o << "logging_collector = off\n";
   o << "log_destination = 'stderr'\n";

@@ -147,11 +147,24 @@ Result<PidFileInfo> read_pid_file(const std::string& pid_file) {
   return info;
 }
 
+bool process_alive(long pid) {
+  if (pid <= 0) return false;
+  if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) return false;
+  /* a zombie (exited, not yet reaped by its parent) is gone for us */
+  auto stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+  if (stat) {
+    auto close = stat->rfind(')');
+    if (close != std::string::npos && close + 2 < stat->size() && (*stat)[close + 2] == 'Z') {
+      return false;
+    }
+  }
+  return true;
+}
+
 long read_supervisor_pid(const std::string& pid_file) {
   auto info = read_pid_file(pid_file);
   if (!info) return -1;
-  if (::kill(static_cast<pid_t>(info->pid), 0) != 0 && errno == ESRCH) return -1;
-  return info->pid;
+  return process_alive(info->pid) ? info->pid : -1;
 }
 
 int run_supervisor(const Config& cfg, int verbosity) {

@@ -336,7 +336,7 @@ int send_signal(const Options& o, int sig, bool wait) {
   if (!wait) return 0;
   agent::SystemClock clock;
   TimeMs deadline = clock.now_ms() + 90000;
-  while (::kill(static_cast<pid_t>(pid), 0) == 0) {
+  while (agent::process_alive(pid)) {
     if (clock.now_ms() > deadline) {
       return fail(make_error(ErrorCode::Timeout,
                              "pg_autoctl (pid " + std::to_string(pid) + ") did not stop in 90 s"));
@@ -536,13 +536,13 @@ int cmd_drop_node(const Options& o, const Globals& g) {
   TimeMs deadline = clock.now_ms() + static_cast<TimeMs>(o.wait_s) * 1000;
   long pid = agent::read_supervisor_pid(paths->pid);
   /* the running service reaches "dropped" and stops by itself */
-  while (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) == 0 && clock.now_ms() < deadline) {
+  while (agent::process_alive(pid) && clock.now_ms() < deadline) {
     clock.sleep_ms(100);
   }
-  if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) == 0) {
+  if (agent::process_alive(pid)) {
     spdlog::warn("pg_autoctl did not stop by itself within {} s: stopping it", o.wait_s);
     ::kill(static_cast<pid_t>(pid), SIGTERM);
-    while (::kill(static_cast<pid_t>(pid), 0) == 0 && clock.now_ms() < deadline + 30000) {
+    while (agent::process_alive(pid) && clock.now_ms() < deadline + 30000) {
       clock.sleep_ms(50);
     }
   }

@@ -39,6 +39,8 @@ Status create_monitor(const Config& cfg);
 
 /* Pid file: first line the supervisor pid. Returns -1 when absent or the process is gone. */
 long read_supervisor_pid(const std::string& pid_file);
+/* Alive and not a zombie. */
+bool process_alive(long pid);
 struct PidFileInfo {
   long pid = -1;
   std::string pgdata;

@@ -1,0 +1,326 @@
+/*
+ * formation_test.cpp — pg_autoctl against real PostgreSQL 15 and the real pgautofailover
+ * monitor, on 127.0.0.1: birth, switchover, failovers (postmaster crash that cannot restart,
+ * whole node killed), rejoin via pg_rewind, candidate priorities, drop node, bad input. Every
+ * test checks that no process it started survives its teardown, and failover tests print the
+ * write-unavailability window they measured.
+ *
+ * Ports: 55500-55599 (agent integration range), one block of 10 per test.
+ */
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <set>
+
+#include "agent_lab.hpp"
+
+namespace pgaf::agent_it {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+long ms_since(SteadyClock::time_point t) {
+  return static_cast<long>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - t).count());
+}
+void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+
+#define REQUIRE_ROOT()                                                              \
+  do {                                                                              \
+    if (geteuid() != 0) GTEST_SKIP() << "needs root (runs Postgres as postgres)";   \
+  } while (0)
+
+/* monitor + node_1 (primary) + node_2 (secondary) */
+void birth(AgentLab& lab) {
+  lab.start_monitor();
+  lab.start_node("node_1", 1);
+  ASSERT_GE(lab.wait_states({{"node_1", "single"}}, 30000), 0)
+      << lab.state_dump() << lab.log("node_1");
+  lab.start_node("node_2", 2);
+  ASSERT_GE(lab.wait_states({{"node_1", "primary"}, {"node_2", "secondary"}}, 45000), 0)
+      << lab.state_dump() << lab.log("node_1") << lab.log("node_2");
+}
+
+long postmaster_pid(const std::string& pgdata) {
+  FILE* f = std::fopen((pgdata + "/postmaster.pid").c_str(), "r");
+  if (f == nullptr) return -1;
+  long pid = -1;
+  if (std::fscanf(f, "%ld", &pid) != 1) pid = -1;
+  std::fclose(f);
+  return pid;
+}
+
+void expect_no_survivors(AgentLab& lab) {
+  auto left = lab.teardown();
+  EXPECT_TRUE(left.empty()) << left.size() << " processes survived the teardown";
+}
+
+/* Every acknowledged id is on the server at `port`. */
+void expect_no_lost_writes(AgentLab& lab, int port, const std::vector<long>& acked) {
+  pgaf::test::PgConnection c(lab.conninfo(port) + " user=postgres");
+  auto rows = c.query("SELECT id FROM t");
+  std::set<long> have;
+  for (auto& r : rows) have.insert(std::atol(r[0].c_str()));
+  long lost = 0;
+  for (long id : acked) lost += have.count(id) ? 0 : 1;
+  EXPECT_EQ(lost, 0) << "acknowledged writes lost";
+  std::printf("acknowledged writes: %zu, lost: %ld\n", acked.size(), lost);
+}
+
+TEST(Formation, BirthPrimarySecondaryAndReplication) {
+  REQUIRE_ROOT();
+  AgentLab lab(55500);
+  auto t0 = SteadyClock::now();
+  birth(lab);
+  if (HasFatalFailure()) return;
+  std::printf("formation (monitor + 2 nodes) ready in %ld ms\n", ms_since(t0));
+  pgaf::test::PgConnection p(lab.conninfo(lab.node_port(1)) + " user=postgres");
+  p.exec("CREATE TABLE birth(x int); INSERT INTO birth VALUES (42)");
+  auto t1 = SteadyClock::now();
+  std::string v;
+  while (ms_since(t1) < 10000) {
+    auto r = pgaf::test::PgConnection(lab.conninfo(lab.node_port(2)) + " user=postgres")
+                 .try_query("SELECT x FROM birth");
+    if (r.ok && !r.rows.empty()) {
+      v = r.rows[0][0];
+      break;
+    }
+    sleep_ms(50);
+  }
+  EXPECT_EQ(v, "42") << "the write on node_1 did not reach node_2";
+  /* node_2 is a read-only standby */
+  auto w = pgaf::test::PgConnection(lab.conninfo(lab.node_port(2)) + " user=postgres")
+               .try_query("INSERT INTO birth VALUES (1)");
+  EXPECT_FALSE(w.ok);
+  /* pg_autoctl status and show state work against the live formation */
+  auto st = lab.ctl({"status", "--pgdata", lab.pgdata("node_1"), "--json"});
+  EXPECT_EQ(st.exit_code, 0) << st.output;
+  EXPECT_NE(st.output.find("node-active"), std::string::npos);
+  auto ss = lab.ctl({"show", "state", "--monitor", lab.monitor_uri()});
+  EXPECT_EQ(ss.exit_code, 0) << ss.output;
+  EXPECT_NE(ss.output.find("secondary"), std::string::npos) << ss.output;
+  auto su = lab.ctl({"show", "uri", "--monitor", lab.monitor_uri(), "--json"});
+  EXPECT_EQ(su.exit_code, 0);
+  EXPECT_NE(su.output.find("target_session_attrs=read-write"), std::string::npos) << su.output;
+  /* pg_autoctl stop: the node's whole tree goes away */
+  auto stop = lab.ctl({"stop", "--pgdata", lab.pgdata("node_2")});
+  EXPECT_EQ(stop.exit_code, 0) << stop.output;
+  expect_no_survivors(lab);
+}
+
+TEST(Formation, SwitchoverSwapsRolesWithoutLosingWrites) {
+  REQUIRE_ROOT();
+  AgentLab lab(55510);
+  birth(lab);
+  if (HasFatalFailure()) return;
+  pgaf::test::PgConnection(lab.conninfo(lab.node_port(1)) + " user=postgres")
+      .exec("CREATE TABLE t(id bigint primary key)");
+  Writer w(lab.rw_conninfo({lab.node_port(1), lab.node_port(2)}) +
+               " options='-c statement_timeout=5000'",
+           "t");
+  w.start();
+  sleep_ms(500);
+  auto t0 = SteadyClock::now();
+  auto r = lab.ctl({"perform", "switchover", "--monitor", lab.monitor_uri()});
+  long took = ms_since(t0);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  std::printf("perform switchover returned in %ld ms\n", took);
+  ASSERT_GE(lab.wait_states({{"node_2", "primary"}, {"node_1", "secondary"}}, 45000), 0)
+      << lab.state_dump() << lab.log("node_1") << lab.log("node_2");
+  sleep_ms(500);
+  w.stop();
+  std::printf("switchover write gap: %ld ms\n", w.max_gap_ms());
+  expect_no_lost_writes(lab, lab.node_port(2), w.acked());
+  EXPECT_GT(w.acked().size(), 10u);
+  expect_no_survivors(lab);
+}
+
+TEST(Formation, PostmasterKilledAndUnableToRestartFailsOver) {
+  REQUIRE_ROOT();
+  AgentLab lab(55520);
+  birth(lab);
+  if (HasFatalFailure()) return;
+  pgaf::test::PgConnection(lab.conninfo(lab.node_port(1)) + " user=postgres")
+      .exec("CREATE TABLE t(id bigint primary key)");
+  Writer w(lab.rw_conninfo({lab.node_port(1), lab.node_port(2)}) +
+               " options='-c statement_timeout=5000'",
+           "t");
+  w.start();
+  sleep_ms(500);
+  /* Postgres cannot restart: its data directory gets invalid permissions. */
+  std::string pgdata = lab.pgdata("node_1");
+  ASSERT_EQ(::chmod(pgdata.c_str(), 0777), 0);
+  long pm = postmaster_pid(pgdata);
+  ASSERT_GT(pm, 0);
+  auto t0 = SteadyClock::now();
+  ::kill(static_cast<pid_t>(pm), SIGKILL);
+  long ms = lab.wait_states({{"node_2", "wait_primary"}}, 30000);
+  ASSERT_GE(ms, 0) << lab.state_dump() << lab.log("node_1") << lab.log("node_2");
+  std::printf("postmaster killed (cannot restart): node_2 wait_primary after %ld ms\n",
+              ms_since(t0));
+  sleep_ms(500);
+  w.stop();
+  std::printf("write-unavailability window: %ld ms\n", w.max_gap_ms());
+  expect_no_lost_writes(lab, lab.node_port(2), w.acked());
+  ::chmod(pgdata.c_str(), 0700);
+  expect_no_survivors(lab);
+}
+
+TEST(Formation, WholePrimaryKilledFailsOverThenRejoinsWithRewind) {
+  REQUIRE_ROOT();
+  AgentLab lab(55530);
+  birth(lab);
+  if (HasFatalFailure()) return;
+  pgaf::test::PgConnection(lab.conninfo(lab.node_port(1)) + " user=postgres")
+      .exec("CREATE TABLE t(id bigint primary key)");
+  Writer w(lab.rw_conninfo({lab.node_port(1), lab.node_port(2)}) +
+               " options='-c statement_timeout=5000'",
+           "t");
+  w.start();
+  sleep_ms(500);
+  /* node_1's supervisor leads its process group: kill agent and Postgres at once */
+  pid_t node1 = -1;
+  {
+    FILE* f = std::fopen((lab.dir() + "/run/pg_autoctl" + lab.pgdata("node_1") + "/pg_autoctl.pid").c_str(), "r");
+    ASSERT_NE(f, nullptr);
+    long p = -1;
+    ASSERT_EQ(std::fscanf(f, "%ld", &p), 1);
+    std::fclose(f);
+    node1 = static_cast<pid_t>(p);
+  }
+  auto t0 = SteadyClock::now();
+  lab.kill_group(node1, SIGKILL);
+  long ms = lab.wait_states({{"node_2", "wait_primary"}}, 30000);
+  ASSERT_GE(ms, 0) << lab.state_dump() << lab.log("node_2");
+  long failover_ms = ms_since(t0);
+  sleep_ms(300);
+  w.stop();
+  std::printf("whole primary killed: node_2 wait_primary after %ld ms; write-unavailability window %ld ms\n",
+              failover_ms, w.max_gap_ms());
+  /* lease-based bound: lease + drift + margin + health checks + promotion; generous for CI */
+  EXPECT_LT(failover_ms, 15000);
+  expect_no_lost_writes(lab, lab.node_port(2), w.acked());
+  /* no process of node_1 survived the kill */
+  lab.wait_exit(node1, 5000);
+  /* restart node_1: it must come back as a secondary, via pg_rewind */
+  lab.run_node("node_1");
+  ASSERT_GE(lab.wait_states({{"node_1", "secondary"}, {"node_2", "primary"}}, 45000), 0)
+      << lab.state_dump() << lab.log("node_1");
+  EXPECT_NE(lab.log("node_1").find("pg_rewind from"), std::string::npos) << lab.log("node_1");
+  expect_no_survivors(lab);
+}
+
+TEST(Formation, ThreeNodesHighestPriorityWins) {
+  REQUIRE_ROOT();
+  AgentLab lab(55540);
+  lab.start_monitor();
+  lab.start_node("node_1", 1);
+  ASSERT_GE(lab.wait_states({{"node_1", "single"}}, 30000), 0) << lab.state_dump();
+  lab.start_node("node_2", 2, {"--candidate-priority", "20"});
+  ASSERT_GE(lab.wait_states({{"node_1", "primary"}, {"node_2", "secondary"}}, 45000), 0)
+      << lab.state_dump();
+  lab.start_node("node_3", 3, {"--candidate-priority", "90"});
+  ASSERT_GE(lab.wait_states({{"node_1", "primary"}, {"node_2", "secondary"},
+                             {"node_3", "secondary"}},
+                            45000),
+            0)
+      << lab.state_dump() << lab.log("node_3");
+  auto r = lab.ctl({"perform", "failover", "--monitor", lab.monitor_uri()});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  long ms = lab.wait_states({{"node_3", "primary"}, {"node_2", "secondary"},
+                             {"node_1", "secondary"}},
+                            50000);
+  EXPECT_GE(ms, 0) << lab.state_dump() << lab.log("node_1") << lab.log("node_2")
+                   << lab.log("node_3");
+  expect_no_survivors(lab);
+}
+
+TEST(Formation, AllPrioritiesZeroNothingIsPromoted) {
+  REQUIRE_ROOT();
+  AgentLab lab(55550);
+  lab.start_monitor();
+  lab.start_node("node_1", 1);
+  ASSERT_GE(lab.wait_states({{"node_1", "single"}}, 30000), 0) << lab.state_dump();
+  lab.start_node("node_2", 2, {"--candidate-priority", "0"});
+  ASSERT_GE(lab.wait_states({{"node_1", "primary"}, {"node_2", "secondary"}}, 45000), 0)
+      << lab.state_dump();
+  auto r = lab.ctl({"perform", "failover", "--monitor", lab.monitor_uri(), "--wait", "3"});
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  sleep_ms(3000);
+  for (auto& n : lab.nodes()) {
+    if (n.name == "node_2") {
+      EXPECT_NE(n.goal, "wait_primary");
+      EXPECT_NE(n.goal, "primary");
+      EXPECT_NE(n.goal, "stop_replication");
+    }
+  }
+  expect_no_survivors(lab);
+}
+
+TEST(Formation, DropStandbyThenPrimary) {
+  REQUIRE_ROOT();
+  AgentLab lab(55560);
+  birth(lab);
+  if (HasFatalFailure()) return;
+  auto r = lab.ctl({"drop", "node", "--pgdata", lab.pgdata("node_2"), "--wait", "30"});
+  EXPECT_EQ(r.exit_code, 0) << r.output << lab.log("node_2");
+  auto t0 = SteadyClock::now();
+  bool gone = false;
+  while (!gone && ms_since(t0) < 20000) {
+    auto ns = lab.nodes();
+    gone = std::none_of(ns.begin(), ns.end(), [](const NodeRow& n) { return n.name == "node_2"; });
+    if (!gone) sleep_ms(100);
+  }
+  EXPECT_TRUE(gone) << lab.state_dump();
+  EXPECT_GE(lab.wait_states({{"node_1", "single"}}, 30000), 0) << lab.state_dump();
+  auto r2 = lab.ctl({"drop", "node", "--pgdata", lab.pgdata("node_1"), "--wait", "30", "--destroy"});
+  EXPECT_EQ(r2.exit_code, 0) << r2.output << lab.log("node_1");
+  EXPECT_TRUE(lab.nodes().empty()) << lab.state_dump();
+  struct stat sb;
+  EXPECT_NE(::stat(lab.pgdata("node_1").c_str(), &sb), 0) << "--destroy removes PGDATA";
+  expect_no_survivors(lab);
+}
+
+TEST(Formation, BadInput) {
+  REQUIRE_ROOT();
+  AgentLab lab(55570);
+  /* a monitor URI that does not answer: bounded wait, clear error, exit 6 */
+  auto t0 = SteadyClock::now();
+  auto r = lab.ctl({"create", "postgres", "--pgdata", lab.pgdata("x"), "--pgport", "55571",
+                    "--monitor", "postgres://autoctl_node@127.0.0.1:55579/pg_auto_failover",
+                    "--auth", "trust", "--no-ssl"},
+                   30000);
+  EXPECT_EQ(r.exit_code, 6) << r.output;
+  EXPECT_LT(ms_since(t0), 10000);
+  EXPECT_NE(r.output.find("monitor"), std::string::npos) << r.output;
+  /* missing --auth: exit 1, nothing created */
+  r = lab.ctl({"create", "postgres", "--pgdata", lab.pgdata("y"), "--monitor", lab.monitor_uri(),
+               "--no-ssl"});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  struct stat sb;
+  EXPECT_NE(::stat(lab.pgdata("y").c_str(), &sb), 0);
+  /* unknown option */
+  r = lab.ctl({"create", "postgres", "--frobnicate"});
+  EXPECT_EQ(r.exit_code, 1);
+  /* a PGDATA of another cluster cannot join a formation */
+  lab.start_monitor();
+  lab.start_node("node_1", 1);
+  ASSERT_GE(lab.wait_states({{"node_1", "single"}}, 30000), 0) << lab.state_dump();
+  auto init = pgaf::test::run_command({pgaf::test::pg_bindir() + "/initdb", "-D", lab.pgdata("other"),
+                                       "--no-sync"},
+                                      {}, 60000, true);
+  ASSERT_EQ(init.exit_code, 0) << init.output;
+  r = lab.ctl({"create", "postgres", "--pgdata", lab.pgdata("other"), "--pgport", "55572",
+               "--hostname", "127.0.0.1", "--monitor", lab.monitor_uri(), "--auth", "trust",
+               "--no-ssl"});
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  std::printf("foreign PGDATA refused with exit code %d\n", r.exit_code);
+  expect_no_survivors(lab);
+}
+
+}  // namespace
+}  // namespace pgaf::agent_it
