@@ -155,7 +155,7 @@ Schedule generate_schedule(std::uint64_t seed, const GenOptions& o) {
                        {FaultKind::Switchover, 5},     {FaultKind::Promote, 3},          {FaultKind::Maintenance, 4}};
   int total = 0;
   for (const W& w : weights) total += w.w;
-  const auto nfaults = r.range(0, 4);
+  const auto nfaults = r.range(0, 5);
   for (std::int64_t i = 0; i < nfaults; ++i) {
     Fault f;
     auto pick = r.range(0, total - 1);
@@ -185,7 +185,7 @@ Schedule generate_schedule(std::uint64_t seed, const GenOptions& o) {
     }
     if (f.kind == FaultKind::CrashMonitor || f.kind == FaultKind::Switchover) f.a = kMonitor;
     if (f.kind == FaultKind::Promote || f.kind == FaultKind::Maintenance) f.a = N == 1 ? 1 : kTargetStandby;
-    f.start_ms = r.range(0, 4000);
+    f.start_ms = r.range(0, 6000);
     const auto d = r.range(0, 99);
     f.duration_ms = d < 60 ? r.range(100, 2500) : d < 90 ? r.range(2500, 6000) : r.range(6000, 9000);
     f.loss_pct = static_cast<int>(r.range(20, 80));

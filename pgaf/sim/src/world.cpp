@@ -813,17 +813,24 @@ World::StepOutcome World::agent_exec_step(int n, KeeperStep st, bool first) {
       pg_start(n);
       return StepOutcome::Done;
     case KeeperStep::FastForward: {
+      /* Stream from the most advanced standby up to its position (recovery_target_lsn); done
+       * when our WAL contains its record at that position — a diverged WAL never gets there. */
       if (first) {
         const int u = monitor_most_advanced_for(n);
         if (u == 0 || !p.running) return StepOutcome::Fail;
-        if (pg(u).log.size() <= p.log.size()) return StepOutcome::Done;
+        if (pg(u).log.empty() || is_prefix(pg(u).log, p.log)) return StepOutcome::Done;
         a.step_target = pg(u).log.size();
+        a.step_source = u;
         a.step_deadline = now + s_.settings.prepare_promotion_catchup_ms;
         p.upstream = u;
       }
-      if (p.log.size() >= a.step_target) {
-        p.upstream = 0;
-        return StepOutcome::Done;
+      {
+        const auto& src = pg(a.step_source).log;
+        if (p.log.size() >= a.step_target && src.size() >= a.step_target &&
+            p.log[a.step_target - 1].id == src[a.step_target - 1].id) {
+          p.upstream = 0;
+          return StepOutcome::Done;
+        }
       }
       return now >= a.step_deadline ? StepOutcome::Fail : StepOutcome::Poll;
     }

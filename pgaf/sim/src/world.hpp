@@ -147,6 +147,7 @@ struct Agent {
   std::size_t step_idx = 0;
   TimeMs step_deadline = 0;
   std::size_t step_target = 0;
+  int step_source = 0;
   std::vector<SimTime> sampled_reply; /* per node: reply time seen at the previous sample */
   TimeMs last_sample_ms = -1;
   TimeMs pg_down_since = -1;
