@@ -126,7 +126,13 @@ int pgaf_db_message(int level, const char *text);
 
 /* Clock of the monitor: milliseconds since the Unix epoch. */
 int64_t pgaf_db_now_ms(void);
+/* When the monitor (re)started: the later of the postmaster start and the last shared-memory
+ * initialisation (a crash restart). Every commit lost in a crash happened before it. */
 int64_t pgaf_db_postmaster_start_ms(void);
+
+/* SET LOCAL synchronous_commit = off for the current transaction (steady-state reports only;
+ * see docs/monitor.md for why that is safe). Returns 0 or -1 (stashed). */
+int pgaf_db_async_commit(void);
 
 /* The current GUC values. */
 const PgafGucs *pgaf_gucs(void);

@@ -141,6 +141,11 @@ Status Db::unlock_group(const std::string& formation, int group, bool exclusive)
   return Status::Ok();
 }
 
+Status Db::async_commit() {
+  if (pgaf_db_async_commit() != 0) return stashed_pg_error();
+  return Status::Ok();
+}
+
 Status Db::message(MessageLevel level, const std::string& text) {
   const int lvl = level == MessageLevel::Warning ? 2 : level == MessageLevel::Notice ? 1 : 0;
   if (pgaf_db_message(lvl, text.c_str()) != 0) return stashed_pg_error();

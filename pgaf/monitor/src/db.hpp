@@ -67,6 +67,8 @@ class Db {
   Status unlock_group(const std::string& formation, int group, bool exclusive);
   /* LOG also goes to NOTIFY log; NOTICE/WARNING go to the client. */
   Status message(MessageLevel level, const std::string& text);
+  /* This transaction need not wait for its WAL flush (steady-state reports only). */
+  Status async_commit();
   TimeMs now_ms() const { return pgaf_db_now_ms(); }
   TimeMs monitor_start_ms() const { return pgaf_db_postmaster_start_ms(); }
 };

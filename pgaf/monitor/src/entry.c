@@ -157,6 +157,9 @@ typedef struct WorkerSlot
 typedef struct PgafShared
 {
 	slock_t		mutex;
+	/* when shared memory was (re)initialised: postmaster start or the end of a crash restart.
+	 * Any commit lost in a crash (asynchronous commit) happened before this instant. */
+	TimestampTz init_time;
 	WorkerSlot	slots[PGAF_MAX_DATABASES];
 } PgafShared;
 
@@ -186,6 +189,7 @@ pgaf_shmem_startup(void)
 	{
 		memset(shared, 0, sizeof(PgafShared));
 		SpinLockInit(&shared->mutex);
+		shared->init_time = GetCurrentTimestamp();
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -519,7 +523,32 @@ pgaf_db_now_ms(void)
 int64_t
 pgaf_db_postmaster_start_ms(void)
 {
-	return timestamptz_to_unix_ms(PgStartTime);
+	TimestampTz t = PgStartTime;
+
+	if (shared != NULL && shared->init_time > t)
+		t = shared->init_time;
+	return timestamptz_to_unix_ms(t);
+}
+
+int
+pgaf_db_async_commit(void)
+{
+	volatile int rc = 0;
+
+	if (stashed_error != NULL)
+		return -1;
+	PG_TRY();
+	{
+		(void) set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_LOCAL, true, 0, false);
+	}
+	PG_CATCH();
+	{
+		stash_current_error();
+		rc = -1;
+	}
+	PG_END_TRY();
+	return rc;
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -22,8 +22,13 @@ TEST(MonitorNotify, StateAndLogChannels) {
          "sysidentifier => 1)");
 
   std::vector<Notification> got;
-  while (auto n = listener.wait_notification(2000)) got.push_back(*n);
+  while (got.size() < 2) {
+    auto n = listener.wait_notification(2000);
+    if (!n) break;
+    got.push_back(*n);
+  }
   ASSERT_EQ(got.size(), 2u);
+  EXPECT_FALSE(listener.wait_notification(300).has_value());
   /* one log message and one state change, in the order of the transaction */
   const Notification* state = got[0].channel == "state" ? &got[0] : &got[1];
   const Notification* log = got[0].channel == "log" ? &got[0] : &got[1];

@@ -5,15 +5,26 @@
 SELECT * FROM pgautofailover.node_active('three', 3, 0, 'catchingup', true, 2, '0/5000200');
 SELECT * FROM pgautofailover.node_active('three', 3, 0, 'secondary', true, 2, '0/5000200');
 SELECT * FROM states('three');
--- a standby goes to maintenance and back
+-- a standby goes to maintenance and back: it leaves synchronous_standby_names first
+SELECT pgautofailover.synchronous_standby_names('three');
 SELECT pgautofailover.start_maintenance(4);
 SELECT * FROM states('three');
+SELECT pgautofailover.synchronous_standby_names('three');
+SELECT * FROM pgautofailover.node_active('three', 4, 0, 'wait_maintenance', true, 2, '0/5000200');
+SELECT * FROM pgautofailover.node_active('three', 5, 0, 'apply_settings', true, 2, '0/5000200');
+SELECT * FROM pgautofailover.node_active('three', 5, 0, 'primary', true, 2, '0/5000200');
+SELECT * FROM pgautofailover.node_active('three', 4, 0, 'wait_maintenance', true, 2, '0/5000200');
 SELECT * FROM pgautofailover.node_active('three', 4, 0, 'maintenance', true, 2, '0/5000200');
+SELECT * FROM states('three');
 SELECT pgautofailover.start_maintenance(4);
 SELECT pgautofailover.stop_maintenance(4);
+SELECT * FROM states('three');
+SELECT * FROM pgautofailover.node_active('three', 5, 0, 'apply_settings', true, 2, '0/5000200');
+SELECT * FROM pgautofailover.node_active('three', 5, 0, 'primary', true, 2, '0/5000200');
 SELECT * FROM pgautofailover.node_active('three', 4, 0, 'catchingup', true, 2, '0/5000200');
 SELECT * FROM pgautofailover.node_active('three', 4, 0, 'secondary', true, 2, '0/5000200');
 SELECT * FROM states('three');
+SELECT pgautofailover.synchronous_standby_names('three');
 -- unknown nodes: false; bad state: an error
 SELECT pgautofailover.start_maintenance(4242);
 SELECT pgautofailover.stop_maintenance(4);
