@@ -77,19 +77,6 @@ TEST(Seeds, TenThousandSchedulesNoViolation) {
   EXPECT_EQ(s.violations, 0) << failure_report(s, o);
 }
 
-/* The same range under the model options the broken-variant tests use (the known findings
- * neutralised): only the keeper-table finding F2 may remain, never a split brain. */
-TEST(Seeds, CleanModelHasNoSplitBrain) {
-  const RunOptions o = clean_model();
-  for (std::uint64_t seed = 1; seed <= 3000; ++seed) {
-    RunResult r = run_schedule(generate_schedule(seed, GenOptions{}), o);
-    if (r.violation) {
-      ASSERT_NE(r.violation->kind, "split_brain") << "seed " << seed << ": " << r.violation->detail;
-      ASSERT_NE(r.violation->kind, "two_writable") << "seed " << seed << ": " << r.violation->detail;
-    }
-  }
-}
-
 void expect_caught(Broken b, std::uint64_t bound) {
   GenOptions g;
   g.broken = b;

@@ -497,7 +497,10 @@ void World::agent_fence_tick(int n) {
       if (m == n) continue;
       const auto mi = static_cast<std::size_t>(m);
       const SimTime r = p.reply_at[mi];
-      if (r >= 0 && r > a.sampled_reply[mi] && s_.replication_quorum[mi - 1]) streaming++;
+      /* As FenceGuard::tick: a standby counts when its reply changed since a previous sample
+       * that saw it (the first sample after a restart only records). */
+      if (r >= 0 && a.sampled_reply[mi] >= 0 && r > a.sampled_reply[mi] && s_.replication_quorum[mi - 1])
+        streaming++;
       a.sampled_reply[mi] = r;
     }
     const int required = std::max(1, s_.number_sync_standbys);
