@@ -84,3 +84,28 @@ TEST(MonitorHealth, GucsReloadOnSighup) {
 }
 
 }  // namespace
+
+namespace {
+
+/* A database with the extension gets its own health-check worker, and DROP DATABASE still works
+ * (the utility hook stops the worker first). Port 55433. */
+TEST(MonitorHealth, WorkerPerDatabaseAndDropDatabase) {
+  auto monitor = start_monitor(55433, true);
+  monitor->exec("CREATE DATABASE dropme");
+  monitor->exec("CREATE EXTENSION pgautofailover CASCADE", "dropme");
+  auto c = monitor->connect("postgres");
+  const std::string workers =
+      "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pgautofailover' "
+      "AND datname = 'dropme'";
+  EXPECT_TRUE(wait_for_value(c, workers, "1", 10s)) << monitor->log_tail();
+  EXPECT_TRUE(wait_for_value(c,
+                             "SELECT count(*) FROM pg_stat_activity WHERE backend_type = "
+                             "'pgautofailover' AND datname = 'pg_auto_failover'",
+                             "1", 10s));
+  const auto t0 = std::chrono::steady_clock::now();
+  c.exec("DROP DATABASE dropme");
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+  EXPECT_EQ(c.query_value("SELECT count(*) FROM pg_database WHERE datname = 'dropme'"), "0");
+}
+
+}  // namespace
