@@ -405,6 +405,22 @@ class RealPostgres final : public PostgresControl {
   }
 
   Status rewind(const Upstream& from) override {
+    /* A just-promoted source may not have checkpointed its new timeline into pg_control yet;
+     * pg_rewind would then wrongly see "no rewind required". Checkpoint it first. */
+    try {
+      pqxx::connection c("host=" + from.host + " port=" + std::to_string(from.port) +
+                         " user=pgautofailover_replicator dbname=postgres connect_timeout=2"
+                         " application_name=pg_autoctl" +
+                         (cfg_.replication_password.empty()
+                              ? std::string()
+                              : " password=" + cfg_.replication_password));
+      pqxx::nontransaction tx(c);
+      tx.exec("CHECKPOINT");
+    } catch (const std::exception& e) {
+      return make_error(ErrorCode::Pgsql,
+                        std::string("could not checkpoint the new primary before pg_rewind: ") +
+                            e.what());
+    }
     ProcessSpec spec;
     spec.program = cfg_.bindir() + "/pg_rewind";
     spec.args = {"--target-pgdata=" + cfg_.pgdata,

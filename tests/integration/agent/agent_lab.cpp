@@ -56,6 +56,10 @@ AgentLab::AgentLab(int base_port) : base_port_(base_port) {
 
 AgentLab::~AgentLab() {
   if (!torn_down_) (void)teardown();
+  if (std::getenv("AGENT_IT_KEEP") != nullptr) {
+    std::fprintf(stderr, "AGENT_IT_KEEP: kept %s\n", dir_.c_str());
+    return;
+  }
   std::error_code ec;
   fs::remove_all(dir_, ec);
 }
