@@ -244,16 +244,23 @@ Verdict check_rto(const History& h, const CheckConfig& c, std::vector<FaultRto>*
     /* last ok completion at or before the start */
     auto it = std::upper_bound(oks.begin(), oks.end(), f.start_ms);
     TimeMs prev = it == oks.begin() ? (h.phases.warmup_start_ms >= 0 ? h.phases.warmup_start_ms : f.start_ms) : *(it - 1);
+    /* the last attempt the clients made inside the window: a trailing gap is only evidence of
+     * unavailability up to there (after the workload stops there is no evidence either way) */
+    TimeMs last_attempt = -1;
+    for (const auto& op : h.ops) {
+      if (op.invoke_ms >= f.start_ms && op.invoke_ms < r.window_end_ms) last_attempt = std::max(last_attempt, op.complete_ms);
+    }
     TimeMs best = -1;
     bool best_recovered = true;
     while (true) {
       if (it == oks.end()) {
-        /* no acked write after prev: writes unavailable up to the end of the window */
-        const TimeMs tail = r.window_end_ms - prev;
-        if (tail > best) {
+        /* no acked write after prev: writes unavailable up to the last failed attempt */
+        const TimeMs tail_end = std::min(r.window_end_ms, last_attempt);
+        const TimeMs tail = tail_end - prev;
+        if (tail > 0 && tail > best) {
           best = tail;
           r.gap_from_ms = prev;
-          r.gap_to_ms = r.window_end_ms;
+          r.gap_to_ms = tail_end;
           best_recovered = false;
         }
         break;

@@ -424,7 +424,9 @@ std::string summary_table(const std::vector<ScenarioReport>& rs) {
     }
     if (why.size() > 160) why = why.substr(0, 157) + "...";
     const std::string rto = r.checks.rto.empty() ? "-" : fmt_ms(worst);
-    const std::string lost = r.checks.verdicts.empty() ? "-" : std::to_string(r.checks.lost_writes);
+    const std::string lost = r.checks.verdicts.empty() || r.outcome == ScenarioOutcome::Error
+                                 ? "-"
+                                 : std::to_string(r.checks.lost_writes);
     std::snprintf(line, sizeof line, "%-*s  %-8s  %10s  %11s  %s\n", static_cast<int>(w), r.name.c_str(),
                   to_string(r.outcome).c_str(), rto.c_str(), lost.c_str(), why.c_str());
     o << line;

@@ -280,6 +280,8 @@ class ScenarioRun {
                                     "XDG_DATA_HOME=" + h.home + "/share",
                                     "XDG_RUNTIME_DIR=" + h.home + "/run",
                                     "PGDATA=" + h.pgdata,
+                                    /* Postgres' unix socket in a per-host directory: ports repeat across runs */
+                                    "PG_REGRESS_SOCK_DIR=" + h.dir + "/sock",
                                     "PGCONNECT_TIMEOUT=2"};
     for (const auto& [k, v] : sc_.formation.agent_env) env.push_back(k + "=" + v);
     return env;
@@ -458,7 +460,7 @@ Status ScenarioRun::setup_hosts() {
     d.mount = d.dir + "/disk";
     d.pgdata = d.mount + "/pgdata";
     d.home = d.dir + "/home";
-    for (const auto& p : {d.dir, d.mount, d.home, d.home + "/config", d.home + "/share", d.home + "/run"}) {
+    for (const auto& p : {d.dir, d.mount, d.home, d.home + "/config", d.home + "/share", d.home + "/run", d.dir + "/sock"}) {
       fs::create_directories(p, ec);
       if (ec) return make_error(ErrorCode::Internal, "could not create \"" + p + "\": " + ec.message());
     }
@@ -470,7 +472,7 @@ Status ScenarioRun::setup_hosts() {
                           std::strerror(errno));
       }
     }
-    for (const auto& p : {d.dir, d.mount, d.home, d.home + "/config", d.home + "/share", d.home + "/run"}) {
+    for (const auto& p : {d.dir, d.mount, d.home, d.home + "/config", d.home + "/share", d.home + "/run", d.dir + "/sock"}) {
       (void)::chown(p.c_str(), user->uid, user->gid);
     }
     (void)::chmod((d.home + "/run").c_str(), 0700);
