@@ -47,6 +47,8 @@ std::string_view to_string(FaultKind k) {
     case FaultKind::Switchover: return "switchover";
     case FaultKind::Promote: return "promote";
     case FaultKind::Maintenance: return "maintenance";
+    case FaultKind::SetPriority: return "set-candidate-priority";
+    case FaultKind::SetSyncStandbys: return "set-number-sync-standbys";
   }
   return "?";
 }
@@ -70,7 +72,10 @@ bool two_ended(FaultKind k) {
 std::string describe(const Fault& f) {
   std::string what = f.kind == FaultKind::Switchover || f.kind == FaultKind::CrashMonitor
                          ? std::string(to_string(f.kind))
-                         : fmt::format("{} {}", to_string(f.kind), target_name(f.a, f.aux));
+                         : f.kind == FaultKind::SetSyncStandbys
+                               ? fmt::format("{} {}", to_string(f.kind), f.value)
+                               : fmt::format("{} {}", to_string(f.kind), target_name(f.a, f.aux));
+  if (f.kind == FaultKind::SetPriority) what += fmt::format(" {}", f.value);
   if (two_ended(f.kind))
     what += fmt::format(" {} {}", f.kind == FaultKind::PartitionOneWay ? "->" : "<->", target_name(f.b, f.aux + 1));
   if (f.kind == FaultKind::Lossy) what += fmt::format(" loss {}%", f.loss_pct);
@@ -152,7 +157,8 @@ Schedule generate_schedule(std::uint64_t seed, const GenOptions& o) {
                        {FaultKind::IsolateOut, 6},     {FaultKind::IsolateIn, 6},        {FaultKind::Lossy, 6},
                        {FaultKind::Slow, 6},           {FaultKind::CrashPostgres, 8},    {FaultKind::CrashAgent, 7},
                        {FaultKind::FreezeAgent, 6},    {FaultKind::CrashHost, 10},       {FaultKind::CrashMonitor, 8},
-                       {FaultKind::Switchover, 5},     {FaultKind::Promote, 3},          {FaultKind::Maintenance, 4}};
+                       {FaultKind::Switchover, 5},     {FaultKind::Promote, 3},          {FaultKind::Maintenance, 4},
+                       {FaultKind::SetPriority, 3},    {FaultKind::SetSyncStandbys, 3}};
   int total = 0;
   for (const W& w : weights) total += w.w;
   const auto nfaults = r.range(0, 5);
@@ -185,6 +191,12 @@ Schedule generate_schedule(std::uint64_t seed, const GenOptions& o) {
     }
     if (f.kind == FaultKind::CrashMonitor || f.kind == FaultKind::Switchover) f.a = kMonitor;
     if (f.kind == FaultKind::Promote || f.kind == FaultKind::Maintenance) f.a = N == 1 ? 1 : kTargetStandby;
+    if (f.kind == FaultKind::SetSyncStandbys) f.a = kMonitor;
+    if (f.kind == FaultKind::SetPriority) {
+      const int choices[] = {0, 50, 100};
+      f.value = choices[r.range(0, 2)];
+    }
+    if (f.kind == FaultKind::SetSyncStandbys) f.value = static_cast<int>(r.range(0, 2));
     f.start_ms = r.range(0, 6000);
     const auto d = r.range(0, 99);
     f.duration_ms = d < 60 ? r.range(100, 2500) : d < 90 ? r.range(2500, 6000) : r.range(6000, 9000);

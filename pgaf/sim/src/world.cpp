@@ -1099,6 +1099,12 @@ void World::fault_start(std::size_t i) {
     case FaultKind::Maintenance:
       if (host_up_[0]) mon_apply(StartMaintenanceEvent{af.a}, nullptr);
       break;
+    case FaultKind::SetPriority:
+      if (host_up_[0]) mon_apply(SetCandidatePriorityEvent{af.a, af.f.value}, nullptr);
+      break;
+    case FaultKind::SetSyncStandbys:
+      if (host_up_[0]) mon_apply(SetNumberSyncStandbysEvent{af.f.value}, nullptr);
+      break;
     default:
       recompute_links();
       break;
@@ -1129,6 +1135,29 @@ void World::fault_end(std::size_t i) {
     case FaultKind::Switchover:
     case FaultKind::Promote:
       break;
+    case FaultKind::SetPriority:
+    case FaultKind::SetSyncStandbys: {
+      /* The operator restores the setting, retrying while the monitor refuses (e.g. while the
+       * primary is in apply_settings). */
+      bool done = false;
+      if (host_up_[0]) {
+        if (af.f.kind == FaultKind::SetPriority) {
+          const Node* x = g_.find(af.a);
+          const int want = s_.candidate_priority[static_cast<std::size_t>(af.a - 1)];
+          done = !x || x->candidate_priority == want ||
+                 mon_apply(SetCandidatePriorityEvent{af.a, want}, nullptr);
+        } else {
+          done = g_.formation.number_sync_standbys == s_.number_sync_standbys ||
+                 mon_apply(SetNumberSyncStandbysEvent{s_.number_sync_standbys}, nullptr);
+        }
+      }
+      if (!done) {
+        af.active = true;
+        faults_open_++;
+        push(Ev{now_ + 500 * kMs, 0, EvKind::FaultEnd, 0, 0, static_cast<std::int64_t>(i), 0, 0});
+      }
+      break;
+    }
     case FaultKind::Maintenance:
       /* The operator retries stop_maintenance until it is accepted (bounded by the run). */
       if (!host_up_[0] || !mon_apply(StopMaintenanceEvent{af.a}, nullptr)) {

@@ -74,6 +74,8 @@ enum class FaultKind {
   Switchover,     /* perform_failover at the start */
   Promote,        /* perform_promotion of node a at the start */
   Maintenance,    /* start_maintenance of node a at the start, stop_maintenance at the end */
+  SetPriority,    /* set_node_candidate_priority(a, value), restored at the end */
+  SetSyncStandbys,/* set_formation_number_sync_standbys(value), restored at the end */
 };
 std::string_view to_string(FaultKind k);
 
@@ -86,6 +88,7 @@ struct Fault {
   std::int64_t duration_ms = 0;
   int loss_pct = 0;
   std::int64_t delay_ms = 0;
+  int value = 0; /* SetPriority, SetSyncStandbys */
 };
 std::string describe(const Fault& f);
 
