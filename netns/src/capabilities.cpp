@@ -5,6 +5,8 @@
  * veth pair "pa"/"pb" is created there and each qdisc and nft feature is applied to it. The
  * namespace vanishes with the thread. Invariant: a flag is true only if its probe succeeded.
  */
+#include <fcntl.h>
+#include <linux/netfilter.h>
 #include <unistd.h>
 
 #include "internal.hpp"
@@ -39,7 +41,10 @@ Status Capabilities::check(FaultKind kind) const {
     case FaultKind::PacketLoss:
       return nft_bridge && nft_numgen ? Status::Ok() : unsupported("nftables bridge family with numgen");
     case FaultKind::Bandwidth: return tbf ? Status::Ok() : unsupported("the tbf qdisc");
-    case FaultKind::Latency: return netem ? Status::Ok() : unsupported("the netem qdisc (sch_netem)");
+    case FaultKind::Latency:
+      return netem || nfqueue_delay
+                 ? Status::Ok()
+                 : unsupported("both the netem qdisc (sch_netem) and NFQUEUE via nft_compat");
   }
   return Status::Ok();
 }
@@ -54,6 +59,8 @@ std::string Capabilities::to_string() const {
   line("nft numgen", nft_numgen);
   line("nft queue", nft_queue);
   line("nfnetlink_queue", nfnetlink_queue);
+  line("xt NFQUEUE via nft_compat", xt_nfqueue);
+  line("NFQUEUE delayer (latency without netem)", nfqueue_delay);
   line("tbf", tbf);
   line("htb", htb);
   line("netem", netem);
@@ -126,6 +133,17 @@ Result<Capabilities> probe_capabilities() {
           caps.nft_queue);
     caps.nfnetlink_queue = ::access("/proc/thread-self/net/netfilter/nfnetlink_queue", F_OK) == 0;
     if (!caps.nfnetlink_queue) caps.notes.push_back("nfnetlink_queue: /proc/net/netfilter/nfnetlink_queue absent");
+    if (auto r = nft_run("table ip probe_q {\n chain delay {\n }\n}\n"); r.ok()) {
+      Status s = nft_add_xt_nfqueue_rule(NFPROTO_IPV4, "probe_q", "delay", 9);
+      caps.xt_nfqueue = s.ok();
+      if (!s.ok()) caps.notes.push_back("xt NFQUEUE: " + s.error().message + ": " + s.error().detail);
+    }
+    if (caps.xt_nfqueue) {
+      UniqueFd self(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+      auto d = start_delayer(self.get(), "probe", 9, 1000, 0, 1);
+      caps.nfqueue_delay = d.ok();
+      if (!d.ok()) caps.notes.push_back("NFQUEUE delayer: " + d.error().message + ": " + d.error().detail);
+    }
     return Status::Ok();
   });
   if (!st.ok()) return st.error();

@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -100,6 +101,20 @@ Status nl_delete_root_qdisc(const std::string& link);
 /* ---- libnftables (call on a thread inside the namespace) ---- */
 /* Runs one nft script as one transaction; returns the output (JSON when json). */
 Result<std::string> nft_run(const std::string& script, bool json = false);
+
+/* ---- NFQUEUE delayer (nfqueue.cpp; call the rule adder on a thread inside the namespace) ---- */
+/* Append to family/table/chain a rule whose only expression is xt NFQUEUE (rev 3, bypass). */
+Status nft_add_xt_nfqueue_rule(int family, const std::string& table, const std::string& chain,
+                               std::uint16_t queue);
+class Delayer {
+ public:
+  virtual ~Delayer() = default; /* accepts every pending packet, then unbinds the queue */
+  virtual std::uint64_t packets() const = 0;
+};
+/* Bind `queue` inside the namespace and delay each packet by delay ± jitter (seeded). */
+Result<std::unique_ptr<Delayer>> start_delayer(int nsfd, const std::string& ns_name,
+                                               std::uint16_t queue, std::uint32_t delay_us,
+                                               std::uint32_t jitter_us, std::uint64_t seed);
 
 /* ---- processes (process.cpp) ---- */
 Result<ChildProcess> spawn_in_netns(int nsfd, const std::string& ns_name, const SpawnOptions& o);

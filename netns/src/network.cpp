@@ -12,6 +12,7 @@
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/netfilter.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -840,6 +841,74 @@ Result<Fault> Network::bandwidth(std::string_view host, std::uint64_t bytes_per_
                      "bandwidth " + std::to_string(bytes_per_second) + " B/s");
 }
 
+namespace {
+/* FNV-1a: a seed that is the same on every run for the same network, host and fault number. */
+std::uint64_t stable_seed(const std::string& text) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (char c : text) {
+    h ^= static_cast<std::uint8_t>(c);
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+/* Latency without netem: nft chains jump to a rule with the xt NFQUEUE target; a delayer
+ * thread in the host's namespace holds each packet for delay ± jitter. */
+Result<Fault> nfqueue_latency(const std::shared_ptr<NetworkImpl>& impl, std::string_view host,
+                              std::chrono::milliseconds delay, std::chrono::milliseconds jitter,
+                              Direction direction) {
+  std::lock_guard<std::mutex> lock(impl->mu);
+  auto hp = impl->need(host);
+  if (!hp.ok()) return hp.error();
+  const Host h = **hp;
+  std::vector<std::string> keys{"latency " + h.netns};
+  if (auto st = impl->claim(keys); !st.ok()) return st.error();
+  const std::uint64_t id = impl->next_fault;
+  const std::string table = "pgaf_f" + std::to_string(id);
+  const auto queue = static_cast<std::uint16_t>(id % 65000 + 1);
+  const std::uint64_t seed = stable_seed(impl->prefix + h.name + "#" + std::to_string(id));
+  auto delayer = start_delayer(impl->host_fds[h.name].get(), h.netns, queue,
+                               static_cast<std::uint32_t>(delay.count() * 1000),
+                               static_cast<std::uint32_t>(jitter.count() * 1000), seed);
+  if (!delayer.ok()) return delayer.error();
+  std::string script = "table ip " + table + " {\n  chain delay {\n  }\n";
+  if (direction != Direction::Ingress)
+    script += "  chain out {\n    type filter hook output priority 10; policy accept;\n"
+              "    oifname \"" + h.interface + "\" jump delay\n  }\n";
+  if (direction != Direction::Egress)
+    script += "  chain in {\n    type filter hook input priority 10; policy accept;\n"
+              "    iifname \"" + h.interface + "\" jump delay\n  }\n";
+  script += "}\n";
+  Status st = impl->in_host(h, [&]() -> Status {
+    if (auto r = nft_run(script); !r.ok()) return r.error();
+    Status added = nft_add_xt_nfqueue_rule(NFPROTO_IPV4, table, "delay", queue);
+    if (!added.ok()) (void)nft_run("delete table ip " + table + "\n");
+    return added;
+  });
+  if (!st.ok()) return st.error();
+  std::shared_ptr<Delayer> running(std::move(delayer).value());
+  NetworkImpl* net = impl.get();
+  const char* dir = direction == Direction::Egress    ? "egress"
+                    : direction == Direction::Ingress ? "ingress"
+                                                      : "both ways";
+  std::string desc = "latency " + std::to_string(delay.count()) + " ms ± " +
+                     std::to_string(jitter.count()) + " ms " + h.name + " (" + dir +
+                     ", nfqueue delayer, queue " + std::to_string(queue) + ", seed " +
+                     std::to_string(seed) + ")";
+  return impl->record(
+      impl, desc,
+      [net, h, table, running]() -> Status {
+        /* Stop queueing first; the delayer then accepts what it still holds when the record
+         * (and with it the last reference) goes away. */
+        return net->in_host(h, [&]() -> Status {
+          auto r = nft_run("delete table ip " + table + "\n");
+          return r.ok() ? Status::Ok() : Status(r.error());
+        });
+      },
+      keys);
+}
+}  // namespace
+
 Result<Fault> Network::latency(std::string_view host, std::chrono::milliseconds delay,
                                std::chrono::milliseconds jitter, Direction direction) {
   if (!impl_) return make_error(ErrorCode::BadState, "empty network");
@@ -854,15 +923,18 @@ Result<Fault> Network::latency(std::string_view host, std::chrono::milliseconds 
   spec.delay_us = static_cast<std::uint32_t>(delay.count() * 1000);
   spec.jitter_us = static_cast<std::uint32_t>(jitter.count() * 1000);
   auto f = qdisc_fault(impl_, host, direction, spec,
-                       "latency " + std::to_string(delay.count()) + " ms");
-  if (!f.ok() && f.error().code == ErrorCode::Unsupported) {
-    Error e = f.error();
-    e.message = "latency fault is unsupported on this machine: " + e.message;
-    e.hint = "this kernel has no netem qdisc (sch_netem) and pgaf has no NFQUEUE delayer yet; "
-             "skip the scenario (probe_capabilities() reports netem: no)";
-    return e;
-  }
-  return f;
+                       "latency " + std::to_string(delay.count()) + " ms ± " +
+                           std::to_string(jitter.count()) + " ms (netem)");
+  if (f.ok() || f.error().code != ErrorCode::Unsupported) return f;
+  const Error netem_error = f.error();
+  auto nf = nfqueue_latency(impl_, host, delay, jitter, direction);
+  if (nf.ok() || nf.error().code != ErrorCode::Unsupported) return nf;
+  Error e = nf.error();
+  e.message = "latency fault is unsupported on this machine: " + e.message;
+  e.detail += "; netem: " + netem_error.detail;
+  e.hint = "this kernel has neither the netem qdisc (sch_netem) nor NFQUEUE through nft_compat; "
+           "skip the scenario (probe_capabilities() says which)";
+  return e;
 }
 
 std::vector<std::string> Network::active_faults() const {

@@ -379,9 +379,9 @@ TEST_F(NetnsTest, BandwidthLimitSlowsTransfer) {
 TEST_F(NetnsTest, LatencyWorksOrIsReportedUnsupported) {
   auto caps = pgaf::netns::probe_capabilities();
   ASSERT_TRUE(caps.ok()) << caps.error().to_string();
-  auto lat = net_.latency("b", 100ms, 0ms, Direction::Ingress);
-  if (!caps->netem) {
-    ASSERT_FALSE(lat.ok()) << "latency must not pretend to work without netem";
+  auto lat = net_.latency("b", 100ms, 0ms, Direction::Both);
+  if (!caps->netem && !caps->nfqueue_delay) {
+    ASSERT_FALSE(lat.ok()) << "latency must not pretend to work without netem or NFQUEUE";
     EXPECT_EQ(lat.error().code, ErrorCode::Unsupported);
     EXPECT_NE(lat.error().to_string().find("netem"), std::string::npos) << lat.error().to_string();
     EXPECT_EQ(caps->check(pgaf::netns::FaultKind::Latency).error().code, ErrorCode::Unsupported);
@@ -389,9 +389,40 @@ TEST_F(NetnsTest, LatencyWorksOrIsReportedUnsupported) {
     return;
   }
   ASSERT_TRUE(lat.ok()) << lat.error().to_string();
-  auto r = net_.tcp_connect("a", addr("b"), kPort, 1000ms);
+  std::printf("fault: %s\n", lat->description().c_str());
+  EXPECT_NE(lat->description().find(caps->netem ? "netem" : "nfqueue"), std::string::npos);
+  /* SYN delayed entering b, SYN-ACK delayed leaving b: about 200 ms for the handshake. */
+  auto r = net_.tcp_connect("a", addr("b"), kPort, 2000ms);
   EXPECT_EQ(r.outcome, ConnectOutcome::Connected);
-  EXPECT_GE(r.elapsed, 90ms);
+  EXPECT_GE(r.elapsed, 190ms);
+  EXPECT_LT(r.elapsed, 1000ms);
+  /* Other hosts are not delayed. */
+  auto other = net_.tcp_connect("a", addr("c"), kPort, 2000ms);
+  EXPECT_EQ(other.outcome, ConnectOutcome::Connected);
+  EXPECT_LT(other.elapsed, 90ms);
+  /* Data flows (delayed) on an established connection. */
+  ASSERT_EQ(r.outcome, ConnectOutcome::Connected);
+  auto twice = net_.latency("b", 10ms);
+  ASSERT_FALSE(twice.ok());
+  EXPECT_EQ(twice.error().code, ErrorCode::BadState);
+  ASSERT_TRUE(lat->heal().ok());
+  auto healed = net_.tcp_connect("a", addr("b"), kPort, 2000ms);
+  EXPECT_EQ(healed.outcome, ConnectOutcome::Connected);
+  EXPECT_LT(healed.elapsed, 90ms);
+  std::printf("connect a->b: %lld ms with latency, %lld ms healed\n",
+              static_cast<long long>(r.elapsed.count()),
+              static_cast<long long>(healed.elapsed.count()));
+}
+
+TEST_F(NetnsTest, LatencyWithJitterDeliversEverything) {
+  auto lat = net_.latency("b", 30ms, 20ms, Direction::Ingress);
+  if (!lat.ok() && lat.error().code == ErrorCode::Unsupported) GTEST_SKIP() << lat.error().to_string();
+  ASSERT_TRUE(lat.ok()) << lat.error().to_string();
+  /* 100 kB through a jittered (reordering) path arrives complete: the delayer never drops. */
+  auto t = transfer(net_, addr("b"), 100 * 1000);
+  std::printf("100 kB with 30±20 ms ingress latency: %lld ms\n", static_cast<long long>(t.count()));
+  EXPECT_GE(t, 10ms);
+  EXPECT_LT(t, 10000ms);
 }
 
 TEST(NetnsProbe, CapabilitiesAreProbedForReal) {
@@ -404,7 +435,7 @@ TEST(NetnsProbe, CapabilitiesAreProbedForReal) {
   EXPECT_TRUE(caps->nft_bridge);
   EXPECT_TRUE(caps->nft_numgen);
   EXPECT_TRUE(caps->check(pgaf::netns::FaultKind::Partition).ok());
-  EXPECT_EQ(caps->check(pgaf::netns::FaultKind::Latency).ok(), caps->netem);
+  EXPECT_EQ(caps->check(pgaf::netns::FaultKind::Latency).ok(), caps->netem || caps->nfqueue_delay);
   EXPECT_EQ(caps->check(pgaf::netns::FaultKind::Bandwidth).ok(), caps->tbf);
 }
 

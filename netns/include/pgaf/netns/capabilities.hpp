@@ -4,7 +4,8 @@
  * probe_capabilities() builds a throw-away network namespace on a private thread (never mounted,
  * gone when the thread ends), creates a veth pair in it and tries each feature for real: qdiscs
  * (tbf, htb, netem) via libnl, nftables tables/rules per family and expression via libnftables,
- * and the NFQUEUE kernel side (/proc/net/netfilter/nfnetlink_queue). Nothing leaves that
+ * the xt NFQUEUE target through nft_compat and binding a queue (the latency fallback when there
+ * is no netem). Nothing leaves that
  * namespace. Invariant: a capability is reported true only if the probe actually succeeded;
  * `notes` holds the kernel's error text for each failed probe.
  */
@@ -28,6 +29,8 @@ struct Capabilities {
   bool nft_numgen = false;       /* numgen random (packet loss) */
   bool nft_queue = false;        /* nft queue expression */
   bool nfnetlink_queue = false;  /* kernel NFQUEUE side present */
+  bool xt_nfqueue = false;       /* xt NFQUEUE target usable from nf_tables (nft_compat) */
+  bool nfqueue_delay = false;    /* the NFQUEUE delayer works end to end (latency without netem) */
   bool tbf = false;
   bool htb = false;
   bool netem = false;

@@ -263,8 +263,11 @@ class Network {
    * switch port towards the host. One root-qdisc fault per interface at a time. */
   Result<Fault> bandwidth(std::string_view host, std::uint64_t bytes_per_second,
                           Direction direction = Direction::Both);
-  /* Added delay (tc netem via libnl). Unsupported when the kernel has no netem: the error says
-   * so; it never pretends. */
+  /* Added delay ± jitter (uniform). netem (via libnl) where the kernel has it; otherwise an
+   * NFQUEUE delayer: nft chains in the host jump to an xt NFQUEUE rule and a thread in the host's
+   * namespace releases each packet after delay ± jitter (seeded; seed in the description).
+   * Egress delays what the host sends, Ingress what it receives. Unsupported (saying why) when
+   * neither works; it never pretends. One latency fault per host at a time. */
   Result<Fault> latency(std::string_view host, std::chrono::milliseconds delay,
                         std::chrono::milliseconds jitter = std::chrono::milliseconds{0},
                         Direction direction = Direction::Both);
