@@ -9,8 +9,11 @@
  */
 #include "pgaf/test/pg_cluster.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <libpq-fe.h>
 #include <poll.h>
 #include <pwd.h>
@@ -167,6 +170,29 @@ std::string read_file_tail(const std::string& path, std::size_t max_bytes) {
   std::string s = read_file(path);
   if (s.size() > max_bytes) s = s.substr(s.size() - max_bytes);
   return s;
+}
+
+/* True when nothing listens on 127.0.0.1:port (we can bind it ourselves). */
+bool port_free(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return true; /* cannot tell: let postgres report it */
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  close(fd);
+  return ok;
+}
+
+/* postmaster.pid says `pid` runs this data directory and accepts connections (status "ready",
+ * or "standby" for a hot standby). */
+bool postmaster_ready(const std::string& data_dir, pid_t pid) {
+  const std::string s = read_file(data_dir + "/postmaster.pid");
+  if (s.empty()) return false;
+  const std::size_t eol = s.find('\n');
+  if (s.substr(0, eol) != std::to_string(pid)) return false;
+  return s.find("\nready") != std::string::npos || s.find("\nstandby") != std::string::npos;
 }
 
 void chown_tree(const fs::path& p, const RunAs& as) {
@@ -473,6 +499,9 @@ void PgCluster::append_conf(const std::vector<std::string>& lines) {
 
 void PgCluster::start() {
   if (running()) return;
+  if (!port_free(options_.port))
+    throw FixtureError("port " + std::to_string(options_.port) +
+                       " on 127.0.0.1 is already in use (another test or server?)");
   int log = open(log_path().c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (log < 0) throw FixtureError(errno_text("cannot open " + log_path()));
   RunAs as = postgres_identity();
@@ -507,7 +536,9 @@ void PgCluster::wait_ready() {
       throw FixtureError("postgres exited during startup on port " + std::to_string(options_.port) +
                          "; log:\n" + log_tail());
     }
-    if (PQping(ping.c_str()) == PQPING_OK) return;
+    /* ours, not some other server on the port: postmaster.pid names our child */
+    if (postmaster_ready(data_dir(), postmaster_pid_) && PQping(ping.c_str()) == PQPING_OK)
+      return;
     if (Clock::now() >= deadline) {
       stop();
       throw FixtureError("postgres did not accept connections within " +

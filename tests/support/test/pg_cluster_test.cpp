@@ -94,6 +94,13 @@ TEST(PgCluster, NotificationsAndNotices) {
   EXPECT_EQ(r.notices[0], "careful");
 }
 
+TEST(PgCluster, PortInUseIsAnErrorNotAnotherServer) {
+  PgCluster first(opts(55494));
+  PgClusterOptions o = opts(55494);
+  EXPECT_THROW(PgCluster second(o), pgaf::test::FixtureError);
+  EXPECT_EQ(first.query_value("SELECT 1"), "1");
+}
+
 TEST(PgCluster, RunCommandIsBounded) {
   auto r = pgaf::test::run_command({"/bin/sleep", "5"}, {}, 200);
   EXPECT_TRUE(r.timed_out);
