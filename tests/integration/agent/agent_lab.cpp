@@ -78,14 +78,19 @@ std::map<std::string, std::string> AgentLab::env() const {
           {"LC_ALL", "C"}};
 }
 
+std::string pg_autoctl_bin() {
+  const char* e = std::getenv("PGAF_PG_AUTOCTL");
+  return (e != nullptr && *e != '\0') ? std::string(e) : std::string(PG_AUTOCTL_BIN);
+}
+
 pgaf::test::CommandResult AgentLab::ctl(const std::vector<std::string>& args, int timeout_ms) {
-  std::vector<std::string> argv = {PG_AUTOCTL_BIN};
+  std::vector<std::string> argv = {pg_autoctl_bin()};
   argv.insert(argv.end(), args.begin(), args.end());
   return pgaf::test::run_command(argv, env(), timeout_ms, true);
 }
 
 pid_t AgentLab::spawn(const std::string& name, const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {PG_AUTOCTL_BIN};
+  std::vector<std::string> argv = {pg_autoctl_bin()};
   argv.insert(argv.end(), args.begin(), args.end());
   std::vector<std::string> envs;
   for (auto& [k, v] : env()) envs.push_back(k + "=" + v);

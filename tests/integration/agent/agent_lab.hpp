@@ -32,6 +32,9 @@ struct NodeRow {
   std::string reported, goal;
 };
 
+/* The pg_autoctl binary: $PGAF_PG_AUTOCTL, else the one built with this tree. */
+std::string pg_autoctl_bin();
+
 class AgentLab {
  public:
   /* Ports base_port (monitor), base_port+1.. (nodes). */
