@@ -191,5 +191,44 @@ TEST(Schedule, DriftAndSyncStandbysStayValid) {
   }
 }
 
+TEST(Schedule, ReplayTokenRoundTripsAndGivesTheSameRun) {
+  for (std::uint64_t seed : {1ULL, 91ULL, 1071ULL, 4242ULL}) {
+    GenOptions g;
+    g.broken = seed == 91 ? Broken::AgentIgnoresLease : Broken::None;
+    const Schedule s = generate_schedule(seed, g);
+    const std::string token = encode(s);
+    auto d = decode(token);
+    ASSERT_TRUE(d.ok()) << d.error().to_string();
+    EXPECT_EQ(encode(*d), token);
+    EXPECT_EQ(describe(*d), describe(s));
+    RunOptions t;
+    t.trace = true;
+    EXPECT_EQ(run_schedule(*d, t).trace, run_schedule(s, t).trace) << "seed " << seed;
+  }
+}
+
+TEST(Schedule, MalformedReplayTokenIsRefusedNamingTheField) {
+  struct Case {
+    const char* token;
+    const char* field;
+  };
+  const Case cases[] = {
+      {"seed=1;n=2", "v1"},
+      {"v1;seed=1;n=9;nss=0;prio=100;q=1;drift=0,0", "n"},
+      {"v1;seed=1;n=2;nss=0;prio=100;q=1,1;drift=0,0,0", "prio"},
+      {"v1;seed=1;n=2;nss=0;prio=100,100;q=1,1;drift=0,0,99999", "drift"},
+      {"v1;seed=x", "seed"},
+      {"v1;seed=1;n=2;nss=0;prio=100,100;q=1,1;drift=0,0,0;f=1,2,3", "f"},
+      {"v1;bogus=1", "bogus"},
+      {"v1;broken=maybe", "broken"},
+  };
+  for (const Case& c : cases) {
+    auto d = decode(c.token);
+    ASSERT_FALSE(d.ok()) << c.token;
+    EXPECT_NE(d.error().message.find(std::string("\"") + c.field + "\""), std::string::npos)
+        << c.token << " → " << d.error().message;
+  }
+}
+
 }  // namespace
 }  // namespace pgaf::sim

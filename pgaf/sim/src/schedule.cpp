@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 
 #include "world.hpp"
 
@@ -204,6 +205,114 @@ Schedule generate_schedule(std::uint64_t seed, const GenOptions& o) {
     f.delay_ms = r.range(50, 1500);
     s.faults.push_back(f);
   }
+  return s;
+}
+
+namespace {
+
+template <typename T>
+std::string join(const std::vector<T>& v) {
+  std::string out;
+  for (std::size_t i = 0; i < v.size(); ++i) out += fmt::format("{}{}", i ? "," : "", static_cast<std::int64_t>(v[i]));
+  return out;
+}
+
+bool parse_list(std::string_view text, std::vector<std::int64_t>* out) {
+  out->clear();
+  while (!text.empty()) {
+    const auto comma = text.find(',');
+    const std::string_view item = text.substr(0, comma);
+    std::int64_t v = 0;
+    const auto [ptr, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
+    if (ec != std::errc() || ptr != item.data() + item.size()) return false;
+    out->push_back(v);
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string encode(const Schedule& s) {
+  std::vector<int> q;
+  for (bool b : s.replication_quorum) q.push_back(b ? 1 : 0);
+  std::string out = fmt::format("v1;seed={};n={};nss={};prio={};q={};drift={}", s.seed, s.nodes,
+                                s.number_sync_standbys, join(s.candidate_priority), join(q), join(s.drift_ppm));
+  for (const Fault& f : s.faults)
+    out += fmt::format(";f={},{},{},{},{},{},{},{},{}", static_cast<int>(f.kind), f.a, f.b, f.aux, f.start_ms,
+                       f.duration_ms, f.loss_pct, f.delay_ms, f.value);
+  out += fmt::format(";pl={};broken={}", s.primary_lost ? 1 : 0, to_string(s.broken));
+  return out;
+}
+
+Result<Schedule> decode(std::string_view text) {
+  auto bad = [](const std::string& field) {
+    return make_error(ErrorCode::InvalidArgument, "invalid schedule: malformed field \"" + field + "\"",
+                      "pass the token printed after \"replay: pgaf-sim --replay\"");
+  };
+  Schedule s;
+  bool seen_version = false;
+  while (!text.empty()) {
+    const auto semi = text.find(';');
+    const std::string_view part = text.substr(0, semi);
+    text.remove_prefix(semi == std::string_view::npos ? text.size() : semi + 1);
+    if (part == "v1") {
+      seen_version = true;
+      continue;
+    }
+    const auto eq = part.find('=');
+    if (eq == std::string_view::npos) return bad(std::string(part));
+    const std::string key(part.substr(0, eq));
+    const std::string_view val = part.substr(eq + 1);
+    std::vector<std::int64_t> nums;
+    if (key == "broken") {
+      auto b = parse_broken(val);
+      if (!b) return bad(key);
+      s.broken = *b;
+      continue;
+    }
+    if (!parse_list(val, &nums) || nums.empty()) return bad(key);
+    if (key == "seed") s.seed = static_cast<std::uint64_t>(nums[0]);
+    else if (key == "n") s.nodes = static_cast<int>(nums[0]);
+    else if (key == "nss") s.number_sync_standbys = static_cast<int>(nums[0]);
+    else if (key == "pl") s.primary_lost = nums[0] != 0;
+    else if (key == "prio") {
+      s.candidate_priority.clear();
+      for (auto v : nums) s.candidate_priority.push_back(static_cast<int>(v));
+    } else if (key == "q") {
+      s.replication_quorum.clear();
+      for (auto v : nums) s.replication_quorum.push_back(v != 0);
+    } else if (key == "drift") {
+      s.drift_ppm = nums;
+    } else if (key == "f") {
+      if (nums.size() != 9 || nums[0] < 0 || nums[0] > static_cast<int>(FaultKind::SetSyncStandbys)) return bad(key);
+      Fault f;
+      f.kind = static_cast<FaultKind>(nums[0]);
+      f.a = static_cast<int>(nums[1]);
+      f.b = static_cast<int>(nums[2]);
+      f.aux = static_cast<int>(nums[3]);
+      f.start_ms = nums[4];
+      f.duration_ms = nums[5];
+      f.loss_pct = static_cast<int>(nums[6]);
+      f.delay_ms = nums[7];
+      f.value = static_cast<int>(nums[8]);
+      if (f.start_ms < 0 || f.duration_ms < 0 || f.loss_pct < 0 || f.loss_pct > 100 || f.delay_ms < 0) return bad(key);
+      s.faults.push_back(f);
+    } else {
+      return bad(key);
+    }
+  }
+  const auto N = static_cast<std::size_t>(s.nodes);
+  if (!seen_version) return bad("v1");
+  if (s.nodes < 1 || s.nodes > 5) return bad("n");
+  if (s.candidate_priority.size() != N) return bad("prio");
+  if (s.replication_quorum.size() != N) return bad("q");
+  if (s.drift_ppm.size() != N + 1) return bad("drift");
+  for (auto d : s.drift_ppm)
+    if (2 * (d < 0 ? -d : d) > s.settings.clock_drift_ppm) return bad("drift");
+  for (const Fault& f : s.faults)
+    if (f.a > s.nodes || f.b > s.nodes || f.a < kTargetStandby || f.b < kTargetStandby) return bad("f");
   return s;
 }
 

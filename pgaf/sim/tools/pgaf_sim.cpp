@@ -49,16 +49,18 @@ void print_failure(const pgaf::sim::Schedule& s, const pgaf::sim::RunResult& r, 
   RunOptions o = base;
   o.trace = true;
   RunResult t = run_schedule(m, o);
-  std::string flags;
+  std::string flags, model;
   if (s.broken != Broken::None) flags += " --broken " + std::string(to_string(s.broken));
   if (g.nodes != 0) flags += " --nodes " + std::to_string(g.nodes);
   if (g.primary_lost_pct != GenOptions{}.primary_lost_pct)
     flags += " --primary-lost-pct " + std::to_string(g.primary_lost_pct);
-  if (base.vouch_from_previous_sample) flags += " --vouch-from-previous-sample";
-  if (!base.fence_dies_with_agent) flags += " --fence-in-postgres";
-  if (minimise) flags += " --minimise";
-  std::printf("trace (replay: pgaf-sim --seed %llu%s --trace):\n", static_cast<unsigned long long>(s.seed),
-              flags.c_str());
+  if (base.vouch_from_previous_sample) model += " --vouch-from-previous-sample";
+  if (!base.fence_dies_with_agent) model += " --fence-in-postgres";
+  std::printf("replay: pgaf-sim --seed %llu%s%s%s --trace\n", static_cast<unsigned long long>(s.seed),
+              flags.c_str(), model.c_str(), minimise ? " --minimise" : "");
+  std::printf("replay (independent of the generator): pgaf-sim --replay '%s'%s --trace\n", encode(m).c_str(),
+              model.c_str());
+  std::printf("trace:\n");
   for (const auto& line : t.trace) std::printf("  %s\n", line.c_str());
 }
 
@@ -73,6 +75,8 @@ int main(int argc, char** argv) {
   int nodes = 0, primary_lost_pct = 25;
   app.add_option("--seeds", seeds, "seed range A..B: run every schedule and print a summary");
   app.add_option("--seed", seed, "replay one seed");
+  std::string replay;
+  app.add_option("--replay", replay, "replay a schedule token (printed with every failure)");
   app.add_flag("--trace", trace, "print every event of the replayed schedule");
   app.add_flag("--minimise", minimise, "with --seed: shrink a failing schedule first");
   app.add_flag("--keep-going", keep_going, "with --seeds: do not stop at the first failure");
@@ -132,11 +136,22 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  if (app.count("--seed") == 0) {
-    std::fprintf(stderr, "pgaf-sim: give --seeds A..B or --seed N\n");
+  if (app.count("--seed") == 0 && replay.empty()) {
+    std::fprintf(stderr, "pgaf-sim: give --seeds A..B, --seed N or --replay TOKEN\n");
     return 2;
   }
-  const Schedule s = generate_schedule(seed, g);
+  Schedule s;
+  if (!replay.empty()) {
+    auto d = decode(replay);
+    if (!d.ok()) {
+      std::fprintf(stderr, "pgaf-sim: %s\n", d.error().to_string().c_str());
+      return 2;
+    }
+    s = *d;
+    seed = s.seed;
+  } else {
+    s = generate_schedule(seed, g);
+  }
   RunOptions o;
   o.vouch_from_previous_sample = vouch_prev;
   o.fence_dies_with_agent = !fence_in_pg;

@@ -33,6 +33,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "pgaf/core/settings.hpp"
@@ -105,6 +106,13 @@ struct Schedule {
   Broken broken = Broken::None;
 };
 std::string describe(const Schedule& s);
+
+/* A schedule as one token, independent of the generator (so a finding replays after the
+ * generator changes): "v1;seed=N;n=3;nss=0;prio=100,100,0;q=1,1,1;drift=500,-500,12,0;
+ * f=kind,a,b,aux,start,dur,loss,delay,value;f=...;pl=0;broken=none". Settings are the defaults. */
+std::string encode(const Schedule& s);
+/* Parses encode()'s format; an error names the malformed field. */
+Result<Schedule> decode(std::string_view text);
 
 struct GenOptions {
   int nodes = 0;            /* 0 = random 1..5 */
