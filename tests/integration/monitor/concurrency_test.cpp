@@ -56,14 +56,9 @@ const char* kWritableTwice =
     "WHERE goalstate IN ('single', 'wait_primary', 'primary', 'join_primary', 'apply_settings') "
     "GROUP BY formationid, groupid HAVING count(*) > 1";
 
-TEST(MonitorConcurrency, ManyReportersAndFailovers) {
-  std::uint64_t seed = std::random_device{}();
-  if (const char* s = std::getenv("PGAF_SEED")) seed = std::strtoull(s, nullptr, 10);
-  std::cout << "seed: " << seed << " (replay with PGAF_SEED=" << seed << ")" << std::endl;
-
-  auto pg = start_monitor(55440);
-  auto c = pg->connect("pg_auto_failover");
-  Sim sim;
+/* Register kGroups groups of kNodesPerGroup nodes and report until every group is
+ * primary/secondary/secondary. */
+void setup_groups(PgConnection& c, Sim& sim) {
   for (int g = 1; g <= kGroups; ++g) {
     c.exec("SELECT pgautofailover.create_formation('c" + std::to_string(g) +
            "', 'pgsql', 'postgres', true, 0)");
@@ -80,9 +75,52 @@ TEST(MonitorConcurrency, ManyReportersAndFailovers) {
       }
     }
   }
-  /* converge: every node reports its goal until nothing changes (bounded) */
   for (int round = 0; round < 40; ++round)
     for (int id = 1; id <= kGroups * kNodesPerGroup; ++id) ASSERT_EQ(report(c, sim, id), "");
+}
+
+/* Two perform_failover calls on one group at once: the second waits for the first's group
+ * lock, then is refused (the group is no longer stable); no deadlock. Port 55441. */
+TEST(MonitorConcurrency, TwoFailoversAtOnce) {
+  auto pg = start_monitor(55441);
+  auto c = pg->connect("pg_auto_failover");
+  Sim sim;
+  setup_groups(c, sim);
+  auto a = pg->connect("pg_auto_failover");
+  a.exec("BEGIN");
+  a.exec("SELECT pgautofailover.perform_failover('c1')");
+  pgaf::test::QueryResult second;
+  std::thread t([&] {
+    auto b = pg->connect("pg_auto_failover");
+    b.exec("SET lock_timeout = '10s'");
+    second = b.try_query("SELECT pgautofailover.perform_failover('c1')");
+  });
+  /* b waits for a lock (bounded wait for it to get there) */
+  bool waiting = false;
+  for (int i = 0; i < 100 && !waiting; ++i) {
+    waiting = c.query_value("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
+                            "'Lock' AND query LIKE '%perform_failover%'") == "1";
+    if (!waiting) std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_TRUE(waiting);
+  a.exec("COMMIT");
+  t.join();
+  EXPECT_FALSE(second.ok);
+  EXPECT_EQ(second.sqlstate, "55000") << second.message;
+  EXPECT_EQ(c.query_value("SELECT string_agg(goalstate::text, ',' ORDER BY nodeid) FROM "
+                          "pgautofailover.node WHERE formationid = 'c1'"),
+            "draining,report_lsn,report_lsn");
+}
+
+TEST(MonitorConcurrency, ManyReportersAndFailovers) {
+  std::uint64_t seed = std::random_device{}();
+  if (const char* s = std::getenv("PGAF_SEED")) seed = std::strtoull(s, nullptr, 10);
+  std::cout << "seed: " << seed << " (replay with PGAF_SEED=" << seed << ")" << std::endl;
+
+  auto pg = start_monitor(55440);
+  auto c = pg->connect("pg_auto_failover");
+  Sim sim;
+  setup_groups(c, sim);
   for (int g = 1; g <= kGroups; ++g)
     EXPECT_EQ(c.query_value("SELECT string_agg(goalstate::text, ',' ORDER BY nodeid) FROM "
                             "pgautofailover.node WHERE formationid = 'c" +
