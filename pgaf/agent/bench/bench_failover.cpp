@@ -70,13 +70,14 @@ long agent_rss_kb(AgentLab& lab, const std::string& node) {
   std::string pidfile = lab.dir() + "/run/pg_autoctl" + lab.pgdata(node) + "/pg_autoctl.pid";
   std::ifstream in(pidfile);
   std::string line;
-  long total = 0;
+  std::set<long> pids;
   int n = 0;
   while (std::getline(in, line)) {
     ++n;
-    if (n == 1) total += rss_kb(std::atol(line.c_str()));
-    if (n >= 6) total += rss_kb(std::atol(line.c_str()));
+    if (n == 1 || n >= 6) pids.insert(std::atol(line.c_str()));
   }
+  long total = 0;
+  for (long p : pids) total += rss_kb(p);
   return total;
 }
 

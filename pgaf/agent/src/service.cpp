@@ -91,6 +91,7 @@ Status write_pid_file(const std::string& path, const Config& cfg,
                       const std::vector<Service>& services) {
   std::ostringstream o;
   o << getpid() << "\n" << cfg.pgdata << "\n" << "pgaf 0.1.0\n2.2\n0\n";
+  o << getpid() << " postgres\n"; /* the controller runs in the supervisor */
   for (auto& s : services) {
     if (s.child) o << s.child->id() << " " << s.name << "\n";
   }
@@ -167,6 +168,146 @@ long read_supervisor_pid(const std::string& pid_file) {
   return process_alive(info->pid) ? info->pid : -1;
 }
 
+/* ---------------- Postgres controller ---------------- */
+
+namespace {
+
+class Postmaster {
+ public:
+  explicit Postmaster(const Config& cfg) : cfg_(cfg) {}
+
+  bool running() {
+    if (child_ && child_->running()) return true;
+    if (child_) {
+      child_->wait();
+      spdlog::warn("postgres exited with code {}", child_->exit_code());
+      child_.reset();
+    }
+    return running_postmaster_pid(cfg_.pgdata) > 0; /* adopted (not our child) */
+  }
+
+  Status start() {
+    if (running()) return Status::Ok();
+    std::vector<std::string> args = {"-D", cfg_.pgdata, "-p", std::to_string(cfg_.port), "-h",
+                                     cfg_.listen_addresses};
+    const char* sock = std::getenv("PG_REGRESS_SOCK_DIR");
+    if (sock != nullptr) {
+      args.push_back("-k");
+      args.push_back(sock);
+    } else if (!cfg_.host.empty() && cfg_.host[0] == '/') {
+      args.push_back("-k");
+      args.push_back(cfg_.host);
+    }
+    std::string log = cfg_.pgdata + "/startup.log";
+    try {
+      FILE* f = std::fopen(log.c_str(), "a");
+      if (f == nullptr) {
+        return make_error(ErrorCode::Pgctl, "could not open \"" + log + "\"");
+      }
+      child_ = std::make_unique<bp::child>(cfg_.bindir() + "/postgres", bp::args(args),
+                                           bp::std_in<bp::null, bp::std_out > f, bp::std_err > f,
+                                           DieWithParent(SIGQUIT));
+      std::fclose(f);
+      spdlog::info("Postgres is now serving PGDATA \"{}\" on port {} with pid {}", cfg_.pgdata,
+                   cfg_.port, child_->id());
+    } catch (const std::exception& e) {
+      return make_error(ErrorCode::Pgctl, std::string("could not start postgres: ") + e.what());
+    }
+    return Status::Ok();
+  }
+
+  /* SIGINT = fast, SIGQUIT = immediate; bounded, then SIGKILL. */
+  void stop(int sig, TimeMs timeout_ms) {
+    SystemClock clock;
+    pid_t pid = -1;
+    if (child_ && child_->running()) {
+      pid = child_->id();
+    } else {
+      long p = running_postmaster_pid(cfg_.pgdata);
+      if (p > 0) pid = static_cast<pid_t>(p);
+    }
+    if (pid <= 0) return;
+    spdlog::info("stopping postgres (pid {}) with {}", pid, strsignal(sig));
+    ::kill(pid, sig);
+    TimeMs deadline = clock.now_ms() + timeout_ms;
+    while (running()) {
+      if (clock.now_ms() > deadline) {
+        if (sig != SIGKILL) {
+          sig = sig == SIGINT ? SIGQUIT : SIGKILL;
+          ::kill(pid, sig);
+          deadline = clock.now_ms() + 5000;
+        }
+      }
+      clock.sleep_ms(20);
+    }
+  }
+
+ private:
+  Config cfg_;
+  std::unique_ptr<bp::child> child_;
+};
+
+/* The controller: one step every ~20 ms makes the postmaster match pg_autoctl.pg, restarting
+ * a Postgres that died (100 ms backoff growing to 1 s). */
+class Controller {
+ public:
+  Controller(const Config& cfg, std::string expected_path)
+      : pm_(cfg), expected_path_(std::move(expected_path)) {}
+
+  void step() {
+    PgExpected e = read_expected_status(expected_path_);
+    bool running = pm_.running();
+    TimeMs now = clock_.now_ms();
+    if (e == PgExpected::Running) {
+      if (!running) {
+        if (was_running_) {
+          failures_++;
+          next_start_ = now + std::min<TimeMs>(1000, 100 * (failures_ - 1));
+          was_running_ = false;
+        }
+        if (now >= next_start_) {
+          Status s = pm_.start();
+          if (!s) spdlog::error("{}", s.error().to_string());
+          was_running_ = true;
+          next_start_ = now + std::min<TimeMs>(1000, 100 * (failures_ + 1));
+        }
+      } else {
+        if (now > next_start_ + 5000) failures_ = 0; /* it ran for a while */
+        was_running_ = true;
+      }
+    } else if (e == PgExpected::Stopped) {
+      if (running) pm_.stop(SIGINT, 30000);
+      was_running_ = false;
+      failures_ = 0;
+    }
+  }
+  void stop(int sig) { pm_.stop(sig == SIGQUIT ? SIGQUIT : SIGINT, 30000); }
+
+ private:
+  Postmaster pm_;
+  std::string expected_path_;
+  SystemClock clock_;
+  TimeMs next_start_ = 0;
+  int failures_ = 0;
+  bool was_running_ = false;
+};
+
+}  // namespace
+
+int run_postgres_controller(const Config& cfg) {
+  install_signal_handlers();
+  auto paths = paths_for(cfg.pgdata);
+  if (!paths) return exit_code(paths.error().code);
+  Controller ctl(cfg, paths->pg_expected);
+  SystemClock clock;
+  while (g_signal == 0) {
+    ctl.step();
+    clock.sleep_ms(20);
+  }
+  ctl.stop(g_signal);
+  return 0;
+}
+
 int run_supervisor(const Config& cfg, int verbosity) {
   auto paths = paths_for(cfg.pgdata);
   if (!paths) {
@@ -196,7 +337,9 @@ int run_supervisor(const Config& cfg, int verbosity) {
     for (auto& v : verbosity_args(verbosity)) a.push_back(v);
     return a;
   };
-  services.push_back(Service{"postgres", base("postgres"), nullptr, {}});
+  /* The Postgres controller runs in this process (fewer processes, less memory); the keeper
+   * loop runs as a child service. */
+  Controller controller(cfg, paths->pg_expected);
   if (cfg.role == Role::Keeper) services.push_back(Service{"node-active", base("node-active"), nullptr, {}});
   for (auto& s : services) {
     if (Status st = start_service(s); !st) {
@@ -280,6 +423,7 @@ int run_supervisor(const Config& cfg, int verbosity) {
       (void)write_pid_file(paths->pid, cfg, services);
       any_running = true;
     }
+    if (!stopping) controller.step();
     if (stopping && !any_running) break;
     if (stopping && clock.now_ms() > stop_deadline) {
       spdlog::warn("services did not stop in time: killing them");
@@ -287,135 +431,12 @@ int run_supervisor(const Config& cfg, int verbosity) {
         if (s.child && s.child->running()) ::kill(s.child->id(), SIGKILL);
       stop_deadline = clock.now_ms() + 5000;
     }
-    clock.sleep_ms(50);
+    clock.sleep_ms(20);
   }
+  controller.stop(stop_sig);
   fs::remove(paths->pid, ec);
   spdlog::info("pg_autoctl stopped");
   return result;
-}
-
-/* ---------------- Postgres controller ---------------- */
-
-namespace {
-
-class Postmaster {
- public:
-  explicit Postmaster(const Config& cfg) : cfg_(cfg) {}
-
-  bool running() {
-    if (child_ && child_->running()) return true;
-    if (child_) {
-      child_->wait();
-      spdlog::warn("postgres exited with code {}", child_->exit_code());
-      child_.reset();
-    }
-    return running_postmaster_pid(cfg_.pgdata) > 0; /* adopted (not our child) */
-  }
-
-  Status start() {
-    if (running()) return Status::Ok();
-    std::vector<std::string> args = {"-D", cfg_.pgdata, "-p", std::to_string(cfg_.port), "-h",
-                                     cfg_.listen_addresses};
-    const char* sock = std::getenv("PG_REGRESS_SOCK_DIR");
-    if (sock != nullptr) {
-      args.push_back("-k");
-      args.push_back(sock);
-    } else if (!cfg_.host.empty() && cfg_.host[0] == '/') {
-      args.push_back("-k");
-      args.push_back(cfg_.host);
-    }
-    std::string log = cfg_.pgdata + "/startup.log";
-    try {
-      FILE* f = std::fopen(log.c_str(), "a");
-      if (f == nullptr) {
-        return make_error(ErrorCode::Pgctl, "could not open \"" + log + "\"");
-      }
-      child_ = std::make_unique<bp::child>(cfg_.bindir() + "/postgres", bp::args(args),
-                                           bp::std_in<bp::null, bp::std_out > f, bp::std_err > f,
-                                           DieWithParent(SIGQUIT));
-      std::fclose(f);
-      spdlog::info("Postgres is now serving PGDATA \"{}\" on port {} with pid {}", cfg_.pgdata,
-                   cfg_.port, child_->id());
-    } catch (const std::exception& e) {
-      return make_error(ErrorCode::Pgctl, std::string("could not start postgres: ") + e.what());
-    }
-    return Status::Ok();
-  }
-
-  /* SIGINT = fast, SIGQUIT = immediate; bounded, then SIGKILL. */
-  void stop(int sig, TimeMs timeout_ms) {
-    SystemClock clock;
-    pid_t pid = -1;
-    if (child_ && child_->running()) {
-      pid = child_->id();
-    } else {
-      long p = running_postmaster_pid(cfg_.pgdata);
-      if (p > 0) pid = static_cast<pid_t>(p);
-    }
-    if (pid <= 0) return;
-    spdlog::info("stopping postgres (pid {}) with {}", pid, strsignal(sig));
-    ::kill(pid, sig);
-    TimeMs deadline = clock.now_ms() + timeout_ms;
-    while (running()) {
-      if (clock.now_ms() > deadline) {
-        if (sig != SIGKILL) {
-          sig = sig == SIGINT ? SIGQUIT : SIGKILL;
-          ::kill(pid, sig);
-          deadline = clock.now_ms() + 5000;
-        }
-      }
-      clock.sleep_ms(20);
-    }
-  }
-
- private:
-  Config cfg_;
-  std::unique_ptr<bp::child> child_;
-};
-
-}  // namespace
-
-int run_postgres_controller(const Config& cfg) {
-  install_signal_handlers();
-  auto paths = paths_for(cfg.pgdata);
-  if (!paths) return exit_code(paths.error().code);
-  Postmaster pm(cfg);
-  SystemClock clock;
-  TimeMs next_start = 0;
-  int failures = 0;
-  bool was_running = false;
-  while (g_signal == 0) {
-    PgExpected e = read_expected_status(paths->pg_expected);
-    bool running = pm.running();
-    if (e == PgExpected::Running) {
-      if (!running) {
-        TimeMs now = clock.now_ms();
-        if (was_running) {
-          failures++;
-          next_start = now + std::min<TimeMs>(1000, 100 * (failures - 1));
-          was_running = false;
-        }
-        if (now >= next_start) {
-          Status s = pm.start();
-          if (!s) spdlog::error("{}", s.error().to_string());
-          was_running = true;
-          next_start = now + std::min<TimeMs>(1000, 100 * (failures + 1));
-        }
-      } else {
-        /* reset the failure count once it ran for a while */
-        if (clock.now_ms() > next_start + 5000) failures = 0;
-        was_running = true;
-      }
-    } else if (e == PgExpected::Stopped) {
-      if (running) pm.stop(SIGINT, 30000);
-      was_running = false;
-      failures = 0;
-    }
-    clock.sleep_ms(20);
-  }
-  int sig = g_signal;
-  pm.stop(sig == SIGQUIT ? SIGQUIT : SIGINT, 30000);
-  return 0;
 }
 
 /* ---------------- node-active ---------------- */

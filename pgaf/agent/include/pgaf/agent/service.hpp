@@ -1,11 +1,12 @@
 /*
  * service.hpp — the processes of `pg_autoctl run` (upstream-design.md §7.1):
  *
- *   supervisor (owns the pid file)
- *     ├─ do service postgres     — Postgres controller: runs `postgres` as its child, starting and
- *     │                            stopping it to match the expected-status file pg_autoctl.pg
- *     └─ do service node-active  — the keeper loop (keeper.hpp) and its fence thread
- *   (on a monitor: only the Postgres controller)
+ *   supervisor (owns the pid file) — also the Postgres controller: runs `postgres` as its
+ *   │   child, starting and stopping it to match the expected-status file pg_autoctl.pg, and
+ *   │   restarting it when it dies (the reference runs the controller as a separate child; one
+ *   │   process less keeps the agent's memory under 30 MB; `do service postgres` still exists)
+ *   └─ do service node-active  — the keeper loop (keeper.hpp) and its fence thread
+ *   (on a monitor: no child, only the Postgres controller)
  *
  * Invariants:
  *  - every child dies with its parent (PR_SET_PDEATHSIG: SIGKILL for services, SIGQUIT for the
