@@ -1432,9 +1432,17 @@ RunResult World::run() {
   return res_;
 }
 
+namespace {
+std::string g_running_token; /* read by a signal handler: written only between runs */
+}
+
+const char* running_schedule_token() { return g_running_token.c_str(); }
+
 RunResult run_schedule(const Schedule& s, const RunOptions& o) {
+  g_running_token = encode(s);
   World w(s, o);
-  return w.run();
+  RunResult r = w.run();
+  return r;
 }
 
 }  // namespace pgaf::sim

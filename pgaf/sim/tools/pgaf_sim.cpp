@@ -13,7 +13,11 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <unistd.h>
+
+#include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <string>
 
 #include "pgaf/sim/sim.hpp"
@@ -64,10 +68,23 @@ void print_failure(const pgaf::sim::Schedule& s, const pgaf::sim::RunResult& r, 
   for (const auto& line : t.trace) std::printf("  %s\n", line.c_str());
 }
 
+/* A core assertion aborts the process: name the schedule that triggered it before dying. */
+extern "C" void on_abort(int) {
+  const char* head = "pgaf-sim: aborted while running schedule; replay with:\n  pgaf-sim --replay '";
+  const char* token = pgaf::sim::running_schedule_token();
+  const char* tail = "' --trace\n";
+  (void)!write(2, head, std::strlen(head));
+  (void)!write(2, token, std::strlen(token));
+  (void)!write(2, tail, std::strlen(tail));
+  std::signal(SIGABRT, SIG_DFL);
+  std::raise(SIGABRT);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace pgaf::sim;
+  std::signal(SIGABRT, on_abort);
   CLI::App app{"pgaf-sim: deterministic simulation of a pgaf formation (real decide(), keeper table, lease)"};
   std::string seeds, broken = "none";
   std::uint64_t seed = 0;

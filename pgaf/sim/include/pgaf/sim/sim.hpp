@@ -162,6 +162,10 @@ struct RunOptions {
 
 RunResult run_schedule(const Schedule& s, const RunOptions& o);
 
+/* The replay token of the schedule being run (or ""), kept so that a crash inside the core (an
+ * assertion aborts) can still name what to replay: pgaf-sim prints it from its SIGABRT handler. */
+const char* running_schedule_token();
+
 /* Greedy shrink: drop faults one at a time while the run still fails (any violation of the same
  * kind). Bounded by max_runs. */
 Schedule shrink(const Schedule& failing, const std::string& kind, const RunOptions& o, int max_runs = 200);
