@@ -108,7 +108,9 @@ Status nft_add_xt_nfqueue_rule(int family, const std::string& table, const std::
                                std::uint16_t queue);
 class Delayer {
  public:
-  virtual ~Delayer() = default; /* accepts every pending packet, then unbinds the queue */
+  virtual ~Delayer() = default; /* stop() */
+  /* Accept every pending packet, unbind the queue, end the thread. Idempotent. */
+  virtual void stop() = 0;
   virtual std::uint64_t packets() const = 0;
 };
 /* Bind `queue` inside the namespace and delay each packet by delay ± jitter (seeded). */

@@ -898,8 +898,9 @@ Result<Fault> nfqueue_latency(const std::shared_ptr<NetworkImpl>& impl, std::str
   return impl->record(
       impl, desc,
       [net, h, table, running]() -> Status {
-        /* Stop queueing first; the delayer then accepts what it still holds when the record
-         * (and with it the last reference) goes away. */
+        /* Release everything held and unbind first (the rule's bypass flag lets packets pass
+         * from then on), then remove the rule: deleting a hook drops packets still queued. */
+        running->stop();
         return net->in_host(h, [&]() -> Status {
           auto r = nft_run("delete table ip " + table + "\n");
           return r.ok() ? Status::Ok() : Status(r.error());

@@ -11,8 +11,10 @@
  *      arrival + delay ± jitter. Jitter comes from a seeded mt19937 (seed in the fault's
  *      description), so a run replays with the same offsets for the same packet sequence.
  * Invariants: every queued packet gets exactly one verdict — on stop, all pending packets are
- * accepted before the queue is destroyed; the queue is fail-open (a full queue passes packets
- * instead of dropping them), so the delayer adds latency and never silently adds loss.
+ * accepted before the queue is unbound; the queue is fail-open (a full queue passes packets
+ * instead of dropping them) and the rule has the bypass flag (no listener: packets pass), so the
+ * delayer adds latency and never silently adds loss. Heal stops the delayer *before* deleting the
+ * rule: deleting a hook with packets still queued makes the kernel drop them.
  */
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
@@ -129,7 +131,9 @@ class DelayerImpl final : public Delayer {
               std::uint64_t seed)
       : queue_(queue), delay_us_(delay_us), jitter_us_(jitter_us), rng_(seed) {}
 
-  ~DelayerImpl() override {
+  ~DelayerImpl() override { stop(); }
+
+  void stop() override {
     if (thread_.joinable()) {
       std::uint64_t one = 1;
       [[maybe_unused]] ssize_t w = ::write(stop_.get(), &one, sizeof one);
@@ -221,9 +225,22 @@ class DelayerImpl final : public Delayer {
         pending_.erase(pending_.begin());
       }
     }
-    for (const auto& [when, p] : pending_) nfq_set_verdict(qh, p.id, NF_ACCEPT, 0, nullptr);
-    pending_.clear();
-    nfq_destroy_queue(qh);
+    /* Stop: drain what the kernel already sent us, accept everything held, unbind. The unbind
+     * waits for the kernel's ack on the same socket, so packet messages still buffered there
+     * can make it fail: drain and retry (bounded). */
+    auto drain_and_accept = [&] {
+      for (int i = 0; i < 1024; ++i) {
+        ssize_t r = ::recv(fd, buf.data(), buf.size(), MSG_DONTWAIT);
+        if (r <= 0) break;
+        nfq_handle_packet(h, buf.data(), static_cast<int>(r));
+      }
+      for (const auto& [when, p] : pending_) nfq_set_verdict(qh, p.id, NF_ACCEPT, 0, nullptr);
+      pending_.clear();
+    };
+    for (int attempt = 0; attempt < 10; ++attempt) {
+      drain_and_accept();
+      if (nfq_destroy_queue(qh) == 0) break;
+    }
     nfq_close(h);
   }
 

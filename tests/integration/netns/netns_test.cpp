@@ -423,6 +423,11 @@ TEST_F(NetnsTest, LatencyWithJitterDeliversEverything) {
   std::printf("100 kB with 30±20 ms ingress latency: %lld ms\n", static_cast<long long>(t.count()));
   EXPECT_GE(t, 10ms);
   EXPECT_LT(t, 10000ms);
+  /* Teardown with the fault still in force: the delayer stops, the handle becomes a no-op. */
+  ASSERT_TRUE(net_.destroy().ok());
+  EXPECT_FALSE(lat->active());
+  EXPECT_TRUE(lat->heal().ok());
+  EXPECT_TRUE(pgaf::netns::list_namespaces(prefix_).empty());
 }
 
 TEST(NetnsProbe, CapabilitiesAreProbedForReal) {
