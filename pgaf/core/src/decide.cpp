@@ -198,6 +198,8 @@ class Machine {
                     std::string(to_string(goal)) + " after " + why + ".";
     n.goal_state = goal;
     n.state_change_time_ms = now_;
+    /* the keeper may start streaming as soon as it sees this goal (F6 of simulator.md) */
+    if (state_streams_from_primary(goal)) n.stream_stop_time_ms = -1;
     message(MessageLevel::Log, a.description);
     d_.assignments.push_back(std::move(a));
     return true;
@@ -379,7 +381,9 @@ void Machine::proceed(Node& a) {
   }
   /* rules 31-32: the election losers follow the new primary */
   if (a.converged(S::JoinSecondary) && p != nullptr && p->id != aid) {
-    if (p->reported_state == S::WaitPrimary && one_of(p->goal_state, {S::WaitPrimary, S::Primary})) {
+    /* any writable state of the new primary will do: a primary in apply_settings waits for a
+     * standby to catch up, so waiting here for wait_primary/primary deadlocks (F9) */
+    if (can_take_writes_in_state(p->reported_state) && can_take_writes_in_state(p->goal_state)) {
       assign(a, S::Secondary, "the new primary is ready");
       const NodeId pid = p->id;
       if (Node* pp = find(pid); pp != nullptr && is_in_primary_state(*pp)) proceed_primary(*pp);
@@ -476,7 +480,11 @@ bool Machine::ms_failover(Node& a, Node* p) {
                              is_demoted_primary(*n);
     if (old_primary && !(n->converged(S::Draining) || n->converged(S::Demoted))) continue;
     if (unhealthy(*n) && !reporting(*n)) {
-      if (n->replication_quorum && n->reported_state != S::ReportLsn) ++missing;
+      /* a silent quorum node may hold acknowledged commits unless it provably stopped
+       * streaming: it reported report_lsn and has not been given a streaming goal since */
+      if (n->replication_quorum &&
+          (n->reported_state != S::ReportLsn || state_streams_from_primary(n->goal_state)))
+        ++missing;
       continue;
     }
     if (n->converged(S::ReportLsn)) {
@@ -527,8 +535,11 @@ bool Machine::ms_failover(Node& a, Node* p) {
     return false;
   }
   std::vector<Node*> eligible;
+  /* Only nodes on the most advanced timeline: an older-timeline node (an old primary with WAL
+   * past the fork point) cannot fast-forward from the newest one (F7 of simulator.md). */
   for (Node* c : candidates)
-    if (c->candidate_priority > 0 && healthy(*c)) eligible.push_back(c);
+    if (c->candidate_priority > 0 && healthy(*c) && c->reported_tli == top->reported_tli)
+      eligible.push_back(c);
   if (eligible.empty()) {
     message(MessageLevel::Log, "Failover: no candidate with a non-zero priority is healthy");
     return false;
@@ -644,7 +655,9 @@ Status on_node_active(Machine& m, const NodeActiveEvent& e) {
     n.reported_lsn = e.lsn;
     n.wal_report_time_ms = now;
   }
-  if (state_streams_from_primary(n.reported_state))
+  /* Stopped streaming: a non-streaming state reported while the goal is not a streaming
+   * state either (a half-done transition towards a streaming goal may already stream). */
+  if (state_streams_from_primary(n.reported_state) || state_streams_from_primary(n.goal_state))
     n.stream_stop_time_ms = -1;
   else if (n.stream_stop_time_ms < 0)
     n.stream_stop_time_ms = now;
@@ -837,6 +850,14 @@ Status perform_failover(Machine& m) {
     m.assign(*p, S::Draining, "a manual failover was requested");
     m.assign(*sb, S::PreparePromotion, "a manual failover was requested");
     return Status::Ok();
+  }
+  int promotable = 0;
+  for (Node* o : live)
+    if (o != p && o->candidate_priority > 0) ++promotable;
+  if (promotable == 0) {
+    return make_error(ErrorCode::BadState,
+                      "cannot fail over: no other node has a non-zero candidate priority",
+                      "set a candidate priority on a standby first");
   }
   m.assign(*p, S::Draining, "a manual failover was requested");
   p->candidate_priority -= 101;

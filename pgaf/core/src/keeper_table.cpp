@@ -76,7 +76,9 @@ std::vector<KeeperTransition> make_table() {
   add({S::WaitStandby}, S::Catchingup, {K::InitStandby}, "Base backup from the primary");
   add({S::Demoted}, S::Catchingup, {K::RewindOrBaseBackup, K::DropLocalSlots, K::FollowPrimary},
       "Rejoin as a standby of the new primary (pg_rewind)");
-  add({S::Secondary}, S::Catchingup, {K::FollowPrimary}, "Follow the new primary");
+  /* it may have streamed past the new primary's fork point (F8 of simulator.md) */
+  add({S::Secondary}, S::Catchingup, {K::StopPostgres, K::RewindOrBaseBackup, K::FollowPrimary},
+      "Follow the new primary (rewind first)");
   add({S::Catchingup}, S::Secondary, {K::CheckTimeline, K::MaintainSlots},
       "Caught up: now a secondary");
   add({S::Secondary, S::Catchingup, S::ReportLsn}, S::PreparePromotion, {K::StopWalReceiver},

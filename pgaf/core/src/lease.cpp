@@ -26,11 +26,15 @@ void AgentLease::on_standby_sample(TimeMs now_ms, int streaming_quorum, int requ
                                    NodeState current) {
   /* Standbys vouch only for a primary the monitor last confirmed as writable: once the monitor
    * has taken the role away, no evidence brings writes back. */
-  if (!monitor_writable_) return;
+  /* A reply newer than at the previous sample proves streaming *after the previous sample*,
+   * not now: the vouch is dated at the previous sample (found by pgaf-sim, F1). */
+  const TimeMs proven_at = previous_sample_ms_;
+  previous_sample_ms_ = now_ms;
+  if (!monitor_writable_ || proven_at < 0) return;
   if (current != NodeState::Primary && current != NodeState::ApplySettings) return;
   if (required < 1) required = 1;
   if (streaming_quorum >= required)
-    vouch_until_ = std::max(vouch_until_, now_ms + s_.standby_vouch_ms - s_.fence_guard_ms);
+    vouch_until_ = std::max(vouch_until_, proven_at + s_.standby_vouch_ms - s_.fence_guard_ms);
 }
 
 void AgentLease::revoke() {

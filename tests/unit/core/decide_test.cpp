@@ -359,6 +359,18 @@ TEST(DecideManual, FailoverNeedsAStableGroup) {
   EXPECT_NE(r2.error().message.find("not in a stable state"), std::string::npos);
 }
 
+TEST(DecideManual, FailoverRefusedWhenNoOtherNodeCanWin) {
+  /* F5 of docs/simulator.md: with priorities [100, 0, 0] a switchover would park every node in
+   * report_lsn */
+  Monitor m;
+  m.build_stable(3, {100, 0, 0});
+  auto r = m.try_apply(PerformFailoverEvent{});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("no other node has a non-zero candidate priority"),
+            std::string::npos);
+  EXPECT_EQ(m.goal(1), S::Primary);
+}
+
 TEST(DecideManual, PromotionOfAPrimaryReturnsFalse) {
   Monitor m;
   m.build_stable(2);
@@ -449,6 +461,37 @@ TEST(DecideElection, WaitsForEveryQuorumStandbyToReport) {
   EXPECT_TRUE(m.converged(3, S::ReportLsn)) << "no election before node 4 reported";
   m.reach(4);
   EXPECT_EQ(m.goal(2), S::PreparePromotion) << "ties go to the lowest node id";
+}
+
+TEST(DecideElection, OlderTimelineCandidateIsNotElected) {
+  /* F7: a node on an older timeline cannot fast-forward from the newest one */
+  Monitor m;
+  m.build_stable(3, {100, 100, 50});
+  m.report(2, S::Secondary, 0x2000000, true, 1);
+  m.report(3, S::Secondary, 0x1000000, true, 2);
+  m.advance(3000);
+  m.health(1, Health::Bad);
+  m.report(2, S::ReportLsn, 0x2000000, true, 1);
+  m.report(3, S::ReportLsn, 0x1000000, true, 2);
+  EXPECT_EQ(m.goal(3), S::PreparePromotion);
+  EXPECT_NE(m.goal(2), S::FastForward);
+}
+
+TEST(DecideFenced, AStreamingGoalMeansPossiblyStreaming) {
+  /* F6: a node with a streaming goal may already stream though it reports an old state */
+  Monitor m;
+  m.reg(1);
+  m.reach(1);
+  m.reg(2);
+  m.report(2, S::WaitStandby);
+  EXPECT_GE(m.node(2).stream_stop_time_ms, 0) << "wait_standby does not stream";
+  m.reach(1);
+  m.reach(1);
+  m.report(2, S::WaitStandby);
+  ASSERT_EQ(m.goal(2), S::Catchingup);
+  EXPECT_EQ(m.node(2).stream_stop_time_ms, -1);
+  m.report(2, S::WaitStandby); /* the base backup is still running */
+  EXPECT_EQ(m.node(2).stream_stop_time_ms, -1);
 }
 
 TEST(DecideElection, AllPrioritiesZeroNobodyIsPromoted) {
