@@ -294,7 +294,19 @@ void World::pg_set_sync_names(int n, const std::string& names) {
  * every waiter is acknowledged as async. */
 void World::pg_process_waiters(int n, bool cancel) {
   Pg& p = pg(n);
-  if (p.waiters.empty() || !writable(n)) return;
+  if (p.waiters.empty() || !host_up_[static_cast<std::size_t>(n)] || !p.running || !p.primary) return;
+  if (!writable(n)) {
+    const Agent& a = agents_[static_cast<std::size_t>(n)];
+    if (a.alive && !a.frozen && !a.unfenced) {
+      /* The agent's fence terminated the client backends: never acknowledged. */
+      TR(who_node(n).c_str(), "fence: {} commits waiting for sync rep terminated", p.waiters.size());
+      p.waiters.clear();
+      return;
+    }
+    /* No fence process: the waiting backends stay, and a commit whose record was written
+     * before the deadline is still acknowledged when its standbys confirm (pgaf_fence checks
+     * before the commit record, not after). */
+  }
   std::vector<Waiter> keep;
   for (const Waiter& w : p.waiters) {
     if (cancel || p.sync_k == 0) {
@@ -398,6 +410,10 @@ void World::submit_commit(int n) {
 
 void World::ack(int n, std::uint64_t commit_id, bool sync) {
   const Pg& p = pg(n);
+  for (int m = 1; m <= n_; ++m)
+    if (m != n && can_ack(m))
+      violate("split_brain", fmt::format("node{} acknowledged commit {} while node{} can acknowledge commits", n,
+                                         commit_id, m));
   acks_.push_back(Ack{commit_id, n, now_, p.tli, sync});
   res_.acked++;
   if (sync) res_.acked_sync++;
