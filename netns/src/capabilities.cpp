@@ -5,12 +5,13 @@
  * veth pair "pa"/"pb" is created there and each qdisc and nft feature is applied to it. The
  * namespace vanishes with the thread. Invariant: a flag is true only if its probe succeeded.
  */
+#include "pgaf/netns/capabilities.hpp"
+
 #include <fcntl.h>
 #include <linux/netfilter.h>
 #include <unistd.h>
 
 #include "internal.hpp"
-#include "pgaf/netns/capabilities.hpp"
 
 namespace pgaf::netns {
 
@@ -18,11 +19,16 @@ using namespace detail;
 
 const char* to_string(FaultKind kind) {
   switch (kind) {
-    case FaultKind::LinkDown: return "link down";
-    case FaultKind::Partition: return "partition";
-    case FaultKind::PacketLoss: return "packet loss";
-    case FaultKind::Bandwidth: return "bandwidth";
-    case FaultKind::Latency: return "latency";
+    case FaultKind::LinkDown:
+      return "link down";
+    case FaultKind::Partition:
+      return "partition";
+    case FaultKind::PacketLoss:
+      return "packet loss";
+    case FaultKind::Bandwidth:
+      return "bandwidth";
+    case FaultKind::Latency:
+      return "latency";
   }
   return "?";
 }
@@ -36,11 +42,15 @@ Status Capabilities::check(FaultKind kind) const {
   };
   if (!netns) return unsupported("network namespaces or veth");
   switch (kind) {
-    case FaultKind::LinkDown: return Status::Ok();
-    case FaultKind::Partition: return nft_inet ? Status::Ok() : unsupported("nftables inet with ct and reject");
+    case FaultKind::LinkDown:
+      return Status::Ok();
+    case FaultKind::Partition:
+      return nft_inet ? Status::Ok() : unsupported("nftables inet with ct and reject");
     case FaultKind::PacketLoss:
-      return nft_bridge && nft_numgen ? Status::Ok() : unsupported("nftables bridge family with numgen");
-    case FaultKind::Bandwidth: return tbf ? Status::Ok() : unsupported("the tbf qdisc");
+      return nft_bridge && nft_numgen ? Status::Ok()
+                                      : unsupported("nftables bridge family with numgen");
+    case FaultKind::Bandwidth:
+      return tbf ? Status::Ok() : unsupported("the tbf qdisc");
     case FaultKind::Latency:
       return netem || nfqueue_delay
                  ? Status::Ok()
@@ -51,7 +61,9 @@ Status Capabilities::check(FaultKind kind) const {
 
 std::string Capabilities::to_string() const {
   std::string s;
-  auto line = [&](const char* name, bool v) { s += std::string(name) + ": " + (v ? "yes" : "no") + "\n"; };
+  auto line = [&](const char* name, bool v) {
+    s += std::string(name) + ": " + (v ? "yes" : "no") + "\n";
+  };
   line("netns+veth", netns);
   line("nft inet (ct, reject)", nft_inet);
   line("nft bridge", nft_bridge);
@@ -132,17 +144,20 @@ Result<Capabilities> probe_capabilities() {
       nft("nft queue", "add rule inet probe c ip saddr 198.18.255.2 queue num 7 bypass\n",
           caps.nft_queue);
     caps.nfnetlink_queue = ::access("/proc/thread-self/net/netfilter/nfnetlink_queue", F_OK) == 0;
-    if (!caps.nfnetlink_queue) caps.notes.push_back("nfnetlink_queue: /proc/net/netfilter/nfnetlink_queue absent");
+    if (!caps.nfnetlink_queue)
+      caps.notes.push_back("nfnetlink_queue: /proc/net/netfilter/nfnetlink_queue absent");
     if (auto r = nft_run("table ip probe_q {\n chain delay {\n }\n}\n"); r.ok()) {
       Status s = nft_add_xt_nfqueue_rule(NFPROTO_IPV4, "probe_q", "delay", 9);
       caps.xt_nfqueue = s.ok();
-      if (!s.ok()) caps.notes.push_back("xt NFQUEUE: " + s.error().message + ": " + s.error().detail);
+      if (!s.ok())
+        caps.notes.push_back("xt NFQUEUE: " + s.error().message + ": " + s.error().detail);
     }
     if (caps.xt_nfqueue) {
       UniqueFd self(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
       auto d = start_delayer(self.get(), "probe", 9, 1000, 0, 1);
       caps.nfqueue_delay = d.ok();
-      if (!d.ok()) caps.notes.push_back("NFQUEUE delayer: " + d.error().message + ": " + d.error().detail);
+      if (!d.ok())
+        caps.notes.push_back("NFQUEUE delayer: " + d.error().message + ": " + d.error().detail);
     }
     return Status::Ok();
   });

@@ -123,6 +123,6 @@ Result<ChildProcess> spawn_in_netns(int nsfd, const std::string& ns_name, const 
 
 /* ---- misc ---- */
 void set_sysctl(const std::string& path, const std::string& value); /* best effort */
-std::string read_file(const std::string& path);                      /* "" on error */
+std::string read_file(const std::string& path);                     /* "" on error */
 
 }  // namespace pgaf::netns::detail

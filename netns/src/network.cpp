@@ -10,6 +10,8 @@
  *   - Every host namespace carries table inet pgaf_base with a ct rule, so conntrack tracks all
  *     connections from the start and connection-level partitions classify them correctly.
  */
+#include "pgaf/netns/network.hpp"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <linux/netfilter.h>
@@ -25,7 +27,6 @@
 #include <set>
 
 #include "internal.hpp"
-#include "pgaf/netns/network.hpp"
 #include "pgaf/netns/reaper.hpp"
 
 namespace pgaf::netns {
@@ -74,7 +75,9 @@ std::string ipv4_text(std::uint32_t host_order) {
   return buf;
 }
 
-const char* action_text(Action a) { return a == Action::Drop ? "drop" : "reject"; }
+const char* action_text(Action a) {
+  return a == Action::Drop ? "drop" : "reject";
+}
 
 std::string join(const std::vector<std::string>& v, const char* sep) {
   std::string out;
@@ -87,8 +90,10 @@ std::string join(const std::vector<std::string>& v, const char* sep) {
 
 constexpr const char* kBaseTable =
     "table inet pgaf_base {\n"
-    "  chain input { type filter hook input priority 0; policy accept; ct state invalid counter; }\n"
-    "  chain output { type filter hook output priority 0; policy accept; ct state invalid counter; }\n"
+    "  chain input { type filter hook input priority 0; policy accept; ct state invalid counter; "
+    "}\n"
+    "  chain output { type filter hook output priority 0; policy accept; ct state invalid counter; "
+    "}\n"
     "}\n";
 
 void disable_ipv6_here() {
@@ -119,11 +124,16 @@ Status validate_host_name(std::string_view name) {
 
 const char* to_string(ConnectOutcome outcome) {
   switch (outcome) {
-    case ConnectOutcome::Connected: return "connected";
-    case ConnectOutcome::Refused: return "refused";
-    case ConnectOutcome::TimedOut: return "timed out";
-    case ConnectOutcome::Unreachable: return "unreachable";
-    case ConnectOutcome::Failed: return "failed";
+    case ConnectOutcome::Connected:
+      return "connected";
+    case ConnectOutcome::Refused:
+      return "refused";
+    case ConnectOutcome::TimedOut:
+      return "timed out";
+    case ConnectOutcome::Unreachable:
+      return "unreachable";
+    case ConnectOutcome::Failed:
+      return "failed";
   }
   return "?";
 }
@@ -159,7 +169,8 @@ class NetworkImpl {
   }
 
   Result<const Host*> need(std::string_view name) const {
-    if (destroyed) return make_error(ErrorCode::BadState, "network \"" + prefix + "\" is destroyed");
+    if (destroyed)
+      return make_error(ErrorCode::BadState, "network \"" + prefix + "\" is destroyed");
     const Host* h = find(name);
     if (h == nullptr)
       return make_error(ErrorCode::UnknownNode,
@@ -185,7 +196,8 @@ class NetworkImpl {
     auto h = need(name);
     if (!h.ok()) return h.error();
     int fd = ::fcntl(host_fds.find(name)->second.get(), F_DUPFD_CLOEXEC, 0);
-    if (fd < 0) return sys_error(ErrorCode::Internal, "could not duplicate a namespace handle", errno);
+    if (fd < 0)
+      return sys_error(ErrorCode::Internal, "could not duplicate a namespace handle", errno);
     return std::make_pair(**h, UniqueFd(fd));
   }
 
@@ -257,7 +269,8 @@ Fault::Fault(std::shared_ptr<NetworkImpl> network, std::uint64_t id, std::string
     : network_(network), id_(id), description_(std::move(description)) {}
 
 Fault::Fault(Fault&& o) noexcept
-    : network_(std::move(o.network_)), id_(std::exchange(o.id_, 0)),
+    : network_(std::move(o.network_)),
+      id_(std::exchange(o.id_, 0)),
       description_(std::move(o.description_)) {}
 
 Fault& Fault::operator=(Fault&& o) noexcept {
@@ -302,9 +315,10 @@ Result<Network> Network::create(NetworkSpec spec) {
   if (spec.hosts.empty())
     return make_error(ErrorCode::InvalidArgument, "network \"" + spec.prefix + "\" has no hosts");
   if (spec.hosts.size() > kMaxHosts)
-    return make_error(ErrorCode::OutOfRange, "network \"" + spec.prefix + "\" has " +
-                                                 std::to_string(spec.hosts.size()) + " hosts",
-                      "at most " + std::to_string(kMaxHosts));
+    return make_error(
+        ErrorCode::OutOfRange,
+        "network \"" + spec.prefix + "\" has " + std::to_string(spec.hosts.size()) + " hosts",
+        "at most " + std::to_string(kMaxHosts));
   std::set<std::string> seen;
   for (const auto& h : spec.hosts) {
     if (auto st = validate_host_name(h); !st.ok()) return st.error();
@@ -428,10 +442,18 @@ Status Network::destroy() {
   return impl_->destroy_locked();
 }
 
-const std::string& Network::prefix() const { return impl_->prefix; }
-const std::string& Network::subnet() const { return impl_->subnet; }
-const std::vector<Host>& Network::hosts() const { return impl_->hosts; }
-std::string Network::switch_netns() const { return impl_->switch_ns(); }
+const std::string& Network::prefix() const {
+  return impl_->prefix;
+}
+const std::string& Network::subnet() const {
+  return impl_->subnet;
+}
+const std::vector<Host>& Network::hosts() const {
+  return impl_->hosts;
+}
+std::string Network::switch_netns() const {
+  return impl_->switch_ns();
+}
 
 Result<Host> Network::host(std::string_view name) const {
   if (!impl_) return make_error(ErrorCode::BadState, "empty network");
@@ -486,13 +508,23 @@ ConnectResult Network::tcp_connect(std::string_view host, const std::string& add
   auto classify = [&](int err) {
     result.error_number = err;
     switch (err) {
-      case 0: result.outcome = ConnectOutcome::Connected; break;
+      case 0:
+        result.outcome = ConnectOutcome::Connected;
+        break;
       case ECONNREFUSED:
-      case ECONNRESET: result.outcome = ConnectOutcome::Refused; break;
-      case ETIMEDOUT: result.outcome = ConnectOutcome::TimedOut; break;
+      case ECONNRESET:
+        result.outcome = ConnectOutcome::Refused;
+        break;
+      case ETIMEDOUT:
+        result.outcome = ConnectOutcome::TimedOut;
+        break;
       case EHOSTUNREACH:
-      case ENETUNREACH: result.outcome = ConnectOutcome::Unreachable; break;
-      default: result.outcome = ConnectOutcome::Failed; break;
+      case ENETUNREACH:
+        result.outcome = ConnectOutcome::Unreachable;
+        break;
+      default:
+        result.outcome = ConnectOutcome::Failed;
+        break;
     }
   };
   (void)on_thread_in(e->second.get(), e->first.netns, [&]() -> Status {
@@ -546,7 +578,8 @@ Result<UniqueFd> Network::tcp_listen(std::string_view host, std::uint16_t port, 
   const Host& h = e->first;
   Status st = on_thread_in(e->second.get(), h.netns, [&]() -> Status {
     UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (!fd) return sys_error(ErrorCode::Internal, "could not create a socket in " + h.netns, errno);
+    if (!fd)
+      return sys_error(ErrorCode::Internal, "could not create a socket in " + h.netns, errno);
     int one = 1;
     ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     sockaddr_in sa{};
@@ -633,11 +666,12 @@ Result<Fault> Network::link_down(std::string_view host, LinkSide side) {
     (void)set_all(true);
     return st.error();
   }
-  const char* side_text = side == LinkSide::Host ? "host side" : side == LinkSide::Switch
-                                                                    ? "switch side"
-                                                                    : "both sides";
-  return impl_->record(impl_, "link down " + h.name + " (" + side_text + ")",
-                       [set_all] { return set_all(true); }, keys);
+  const char* side_text = side == LinkSide::Host     ? "host side"
+                          : side == LinkSide::Switch ? "switch side"
+                                                     : "both sides";
+  return impl_->record(
+      impl_, "link down " + h.name + " (" + side_text + ")", [set_all] { return set_all(true); },
+      keys);
 }
 
 Result<Fault> Network::partition(const PartitionSpec& spec) {
@@ -672,8 +706,8 @@ Result<Fault> Network::partition(const PartitionSpec& spec) {
       for (const auto& s : to) refuse[r.name].push_back(s.address);
 
   auto script_for = [&](const std::vector<std::string>& sources) {
-    const std::string match = "ip saddr { " + join(sources, ", ") + " }" +
-                              (spec.strict ? "" : " ct direction original");
+    const std::string match =
+        "ip saddr { " + join(sources, ", ") + " }" + (spec.strict ? "" : " ct direction original");
     std::string s = "table inet " + table + " {\n  chain input {\n" +
                     "    type filter hook input priority -10; policy accept;\n";
     if (spec.action == Action::Drop) {
@@ -756,9 +790,9 @@ Result<Fault> Network::packet_loss(std::string_view host, double percent, Direct
   if (!hp.ok()) return hp.error();
   const Host h = **hp;
   const std::string table = "pgaf_f" + std::to_string(impl_->next_fault);
-  const std::string cond =
-      per10k >= 10000 ? std::string("drop\n")
-                      : "numgen random mod 10000 < " + std::to_string(per10k) + " drop\n";
+  const std::string cond = per10k >= 10000
+                               ? std::string("drop\n")
+                               : "numgen random mod 10000 < " + std::to_string(per10k) + " drop\n";
   std::string script = "table bridge " + table + " {\n  chain forward {\n" +
                        "    type filter hook forward priority -10; policy accept;\n";
   if (direction != Direction::Ingress)
@@ -777,15 +811,14 @@ Result<Fault> Network::packet_loss(std::string_view host, double percent, Direct
                                                       : "both ways";
   char pct[32];
   std::snprintf(pct, sizeof pct, "%.2f", percent);
-  return impl_->record(
-      impl_, "packet loss " + std::string(pct) + "% " + h.name + " (" + dir + ")",
-      [net, table] {
-        return net->in_switch([&]() -> Status {
-          auto r = nft_run("delete table bridge " + table + "\n");
-          return r.ok() ? Status::Ok() : Status(r.error());
-        });
-      },
-      {});
+  return impl_->record(impl_, "packet loss " + std::string(pct) + "% " + h.name + " (" + dir + ")",
+                       [net, table] {
+                         return net->in_switch([&]() -> Status {
+                           auto r = nft_run("delete table bridge " + table + "\n");
+                           return r.ok() ? Status::Ok() : Status(r.error());
+                         });
+                       },
+                       {});
 }
 
 namespace {
@@ -826,8 +859,9 @@ Result<Fault> qdisc_fault(const std::shared_ptr<NetworkImpl>& impl, std::string_
   const char* dir = direction == Direction::Egress    ? "egress"
                     : direction == Direction::Ingress ? "ingress"
                                                       : "both ways";
-  return impl->record(impl, what + " " + h.name + " (" + dir + ")",
-                      [remove, applied] { return remove(applied); }, keys);
+  return impl->record(
+      impl, what + " " + h.name + " (" + dir + ")", [remove, applied] { return remove(applied); },
+      keys);
 }
 }  // namespace
 
@@ -873,11 +907,15 @@ Result<Fault> nfqueue_latency(const std::shared_ptr<NetworkImpl>& impl, std::str
   if (!delayer.ok()) return delayer.error();
   std::string script = "table ip " + table + " {\n  chain delay {\n  }\n";
   if (direction != Direction::Ingress)
-    script += "  chain out {\n    type filter hook output priority 10; policy accept;\n"
-              "    oifname \"" + h.interface + "\" jump delay\n  }\n";
+    script +=
+        "  chain out {\n    type filter hook output priority 10; policy accept;\n"
+        "    oifname \"" +
+        h.interface + "\" jump delay\n  }\n";
   if (direction != Direction::Egress)
-    script += "  chain in {\n    type filter hook input priority 10; policy accept;\n"
-              "    iifname \"" + h.interface + "\" jump delay\n  }\n";
+    script +=
+        "  chain in {\n    type filter hook input priority 10; policy accept;\n"
+        "    iifname \"" +
+        h.interface + "\" jump delay\n  }\n";
   script += "}\n";
   Status st = impl->in_host(h, [&]() -> Status {
     if (auto r = nft_run(script); !r.ok()) return r.error();
@@ -915,9 +953,9 @@ Result<Fault> Network::latency(std::string_view host, std::chrono::milliseconds 
   if (!impl_) return make_error(ErrorCode::BadState, "empty network");
   if (delay.count() <= 0 || delay.count() > 60000 || jitter.count() < 0 ||
       jitter.count() > delay.count())
-    return make_error(ErrorCode::OutOfRange, "latency " + std::to_string(delay.count()) + " ms ± " +
-                                                 std::to_string(jitter.count()) +
-                                                 " ms is out of range",
+    return make_error(ErrorCode::OutOfRange,
+                      "latency " + std::to_string(delay.count()) + " ms ± " +
+                          std::to_string(jitter.count()) + " ms is out of range",
                       "use 0 < delay <= 60000 ms and 0 <= jitter <= delay");
   QdiscSpec spec;
   spec.kind = "netem";
@@ -933,8 +971,9 @@ Result<Fault> Network::latency(std::string_view host, std::chrono::milliseconds 
   Error e = nf.error();
   e.message = "latency fault is unsupported on this machine: " + e.message;
   e.detail += "; netem: " + netem_error.detail;
-  e.hint = "this kernel has neither the netem qdisc (sch_netem) nor NFQUEUE through nft_compat; "
-           "skip the scenario (probe_capabilities() says which)";
+  e.hint =
+      "this kernel has neither the netem qdisc (sch_netem) nor NFQUEUE through nft_compat; "
+      "skip the scenario (probe_capabilities() says which)";
   return e;
 }
 

@@ -53,7 +53,8 @@ Status nft_add_xt_nfqueue_rule(int family, const std::string& table, const std::
                                std::uint16_t queue) {
   const std::string what = "NFQUEUE rule in table " + table + " chain " + chain;
   mnl_socket* nl = mnl_socket_open(NETLINK_NETFILTER);
-  if (nl == nullptr) return sys_error(ErrorCode::Internal, "could not open nfnetlink for " + what, errno);
+  if (nl == nullptr)
+    return sys_error(ErrorCode::Internal, "could not open nfnetlink for " + what, errno);
   std::unique_ptr<mnl_socket, int (*)(mnl_socket*)> guard(nl, mnl_socket_close);
   if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0)
     return sys_error(ErrorCode::Internal, "could not bind nfnetlink for " + what, errno);
@@ -188,10 +189,9 @@ class DelayerImpl final : public Delayer {
     if (qh == nullptr) {
       int err = errno;
       nfq_close(h);
-      ready.set_value(sys_error(ErrorCode::Internal,
-                                "could not bind NFQUEUE " + std::to_string(queue_) + " in \"" +
-                                    ns_name + "\"",
-                                err));
+      ready.set_value(sys_error(
+          ErrorCode::Internal,
+          "could not bind NFQUEUE " + std::to_string(queue_) + " in \"" + ns_name + "\"", err));
       return;
     }
     nfq_set_mode(qh, NFQNL_COPY_META, 0);

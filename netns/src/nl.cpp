@@ -8,6 +8,8 @@
  * libnftables is used behind one process-wide mutex: its contexts are independent, but we do not
  * rely on the library being reentrant.
  */
+#include <arpa/inet.h>
+#include <linux/pkt_sched.h>
 #include <net/if.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
@@ -21,9 +23,6 @@
 #include <netlink/route/route.h>
 #include <netlink/route/tc.h>
 #include <nftables/libnftables.h>
-#include <arpa/inet.h>
-#include <linux/if.h>
-#include <linux/pkt_sched.h>
 
 #include <algorithm>
 #include <climits>
@@ -85,7 +84,12 @@ Result<Link> get_link(nl_sock* sk, const std::string& name) {
   return Link(l);
 }
 
-rtnl_tc* as_tc(rtnl_qdisc* q) { return reinterpret_cast<rtnl_tc*>(q); }
+/* IF_OPER_UP from linux/if.h (RFC 2863 operstate); that header clashes with net/if.h. */
+constexpr std::uint8_t kOperUp = 6;
+
+rtnl_tc* as_tc(rtnl_qdisc* q) {
+  return reinterpret_cast<rtnl_tc*>(q);
+}
 
 std::mutex& nft_mutex() {
   static std::mutex m;
@@ -208,7 +212,8 @@ Status nl_wait_oper_up(const std::vector<std::string>& links, std::chrono::milli
     for (const auto& name : links) {
       auto l = get_link(sk->get(), name);
       if (!l.ok()) return l.error();
-      if (rtnl_link_get_operstate(l->get()) != IF_OPER_UP) waiting += (waiting.empty() ? "" : ", ") + name;
+      if (rtnl_link_get_operstate(l->get()) != kOperUp)
+        waiting += (waiting.empty() ? "" : ", ") + name;
     }
     if (waiting.empty()) return Status::Ok();
     if (std::chrono::steady_clock::now() >= deadline)
@@ -285,10 +290,10 @@ Status nl_add_root_qdisc(const std::string& link, const QdiscSpec& spec) {
     return nl_error("libnl does not know qdisc kind \"" + spec.kind + "\"", err);
   if (spec.kind == "tbf") {
     if (spec.rate_bytes_per_second == 0 || spec.rate_bytes_per_second > INT_MAX / 2)
-      return make_error(ErrorCode::OutOfRange,
-                        "bandwidth " + std::to_string(spec.rate_bytes_per_second) +
-                            " bytes/s is out of range",
-                        "use 1 .. " + std::to_string(INT_MAX / 2) + " bytes/s");
+      return make_error(
+          ErrorCode::OutOfRange,
+          "bandwidth " + std::to_string(spec.rate_bytes_per_second) + " bytes/s is out of range",
+          "use 1 .. " + std::to_string(INT_MAX / 2) + " bytes/s");
     const int rate = static_cast<int>(spec.rate_bytes_per_second);
     const int bucket = std::max(rate / 100, 3200); /* 10 ms of tokens, at least two MTUs */
     rtnl_qdisc_tbf_set_rate(q.get(), rate, bucket, 0);

@@ -31,28 +31,50 @@ namespace {
 
 const char* errno_name(int err) {
   switch (err) {
-    case EPERM: return "EPERM";
-    case ENOENT: return "ENOENT";
-    case ESRCH: return "ESRCH";
-    case EINTR: return "EINTR";
-    case EIO: return "EIO";
-    case EBADF: return "EBADF";
-    case EAGAIN: return "EAGAIN";
-    case ENOMEM: return "ENOMEM";
-    case EACCES: return "EACCES";
-    case EBUSY: return "EBUSY";
-    case EEXIST: return "EEXIST";
-    case ENODEV: return "ENODEV";
-    case EINVAL: return "EINVAL";
-    case ENOSPC: return "ENOSPC";
-    case EOPNOTSUPP: return "EOPNOTSUPP";
-    case ECONNREFUSED: return "ECONNREFUSED";
-    case ECONNRESET: return "ECONNRESET";
-    case ETIMEDOUT: return "ETIMEDOUT";
-    case EHOSTUNREACH: return "EHOSTUNREACH";
-    case ENETUNREACH: return "ENETUNREACH";
-    case EADDRINUSE: return "EADDRINUSE";
-    default: return "errno";
+    case EPERM:
+      return "EPERM";
+    case ENOENT:
+      return "ENOENT";
+    case ESRCH:
+      return "ESRCH";
+    case EINTR:
+      return "EINTR";
+    case EIO:
+      return "EIO";
+    case EBADF:
+      return "EBADF";
+    case EAGAIN:
+      return "EAGAIN";
+    case ENOMEM:
+      return "ENOMEM";
+    case EACCES:
+      return "EACCES";
+    case EBUSY:
+      return "EBUSY";
+    case EEXIST:
+      return "EEXIST";
+    case ENODEV:
+      return "ENODEV";
+    case EINVAL:
+      return "EINVAL";
+    case ENOSPC:
+      return "ENOSPC";
+    case EOPNOTSUPP:
+      return "EOPNOTSUPP";
+    case ECONNREFUSED:
+      return "ECONNREFUSED";
+    case ECONNRESET:
+      return "ECONNRESET";
+    case ETIMEDOUT:
+      return "ETIMEDOUT";
+    case EHOSTUNREACH:
+      return "EHOSTUNREACH";
+    case ENETUNREACH:
+      return "ENETUNREACH";
+    case EADDRINUSE:
+      return "EADDRINUSE";
+    default:
+      return "errno";
   }
 }
 
@@ -119,9 +141,9 @@ Status on_thread_in(int nsfd, const std::string& ns_name, const std::function<St
     try {
       result = fn();
     } catch (const std::exception& e) {
-      result = make_error(ErrorCode::Internal,
-                          "function inside network namespace \"" + ns_name + "\" threw", {},
-                          e.what());
+      result =
+          make_error(ErrorCode::Internal,
+                     "function inside network namespace \"" + ns_name + "\" threw", {}, e.what());
     } catch (...) {
       result = make_error(ErrorCode::Internal,
                           "function inside network namespace \"" + ns_name + "\" threw", {},
@@ -143,15 +165,16 @@ Status on_thread_in_new_netns(const std::function<Status()>& fn) {
     try {
       result = fn();
     } catch (const std::exception& e) {
-      result = make_error(ErrorCode::Internal, "function in a probe namespace threw", {},
-                          e.what());
+      result = make_error(ErrorCode::Internal, "function in a probe namespace threw", {}, e.what());
     }
   });
   t.join();
   return result;
 }
 
-std::string netns_path(const std::string& name) { return std::string(kNetnsDir) + "/" + name; }
+std::string netns_path(const std::string& name) {
+  return std::string(kNetnsDir) + "/" + name;
+}
 
 Status create_named_netns(const std::string& name) {
   if (auto st = make_netns_dir_shared(); !st.ok()) return st;
@@ -170,15 +193,14 @@ Status create_named_netns(const std::string& name) {
   Status result;
   std::thread t([&] {
     if (::unshare(CLONE_NEWNET) != 0) {
-      result = sys_error(ErrorCode::Internal,
-                         "could not create network namespace \"" + name + "\"", errno,
-                         "run as root (CAP_SYS_ADMIN)");
+      result = sys_error(ErrorCode::Internal, "could not create network namespace \"" + name + "\"",
+                         errno, "run as root (CAP_SYS_ADMIN)");
       return;
     }
     if (::mount("/proc/thread-self/ns/net", path.c_str(), "none", MS_BIND, nullptr) != 0) {
-      result = sys_error(ErrorCode::Internal,
-                         "could not bind-mount network namespace \"" + name + "\" on " + path,
-                         errno);
+      result =
+          sys_error(ErrorCode::Internal,
+                    "could not bind-mount network namespace \"" + name + "\" on " + path, errno);
     }
   });
   t.join();
@@ -261,8 +283,7 @@ Status write_owner_file(const std::string& prefix) {
   const std::string path = std::string(kOwnerDir) + "/" + prefix + "owner";
   std::ofstream out(path, std::ios::trunc);
   out << self << " " << proc_starttime(self) << "\n";
-  if (!out)
-    return make_error(ErrorCode::Internal, "could not write owner file \"" + path + "\"");
+  if (!out) return make_error(ErrorCode::Internal, "could not write owner file \"" + path + "\"");
   return Status::Ok();
 }
 

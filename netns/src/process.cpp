@@ -120,10 +120,10 @@ Status ChildProcess::signal(int sig) {
 Status ChildProcess::signal_group(int sig) {
   if (pid_ <= 0) return make_error(ErrorCode::BadState, "no child process");
   if (::kill(-pid_, sig) != 0)
-    return sys_error(ErrorCode::Internal,
-                     "could not signal process group " + std::to_string(pid_) + " (" +
-                         description_ + ")",
-                     errno);
+    return sys_error(
+        ErrorCode::Internal,
+        "could not signal process group " + std::to_string(pid_) + " (" + description_ + ")",
+        errno);
   return Status::Ok();
 }
 
@@ -140,16 +140,15 @@ Result<int> ChildProcess::wait_for(std::chrono::milliseconds timeout) {
       return st;
     }
     if (r < 0 && errno != EINTR)
-      return sys_error(ErrorCode::Internal,
-                       "could not wait for process " + std::to_string(pid_) + " (" +
-                           description_ + ")",
-                       errno);
+      return sys_error(
+          ErrorCode::Internal,
+          "could not wait for process " + std::to_string(pid_) + " (" + description_ + ")", errno);
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0)
-      return make_error(ErrorCode::Timeout,
-                        "process " + std::to_string(pid_) + " (" + description_ +
-                            ") still running after " + std::to_string(timeout.count()) + " ms");
+      return make_error(ErrorCode::Timeout, "process " + std::to_string(pid_) + " (" +
+                                                description_ + ") still running after " +
+                                                std::to_string(timeout.count()) + " ms");
     if (pidfd_.valid()) {
       pollfd p{pidfd_.get(), POLLIN, 0};
       (void)::poll(&p, 1, static_cast<int>(std::min<long>(left.count(), 1000)));
@@ -201,12 +200,18 @@ struct ChildFailure {
 };
 const char* step_name(int step) {
   switch (step) {
-    case 1: return "entering the host's network namespace (setns)";
-    case 2: return "redirecting stdin/stdout/stderr";
-    case 3: return "changing directory";
-    case 4: return "dropping privileges";
-    case 5: return "exec";
-    default: return "starting";
+    case 1:
+      return "entering the host's network namespace (setns)";
+    case 2:
+      return "redirecting stdin/stdout/stderr";
+    case 3:
+      return "changing directory";
+    case 4:
+      return "dropping privileges";
+    case 5:
+      return "exec";
+    default:
+      return "starting";
   }
 }
 
@@ -218,8 +223,7 @@ const char* step_name(int step) {
 
 }  // namespace
 
-Result<ChildProcess> spawn_in_netns(int nsfd, const std::string& ns_name,
-                                    const SpawnOptions& o) {
+Result<ChildProcess> spawn_in_netns(int nsfd, const std::string& ns_name, const SpawnOptions& o) {
   if (o.argv.empty()) return make_error(ErrorCode::InvalidArgument, "spawn: argv is empty");
   auto path = resolve_program(o.argv[0]);
   if (!path.ok()) return path.error();
@@ -262,7 +266,8 @@ Result<ChildProcess> spawn_in_netns(int nsfd, const std::string& ns_name,
 
   std::vector<char*> argv;
   argv.push_back(const_cast<char*>(path->c_str()));
-  for (std::size_t i = 1; i < o.argv.size(); ++i) argv.push_back(const_cast<char*>(o.argv[i].c_str()));
+  for (std::size_t i = 1; i < o.argv.size(); ++i)
+    argv.push_back(const_cast<char*>(o.argv[i].c_str()));
   argv.push_back(nullptr);
   std::vector<char*> envp;
   for (auto& e : env) envp.push_back(e.data());

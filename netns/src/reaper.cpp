@@ -7,6 +7,8 @@
  * Invariant: nothing whose name does not start with the validated "pgaf-" prefix is touched, and
  * networks whose owner process is alive are skipped unless asked.
  */
+#include "pgaf/netns/reaper.hpp"
+
 #include <dirent.h>
 #include <sys/mount.h>
 
@@ -16,7 +18,6 @@
 #include <sstream>
 
 #include "internal.hpp"
-#include "pgaf/netns/reaper.hpp"
 
 namespace pgaf::netns {
 
@@ -24,7 +25,9 @@ using namespace detail;
 
 namespace {
 
-bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+bool starts_with(std::string_view s, std::string_view p) {
+  return s.substr(0, p.size()) == p;
+}
 
 /* The network prefix of a namespace name: everything up to and including its last '-'. */
 std::string network_prefix_of(const std::string& ns) {

@@ -3,7 +3,9 @@
  *
  *   lab-net probe                       what this kernel can emulate
  *   lab-net list [prefix]               namespaces in /run/netns (default prefix "pgaf-")
- *   lab-net reap <prefix> [--include-live]   remove leftovers of crashed runs
+ *   lab-net reap <prefix> [--include-live] [--if-root]
+ *                                       remove leftovers of crashed runs (--if-root: when not
+ *                                       root, say so and succeed — for the ctest fixture)
  *   lab-net up <prefix> <host>... [--subnet CIDR] [--hold-ms N]
  *                                       build a network, print its plan, check TCP between the
  *                                       first two hosts, hold it N ms (bounded), tear it down
@@ -46,6 +48,8 @@ int main(int argc, char** argv) {
   auto* reap = app.add_subcommand("reap", "remove leftovers of crashed runs");
   reap->add_option("prefix", reap_prefix, "prefix, e.g. pgaf-lab-")->required();
   reap->add_flag("--include-live", include_live, "also remove networks whose owner still runs");
+  bool if_root = false;
+  reap->add_flag("--if-root", if_root, "when not root, skip (exit 0) instead of failing");
 
   pgaf::netns::NetworkSpec spec;
   long hold_ms = 0;
@@ -69,6 +73,10 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (*reap) {
+    if (if_root && ::geteuid() != 0) {
+      std::printf("not root: nothing reaped\n");
+      return 0;
+    }
     pgaf::netns::ReapOptions o;
     o.include_live = include_live;
     auto r = pgaf::netns::reap(reap_prefix, o);

@@ -2,11 +2,12 @@
  * netns_test.cpp — integration tests of pgaf_netns on the real kernel (root only).
  *
  * Each test builds its own network with a prefix unique to the process and the test
- * ("pgaf-t<pid><tag>-"), so ctest may run them in parallel with each other and with the lab's
- * tests. Traffic only flows between addresses inside those namespaces; the "no route out" test
- * asks the kernel for a route (RTM_GETROUTE) and sends nothing. Every wait is bounded: connects
- * use a 300 ms timeout, processes are waited for at most a few seconds.
- * Invariant: every test leaves no namespace with its prefix behind (checked in TearDown).
+ * ("pgaf-tn<pid><tag>-"), so ctest may run them in parallel with each other and with the lab's
+ * tests; the ctest fixture netns.reap_leftovers_* reaps dead "pgaf-tn" leftovers before and after.
+ * Traffic only flows between addresses inside those namespaces; the "no route out" test asks the
+ * kernel for a route (RTM_GETROUTE) and sends nothing. Every wait is bounded: connects use a 300 ms
+ * timeout, processes are waited for at most a few seconds. Invariant: every test leaves no
+ * namespace with its prefix behind (checked in TearDown).
  */
 #include <fcntl.h>
 #include <netlink/netlink.h>
@@ -53,13 +54,13 @@ namespace {
 constexpr auto kConnectTimeout = 300ms;
 constexpr std::uint16_t kPort = 5432;
 
-#define REQUIRE_ROOT()                                                        \
-  do {                                                                        \
+#define REQUIRE_ROOT()                                                       \
+  do {                                                                       \
     if (::geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces)"; \
   } while (0)
 
 std::string unique_prefix(const std::string& tag) {
-  return "pgaf-t" + std::to_string(::getpid()) + tag + "-";
+  return "pgaf-tn" + std::to_string(::getpid()) + tag + "-";
 }
 
 ino_t netns_inode_of(const std::string& proc_path) {
@@ -416,7 +417,8 @@ TEST_F(NetnsTest, LatencyWorksOrIsReportedUnsupported) {
 
 TEST_F(NetnsTest, LatencyWithJitterDeliversEverything) {
   auto lat = net_.latency("b", 30ms, 20ms, Direction::Ingress);
-  if (!lat.ok() && lat.error().code == ErrorCode::Unsupported) GTEST_SKIP() << lat.error().to_string();
+  if (!lat.ok() && lat.error().code == ErrorCode::Unsupported)
+    GTEST_SKIP() << lat.error().to_string();
   ASSERT_TRUE(lat.ok()) << lat.error().to_string();
   /* 100 kB through a jittered (reordering) path arrives complete: the delayer never drops. */
   auto t = transfer(net_, addr("b"), 100 * 1000);
@@ -628,7 +630,7 @@ std::string root_nft(const std::string& cmd) {
 TEST(NetnsReaper, LeftoversOfAKilledRunAreRemoved) {
   REQUIRE_ROOT();
   /* Short prefix: root-namespace link names must fit in 15 characters. */
-  const std::string prefix = "pgaf-k" + std::to_string(::getpid() % 10000000) + "-";
+  const std::string prefix = "pgaf-tn" + std::to_string(::getpid() % 1000000) + "-";
   ASSERT_LE(prefix.size() + 1, 15u);
   int ready[2];
   ASSERT_EQ(::pipe(ready), 0);
@@ -706,7 +708,7 @@ TEST(NetnsReaper, LeftoversOfAKilledRunAreRemoved) {
 
 TEST(NetnsReaper, LiveNetworksAreSkippedUnlessAsked) {
   REQUIRE_ROOT();
-  const std::string family = "pgaf-t" + std::to_string(::getpid()) + "live";
+  const std::string family = "pgaf-tn" + std::to_string(::getpid()) + "live";
   NetworkSpec spec;
   spec.prefix = family + "-x-";
   spec.hosts = {"a"};

@@ -22,15 +22,15 @@ enum class FaultKind { LinkDown, Partition, PacketLoss, Bandwidth, Latency };
 const char* to_string(FaultKind kind);
 
 struct Capabilities {
-  bool netns = false;            /* can create network namespaces and veth pairs */
-  bool nft_inet = false;         /* inet filter tables with ct + reject with tcp reset */
-  bool nft_bridge = false;       /* bridge family forward hook */
-  bool nft_netdev = false;       /* netdev family ingress hook on a veth */
-  bool nft_numgen = false;       /* numgen random (packet loss) */
-  bool nft_queue = false;        /* nft queue expression */
-  bool nfnetlink_queue = false;  /* kernel NFQUEUE side present */
-  bool xt_nfqueue = false;       /* xt NFQUEUE target usable from nf_tables (nft_compat) */
-  bool nfqueue_delay = false;    /* the NFQUEUE delayer works end to end (latency without netem) */
+  bool netns = false;           /* can create network namespaces and veth pairs */
+  bool nft_inet = false;        /* inet filter tables with ct + reject with tcp reset */
+  bool nft_bridge = false;      /* bridge family forward hook */
+  bool nft_netdev = false;      /* netdev family ingress hook on a veth */
+  bool nft_numgen = false;      /* numgen random (packet loss) */
+  bool nft_queue = false;       /* nft queue expression */
+  bool nfnetlink_queue = false; /* kernel NFQUEUE side present */
+  bool xt_nfqueue = false;      /* xt NFQUEUE target usable from nf_tables (nft_compat) */
+  bool nfqueue_delay = false;   /* the NFQUEUE delayer works end to end (latency without netem) */
   bool tbf = false;
   bool htb = false;
   bool netem = false;

@@ -134,9 +134,9 @@ const char* to_string(ConnectOutcome outcome);
 
 struct ConnectResult {
   ConnectOutcome outcome = ConnectOutcome::Failed;
-  int error_number = 0;                   /* errno of the failure, 0 when Connected */
-  std::chrono::milliseconds elapsed{0};   /* time until the outcome was known */
-  UniqueFd fd;                            /* the connected socket when Connected */
+  int error_number = 0;                 /* errno of the failure, 0 when Connected */
+  std::chrono::milliseconds elapsed{0}; /* time until the outcome was known */
+  UniqueFd fd;                          /* the connected socket when Connected */
 };
 
 /* ---------------------------------------------------------------------------------------------
@@ -218,7 +218,7 @@ class Network {
   const std::string& prefix() const;
   const std::string& subnet() const; /* normalised CIDR, e.g. "198.18.0.0/24" */
   const std::vector<Host>& hosts() const;
-  std::string switch_netns() const;  /* "<prefix>switch" */
+  std::string switch_netns() const; /* "<prefix>switch" */
   /* Host by name; UnknownNode if there is none. */
   Result<Host> host(std::string_view name) const;
 

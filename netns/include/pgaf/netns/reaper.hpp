@@ -26,7 +26,7 @@
 namespace pgaf::netns {
 
 struct ReapOptions {
-  bool include_live = false;  /* also remove networks whose owner process is still running */
+  bool include_live = false; /* also remove networks whose owner process is still running */
   std::chrono::milliseconds kill_timeout{2000};
 };
 
