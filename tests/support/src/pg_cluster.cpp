@@ -172,10 +172,13 @@ std::string read_file_tail(const std::string& path, std::size_t max_bytes) {
   return s;
 }
 
-/* True when nothing listens on 127.0.0.1:port (we can bind it ourselves). */
+/* True when nothing listens on 127.0.0.1:port (we can bind it ourselves, with SO_REUSEADDR). */
 bool port_free(int port) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return true; /* cannot tell: let postgres report it */
+  /* as postgres does: connections of an earlier server in TIME_WAIT must not count */
+  int one = 1;
+  (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(static_cast<std::uint16_t>(port));
