@@ -25,15 +25,20 @@ std::string failure_report(const Summary& s, const RunOptions& base) {
   if (!s.first_failure) return "no failure";
   const Schedule& sch = *s.first_failure_schedule;
   const Violation& v = *s.first_failure->violation;
-  std::string out = "seed " + std::to_string(sch.seed) + ": " + v.kind + ": " + v.detail + "\n";
+  std::string out = "violations by kind:";
+  for (const auto& [k, c] : s.by_kind) out += " " + k + " " + std::to_string(c);
+  out += "\nfailing seeds:";
+  for (std::size_t i = 0; i < s.failing_seeds.size() && i < 40; ++i) out += " " + std::to_string(s.failing_seeds[i]);
+  out += "\nsee docs/simulator.md \"Findings\" for the known causes; first failure:\n";
+  out += "seed " + std::to_string(sch.seed) + ": " + v.kind + ": " + v.detail + "\n";
   Schedule m = shrink(sch, v.kind, base, 60);
   out += "minimised: " + describe(m) + "\n";
+  out += "replay: pgaf-sim --replay '" + encode(m) + "' --trace\n";
   RunOptions o = base;
   o.trace = true;
   RunResult r = run_schedule(m, o);
   const std::size_t from = r.trace.size() > 120 ? r.trace.size() - 120 : 0;
   for (std::size_t i = from; i < r.trace.size(); ++i) out += r.trace[i] + "\n";
-  out += "replay: pgaf-sim --seed " + std::to_string(sch.seed) + " --minimise --trace\n";
   return out;
 }
 
