@@ -344,8 +344,18 @@ Status Keeper::run_step(KeeperStep step) {
       setup.slot_name = "";
       if (Status s = pg_.write_standby_setup(setup); !s) return s;
       auto st = pg_.status();
-      if (st && st->running) return pg_.reload();
-      return pg_.ensure_running(start_timeout);
+      if (!st || !st->running) return pg_.ensure_running(start_timeout);
+      if (Status s = pg_.reload(); !s) return s;
+      /* L6 (fencing.md): report only once the WAL receiver is really gone */
+      TimeMs deadline = clock_.now_ms() + 5000;
+      while (true) {
+        auto now_st = pg_.status();
+        if (now_st && now_st->running && !now_st->wal_receiver_active) return Status::Ok();
+        if (clock_.now_ms() >= deadline) {
+          return make_error(ErrorCode::Timeout, "the WAL receiver did not stop within 5 s");
+        }
+        clock_.sleep_ms(10);
+      }
     }
     case KeeperStep::SetReadOnly:
       guard_.set_armed(false);

@@ -222,7 +222,8 @@ class RealPostgres final : public PostgresControl {
         " coalesce((SELECT sync_state FROM pg_stat_replication"
         "   WHERE application_name LIKE 'pgautofailover_standby_%'"
         "   ORDER BY CASE sync_state WHEN 'quorum' THEN 4 WHEN 'sync' THEN 3"
-        "   WHEN 'potential' THEN 2 WHEN 'async' THEN 1 ELSE 0 END DESC LIMIT 1), '')");
+        "   WHEN 'potential' THEN 2 WHEN 'async' THEN 1 ELSE 0 END DESC LIMIT 1), ''),"
+        " EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE pid IS NOT NULL)");
     if (!r) return st; /* not running */
     const auto& row = (*r)[0];
     st.running = true;
@@ -236,6 +237,7 @@ class RealPostgres final : public PostgresControl {
     }
     st.system_identifier = row[4].as<std::int64_t>();
     st.sync_state = row[5].c_str();
+    st.wal_receiver_active = row[6].as<bool>();
     return st;
   }
 

@@ -69,6 +69,7 @@ struct PgStatus {
   Lsn lsn = 0;
   std::string sync_state;     /* best sync_state of our standbys: quorum > sync > potential > async */
   std::int64_t system_identifier = 0;
+  bool wal_receiver_active = false; /* a WAL receiver process exists (standby streaming) */
 };
 
 struct Upstream {
