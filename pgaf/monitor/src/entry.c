@@ -194,19 +194,24 @@ pgaf_shmem_startup(void)
 	LWLockRelease(AddinShmemInitLock);
 }
 
-/* Slot of dboid, creating it when create is true; NULL when full. Caller holds the mutex. */
+/* Slot of dboid, creating it when create is true; NULL when full. A slot with no worker and
+ * no pending suppression is free for reuse (so dropped databases do not fill the table). Caller
+ * holds the mutex and passes the current time (taken before acquiring it). */
 static WorkerSlot *
-find_slot(Oid dboid, bool create)
+find_slot_at(Oid dboid, bool create, TimestampTz now)
 {
 	int			i;
 	WorkerSlot *free_slot = NULL;
 
 	for (i = 0; i < PGAF_MAX_DATABASES; i++)
 	{
-		if (shared->slots[i].dboid == dboid)
-			return &shared->slots[i];
-		if (free_slot == NULL && shared->slots[i].dboid == InvalidOid)
-			free_slot = &shared->slots[i];
+		WorkerSlot *s = &shared->slots[i];
+
+		if (s->dboid == dboid)
+			return s;
+		if (free_slot == NULL &&
+			(s->dboid == InvalidOid || (s->pid == 0 && s->suppress_until <= now)))
+			free_slot = s;
 	}
 	if (create && free_slot != NULL)
 	{
@@ -225,6 +230,7 @@ stop_worker_for_database(const char *dbname)
 	Oid			dboid;
 	pid_t		pid = 0;
 	int			waited_ms;
+	TimestampTz now = GetCurrentTimestamp();
 
 	if (shared == NULL || dbname == NULL)
 		return;
@@ -233,12 +239,11 @@ stop_worker_for_database(const char *dbname)
 		return;
 	SpinLockAcquire(&shared->mutex);
 	{
-		WorkerSlot *slot = find_slot(dboid, true);
+		WorkerSlot *slot = find_slot_at(dboid, true, now);
 
 		if (slot != NULL)
 		{
-			slot->suppress_until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-															   PGAF_DROP_SUPPRESS_MS);
+			slot->suppress_until = TimestampTzPlusMilliseconds(now, PGAF_DROP_SUPPRESS_MS);
 			pid = slot->pid;
 		}
 	}
@@ -253,7 +258,7 @@ stop_worker_for_database(const char *dbname)
 
 		SpinLockAcquire(&shared->mutex);
 		{
-			WorkerSlot *slot = find_slot(dboid, false);
+			WorkerSlot *slot = find_slot_at(dboid, false, now);
 
 			gone = slot == NULL || slot->pid == 0;
 		}
@@ -815,7 +820,7 @@ start_suppressed(Oid dboid, TimestampTz now)
 
 	SpinLockAcquire(&shared->mutex);
 	{
-		WorkerSlot *slot = find_slot(dboid, false);
+		WorkerSlot *slot = find_slot_at(dboid, false, now);
 
 		suppressed = slot != NULL && slot->suppress_until > now;
 	}
@@ -913,13 +918,15 @@ static Oid	worker_dboid = InvalidOid;
 static void
 worker_slot_clear(int code, Datum arg)
 {
+	TimestampTz now = GetCurrentTimestamp();
+
 	(void) code;
 	(void) arg;
 	if (shared == NULL)
 		return;
 	SpinLockAcquire(&shared->mutex);
 	{
-		WorkerSlot *slot = find_slot(worker_dboid, false);
+		WorkerSlot *slot = find_slot_at(worker_dboid, false, now);
 
 		if (slot != NULL && slot->pid == MyProcPid)
 			slot->pid = 0;
@@ -993,6 +1000,7 @@ pgaf_health_worker_main(Datum arg)
 {
 	PgafHealthRound *round;
 	bool		has_extension;
+	TimestampTz now;
 
 	worker_dboid = DatumGetObjectId(arg);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -1000,9 +1008,10 @@ pgaf_health_worker_main(Datum arg)
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(worker_dboid, InvalidOid, 0);
 
+	now = GetCurrentTimestamp();
 	SpinLockAcquire(&shared->mutex);
 	{
-		WorkerSlot *slot = find_slot(worker_dboid, true);
+		WorkerSlot *slot = find_slot_at(worker_dboid, true, now);
 
 		if (slot != NULL)
 			slot->pid = MyProcPid;
