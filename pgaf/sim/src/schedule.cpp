@@ -50,6 +50,7 @@ std::string_view to_string(FaultKind k) {
     case FaultKind::Maintenance: return "maintenance";
     case FaultKind::SetPriority: return "set-candidate-priority";
     case FaultKind::SetSyncStandbys: return "set-number-sync-standbys";
+    case FaultKind::Duplicate: return "duplicate";
   }
   return "?";
 }
@@ -65,7 +66,7 @@ std::string target_name(int t, int aux) {
 
 bool two_ended(FaultKind k) {
   return k == FaultKind::Partition || k == FaultKind::PartitionOneWay || k == FaultKind::Lossy ||
-         k == FaultKind::Slow;
+         k == FaultKind::Slow || k == FaultKind::Duplicate;
 }
 
 }  // namespace
@@ -81,6 +82,7 @@ std::string describe(const Fault& f) {
     what += fmt::format(" {} {}", f.kind == FaultKind::PartitionOneWay ? "->" : "<->", target_name(f.b, f.aux + 1));
   if (f.kind == FaultKind::Lossy) what += fmt::format(" loss {}%", f.loss_pct);
   if (f.kind == FaultKind::Slow) what += fmt::format(" +{}ms", f.delay_ms);
+  if (f.kind == FaultKind::Duplicate) what += fmt::format(" copies within {}ms", f.delay_ms);
   return fmt::format("{} at +{}ms for {}ms", what, f.start_ms, f.duration_ms);
 }
 
@@ -159,7 +161,7 @@ Schedule generate_schedule(std::uint64_t seed, const GenOptions& o) {
                        {FaultKind::Slow, 6},           {FaultKind::CrashPostgres, 8},    {FaultKind::CrashAgent, 7},
                        {FaultKind::FreezeAgent, 6},    {FaultKind::CrashHost, 10},       {FaultKind::CrashMonitor, 8},
                        {FaultKind::Switchover, 5},     {FaultKind::Promote, 3},          {FaultKind::Maintenance, 4},
-                       {FaultKind::SetPriority, 3},    {FaultKind::SetSyncStandbys, 3}};
+                       {FaultKind::SetPriority, 3},    {FaultKind::SetSyncStandbys, 3},  {FaultKind::Duplicate, 4}};
   int total = 0;
   for (const W& w : weights) total += w.w;
   const auto nfaults = r.range(0, 5);
@@ -286,7 +288,7 @@ Result<Schedule> decode(std::string_view text) {
     } else if (key == "drift") {
       s.drift_ppm = nums;
     } else if (key == "f") {
-      if (nums.size() != 9 || nums[0] < 0 || nums[0] > static_cast<int>(FaultKind::SetSyncStandbys)) return bad(key);
+      if (nums.size() != 9 || nums[0] < 0 || nums[0] > static_cast<int>(FaultKind::Duplicate)) return bad(key);
       Fault f;
       f.kind = static_cast<FaultKind>(nums[0]);
       f.a = static_cast<int>(nums[1]);

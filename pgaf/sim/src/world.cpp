@@ -93,6 +93,7 @@ World::World(const Schedule& s, const RunOptions& o)
   down_.assign(E * E, 0);
   loss_.assign(E * E, 0);
   extra_.assign(E * E, 0);
+  dup_.assign(E * E, 0);
   pgs_.resize(E);
   for (auto& p : pgs_) {
     p.reply_at.assign(E, -1);
@@ -163,6 +164,11 @@ void World::send(int from, int to, Ev e) {
   if (loss > 0 && rng_.chance(loss)) return;
   e.at = now_ + link_delay(from, to);
   push(e);
+  const SimTime dup = dup_[static_cast<std::size_t>(from) * E + static_cast<std::size_t>(to)];
+  if (dup > 0) {
+    e.at = now_ + link_delay(from, to) + rng_.range(0, dup);
+    push(e);
+  }
 }
 
 void World::recompute_links() {
@@ -170,6 +176,7 @@ void World::recompute_links() {
   std::fill(down_.begin(), down_.end(), 0);
   std::fill(loss_.begin(), loss_.end(), 0);
   std::fill(extra_.begin(), extra_.end(), 0);
+  std::fill(dup_.begin(), dup_.end(), 0);
   auto idx = [E](int a, int b) { return static_cast<std::size_t>(a) * E + static_cast<std::size_t>(b); };
   for (const auto& af : faults_) {
     if (!af.active) continue;
@@ -198,6 +205,10 @@ void World::recompute_links() {
       case FaultKind::Slow:
         extra_[idx(a, b)] = std::max(extra_[idx(a, b)], af.f.delay_ms * kMs);
         extra_[idx(b, a)] = std::max(extra_[idx(b, a)], af.f.delay_ms * kMs);
+        break;
+      case FaultKind::Duplicate:
+        dup_[idx(a, b)] = std::max(dup_[idx(a, b)], af.f.delay_ms * kMs);
+        dup_[idx(b, a)] = std::max(dup_[idx(b, a)], af.f.delay_ms * kMs);
         break;
       default:
         break;
@@ -1076,7 +1087,8 @@ void World::fault_start(std::size_t i) {
   af.b = resolve_target(af.f.b, af.f.aux + 1);
   if (af.a < 0 || af.b < 0 || (af.a == af.b && (af.f.kind == FaultKind::Partition ||
                                                 af.f.kind == FaultKind::PartitionOneWay ||
-                                                af.f.kind == FaultKind::Lossy || af.f.kind == FaultKind::Slow))) {
+                                                af.f.kind == FaultKind::Lossy || af.f.kind == FaultKind::Slow ||
+                                                af.f.kind == FaultKind::Duplicate))) {
     TR("FAULT", "skipped (no such target): {}", describe(af.f));
     if (--faults_open_ == 0 && heal_at_ < 0) heal_at_ = now_;
     return;

@@ -273,6 +273,7 @@ class World {
   std::vector<int> down_;        /* (N+1)² link-down counters */
   std::vector<int> loss_;        /* (N+1)² loss percentages */
   std::vector<SimTime> extra_;   /* (N+1)² extra delays (µs) */
+  std::vector<SimTime> dup_;     /* (N+1)² duplicate window (µs), 0 = no duplicates */
   std::vector<Pg> pgs_;          /* index = node id; 0 unused */
   std::vector<Agent> agents_;    /* index = node id; 0 unused */
 

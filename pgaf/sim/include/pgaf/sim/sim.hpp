@@ -77,6 +77,7 @@ enum class FaultKind {
   Maintenance,    /* start_maintenance of node a at the start, stop_maintenance at the end */
   SetPriority,    /* set_node_candidate_priority(a, value), restored at the end */
   SetSyncStandbys,/* set_formation_number_sync_standbys(value), restored at the end */
+  Duplicate,      /* a⇄b every message is delivered twice, the copy up to delay_ms later */
 };
 std::string_view to_string(FaultKind k);
 
