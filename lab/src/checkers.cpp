@@ -398,6 +398,22 @@ Verdict check_convergence(const History& h, const CheckConfig& c) {
   }
   std::string expected;
   for (const auto& [s, n] : c.final_states) expected += (expected.empty() ? "" : ", ") + std::to_string(n) + " " + s;
+  /* converged also means serving: a write invoked after the heal was acknowledged */
+  std::optional<TimeMs> first_write;
+  for (const auto& op : h.ops) {
+    if (op.outcome == OpOutcome::Ok && op.invoke_ms >= h.phases.heal_ms &&
+        (!first_write || op.complete_ms < *first_write)) {
+      first_write = op.complete_ms;
+    }
+  }
+  if (converged && !first_write) {
+    v.status = VerdictStatus::Fail;
+    v.summary = "the monitor reports " + expected + " but no write was acknowledged after the heal";
+    add_witness(v, {{"explanation", "states converged, writes did not resume"},
+                    {"states_converged_ms", *converged}, {"heal_ms", h.phases.heal_ms}});
+    return v;
+  }
+  if (converged) converged = std::max(*converged, *first_write);
   if (converged && *converged <= h.phases.converge_deadline_ms) {
     v.summary = "converged to " + expected + " " + std::to_string(*converged - h.phases.heal_ms) + " ms after heal";
   } else {

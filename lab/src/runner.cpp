@@ -145,11 +145,17 @@ struct Recorder {
   std::map<std::string, FsmSample> fsm_now;  /* latest monitor view per node */
   std::map<std::string, Sample> sample_now;  /* latest sampler view per node */
   bool monitor_ok = false;
+  TimeMs last_ok_invoke = -1;                /* invoke time of the latest acknowledged write */
 
   TimeMs now() const { return steady_ms() - t0; }
   void op(const Op& o) {
     std::lock_guard<std::mutex> g(mu);
     h.ops.push_back(o);
+    if (o.outcome == OpOutcome::Ok) last_ok_invoke = std::max(last_ok_invoke, o.invoke_ms);
+  }
+  TimeMs last_ok() {
+    std::lock_guard<std::mutex> g(mu);
+    return last_ok_invoke;
   }
   void sample(const Sample& s) {
     std::lock_guard<std::mutex> g(mu);
@@ -1143,7 +1149,11 @@ bool ScenarioRun::fsm_matches_final() {
 
 void ScenarioRun::await_convergence() {
   const TimeMs until = steady_ms() + sc_.phases.converge_within_ms;
-  while (!expired() && steady_ms() < until && !fsm_matches_final()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  /* converged: the monitor reports the final states and a write invoked after the heal was acknowledged */
+  const TimeMs heal = rec_.h.phases.heal_ms;
+  while (!expired() && steady_ms() < until && !(fsm_matches_final() && rec_.last_ok() >= heal)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
   /* keep the workload running a little after convergence: the RTO of the last fault needs it */
   sleep_until(steady_ms() + sc_.phases.cooldown_ms);
 }

@@ -243,12 +243,14 @@ void parse_formation(const YAML::Node& f, Scenario& sc) {
         static_cast<int>(get_int(n, sub(F, "number_sync_standbys"), 0, kMaxNodes - 1));
     int quorum_standbys = 0;
     for (int i = 0; i < fs.nodes; ++i) quorum_standbys += fs.replication_quorum[static_cast<size_t>(i)] ? 1 : 0;
-    /* one of the quorum nodes is the primary */
-    if (fs.number_sync_standbys > std::max(0, quorum_standbys - 1)) {
+    /* one of the quorum nodes is the primary; like pg_auto_failover, n sync standbys need at
+     * least n + 1 quorum standbys (so that losing one standby does not block writes) */
+    const int standbys = std::max(0, quorum_standbys - 1);
+    if (fs.number_sync_standbys > 0 && fs.number_sync_standbys + 1 > standbys) {
       fail(n, sub(F, "number_sync_standbys"),
-           std::to_string(fs.number_sync_standbys) +
-               " needs that many quorum standbys; the formation has " +
-               std::to_string(std::max(0, quorum_standbys - 1)));
+           std::to_string(fs.number_sync_standbys) + " needs at least " +
+               std::to_string(fs.number_sync_standbys + 1) + " quorum standbys; the formation has " +
+               std::to_string(standbys));
     }
   }
   if (const auto n = f["synchronous_commit"]) {

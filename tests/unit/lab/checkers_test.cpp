@@ -233,6 +233,17 @@ TEST(Checkers, ConvergenceMissingOrLateFails) {
   g.h.fsm.push_back({21000, "node2", "catchingup", "secondary", "good"});
   c.final_states = {{"primary", 1}, {"secondary", 1}};
   EXPECT_EQ(check_convergence(g.h, c).status, VerdictStatus::Fail);
+  /* states converged but no write acknowledged after the heal: not converged */
+  Builder stuck = Builder::clean_failover();
+  c = sync_config();
+  std::vector<Op> kept;
+  for (const auto& op : stuck.h.ops) {
+    if (op.invoke_ms < 20000) kept.push_back(op);
+  }
+  stuck.h.ops = kept;
+  v = check_convergence(stuck.h, c);
+  ASSERT_EQ(v.status, VerdictStatus::Fail);
+  EXPECT_NE(v.summary.find("no write was acknowledged after the heal"), std::string::npos) << v.summary;
 }
 
 TEST(Checkers, WarmupNeedsAcknowledgedWrites) {

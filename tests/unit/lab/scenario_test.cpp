@@ -24,7 +24,7 @@ timeout: 10m
 formation:
   nodes: 3
   candidate_priorities: [50, 60, 0]
-  replication_quorum: [true, true, false]
+  replication_quorum: [true, true, true]
   number_sync_standbys: 1
   synchronous_commit: remote_apply
   node_disk_mb: 128
@@ -85,7 +85,7 @@ TEST(Scenario, ValidFileParsesToDocumentedValues) {
   EXPECT_EQ(s.timeout_ms, 600000);
   EXPECT_EQ(s.formation.nodes, 3);
   EXPECT_EQ(s.formation.candidate_priorities, (std::vector<int>{50, 60, 0}));
-  EXPECT_EQ(s.formation.replication_quorum, (std::vector<bool>{true, true, false}));
+  EXPECT_EQ(s.formation.replication_quorum, (std::vector<bool>{true, true, true}));
   EXPECT_EQ(s.formation.number_sync_standbys, 1);
   EXPECT_EQ(s.formation.synchronous_commit, SyncCommit::RemoteApply);
   EXPECT_EQ(s.formation.node_disk_mb, 128);
@@ -149,7 +149,7 @@ TEST(Scenario, MalformedInputIsRejectedWithFileLineAndField) {
       {"priority out of range", "candidate_priorities: [50, 60, 0]", "candidate_priorities: [50, 160, 0]", 9,
        "formation.candidate_priorities[1]", "out of range"},
       {"sync standbys beyond quorum", "number_sync_standbys: 1", "number_sync_standbys: 2", 11,
-       "formation.number_sync_standbys", "quorum standbys"},
+       "formation.number_sync_standbys", "needs at least 3 quorum standbys"},
       {"bad synchronous_commit", "synchronous_commit: remote_apply", "synchronous_commit: maybe", 12,
        "formation.synchronous_commit", "unknown value \"maybe\""},
       {"unknown setting", "lease_ms: 3000", "lease_msec: 3000", 15, "formation.settings.lease_msec", ""},
