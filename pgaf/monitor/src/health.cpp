@@ -88,9 +88,19 @@ void fail_attempt(Target& t, const PgafGucs& g, Clock::time_point now) {
   }
 }
 
+/* A conninfo value in single quotes, with ' and \ escaped as libpq wants. */
+std::string conninfo_quote(const std::string& v) {
+  std::string out = "'";
+  for (char c : v) {
+    if (c == '\'' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "'";
+}
+
 void start_attempt(Target& t, const PgafGucs& g, Clock::time_point now) {
   const int timeout_s = std::max(1, (g.health_check_timeout_ms + 999) / 1000);
-  const std::string conninfo = "host='" + t.host + "' port=" + std::to_string(t.port) +
+  const std::string conninfo = "host=" + conninfo_quote(t.host) + " port=" + std::to_string(t.port) +
                                " user=pgautofailover_monitor password=pgautofailover_monitor"
                                " dbname=postgres connect_timeout=" +
                                std::to_string(timeout_s) +
