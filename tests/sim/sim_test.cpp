@@ -10,12 +10,13 @@
  *  - shrinking keeps the failure and never adds faults;
  *  - the clock model's inverse is exact.
  */
+#include "pgaf/sim/sim.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <string>
 
-#include "pgaf/sim/sim.hpp"
 #include "world.hpp"
 
 namespace pgaf::sim {
@@ -28,7 +29,8 @@ std::string failure_report(const Summary& s, const RunOptions& base) {
   std::string out = "violations by kind:";
   for (const auto& [k, c] : s.by_kind) out += " " + k + " " + std::to_string(c);
   out += "\nfailing seeds:";
-  for (std::size_t i = 0; i < s.failing_seeds.size() && i < 40; ++i) out += " " + std::to_string(s.failing_seeds[i]);
+  for (std::size_t i = 0; i < s.failing_seeds.size() && i < 40; ++i)
+    out += " " + std::to_string(s.failing_seeds[i]);
   out += "\nsee docs/simulator.md \"Findings\" for the known causes; first failure:\n";
   out += "seed " + std::to_string(sch.seed) + ": " + v.kind + ": " + v.detail + "\n";
   Schedule m = shrink(sch, v.kind, base, 60);
@@ -76,7 +78,8 @@ TEST(Seeds, TenThousandSchedulesNoViolation) {
   Summary s = run_seeds(1, 10000, GenOptions{}, o, false);
   std::printf("sim: schedules %lld, violations %lld, RTO p50 %lld ms p99 %lld ms, %.0f seeds/s\n",
               static_cast<long long>(s.schedules), static_cast<long long>(s.violations),
-              static_cast<long long>(percentile(s.rto_ms, 50)), static_cast<long long>(percentile(s.rto_ms, 99)),
+              static_cast<long long>(percentile(s.rto_ms, 50)),
+              static_cast<long long>(percentile(s.rto_ms, 99)),
               s.seconds > 0 ? static_cast<double>(s.schedules) / s.seconds : 0.0);
   EXPECT_EQ(s.schedules, 10000);
   EXPECT_EQ(s.violations, 0) << failure_report(s, o);
@@ -89,19 +92,25 @@ void expect_caught(Broken b, std::uint64_t bound) {
   std::uint64_t caught = 0;
   for (std::uint64_t seed = 1; seed <= bound && !caught; ++seed) {
     RunResult r = run_schedule(generate_schedule(seed, g), o);
-    if (r.violation && (r.violation->kind == "split_brain" || r.violation->kind == "two_writable")) caught = seed;
+    if (r.violation && (r.violation->kind == "split_brain" || r.violation->kind == "two_writable"))
+      caught = seed;
   }
   ASSERT_NE(caught, 0u) << to_string(b) << " was not caught within " << bound << " seeds";
   /* The unbroken formation on that seed has no split brain: the flag is the cause. */
   RunResult ok = run_schedule(generate_schedule(caught, GenOptions{}), o);
-  EXPECT_FALSE(ok.violation && (ok.violation->kind == "split_brain" || ok.violation->kind == "two_writable"))
+  EXPECT_FALSE(ok.violation &&
+               (ok.violation->kind == "split_brain" || ok.violation->kind == "two_writable"))
       << "seed " << caught;
   std::printf("sim: %s caught at seed %llu\n", std::string(to_string(b)).c_str(),
               static_cast<unsigned long long>(caught));
 }
 
-TEST(Broken, AgentIgnoringLeaseIsCaught) { expect_caught(Broken::AgentIgnoresLease, 300); }
-TEST(Broken, MonitorSkippingLeaseWaitIsCaught) { expect_caught(Broken::MonitorSkipsLeaseWait, 300); }
+TEST(Broken, AgentIgnoringLeaseIsCaught) {
+  expect_caught(Broken::AgentIgnoresLease, 300);
+}
+TEST(Broken, MonitorSkippingLeaseWaitIsCaught) {
+  expect_caught(Broken::MonitorSkipsLeaseWait, 300);
+}
 
 /* The durability checker can fail too: a standby that confirms a flush before it has the record
  * makes a sync-acknowledged commit vanish when the primary host is lost. */
@@ -136,9 +145,11 @@ TEST(Rto, PrimaryHostLostDefaultSettingsP99Under5s) {
     rto.push_back(*r.rto_ms);
   }
   const auto p50 = percentile(rto, 50), p99 = percentile(rto, 99);
-  std::printf("sim: primary host lost, default settings: RTO p50 %lld ms, p99 %lld ms, max %lld ms (n=%zu)\n",
-              static_cast<long long>(p50), static_cast<long long>(p99),
-              static_cast<long long>(percentile(rto, 100)), rto.size());
+  std::printf(
+      "sim: primary host lost, default settings: RTO p50 %lld ms, p99 %lld ms, max %lld ms "
+      "(n=%zu)\n",
+      static_cast<long long>(p50), static_cast<long long>(p99),
+      static_cast<long long>(percentile(rto, 100)), rto.size());
   EXPECT_GT(rto.size(), 900u);
   EXPECT_LE(p99, 5000);
   EXPECT_GT(p50, 0);
@@ -188,7 +199,8 @@ TEST(Schedule, DriftAndSyncStandbysStayValid) {
     ASSERT_LE(s.nodes, 5);
     for (auto d : s.drift_ppm) ASSERT_LE(2 * (d < 0 ? -d : d), s.settings.clock_drift_ppm);
     int quorum = 0;
-    for (int n = 2; n <= s.nodes; ++n) quorum += s.replication_quorum[static_cast<std::size_t>(n - 1)] ? 1 : 0;
+    for (int n = 2; n <= s.nodes; ++n)
+      quorum += s.replication_quorum[static_cast<std::size_t>(n - 1)] ? 1 : 0;
     if (s.number_sync_standbys > 0) {
       ASSERT_LE(s.number_sync_standbys + 1, quorum) << "seed " << seed;
     }

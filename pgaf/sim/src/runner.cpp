@@ -22,7 +22,8 @@ std::int64_t percentile(std::vector<std::int64_t> v, double p) {
   return v[rank - 1];
 }
 
-Schedule shrink(const Schedule& failing, const std::string& kind, const RunOptions& base, int max_runs) {
+Schedule shrink(const Schedule& failing, const std::string& kind, const RunOptions& base,
+                int max_runs) {
   Schedule best = failing;
   RunOptions o = base;
   o.trace = false;

@@ -15,8 +15,8 @@
 
 #include "pgaf/core/sync_names.hpp"
 
-#define TR(who, ...)                                 \
-  do {                                               \
+#define TR(who, ...)                                    \
+  do {                                                  \
     if (tracing()) tr((who), fmt::format(__VA_ARGS__)); \
   } while (0)
 
@@ -30,9 +30,17 @@ constexpr Lsn kMarkerBytes = 128;
 constexpr SimTime kMs = 1000;
 constexpr std::uint64_t kMarkerBase = 1ULL << 40; /* ids of non-commit records */
 
-enum MsgType : std::int64_t { MsgRegister = 1, MsgNodeActive = 2, MsgReply = 3, MsgError = 4, MsgNotify = 5 };
+enum MsgType : std::int64_t {
+  MsgRegister = 1,
+  MsgNodeActive = 2,
+  MsgReply = 3,
+  MsgError = 4,
+  MsgNotify = 5
+};
 
-std::string who_node(int n) { return fmt::format("node{}", n); }
+std::string who_node(int n) {
+  return fmt::format("node{}", n);
+}
 
 std::string fmt_time(SimTime t) {
   return fmt::format("{:>4}.{:03}s", t / 1000000, (t / 1000) % 1000);
@@ -109,7 +117,8 @@ World::World(const Schedule& s, const RunOptions& o)
   g_.group_id = 0;
   g_.monitor_start_ms = mon_now();
 
-  for (std::size_t i = 0; i < s_.faults.size(); ++i) faults_.push_back(ActiveFault{s_.faults[i], 0, 0, false});
+  for (std::size_t i = 0; i < s_.faults.size(); ++i)
+    faults_.push_back(ActiveFault{s_.faults[i], 0, 0, false});
 }
 
 /* ---------------------------------------------------------------- plumbing */
@@ -144,7 +153,9 @@ void World::violate(const std::string& kind, const std::string& detail) {
 
 /* ---------------------------------------------------------------- network */
 
-bool World::endpoint_up(int e) const { return host_up_[static_cast<std::size_t>(e)]; }
+bool World::endpoint_up(int e) const {
+  return host_up_[static_cast<std::size_t>(e)];
+}
 
 bool World::link_ok(int from, int to) const {
   const auto E = static_cast<std::size_t>(n_ + 1);
@@ -154,7 +165,8 @@ bool World::link_ok(int from, int to) const {
 
 SimTime World::link_delay(int from, int to) {
   const auto E = static_cast<std::size_t>(n_ + 1);
-  return rng_.range(300, 3000) + extra_[static_cast<std::size_t>(from) * E + static_cast<std::size_t>(to)];
+  return rng_.range(300, 3000) +
+         extra_[static_cast<std::size_t>(from) * E + static_cast<std::size_t>(to)];
 }
 
 void World::send(int from, int to, Ev e) {
@@ -177,7 +189,9 @@ void World::recompute_links() {
   std::fill(loss_.begin(), loss_.end(), 0);
   std::fill(extra_.begin(), extra_.end(), 0);
   std::fill(dup_.begin(), dup_.end(), 0);
-  auto idx = [E](int a, int b) { return static_cast<std::size_t>(a) * E + static_cast<std::size_t>(b); };
+  auto idx = [E](int a, int b) {
+    return static_cast<std::size_t>(a) * E + static_cast<std::size_t>(b);
+  };
   for (const auto& af : faults_) {
     if (!af.active) continue;
     const int a = af.a, b = af.b;
@@ -231,21 +245,23 @@ void World::pg_start(int n) {
   p.epoch++;
   p.streaming = false;
   pg_reset_standby_view(n);
-  TR(who_node(n).c_str(), "postgres started as {} (tli {}, lsn {:X}{})", p.primary ? "primary" : "standby",
-     p.tli, p.log.empty() ? 0 : p.log.back().lsn,
+  TR(who_node(n).c_str(), "postgres started as {} (tli {}, lsn {:X}{})",
+     p.primary ? "primary" : "standby", p.tli, p.log.empty() ? 0 : p.log.back().lsn,
      p.upstream ? fmt::format(", upstream node{}", p.upstream) : std::string());
 }
 
 void World::pg_stop(int n, bool clean) {
   Pg& p = pg(n);
   if (!p.running) return;
-  if (clean && p.primary) pg_append(n, kMarkerBase + next_id_++, false, kMarkerBytes); /* shutdown checkpoint */
+  if (clean && p.primary)
+    pg_append(n, kMarkerBase + next_id_++, false, kMarkerBytes); /* shutdown checkpoint */
   p.running = false;
   p.epoch++;
   p.streaming = false;
   agents_[static_cast<std::size_t>(n)].unfenced = false;
   if (!p.waiters.empty())
-    TR(who_node(n).c_str(), "{} commits waiting for sync rep fail (postgres stopped)", p.waiters.size());
+    TR(who_node(n).c_str(), "{} commits waiting for sync rep fail (postgres stopped)",
+       p.waiters.size());
   p.waiters.clear();
   pg_reset_standby_view(n);
   TR(who_node(n).c_str(), "postgres {}", clean ? "stopped" : "crashed");
@@ -254,7 +270,8 @@ void World::pg_stop(int n, bool clean) {
 void World::pg_set_tli(int n, int tli, const char* why) {
   Pg& p = pg(n);
   if (tli < p.tli)
-    violate("timeline", fmt::format("node{} timeline goes back from {} to {} ({})", n, p.tli, tli, why));
+    violate("timeline",
+            fmt::format("node{} timeline goes back from {} to {} ({})", n, p.tli, tli, why));
   p.tli = tli;
 }
 
@@ -285,13 +302,15 @@ void World::pg_set_sync_names(int n, const std::string& names) {
   const auto any = names.find("ANY ");
   if (any != std::string::npos) {
     std::size_t i = any + 4;
-    while (i < names.size() && names[i] >= '0' && names[i] <= '9') p.sync_k = p.sync_k * 10 + (names[i++] - '0');
+    while (i < names.size() && names[i] >= '0' && names[i] <= '9')
+      p.sync_k = p.sync_k * 10 + (names[i++] - '0');
     const std::string tag = "pgautofailover_standby_";
     std::size_t pos = i;
     while ((pos = names.find(tag, pos)) != std::string::npos) {
       pos += tag.size();
       int id = 0;
-      while (pos < names.size() && names[pos] >= '0' && names[pos] <= '9') id = id * 10 + (names[pos++] - '0');
+      while (pos < names.size() && names[pos] >= '0' && names[pos] <= '9')
+        id = id * 10 + (names[pos++] - '0');
       p.sync_members.push_back(id);
     }
   } else if (!names.empty()) {
@@ -305,12 +324,14 @@ void World::pg_set_sync_names(int n, const std::string& names) {
  * every waiter is acknowledged as async. */
 void World::pg_process_waiters(int n, bool cancel) {
   Pg& p = pg(n);
-  if (p.waiters.empty() || !host_up_[static_cast<std::size_t>(n)] || !p.running || !p.primary) return;
+  if (p.waiters.empty() || !host_up_[static_cast<std::size_t>(n)] || !p.running || !p.primary)
+    return;
   if (!writable(n)) {
     const Agent& a = agents_[static_cast<std::size_t>(n)];
     if (a.alive && !a.frozen && !a.unfenced) {
       /* The agent's fence terminated the client backends: never acknowledged. */
-      TR(who_node(n).c_str(), "fence: {} commits waiting for sync rep terminated", p.waiters.size());
+      TR(who_node(n).c_str(), "fence: {} commits waiting for sync rep terminated",
+         p.waiters.size());
       p.waiters.clear();
       return;
     }
@@ -360,7 +381,8 @@ bool World::can_ack(int n) const {
   for (int m : p.sync_members) {
     if (m < 1 || m > n_ || m == n) continue;
     const Pg& q = pg(m);
-    if (q.running && !q.primary && q.upstream == n && q.streaming && is_prefix(q.log, p.log)) streaming++;
+    if (q.running && !q.primary && q.upstream == n && q.streaming && is_prefix(q.log, p.log))
+      streaming++;
   }
   return streaming >= p.sync_k;
 }
@@ -383,13 +405,16 @@ void World::repl_tick(int n) {
     if (ok && loss > 0 && rng_.chance(loss)) ok = false;
     if (ok) {
       std::size_t upto = up.log.size();
-      if (s_.broken == Broken::StandbyAcksEarly && upto > p.log.size()) upto--; /* lag one record... */
+      if (s_.broken == Broken::StandbyAcksEarly && upto > p.log.size())
+        upto--; /* lag one record... */
       for (std::size_t i = p.log.size(); i < upto; ++i) p.log.push_back(up.log[i]);
       if (up.tli != p.tli) pg_set_tli(n, up.tli, "follow upstream timeline");
       if (!p.streaming) TR(who_node(n).c_str(), "streaming from node{}", u);
       p.streaming = true;
       up.reply_at[static_cast<std::size_t>(n)] = now_;
-      up.flushed[static_cast<std::size_t>(n)] = s_.broken == Broken::StandbyAcksEarly ? up.log.size() : p.log.size(); /* ...but confirm it */
+      up.flushed[static_cast<std::size_t>(n)] = s_.broken == Broken::StandbyAcksEarly
+                                                    ? up.log.size()
+                                                    : p.log.size(); /* ...but confirm it */
       if (up.primary) pg_process_waiters(u, false);
       return;
     }
@@ -423,22 +448,27 @@ void World::ack(int n, std::uint64_t commit_id, bool sync) {
   const Pg& p = pg(n);
   for (int m = 1; m <= n_; ++m)
     if (m != n && can_ack(m))
-      violate("split_brain", fmt::format("node{} acknowledged commit {} while node{} can acknowledge commits", n,
-                                         commit_id, m));
+      violate("split_brain",
+              fmt::format("node{} acknowledged commit {} while node{} can acknowledge commits", n,
+                          commit_id, m));
   acks_.push_back(Ack{commit_id, n, now_, p.tli, sync});
   res_.acked++;
   if (sync) res_.acked_sync++;
   if (last_writer_ != n) {
-    TR(who_node(n).c_str(), "first acknowledged commit here (tli {}, {})", p.tli, sync ? "sync" : "async");
+    TR(who_node(n).c_str(), "first acknowledged commit here (tli {}, {})", p.tli,
+       sync ? "sync" : "async");
     last_writer_ = n;
   }
   if (p.tli < last_ack_tli_)
-    violate("timeline", fmt::format("node{} acknowledged commit {} on timeline {} after a commit on timeline {}",
-                                    n, commit_id, p.tli, last_ack_tli_));
+    violate(
+        "timeline",
+        fmt::format("node{} acknowledged commit {} on timeline {} after a commit on timeline {}", n,
+                    commit_id, p.tli, last_ack_tli_));
   last_ack_tli_ = std::max(last_ack_tli_, p.tli);
   if (rto_from_ >= 0 && !res_.rto_ms && n != rto_node_) {
     res_.rto_ms = (now_ - rto_from_) / kMs;
-    TR("CHECK", "RTO {} ms (primary node{} lost → first ack on node{})", *res_.rto_ms, rto_node_, n);
+    TR("CHECK", "RTO {} ms (primary node{} lost → first ack on node{})", *res_.rto_ms, rto_node_,
+       n);
   }
 }
 
@@ -477,9 +507,12 @@ NodeActiveEvent World::agent_report(int n) {
     for (int m = 1; m <= n_; ++m) {
       if (m == n || p.reply_at[static_cast<std::size_t>(m)] < 0) continue;
       if (now_ - p.reply_at[static_cast<std::size_t>(m)] > 200 * kMs) continue;
-      const bool member = std::find(p.sync_members.begin(), p.sync_members.end(), m) != p.sync_members.end();
-      if (member) best = "quorum";
-      else if (best.empty()) best = "async";
+      const bool member =
+          std::find(p.sync_members.begin(), p.sync_members.end(), m) != p.sync_members.end();
+      if (member)
+        best = "quorum";
+      else if (best.empty())
+        best = "async";
     }
     ev.sync_state = best;
   }
@@ -505,8 +538,8 @@ void World::agent_loop(int n) {
     m.b = static_cast<std::int64_t>(reports_.size() - 1);
   }
   send(n, kMonitor, m);
-  push(Ev{after_local(n, now_, s_.settings.monitor_call_timeout_ms), 0, EvKind::AgentCallTimeout, n, a.epoch,
-          a.call_id, 0, 0});
+  push(Ev{after_local(n, now_, s_.settings.monitor_call_timeout_ms), 0, EvKind::AgentCallTimeout, n,
+          a.epoch, a.call_id, 0, 0});
 }
 
 /* The agent's fence thread (pgaf/agent FenceGuard::tick, every 50 ms): sample the standbys for the
@@ -526,7 +559,8 @@ void World::agent_fence_tick(int n) {
       const SimTime r = p.reply_at[mi];
       /* As FenceGuard::tick: a standby counts when its reply changed since a previous sample
        * that saw it (the first sample after a restart only records). */
-      if (r >= 0 && a.sampled_reply[mi] >= 0 && r > a.sampled_reply[mi] && s_.replication_quorum[mi - 1])
+      if (r >= 0 && a.sampled_reply[mi] >= 0 && r > a.sampled_reply[mi] &&
+          s_.replication_quorum[mi - 1])
         streaming++;
       a.sampled_reply[mi] = r;
     }
@@ -562,9 +596,12 @@ void World::agent_on_reply(int n, std::int64_t call_id, bool ok, NodeState goal)
   a.unfenced = false; /* the agent manages Postgres again (arms its fence or leaves the role) */
   a.registered = true;
   a.lease.on_monitor_reply(a.call_t_send, goal);
-  if (can_take_writes_in_state(goal)) a.granted_ever = true;
-  else a.granted_ever = false;
-  if (goal != a.assigned) TR(who_node(n).c_str(), "assigned {} (current {})", to_string(goal), to_string(a.current));
+  if (can_take_writes_in_state(goal))
+    a.granted_ever = true;
+  else
+    a.granted_ever = false;
+  if (goal != a.assigned)
+    TR(who_node(n).c_str(), "assigned {} (current {})", to_string(goal), to_string(a.current));
   a.assigned = goal;
   if (a.assigned != a.current) {
     agent_start_transition(n);
@@ -607,32 +644,40 @@ void World::agent_start_transition(int n) {
   a.step_idx = 0;
   /* As the reference keeper does, ensure the current state first (Postgres running where the
    * current state needs it) unless a demotion state is involved or the node is a secondary. */
-  if (needs_running(a.current) && !pg(n).running && pg(n).has_data && a.current != NodeState::Secondary &&
-      !must_be_stopped(a.assigned))
+  if (needs_running(a.current) && !pg(n).running && pg(n).has_data &&
+      a.current != NodeState::Secondary && !must_be_stopped(a.assigned))
     a.steps.insert(a.steps.begin(), KeeperStep::StartPostgres);
   if (tracing()) {
     std::string steps;
     for (KeeperStep st : a.steps) steps += (steps.empty() ? "" : ",") + std::string(to_string(st));
-    TR(who_node(n).c_str(), "transition {} → {} [{}]", to_string(a.current), to_string(a.target), steps);
+    TR(who_node(n).c_str(), "transition {} → {} [{}]", to_string(a.current), to_string(a.target),
+       steps);
   }
   agent_next_step(n);
 }
 
 TimeMs World::step_duration(KeeperStep st) {
   switch (st) {
-    case KeeperStep::InitPrimary: return rng_.range(200, 500);
+    case KeeperStep::InitPrimary:
+      return rng_.range(200, 500);
     case KeeperStep::InitFromStandby:
-    case KeeperStep::InitStandby: return rng_.range(300, 900);
-    case KeeperStep::RewindOrBaseBackup: return rng_.range(200, 800);
+    case KeeperStep::InitStandby:
+      return rng_.range(300, 900);
+    case KeeperStep::RewindOrBaseBackup:
+      return rng_.range(200, 800);
     case KeeperStep::StartPostgres:
     case KeeperStep::FollowPrimary:
-    case KeeperStep::RestartWithoutUpstream: return rng_.range(100, 300);
-    case KeeperStep::Promote: return rng_.range(50, 250);
+    case KeeperStep::RestartWithoutUpstream:
+      return rng_.range(100, 300);
+    case KeeperStep::Promote:
+      return rng_.range(50, 250);
     case KeeperStep::StopPostgres:
     case KeeperStep::CheckpointAndStop:
     case KeeperStep::StopForMaintenance:
-    case KeeperStep::DropNode: return rng_.range(30, 150);
-    default: return rng_.range(2, 20);
+    case KeeperStep::DropNode:
+      return rng_.range(30, 150);
+    default:
+      return rng_.range(2, 20);
   }
 }
 
@@ -680,7 +725,7 @@ void World::agent_finish_transition(int n) {
     if (!can_take_writes_in_state(a.current)) a.lease.revoke();
   }
   a.seen_pg_epoch = pg(n).epoch; /* our own restarts/promotion: the lease logic above decides */
-  agent_schedule_loop(n, 0); /* report at once */
+  agent_schedule_loop(n, 0);     /* report at once */
 }
 
 int World::monitor_primary_for(int n) const {
@@ -694,7 +739,9 @@ int World::monitor_most_advanced_for(int n) const {
   if (!host_up_[0] || !pair_ok(n, kMonitor)) return 0;
   const Node* best = nullptr;
   for (const Node& x : g_.nodes) {
-    if (x.id == n || state_belongs_to_primary(x.reported_state) || x.goal_state == NodeState::Dropped) continue;
+    if (x.id == n || state_belongs_to_primary(x.reported_state) ||
+        x.goal_state == NodeState::Dropped)
+      continue;
     if (!best || x.reported_tli > best->reported_tli ||
         (x.reported_tli == best->reported_tli && x.reported_lsn > best->reported_lsn))
       best = &x;
@@ -710,7 +757,8 @@ World::StepOutcome World::agent_exec_step(int n, KeeperStep st, bool first) {
   auto copy_from = [&](int u, bool follow) {
     Pg& up = pg(u);
     if (p.has_data && up.tli < p.tli)
-      violate("timeline", fmt::format("node{} rebuilt from node{} on older timeline {} < {}", n, u, up.tli, p.tli));
+      violate("timeline", fmt::format("node{} rebuilt from node{} on older timeline {} < {}", n, u,
+                                      up.tli, p.tli));
     p.log = up.log;
     p.tli = up.tli;
     p.has_data = true;
@@ -894,8 +942,8 @@ void World::agent_restart(int n) {
   std::fill(a.sampled_reply.begin(), a.sampled_reply.end(), -1);
   a.last_sample_ms = -1;
   a.last_sample_ms = -1;
-  TR(who_node(n).c_str(), "agent started (state file: current {}, assigned {})", to_string(a.current),
-     to_string(a.assigned));
+  TR(who_node(n).c_str(), "agent started (state file: current {}, assigned {})",
+     to_string(a.current), to_string(a.assigned));
   agent_schedule_loop(n, 50);
   push(Ev{after_local(n, now_, 50), 0, EvKind::FenceTick, n, a.epoch, 0, 0, 0});
 }
@@ -919,8 +967,9 @@ bool World::mon_apply(const Event& ev, std::string* err) {
        asg.description);
     if (node && node->reported_state != asg.goal && asg.goal != NodeState::Dropped &&
         !find_keeper_transition(node->reported_state, asg.goal)) {
-      violate("no_edge", fmt::format("monitor assigned node{} goal {} while it reports {}: no keeper edge",
-                                     asg.node_id, to_string(asg.goal), to_string(node->reported_state)));
+      violate("no_edge",
+              fmt::format("monitor assigned node{} goal {} while it reports {}: no keeper edge",
+                          asg.node_id, to_string(asg.goal), to_string(node->reported_state)));
     }
     const int target = static_cast<int>(asg.node_id);
     if (target >= 1 && target <= n_)
@@ -953,8 +1002,10 @@ void World::mon_on_message(const Ev& e) {
       rev.initial_state = NodeState::Init;
       ok = mon_apply(rev, &err);
       if (ok) {
-        if (const Node* y = g_.find(n)) goal = y->goal_state;
-        else ok = false;
+        if (const Node* y = g_.find(n))
+          goal = y->goal_state;
+        else
+          ok = false;
       }
     }
   } else {
@@ -962,17 +1013,21 @@ void World::mon_on_message(const Ev& e) {
     if (tracing()) {
       const Node* x = g_.find(n);
       if (!x || x->reported_state != rep.reported_state)
-        TR("monitor", "node{} reports {} (running {}, tli {}, lsn {:X})", n, to_string(rep.reported_state),
-           rep.pg_is_running, rep.tli, rep.lsn);
+        TR("monitor", "node{} reports {} (running {}, tli {}, lsn {:X})", n,
+           to_string(rep.reported_state), rep.pg_is_running, rep.tli, rep.lsn);
     }
     ok = g_.find(n) != nullptr && mon_apply(rep, &err);
     if (ok) {
-      if (const Node* y = g_.find(n)) goal = y->goal_state;
-      else ok = false;
+      if (const Node* y = g_.find(n))
+        goal = y->goal_state;
+      else
+        ok = false;
     }
   }
   if (stop_) return;
-  send(kMonitor, n, Ev{0, 0, EvKind::ToAgent, n, 0, ok ? MsgReply : MsgError, static_cast<std::int64_t>(goal), e.c});
+  send(kMonitor, n,
+       Ev{0, 0, EvKind::ToAgent, n, 0, ok ? MsgReply : MsgError, static_cast<std::int64_t>(goal),
+          e.c});
 }
 
 void World::mon_health_round() {
@@ -984,8 +1039,8 @@ void World::mon_health_round() {
     hc_tries_[i] = 0;
     mon_health_attempt(static_cast<int>(x.id));
   }
-  push(Ev{after_local(kMonitor, now_, s_.settings.health_check_period_ms), 0, EvKind::HealthRound, 0, mon_epoch_,
-          0, 0, 0});
+  push(Ev{after_local(kMonitor, now_, s_.settings.health_check_period_ms), 0, EvKind::HealthRound,
+          0, mon_epoch_, 0, 0, 0});
 }
 
 void World::mon_health_attempt(int n) {
@@ -1023,12 +1078,13 @@ void World::mon_health_result(int n, bool ok) {
   if (hc_tries_[i] > s_.settings.health_check_max_retries) {
     hc_active_[i] = false;
     const Node* x = g_.find(n);
-    if (x && x->health != Health::Bad) TR("monitor", "health check of node{} failed {} times: bad", n, hc_tries_[i]);
+    if (x && x->health != Health::Bad)
+      TR("monitor", "health check of node{} failed {} times: bad", n, hc_tries_[i]);
     mon_apply(HealthCheckEvent{n, Health::Bad}, nullptr);
     return;
   }
-  push(Ev{after_local(kMonitor, now_, s_.settings.health_check_retry_delay_ms), 0, EvKind::HealthAttempt, n,
-          mon_epoch_, 0, 0, 0});
+  push(Ev{after_local(kMonitor, now_, s_.settings.health_check_retry_delay_ms), 0,
+          EvKind::HealthAttempt, n, mon_epoch_, 0, 0, 0});
 }
 
 void World::mon_crash() {
@@ -1085,16 +1141,17 @@ void World::fault_start(std::size_t i) {
   ActiveFault& af = faults_[i];
   af.a = resolve_target(af.f.a, af.f.aux);
   af.b = resolve_target(af.f.b, af.f.aux + 1);
-  if (af.a < 0 || af.b < 0 || (af.a == af.b && (af.f.kind == FaultKind::Partition ||
-                                                af.f.kind == FaultKind::PartitionOneWay ||
-                                                af.f.kind == FaultKind::Lossy || af.f.kind == FaultKind::Slow ||
-                                                af.f.kind == FaultKind::Duplicate))) {
+  if (af.a < 0 || af.b < 0 ||
+      (af.a == af.b && (af.f.kind == FaultKind::Partition ||
+                        af.f.kind == FaultKind::PartitionOneWay || af.f.kind == FaultKind::Lossy ||
+                        af.f.kind == FaultKind::Slow || af.f.kind == FaultKind::Duplicate))) {
     TR("FAULT", "skipped (no such target): {}", describe(af.f));
     if (--faults_open_ == 0 && heal_at_ < 0) heal_at_ = now_;
     return;
   }
   af.active = true;
-  TR("FAULT", "start: {} [a=node{} b={}]", describe(af.f), af.a, af.b == 0 ? std::string("monitor") : who_node(af.b));
+  TR("FAULT", "start: {} [a=node{} b={}]", describe(af.f), af.a,
+     af.b == 0 ? std::string("monitor") : who_node(af.b));
   switch (af.f.kind) {
     case FaultKind::CrashPostgres:
       pg(af.a).blocked_until = now_ + af.f.duration_ms * kMs;
@@ -1137,7 +1194,8 @@ void World::fault_start(std::size_t i) {
       recompute_links();
       break;
   }
-  push(Ev{now_ + af.f.duration_ms * kMs, 0, EvKind::FaultEnd, 0, 0, static_cast<std::int64_t>(i), 0, 0});
+  push(Ev{now_ + af.f.duration_ms * kMs, 0, EvKind::FaultEnd, 0, 0, static_cast<std::int64_t>(i), 0,
+          0});
 }
 
 void World::fault_end(std::size_t i) {
@@ -1220,10 +1278,12 @@ bool World::converged(std::string* why) const {
     const Node* x = g_.find(n);
     const Agent& a = agents_[static_cast<std::size_t>(n)];
     if (!x) return fail(fmt::format("node{} not registered", n));
-    if (!host_up_[static_cast<std::size_t>(n)] || !a.alive) return fail(fmt::format("node{} down", n));
+    if (!host_up_[static_cast<std::size_t>(n)] || !a.alive)
+      return fail(fmt::format("node{} down", n));
     if (a.busy || a.current != a.assigned) return fail(fmt::format("node{} in transition", n));
     if (x->reported_state != x->goal_state)
-      return fail(fmt::format("node{} reported {} goal {}", n, to_string(x->reported_state), to_string(x->goal_state)));
+      return fail(fmt::format("node{} reported {} goal {}", n, to_string(x->reported_state),
+                              to_string(x->goal_state)));
     const NodeState s = x->goal_state;
     const bool want_primary = n_ == 1 ? s == NodeState::Single : s == NodeState::Primary;
     if (can_take_writes_in_state(s)) {
@@ -1254,7 +1314,8 @@ void World::check_invariants() {
   for (int n = 1; n <= n_; ++n) {
     if (can_ack(n)) {
       if (first_ack) {
-        violate("split_brain", fmt::format("node{} and node{} can both acknowledge commits", first_ack, n));
+        violate("split_brain",
+                fmt::format("node{} and node{} can both acknowledge commits", first_ack, n));
         return;
       }
       first_ack = n;
@@ -1263,8 +1324,10 @@ void World::check_invariants() {
   for (int n = 1; n <= n_; ++n) {
     if (writable(n)) {
       if (first_writable) {
-        violate("two_writable", fmt::format("node{} and node{} both accept writes (running primary, not read-only, "
-                                            "not fenced)", first_writable, n));
+        violate("two_writable",
+                fmt::format("node{} and node{} both accept writes (running primary, not read-only, "
+                            "not fenced)",
+                            first_writable, n));
         return;
       }
       first_writable = n;
@@ -1277,12 +1340,14 @@ void World::check_invariants() {
       TR("CHECK", "formation formed; faults start");
       faults_open_ = static_cast<int>(faults_.size());
       for (std::size_t i = 0; i < faults_.size(); ++i)
-        push(Ev{now_ + faults_[i].f.start_ms * kMs, 0, EvKind::FaultStart, 0, 0, static_cast<std::int64_t>(i), 0, 0});
+        push(Ev{now_ + faults_[i].f.start_ms * kMs, 0, EvKind::FaultStart, 0, 0,
+                static_cast<std::int64_t>(i), 0, 0});
       if (faults_.empty()) heal_at_ = now_;
     } else if (t_ms > opt_.limits.bootstrap_ms) {
       std::string why;
       converged(&why);
-      violate("convergence", fmt::format("formation did not form within {} ms: {}", opt_.limits.bootstrap_ms, why));
+      violate("convergence", fmt::format("formation did not form within {} ms: {}",
+                                         opt_.limits.bootstrap_ms, why));
     }
     return;
   }
@@ -1294,7 +1359,8 @@ void World::check_invariants() {
     } else if (now_ - heal_at_ > opt_.limits.converge_ms * kMs) {
       std::string why;
       converged(&why);
-      violate("convergence", fmt::format("no convergence {} ms after the faults healed: {}", opt_.limits.converge_ms, why));
+      violate("convergence", fmt::format("no convergence {} ms after the faults healed: {}",
+                                         opt_.limits.converge_ms, why));
     }
   }
 }
@@ -1311,8 +1377,11 @@ void World::final_checks() {
   for (const Ack& a : acks_) {
     if (have.count(a.commit_id)) continue;
     if (a.sync) {
-      violate("sync_loss", fmt::format("commit {} acknowledged by node{} at {} after sync replication is missing "
-                                       "from the final primary node{}", a.commit_id, a.node, fmt_time(a.at), primary));
+      violate(
+          "sync_loss",
+          fmt::format("commit {} acknowledged by node{} at {} after sync replication is missing "
+                      "from the final primary node{}",
+                      a.commit_id, a.node, fmt_time(a.at), primary));
       return;
     }
     res_.lost_async++;
@@ -1331,14 +1400,16 @@ std::string World::state_dump() const {
     const Pg& p = pg(n);
     const Agent& a = agents_[static_cast<std::size_t>(n)];
     const Node* x = g_.find(n);
-    out += fmt::format("  node{}: host {} agent {} current {} assigned {} | monitor: reported {} goal {} health {} | "
-                       "pg {} {} tli {} lsn {:X} upstream {} streaming {} ro {} names '{}' | may_write {}\n",
-                       n, host_up_[static_cast<std::size_t>(n)] ? "up" : "down", a.alive ? "up" : "down",
-                       to_string(a.current), to_string(a.assigned), x ? to_string(x->reported_state) : "-",
-                       x ? to_string(x->goal_state) : "-", x ? to_string(x->health) : "-",
-                       p.running ? "running" : "stopped", p.primary ? "primary" : "standby", p.tli,
-                       p.log.empty() ? 0 : p.log.back().lsn, p.upstream, p.streaming, p.read_only, p.sync_names,
-                       writable(n));
+    out += fmt::format(
+        "  node{}: host {} agent {} current {} assigned {} | monitor: reported {} goal {} health "
+        "{} | "
+        "pg {} {} tli {} lsn {:X} upstream {} streaming {} ro {} names '{}' | may_write {}\n",
+        n, host_up_[static_cast<std::size_t>(n)] ? "up" : "down", a.alive ? "up" : "down",
+        to_string(a.current), to_string(a.assigned), x ? to_string(x->reported_state) : "-",
+        x ? to_string(x->goal_state) : "-", x ? to_string(x->health) : "-",
+        p.running ? "running" : "stopped", p.primary ? "primary" : "standby", p.tli,
+        p.log.empty() ? 0 : p.log.back().lsn, p.upstream, p.streaming, p.read_only, p.sync_names,
+        writable(n));
   }
   return out;
 }
@@ -1464,7 +1535,9 @@ namespace {
 std::string g_running_token; /* read by a signal handler: written only between runs */
 }
 
-const char* running_schedule_token() { return g_running_token.c_str(); }
+const char* running_schedule_token() {
+  return g_running_token.c_str();
+}
 
 RunResult run_schedule(const Schedule& s, const RunOptions& o) {
   g_running_token = encode(s);

@@ -112,7 +112,7 @@ struct Pg {
   std::string sync_names; /* synchronous_standby_names */
   int sync_k = 0;
   std::vector<int> sync_members;
-  std::uint64_t epoch = 0;  /* bumped on every start, stop and promotion */
+  std::uint64_t epoch = 0;   /* bumped on every start, stop and promotion */
   SimTime blocked_until = 0; /* CrashPostgres: cannot start before this */
   bool streaming = false;    /* as a standby: the last replication tick succeeded */
   /* As a primary/upstream (indexed by node id): last reply time and flushed WAL length, for the
@@ -268,14 +268,14 @@ class World {
   bool stop_ = false;
   int n_ = 0; /* nodes */
 
-  std::vector<Clock> clocks_;    /* endpoint 0 = monitor */
-  std::vector<bool> host_up_;    /* endpoint 0 = monitor */
-  std::vector<int> down_;        /* (N+1)² link-down counters */
-  std::vector<int> loss_;        /* (N+1)² loss percentages */
-  std::vector<SimTime> extra_;   /* (N+1)² extra delays (µs) */
-  std::vector<SimTime> dup_;     /* (N+1)² duplicate window (µs), 0 = no duplicates */
-  std::vector<Pg> pgs_;          /* index = node id; 0 unused */
-  std::vector<Agent> agents_;    /* index = node id; 0 unused */
+  std::vector<Clock> clocks_;  /* endpoint 0 = monitor */
+  std::vector<bool> host_up_;  /* endpoint 0 = monitor */
+  std::vector<int> down_;      /* (N+1)² link-down counters */
+  std::vector<int> loss_;      /* (N+1)² loss percentages */
+  std::vector<SimTime> extra_; /* (N+1)² extra delays (µs) */
+  std::vector<SimTime> dup_;   /* (N+1)² duplicate window (µs), 0 = no duplicates */
+  std::vector<Pg> pgs_;        /* index = node id; 0 unused */
+  std::vector<Agent> agents_;  /* index = node id; 0 unused */
 
   /* monitor */
   GroupSnapshot g_;

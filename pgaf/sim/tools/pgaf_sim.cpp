@@ -10,11 +10,10 @@
  *
  * Exit codes: 0 no violation, 1 violation found, 2 bad arguments.
  */
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
-
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -48,7 +47,8 @@ void print_failure(const pgaf::sim::Schedule& s, const pgaf::sim::RunResult& r, 
   Schedule m = s;
   if (minimise) {
     m = shrink(s, r.violation->kind, base);
-    std::printf("minimised: %zu of %zu faults: %s\n", m.faults.size(), s.faults.size(), describe(m).c_str());
+    std::printf("minimised: %zu of %zu faults: %s\n", m.faults.size(), s.faults.size(),
+                describe(m).c_str());
   }
   RunOptions o = base;
   o.trace = true;
@@ -60,17 +60,19 @@ void print_failure(const pgaf::sim::Schedule& s, const pgaf::sim::RunResult& r, 
     flags += " --primary-lost-pct " + std::to_string(g.primary_lost_pct);
   if (base.vouch_from_previous_sample) model += " --vouch-from-previous-sample";
   if (!base.fence_dies_with_agent) model += " --fence-in-postgres";
-  std::printf("replay: pgaf-sim --seed %llu%s%s%s --trace\n", static_cast<unsigned long long>(s.seed),
-              flags.c_str(), model.c_str(), minimise ? " --minimise" : "");
-  std::printf("replay (independent of the generator): pgaf-sim --replay '%s'%s --trace\n", encode(m).c_str(),
-              model.c_str());
+  std::printf("replay: pgaf-sim --seed %llu%s%s%s --trace\n",
+              static_cast<unsigned long long>(s.seed), flags.c_str(), model.c_str(),
+              minimise ? " --minimise" : "");
+  std::printf("replay (independent of the generator): pgaf-sim --replay '%s'%s --trace\n",
+              encode(m).c_str(), model.c_str());
   std::printf("trace:\n");
   for (const auto& line : t.trace) std::printf("  %s\n", line.c_str());
 }
 
 /* A core assertion aborts the process: name the schedule that triggered it before dying. */
 extern "C" void on_abort(int) {
-  const char* head = "pgaf-sim: aborted while running schedule; replay with:\n  pgaf-sim --replay '";
+  const char* head =
+      "pgaf-sim: aborted while running schedule; replay with:\n  pgaf-sim --replay '";
   const char* token = pgaf::sim::running_schedule_token();
   const char* tail = "' --trace\n";
   (void)!write(2, head, std::strlen(head));
@@ -85,7 +87,9 @@ extern "C" void on_abort(int) {
 int main(int argc, char** argv) {
   using namespace pgaf::sim;
   std::signal(SIGABRT, on_abort);
-  CLI::App app{"pgaf-sim: deterministic simulation of a pgaf formation (real decide(), keeper table, lease)"};
+  CLI::App app{
+      "pgaf-sim: deterministic simulation of a pgaf formation (real decide(), keeper table, "
+      "lease)"};
   std::string seeds, broken = "none";
   std::uint64_t seed = 0;
   bool trace = false, minimise = false, keep_going = false;
@@ -97,15 +101,19 @@ int main(int argc, char** argv) {
   app.add_flag("--trace", trace, "print every event of the replayed schedule");
   app.add_flag("--minimise", minimise, "with --seed: shrink a failing schedule first");
   app.add_flag("--keep-going", keep_going, "with --seeds: do not stop at the first failure");
-  app.add_option("--nodes", nodes, "nodes per formation (1..5; default random)")->check(CLI::Range(0, 5));
+  app.add_option("--nodes", nodes, "nodes per formation (1..5; default random)")
+      ->check(CLI::Range(0, 5));
   app.add_option("--primary-lost-pct", primary_lost_pct, "share of primary-host-lost schedules")
       ->check(CLI::Range(0, 100));
   bool vouch_prev = false, fence_in_pg = false;
-  app.add_flag("--fence-in-postgres", fence_in_pg,
-               "model: the lease deadline is enforced inside Postgres (survives an agent crash or pause)");
+  app.add_flag(
+      "--fence-in-postgres", fence_in_pg,
+      "model: the lease deadline is enforced inside Postgres (survives an agent crash or pause)");
   app.add_flag("--vouch-from-previous-sample", vouch_prev,
                "experiment: date standby vouches at the previous sample (see docs/simulator.md)");
-  app.add_option("--broken", broken, "a deliberately broken variant: none, agent-ignores-lease, monitor-skips-lease-wait");
+  app.add_option(
+      "--broken", broken,
+      "a deliberately broken variant: none, agent-ignores-lease, monitor-skips-lease-wait");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -114,8 +122,11 @@ int main(int argc, char** argv) {
   }
   const auto b = parse_broken(broken);
   if (!b) {
-    std::fprintf(stderr, "pgaf-sim: invalid value for --broken: \"%s\"\nHINT: use none, agent-ignores-lease or "
-                 "monitor-skips-lease-wait\n", broken.c_str());
+    std::fprintf(
+        stderr,
+        "pgaf-sim: invalid value for --broken: \"%s\"\nHINT: use none, agent-ignores-lease or "
+        "monitor-skips-lease-wait\n",
+        broken.c_str());
     return 2;
   }
   GenOptions g;
@@ -126,22 +137,28 @@ int main(int argc, char** argv) {
   if (!seeds.empty()) {
     std::uint64_t first = 0, last = 0;
     if (!parse_range(seeds, &first, &last)) {
-      std::fprintf(stderr, "pgaf-sim: invalid value for --seeds: \"%s\"\nHINT: use A..B with A <= B\n", seeds.c_str());
+      std::fprintf(stderr,
+                   "pgaf-sim: invalid value for --seeds: \"%s\"\nHINT: use A..B with A <= B\n",
+                   seeds.c_str());
       return 2;
     }
     RunOptions o;
     o.vouch_from_previous_sample = vouch_prev;
     o.fence_dies_with_agent = !fence_in_pg;
     Summary s = run_seeds(first, last, g, o, !keep_going);
-    std::printf("pgaf-sim: schedules %lld, violations %lld, RTO primary-host-lost p50 %lld ms p99 %lld ms "
-                "(n=%zu), commits acknowledged %lld, async commits lost %lld, events %lld, seeds/s %.0f\n",
-                static_cast<long long>(s.schedules), static_cast<long long>(s.violations),
-                static_cast<long long>(percentile(s.rto_ms, 50)), static_cast<long long>(percentile(s.rto_ms, 99)),
-                s.rto_ms.size(), static_cast<long long>(s.acked), static_cast<long long>(s.lost_async),
-                static_cast<long long>(s.events), s.seconds > 0 ? static_cast<double>(s.schedules) / s.seconds : 0.0);
+    std::printf(
+        "pgaf-sim: schedules %lld, violations %lld, RTO primary-host-lost p50 %lld ms p99 %lld ms "
+        "(n=%zu), commits acknowledged %lld, async commits lost %lld, events %lld, seeds/s %.0f\n",
+        static_cast<long long>(s.schedules), static_cast<long long>(s.violations),
+        static_cast<long long>(percentile(s.rto_ms, 50)),
+        static_cast<long long>(percentile(s.rto_ms, 99)), s.rto_ms.size(),
+        static_cast<long long>(s.acked), static_cast<long long>(s.lost_async),
+        static_cast<long long>(s.events),
+        s.seconds > 0 ? static_cast<double>(s.schedules) / s.seconds : 0.0);
     if (s.first_failure) {
       std::string kinds;
-      for (const auto& [k, c] : s.by_kind) kinds += fmt::format("{}{} {}", kinds.empty() ? "" : ", ", k, c);
+      for (const auto& [k, c] : s.by_kind)
+        kinds += fmt::format("{}{} {}", kinds.empty() ? "" : ", ", k, c);
       std::printf("violations by kind: %s\n", kinds.c_str());
       std::string list;
       for (std::size_t i = 0; i < s.failing_seeds.size() && i < 50; ++i)
@@ -179,11 +196,15 @@ int main(int argc, char** argv) {
     return 1;
   }
   for (const auto& line : r.trace) std::printf("%s\n", line.c_str());
-  std::printf("seed %llu: %s; events %lld, simulated %.3fs, commits acknowledged %lld (sync %lld), async lost %lld%s\n",
-              static_cast<unsigned long long>(seed),
-              r.violation ? fmt::format("VIOLATION {}: {}", r.violation->kind, r.violation->detail).c_str() : "ok",
-              static_cast<long long>(r.events), static_cast<double>(r.end_us) / 1e6, static_cast<long long>(r.acked),
-              static_cast<long long>(r.acked_sync), static_cast<long long>(r.lost_async),
-              r.rto_ms ? fmt::format(", RTO {} ms", *r.rto_ms).c_str() : "");
+  std::printf(
+      "seed %llu: %s; events %lld, simulated %.3fs, commits acknowledged %lld (sync %lld), async "
+      "lost %lld%s\n",
+      static_cast<unsigned long long>(seed),
+      r.violation ? fmt::format("VIOLATION {}: {}", r.violation->kind, r.violation->detail).c_str()
+                  : "ok",
+      static_cast<long long>(r.events), static_cast<double>(r.end_us) / 1e6,
+      static_cast<long long>(r.acked), static_cast<long long>(r.acked_sync),
+      static_cast<long long>(r.lost_async),
+      r.rto_ms ? fmt::format(", RTO {} ms", *r.rto_ms).c_str() : "");
   return r.violation ? 1 : 0;
 }

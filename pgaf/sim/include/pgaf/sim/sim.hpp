@@ -59,25 +59,25 @@ inline constexpr int kTargetPrimary = -1; /* the node that is primary when the f
 inline constexpr int kTargetStandby = -2; /* some node that is not the primary (picked by aux) */
 
 enum class FaultKind {
-  Partition,      /* links a→b and b→a down */
-  PartitionOneWay,/* link a→b down only */
-  Isolate,        /* every link of a, both directions */
-  IsolateOut,     /* every link from a */
-  IsolateIn,      /* every link to a */
-  Lossy,          /* a⇄b drop messages with probability loss_pct */
-  Slow,           /* a⇄b extra delay delay_ms */
-  CrashPostgres,  /* Postgres of node a crashes; it cannot start again until the fault ends */
-  CrashAgent,     /* the agent of node a dies; restarts (state file kept) when the fault ends */
-  FreezeAgent,    /* the agent of node a is paused; resumes when the fault ends */
-  CrashHost,      /* node a: power off (Postgres, agent, network); boots when the fault ends */
-  CrashMonitor,   /* the monitor is down; restarts with its durable state when the fault ends */
+  Partition,       /* links a→b and b→a down */
+  PartitionOneWay, /* link a→b down only */
+  Isolate,         /* every link of a, both directions */
+  IsolateOut,      /* every link from a */
+  IsolateIn,       /* every link to a */
+  Lossy,           /* a⇄b drop messages with probability loss_pct */
+  Slow,            /* a⇄b extra delay delay_ms */
+  CrashPostgres,   /* Postgres of node a crashes; it cannot start again until the fault ends */
+  CrashAgent,      /* the agent of node a dies; restarts (state file kept) when the fault ends */
+  FreezeAgent,     /* the agent of node a is paused; resumes when the fault ends */
+  CrashHost,       /* node a: power off (Postgres, agent, network); boots when the fault ends */
+  CrashMonitor,    /* the monitor is down; restarts with its durable state when the fault ends */
   /* Operator actions through the monitor API (not faults, but they share the schedule): */
-  Switchover,     /* perform_failover at the start */
-  Promote,        /* perform_promotion of node a at the start */
-  Maintenance,    /* start_maintenance of node a at the start, stop_maintenance at the end */
-  SetPriority,    /* set_node_candidate_priority(a, value), restored at the end */
-  SetSyncStandbys,/* set_formation_number_sync_standbys(value), restored at the end */
-  Duplicate,      /* a⇄b every message is delivered twice, the copy up to delay_ms later */
+  Switchover,      /* perform_failover at the start */
+  Promote,         /* perform_promotion of node a at the start */
+  Maintenance,     /* start_maintenance of node a at the start, stop_maintenance at the end */
+  SetPriority,     /* set_node_candidate_priority(a, value), restored at the end */
+  SetSyncStandbys, /* set_formation_number_sync_standbys(value), restored at the end */
+  Duplicate,       /* a⇄b every message is delivered twice, the copy up to delay_ms later */
 };
 std::string_view to_string(FaultKind k);
 
@@ -85,8 +85,8 @@ struct Fault {
   FaultKind kind = FaultKind::Partition;
   int a = 1;
   int b = 0;
-  int aux = 0;             /* picks among candidates for kTargetStandby */
-  std::int64_t start_ms = 0;    /* after the formation first formed */
+  int aux = 0;               /* picks among candidates for kTargetStandby */
+  std::int64_t start_ms = 0; /* after the formation first formed */
   std::int64_t duration_ms = 0;
   int loss_pct = 0;
   std::int64_t delay_ms = 0;
@@ -98,9 +98,9 @@ struct Schedule {
   std::uint64_t seed = 0;
   int nodes = 2;
   int number_sync_standbys = 0;
-  std::vector<int> candidate_priority;   /* per node (index 0 = node 1) */
-  std::vector<bool> replication_quorum;  /* per node */
-  std::vector<std::int64_t> drift_ppm;   /* per endpoint (0 = monitor), |x| ≤ clock_drift_ppm/2 */
+  std::vector<int> candidate_priority;  /* per node (index 0 = node 1) */
+  std::vector<bool> replication_quorum; /* per node */
+  std::vector<std::int64_t> drift_ppm;  /* per endpoint (0 = monitor), |x| ≤ clock_drift_ppm/2 */
   Settings settings;
   std::vector<Fault> faults;
   bool primary_lost = false; /* the canonical "primary host lost" schedule (RTO measured) */
@@ -116,7 +116,7 @@ std::string encode(const Schedule& s);
 Result<Schedule> decode(std::string_view text);
 
 struct GenOptions {
-  int nodes = 0;            /* 0 = random 1..5 */
+  int nodes = 0; /* 0 = random 1..5 */
   Broken broken = Broken::None;
   int primary_lost_pct = 25; /* share of canonical "primary host lost" schedules */
 };
@@ -124,13 +124,13 @@ Schedule generate_schedule(std::uint64_t seed, const GenOptions& o);
 
 struct SimLimits {
   SimTime bootstrap_ms = 20000;
-  SimTime converge_ms = 30000;   /* after the last fault ends */
+  SimTime converge_ms = 30000; /* after the last fault ends */
   SimTime rto_violation_ms = 10000;
-  SimTime settle_ms = 1000;      /* run on after convergence, then check the end state */
+  SimTime settle_ms = 1000; /* run on after convergence, then check the end state */
 };
 
 struct Violation {
-  std::string kind;   /* split_brain, sync_loss, timeline, no_edge, convergence, rto, ... */
+  std::string kind; /* split_brain, sync_loss, timeline, no_edge, convergence, rto, ... */
   SimTime at_us = 0;
   std::string detail;
 };
@@ -138,14 +138,14 @@ struct Violation {
 struct RunResult {
   std::uint64_t seed = 0;
   std::optional<Violation> violation;
-  std::optional<std::int64_t> rto_ms;   /* primary loss → first ack on another node */
+  std::optional<std::int64_t> rto_ms; /* primary loss → first ack on another node */
   std::int64_t acked = 0;
   std::int64_t acked_sync = 0;
-  std::int64_t lost_async = 0;          /* RPO: async-acknowledged commits missing at the end */
+  std::int64_t lost_async = 0; /* RPO: async-acknowledged commits missing at the end */
   std::int64_t events = 0;
   SimTime end_us = 0;
-  std::uint64_t trace_hash = 0;         /* FNV-1a of every trace line (computed even untraced) */
-  std::vector<std::string> trace;       /* filled only with RunOptions::trace */
+  std::uint64_t trace_hash = 0;   /* FNV-1a of every trace line (computed even untraced) */
+  std::vector<std::string> trace; /* filled only with RunOptions::trace */
 };
 
 struct RunOptions {
@@ -169,7 +169,8 @@ const char* running_schedule_token();
 
 /* Greedy shrink: drop faults one at a time while the run still fails (any violation of the same
  * kind). Bounded by max_runs. */
-Schedule shrink(const Schedule& failing, const std::string& kind, const RunOptions& o, int max_runs = 200);
+Schedule shrink(const Schedule& failing, const std::string& kind, const RunOptions& o,
+                int max_runs = 200);
 
 /* Seed range summary. */
 struct Summary {
@@ -177,16 +178,16 @@ struct Summary {
   std::int64_t violations = 0;
   std::vector<std::uint64_t> failing_seeds;
   std::map<std::string, std::int64_t> by_kind; /* violations per kind */
-  std::vector<std::int64_t> rto_ms;     /* canonical primary-lost schedules */
+  std::vector<std::int64_t> rto_ms;            /* canonical primary-lost schedules */
   std::int64_t acked = 0;
   std::int64_t lost_async = 0;
   std::int64_t events = 0;
-  double seconds = 0;                   /* wall clock, for the printed rate only */
+  double seconds = 0; /* wall clock, for the printed rate only */
   std::optional<RunResult> first_failure;
   std::optional<Schedule> first_failure_schedule;
 };
-Summary run_seeds(std::uint64_t first, std::uint64_t last, const GenOptions& g,
-                  const RunOptions& o, bool stop_at_first_failure);
+Summary run_seeds(std::uint64_t first, std::uint64_t last, const GenOptions& g, const RunOptions& o,
+                  bool stop_at_first_failure);
 
 std::int64_t percentile(std::vector<std::int64_t> v, double p); /* nearest rank; -1 if empty */
 
