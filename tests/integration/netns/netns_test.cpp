@@ -9,6 +9,7 @@
  * timeout, processes are waited for at most a few seconds. Invariant: every test leaves no
  * namespace with its prefix behind (checked in TearDown).
  */
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netlink/netlink.h>
 #include <netlink/route/link.h>
@@ -319,6 +320,57 @@ TEST_F(NetnsTest, TotalPacketLossAndHeal) {
   EXPECT_EQ(bad.error().code, ErrorCode::OutOfRange);
 }
 
+TEST_F(NetnsTest, PartialPacketLossDropsAboutThatShare) {
+  /* 400 UDP datagrams a -> b through 50 % ingress loss on b. Kernel randomness (numgen random)
+   * has no seed, so the test prints the counts; the bounds (25 %..75 % delivered) are 10 standard
+   * deviations wide, so they hold on every run while still failing if loss were 0 % or 100 %. */
+  constexpr int kCount = 400;
+  pgaf::netns::UniqueFd rx, tx;
+  const std::string b = addr("b");
+  ASSERT_TRUE(net_.run_in("b",
+                          [&] {
+                            rx.reset(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+                            sockaddr_in sa{};
+                            sa.sin_family = AF_INET;
+                            sa.sin_port = htons(7000);
+                            ::inet_pton(AF_INET, b.c_str(), &sa.sin_addr);
+                            if (::bind(rx.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0)
+                              throw std::runtime_error("bind failed");
+                            int big = 8 << 20; /* keep every datagram: read after the burst */
+                            ::setsockopt(rx.get(), SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big);
+                          })
+                  .ok());
+  ASSERT_TRUE(
+      net_.run_in("a", [&] { tx.reset(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)); }).ok());
+  auto count_delivered = [&] {
+    sockaddr_in dst{};
+    dst.sin_family = AF_INET;
+    dst.sin_port = htons(7000);
+    ::inet_pton(AF_INET, b.c_str(), &dst.sin_addr);
+    char byte = 'x';
+    for (int i = 0; i < kCount; ++i) {
+      ::sendto(tx.get(), &byte, 1, 0, reinterpret_cast<sockaddr*>(&dst), sizeof dst);
+      if (i % 50 == 49) std::this_thread::sleep_for(1ms); /* stay under socket buffers */
+    }
+    int got = 0;
+    char buf[16];
+    pollfd p{rx.get(), POLLIN, 0};
+    while (::poll(&p, 1, 200) == 1 && ::recv(rx.get(), buf, sizeof buf, 0) > 0) ++got;
+    return got;
+  };
+  const int clean = count_delivered();
+  EXPECT_EQ(clean, kCount);
+  auto loss = net_.packet_loss("b", 50.0, Direction::Ingress);
+  ASSERT_TRUE(loss.ok()) << loss.error().to_string();
+  const int lossy = count_delivered();
+  std::printf("UDP datagrams delivered: %d/%d without loss, %d/%d with 50%% loss\n", clean, kCount,
+              lossy, kCount);
+  EXPECT_GT(lossy, kCount / 4);
+  EXPECT_LT(lossy, kCount * 3 / 4);
+  ASSERT_TRUE(loss->heal().ok());
+  EXPECT_EQ(count_delivered(), kCount);
+}
+
 /* Transfer `bytes` from a to b; returns the time until b has read them all. */
 std::chrono::milliseconds transfer(Network& net, const std::string& to_addr, std::size_t bytes) {
   auto l = net.tcp_listen("b", 6000);
@@ -483,11 +535,12 @@ TEST_F(NetnsTest, SpawnRunsInHostAsUser) {
   auto early = child->wait_for(50ms);
   ASSERT_FALSE(early.ok());
   EXPECT_EQ(early.error().code, ErrorCode::Timeout);
-  ASSERT_TRUE(child->kill().ok());
+  ASSERT_TRUE(child->signal_group(SIGTERM).ok()); /* own session: pgid == pid */
   auto ws = child->wait_for(2000ms);
   ASSERT_TRUE(ws.ok());
-  EXPECT_TRUE(WIFSIGNALED(*ws));
+  EXPECT_TRUE(WIFSIGNALED(*ws) && WTERMSIG(*ws) == SIGTERM);
   EXPECT_FALSE(child->running());
+  EXPECT_EQ(child->kill().error().code, ErrorCode::BadState); /* already reaped */
 
   /* stdout goes to the log file, owned by the user. */
   char tmpl[] = "/tmp/pgaf-netns-logXXXXXX";
