@@ -81,19 +81,29 @@ ChildProcess::ChildProcess(ChildProcess&& o) noexcept
       description_(std::move(o.description_)),
       status_(std::exchange(o.status_, std::nullopt)) {}
 
+namespace {
+/* SIGKILL and reap a child still running (bounded); used before a handle is overwritten. */
+void kill_and_reap(ChildProcess& c) {
+  if (!c.running()) return;
+  (void)c.signal(SIGKILL);
+  auto r = c.wait_for(std::chrono::milliseconds(2000));
+  if (!r.ok()) std::fprintf(stderr, "netns: %s\n", r.error().to_string().c_str());
+}
+}  // namespace
+
 ChildProcess& ChildProcess::operator=(ChildProcess&& o) noexcept {
   if (this != &o) {
-    this->~ChildProcess();
-    new (this) ChildProcess(std::move(o));
+    kill_and_reap(*this);
+    pid_ = std::exchange(o.pid_, -1);
+    pidfd_ = std::move(o.pidfd_);
+    description_ = std::move(o.description_);
+    status_ = std::exchange(o.status_, std::nullopt);
   }
   return *this;
 }
 
 ChildProcess::~ChildProcess() {
-  if (pid_ <= 0 || status_) return;
-  (void)signal(SIGKILL);
-  auto r = wait_for(std::chrono::milliseconds(2000));
-  if (!r.ok()) std::fprintf(stderr, "netns: %s\n", r.error().to_string().c_str());
+  kill_and_reap(*this);
 }
 
 bool ChildProcess::running() {
