@@ -1,0 +1,130 @@
+/*
+ * lab_run_test.cpp — the lab end to end, as root: `lab run` on the smoke scenario
+ * primary-postgres-crash against our pg_autoctl must pass and write well-formed reports, and a
+ * scenario with an impossible RTO bound must fail with the rto checker's witness (the checkers
+ * can fail). After the run no lab namespace, mount or directory may remain.
+ */
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "pgaf/netns/reaper.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+/* Run argv with stdout/stderr to log; SIGKILL after timeout. Returns the exit code or -1. */
+int run(const std::vector<std::string>& argv, const std::string& log, std::chrono::seconds timeout) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    FILE* f = std::fopen(log.c_str(), "w");
+    if (f) {
+      ::dup2(fileno(f), 1);
+      ::dup2(fileno(f), 2);
+    }
+    std::vector<char*> a;
+    for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
+    a.push_back(nullptr);
+    ::execv(a[0], a.data());
+    ::_exit(127);
+  }
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  int status = 0;
+  while (::waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > until) {
+      ::kill(pid, SIGTERM);
+      std::this_thread::sleep_for(std::chrono::seconds(20));
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      return -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool lab_mounts_left() {
+  std::ifstream in("/proc/self/mounts");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.find("/run/pgaf-lab/") != std::string::npos) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST(LabRun, SmokeScenarioPassesAndImpossibleBoundFails) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces, tmpfs mounts)";
+  if (!fs::exists("/usr/share/postgresql/15/extension/pgautofailover.control"))
+    GTEST_SKIP() << "the pgautofailover extension is not installed (run ctest -R monitor.install)";
+  const fs::path dir = fs::temp_directory_path() / ("lab-it-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string log = (dir / "lab.log").string();
+  const int rc = run({LAB_BIN, "run", "--pg-autoctl", PG_AUTOCTL_BIN, "--report-dir", (dir / "reports").string(),
+                      "--timeout", "6m", std::string(LAB_SCENARIOS_DIR) + "/primary-postgres-crash.yaml",
+                      std::string(LAB_IT_DATA_DIR) + "/impossible-rto.yaml"},
+                     log, std::chrono::seconds(380));
+  const std::string out = slurp(log);
+  EXPECT_EQ(rc, 1) << out; /* one scenario failed on purpose */
+  EXPECT_NE(out.find("scenario"), std::string::npos) << out;
+  EXPECT_NE(out.find("HTML report: "), std::string::npos) << out;
+
+  /* one run directory with both scenarios */
+  std::vector<fs::path> runs;
+  for (const auto& e : fs::directory_iterator(dir / "reports")) runs.push_back(e.path());
+  ASSERT_EQ(runs.size(), 1u) << out;
+  const fs::path good = runs[0] / "primary-postgres-crash";
+  const fs::path bad = runs[0] / "impossible-rto";
+  for (const auto& p : {good / "result.json", good / "junit.xml", good / "report.html", bad / "result.json",
+                        runs[0] / "index.html", runs[0] / "junit.xml"}) {
+    EXPECT_TRUE(fs::exists(p)) << p;
+  }
+
+  const auto g = nlohmann::json::parse(slurp(good / "result.json"));
+  EXPECT_EQ(g["outcome"], "PASSED") << g["verdicts"].dump(1) << "\n" << out;
+  EXPECT_GT(g["counts"]["acked"].get<int>(), 100);
+  EXPECT_EQ(g["counts"]["lost_writes"], 0);
+  EXPECT_EQ(g["verdicts"].size(), 7u);
+  EXPECT_GT(g["history"]["samples"].size(), 50u);
+  EXPECT_GT(g["history"]["fsm"].size(), 50u);
+  EXPECT_GT(g["history"]["events"].size(), 3u);
+  EXPECT_EQ(g["history"]["faults"].size(), 1u);
+  EXPECT_FALSE(fs::exists(good / "logs")) << "logs are kept only for failed scenarios";
+  const std::string html = slurp(good / "report.html");
+  EXPECT_NE(html.find("<svg"), std::string::npos);
+  EXPECT_EQ(html.find("<script"), std::string::npos);
+
+  const auto b = nlohmann::json::parse(slurp(bad / "result.json"));
+  EXPECT_EQ(b["outcome"], "FAILED") << b["verdicts"].dump(1);
+  bool rto_failed = false;
+  for (const auto& v : b["verdicts"]) {
+    if (v["checker"] == "rto") {
+      rto_failed = v["verdict"] == "fail" && !v["witnesses"].empty() && v["witnesses"][0]["fault"] == "kill-primary-postmaster";
+    }
+  }
+  EXPECT_TRUE(rto_failed) << b["verdicts"].dump(1);
+  EXPECT_TRUE(fs::exists(bad / "logs")) << "logs are kept for failed scenarios";
+
+  /* nothing of the lab remains */
+  EXPECT_TRUE(pgaf::netns::list_namespaces("pgaf-lab-").empty());
+  EXPECT_FALSE(lab_mounts_left());
+  fs::remove_all(dir);
+}
