@@ -1237,7 +1237,7 @@ void World::fault_end(std::size_t i) {
                  mon_apply(SetNumberSyncStandbysEvent{s_.number_sync_standbys}, nullptr);
         }
       }
-      if (!done) {
+      if (!done && af.retries++ < 20) {
         af.active = true;
         faults_open_++;
         push(Ev{now_ + 500 * kMs, 0, EvKind::FaultEnd, 0, 0, static_cast<std::int64_t>(i), 0, 0});
@@ -1248,7 +1248,7 @@ void World::fault_end(std::size_t i) {
       /* The operator retries stop_maintenance until it is accepted (bounded by the run). */
       if (!host_up_[0] || !mon_apply(StopMaintenanceEvent{af.a}, nullptr)) {
         const Node* x = g_.find(af.a);
-        if (x && is_maintenance_goal(x->goal_state)) {
+        if (x && is_maintenance_goal(x->goal_state) && af.retries++ < 20) {
           af.active = true;
           faults_open_++;
           push(Ev{now_ + 500 * kMs, 0, EvKind::FaultEnd, 0, 0, static_cast<std::int64_t>(i), 0, 0});

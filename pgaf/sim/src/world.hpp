@@ -168,6 +168,7 @@ struct ActiveFault {
   int a = 0; /* resolved targets */
   int b = 0;
   bool active = false;
+  int retries = 0; /* operator retries of the undo action (bounded) */
 };
 
 class World {
