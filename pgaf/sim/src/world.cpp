@@ -68,6 +68,20 @@ bool must_be_stopped(NodeState s) {
   return s == NodeState::Demoted || s == NodeState::DemoteTimeout || s == NodeState::Draining;
 }
 
+/* Core versions that order node_active reports (NodeActiveEvent::report_seq, finding F10)
+ * get a per-node sequence number; older ones simply do not have the field. */
+template <typename E>
+void set_report_seq(E& e, std::int64_t seq) {
+  if constexpr (requires { e.report_seq; }) e.report_seq = seq;
+}
+template <typename D>
+bool is_stale_report(const D& d) {
+  if constexpr (requires { d.stale_report; })
+    return d.stale_report;
+  else
+    return false;
+}
+
 }  // namespace
 
 SimTime Clock::true_at(std::int64_t target_us) const {
@@ -485,6 +499,7 @@ NodeActiveEvent World::agent_report(int n) {
   const Pg& p = pg(n);
   NodeActiveEvent ev;
   ev.node_id = n;
+  set_report_seq(ev, ++a.report_seq);
   ev.reported_state = a.current;
   const TimeMs now = clocks_[static_cast<std::size_t>(n)].local_ms(now_);
   bool running = p.running;
@@ -959,6 +974,7 @@ bool World::mon_apply(const Event& ev, std::string* err) {
     return false;
   }
   Decision& d = r.value();
+  if (is_stale_report(d)) TR("monitor", "{}: stale report ignored", event_name(ev));
   for (const Message& m : d.messages)
     if (m.level != MessageLevel::Log || tracing()) TR("monitor", "{}", m.text);
   for (const GoalAssignment& asg : d.assignments) {

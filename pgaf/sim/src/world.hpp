@@ -138,6 +138,7 @@ struct Agent {
   std::uint64_t seen_pg_epoch = 0;
   std::int64_t loop_token = 0;
   std::int64_t call_id = 0;
+  std::int64_t report_seq = 0; /* persisted with the state file: survives agent restarts */
   bool call_outstanding = false;
   TimeMs call_t_send = 0;
   bool busy = false;
