@@ -6,7 +6,9 @@
  *                                        the minimised schedule and its trace; exit 1
  *   pgaf-sim --seed N --trace            replay one schedule, printing every event
  *   pgaf-sim --seed N --minimise --trace shrink a failing schedule and print the minimised trace
- *   --nodes K (1..5), --broken agent-ignores-lease|monitor-skips-lease-wait, --keep-going
+ *   pgaf-sim --replay TOKEN --trace      replay a schedule token printed with a failure
+ *   --nodes K (1..5), --broken agent-ignores-lease|monitor-skips-lease-wait|standby-acks-early,
+ *   --keep-going, --fence-in-postgres, --vouch-from-previous-sample (model switches)
  *
  * Exit codes: 0 no violation, 1 violation found, 2 bad arguments.
  */
@@ -111,9 +113,9 @@ int main(int argc, char** argv) {
       "model: the lease deadline is enforced inside Postgres (survives an agent crash or pause)");
   app.add_flag("--vouch-from-previous-sample", vouch_prev,
                "experiment: date standby vouches at the previous sample (see docs/simulator.md)");
-  app.add_option(
-      "--broken", broken,
-      "a deliberately broken variant: none, agent-ignores-lease, monitor-skips-lease-wait");
+  app.add_option("--broken", broken,
+                 "a deliberately broken variant: none, agent-ignores-lease, "
+                 "monitor-skips-lease-wait, standby-acks-early");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
