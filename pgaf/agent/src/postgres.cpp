@@ -385,6 +385,8 @@ class RealPostgres final : public PostgresControl {
                  "-D", dir, "--wal-method=stream", "--max-rate=" + cfg_.maximum_backup_rate,
                  "--checkpoint=fast"};
     if (!slot.empty()) spec.args.push_back("--slot=" + slot);
+    /* test mode, as for initdb: the server syncs the data directory when it starts from it */
+    if (std::getenv("PG_REGRESS_SOCK_DIR") != nullptr) spec.args.push_back("--no-sync");
     if (!cfg_.replication_password.empty()) spec.env_set["PGPASSWORD"] = cfg_.replication_password;
     spec.timeout_ms = 600000;
     auto r = runner_.run(spec);
