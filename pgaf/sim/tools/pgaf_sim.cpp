@@ -126,8 +126,8 @@ int main(int argc, char** argv) {
   if (!b) {
     std::fprintf(
         stderr,
-        "pgaf-sim: invalid value for --broken: \"%s\"\nHINT: use none, agent-ignores-lease or "
-        "monitor-skips-lease-wait\n",
+        "pgaf-sim: invalid value for --broken: \"%s\"\nHINT: use none, agent-ignores-lease, "
+        "monitor-skips-lease-wait or standby-acks-early\n",
         broken.c_str());
     return 2;
   }
