@@ -251,8 +251,10 @@ void Machine::proceed(Node& a) {
   if (a.converged(S::Maintenance)) return;
 
   const int n = live_count();
-  /* rules 4-5: the only node */
+  /* rules 4-5: the only node (an election that lost its other nodes undoes its priority
+   * adjustments: nobody is left to elect) */
   if (n == 1) {
+    restore_priorities();
     if (!a.converged(S::Single)) {
       if (a.candidate_priority > 0)
         assign(a, S::Single, "it is now the only node in its group");
@@ -495,6 +497,8 @@ bool Machine::ms_failover(Node& a, Node* p) {
     } else if ((one_of(n->reported_state, {S::Secondary, S::Catchingup}) &&
                 one_of(n->goal_state, {S::Secondary, S::Catchingup})) ||
                (n->reported_state == S::Maintenance && n->goal_state == S::Catchingup) ||
+               /* sent back to secondary by rules 9-10 but not there yet (monitor finding 1) */
+               (n->reported_state == S::ReportLsn && n->goal_state == S::Secondary) ||
                /* still counted by the primary's synchronous_standby_names: it may hold
                 * acknowledged commits, so it takes part in the election */
                (n->goal_state == S::WaitMaintenance &&
@@ -639,6 +643,14 @@ Status on_node_active(Machine& m, const NodeActiveEvent& e) {
                       "invalid timeline " + std::to_string(e.tli) + " reported by " + describe(n),
                       "a timeline is a positive number, or 0 when unknown");
   }
+  if (e.report_seq > 0 && e.report_seq <= n.last_report_seq) {
+    m.d().stale_report = true;
+    m.message(MessageLevel::Log, "Ignoring a stale report from " + describe(n) + " (sequence " +
+                                     std::to_string(e.report_seq) + ", last applied " +
+                                     std::to_string(n.last_report_seq) + ")");
+    return Status::Ok();
+  }
+  if (e.report_seq > 0) n.last_report_seq = e.report_seq;
   const TimeMs now = m.now();
   if (n.reported_state != e.reported_state) {
     m.d().reported_state_changed = true;

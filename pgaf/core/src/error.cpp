@@ -46,10 +46,17 @@ std::string Error::to_string() const {
   return s;
 }
 
+namespace {
+AssertHandler g_assert_handler = nullptr;
+}
+
+void set_assert_handler(AssertHandler handler) { g_assert_handler = handler; }
+
 void assert_fail(const char* expr, const char* file, int line, const char* msg) {
   std::fprintf(stderr, "pgaf: assertion failed: %s (%s) at %s:%d\n", msg, expr, file, line);
   std::fflush(stderr);
-  std::abort();
+  if (g_assert_handler != nullptr) g_assert_handler(expr, file, line, msg);
+  std::abort(); /* a handler must not return */
 }
 
 }  // namespace pgaf

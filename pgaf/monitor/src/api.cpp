@@ -9,6 +9,7 @@
  */
 #include <cstdlib>
 #include <cstring>
+#include <stdexcept>
 #include <exception>
 #include <new>
 
@@ -528,6 +529,15 @@ void set_internal(PgafStatus* st, const char* what) {
   st->detail = nullptr;
   st->hint = nullptr;
 }
+
+/* A failed invariant (PGAF_ASSERT) inside the monitor must not abort(): that would restart the
+ * whole server. It throws instead; the wall below turns it into an ERROR (XX000) and the
+ * transaction, with its half-made decision, is rolled back. */
+[[noreturn]] void throw_on_assert(const char* expr, const char* file, int line, const char* msg) {
+  throw std::logic_error(std::string("pgaf invariant violated: ") + msg + " (" + expr + ") at " +
+                         file + ":" + std::to_string(line));
+}
+const bool g_assert_handler_installed = (pgaf::set_assert_handler(&throw_on_assert), true);
 
 }  // namespace
 

@@ -625,6 +625,36 @@ TEST(DecideRemove, RemovingThePrimarySendsOthersToReportLsn) {
   EXPECT_EQ(m.goal(3), S::ReportLsn);
 }
 
+TEST(DecideRemove, RemovalsDuringAnElectionRestorePriorities) {
+  /* monitor finding 2: the +101/-101 election adjustments are undone when one node is left */
+  Monitor m;
+  m.build_stable(3);
+  m.apply(PerformPromotionEvent{3});
+  ASSERT_LT(m.node(1).candidate_priority, 0);
+  m.apply(RemoveEvent{2, false});
+  m.apply(RemoveEvent{3, false});
+  settle(m, 4);
+  EXPECT_EQ(m.node(1).candidate_priority, 100);
+}
+
+TEST(DecideElection, SwitchoverWhileStandbysAreBackFromReportLsn) {
+  /* monitor finding 1: standbys reported report_lsn with goal secondary when the failover
+   * starts: they must take part, not leave the group without a primary */
+  Monitor m;
+  m.build_stable(3);
+  for (NodeId id : {2, 3}) {
+    m.node(id).reported_state = S::ReportLsn;
+    m.node(id).goal_state = S::Secondary;
+  }
+  m.apply(PerformFailoverEvent{});
+  EXPECT_EQ(m.goal(1), S::Draining);
+  EXPECT_EQ(m.goal(2), S::ReportLsn);
+  EXPECT_EQ(m.goal(3), S::ReportLsn);
+  settle(m, 16);
+  EXPECT_EQ(count_writable_goals(m.g), 1);
+  EXPECT_FALSE(can_take_writes_in_state(m.goal(1)));
+}
+
 TEST(DecideRemove, ForceRemovalOfAnUnfencedPrimaryIsRefused) {
   Monitor m;
   m.build_stable(2);
@@ -691,7 +721,7 @@ TEST(DecideSettings, ReplicationQuorumFalseMustKeepNssValid) {
 TEST(DecideInput, EventForAnUnknownNode) {
   Monitor m;
   m.reg(1);
-  auto r = m.try_apply(NodeActiveEvent{7, S::Single, true, 1, 0, ""});
+  auto r = m.try_apply(NodeActiveEvent{7, S::Single, true, 1, 0, "", 0});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, ErrorCode::UnknownNode);
   EXPECT_EQ(std::string(sqlstate(r.error().code)), "42704");
@@ -719,6 +749,24 @@ TEST(DecideInput, SnapshotWithTwoWritableGoalsDoesNotCrash) {
   m.g.nodes = {test::make_node(1, S::Primary, S::Primary), test::make_node(2, S::Primary, S::Primary)};
   auto r = decide(m.g, TickEvent{}, m.s, m.now);
   EXPECT_TRUE(r.ok()) << "bad input never asserts";
+}
+
+TEST(DecideInput, StaleReportsAreIgnored) {
+  /* F10 of docs/simulator.md: a report delayed past newer ones must not revert the state */
+  Monitor m;
+  m.build_stable(2);
+  NodeActiveEvent newer{2, S::Secondary, true, 1, 0x1000000, "", 20};
+  m.apply(newer);
+  const auto before = m.node(2);
+  NodeActiveEvent stale{2, S::Catchingup, false, 1, 0x1000000, "", 19};
+  auto d = m.apply(stale);
+  EXPECT_TRUE(d.stale_report);
+  EXPECT_TRUE(d.assignments.empty());
+  EXPECT_EQ(m.node(2).reported_state, S::Secondary);
+  EXPECT_TRUE(m.node(2).pg_is_running);
+  EXPECT_EQ(m.node(2).report_time_ms, before.report_time_ms) << "a stale report renews nothing";
+  NodeActiveEvent legacy{2, S::Secondary, true, 1, 0x1000000, "", 0};
+  EXPECT_FALSE(m.apply(legacy).stale_report) << "agents that send no sequence are never stale";
 }
 
 TEST(DecideInput, DecideIsPure) {

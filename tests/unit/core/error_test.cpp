@@ -53,5 +53,23 @@ TEST(ErrorDeathTest, AssertionCrashesLoudly) {
   EXPECT_DEATH(PGAF_ASSERT(1 == 2, "two writable primaries"), "two writable primaries");
 }
 
+struct AssertThrown {
+  std::string msg;
+};
+
+TEST(Error, AssertHandlerCanThrowInsteadOfAborting) {
+  set_assert_handler([](const char*, const char*, int, const char* msg) {
+    throw AssertThrown{msg};
+  });
+  bool caught = false;
+  try {
+    PGAF_ASSERT(false, "invariant");
+  } catch (const AssertThrown& e) {
+    caught = e.msg == "invariant";
+  }
+  set_assert_handler(nullptr);
+  EXPECT_TRUE(caught);
+}
+
 }  // namespace
 }  // namespace pgaf

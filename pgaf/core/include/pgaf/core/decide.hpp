@@ -40,6 +40,11 @@ struct NodeActiveEvent {
   int tli = 0;       /* 0 = unknown, keep the stored value */
   Lsn lsn = 0;       /* 0 = unknown, keep the stored value */
   std::string sync_state;
+  /* Orders the reports of one node (simulator finding F10: a report delayed past the agent's
+   * timeout is still executed after newer ones). Strictly increasing per node; 0 = not given
+   * (pg_auto_failover's agents): always applied. A report whose seq is not above the last one
+   * applied is stale: it changes nothing and is answered with the current goal. */
+  std::int64_t report_seq = 0;
 };
 
 /* register_node: the caller has allocated the id; name may be empty (→ node_<id>). */
@@ -113,6 +118,7 @@ struct Decision {
   std::vector<Message> messages;           /* log / notice / warning, in order */
   std::vector<NodeId> deleted;             /* rows to delete */
   bool reported_state_changed = false;     /* for NodeActive: the node reported a new state */
+  bool stale_report = false;               /* for NodeActive: ignored, see report_seq */
   bool health_changed = false;             /* for HealthCheck */
   /* PerformPromotion on a node already primary returns false (a NOTICE, not an error). */
   bool result = true;

@@ -127,6 +127,12 @@ class [[nodiscard]] Status {
 
 [[noreturn]] void assert_fail(const char* expr, const char* file, int line, const char* msg);
 
+/* What a failed PGAF_ASSERT does after printing: by default abort(). A host process that must
+ * not die (the monitor extension: an abort restarts the whole server) installs a handler that
+ * throws; it must not return. Not thread-safe: install it once at start-up. */
+using AssertHandler = void (*)(const char* expr, const char* file, int line, const char* msg);
+void set_assert_handler(AssertHandler handler);
+
 }  // namespace pgaf
 
 /* An invariant of our own code was violated: crash loudly (TigerBeetle style). Always on. */

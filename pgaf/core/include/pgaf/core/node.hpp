@@ -61,6 +61,8 @@ struct Node {
   /* Fencing: monitor time of the last report this node got a writable goal in reply to (the
    * agent's lease runs from before that report), or -1 if it never did. */
   TimeMs lease_granted_ms = -1;
+  /* report_seq of the last node_active applied (0 = none, or the agent does not send one). */
+  std::int64_t last_report_seq = 0;
 
   bool converged(NodeState s) const { return reported_state == s && goal_state == s; }
 };
