@@ -324,3 +324,91 @@ TEST(Formation, BadInput) {
 
 }  // namespace
 }  // namespace pgaf::agent_it
+
+namespace pgaf::agent_it {
+namespace {
+
+bool can_write(AgentLab& lab, int port) {
+  try {
+    pgaf::test::PgConnection c(lab.conninfo(port) + " user=postgres");
+    auto r = c.try_query("INSERT INTO t VALUES (nextval('s'))");
+    return r.ok;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+/* The monitor goes away; the primary's standby keeps vouching: writes continue. */
+TEST(Fencing, MonitorLossPrimaryWithStandbyKeepsServing) {
+  REQUIRE_ROOT();
+  AgentLab lab(55580);
+  birth(lab);
+  if (HasFatalFailure()) return;
+  pgaf::test::PgConnection(lab.conninfo(lab.node_port(1)) + " user=postgres")
+      .exec("CREATE TABLE t(id bigint primary key); CREATE SEQUENCE s");
+  auto st = lab.ctl({"stop", "--pgdata", lab.pgdata("monitor")});
+  ASSERT_EQ(st.exit_code, 0) << st.output;
+  auto t0 = SteadyClock::now();
+  long failures = 0, ok = 0;
+  while (ms_since(t0) < 6000) {
+    if (can_write(lab, lab.node_port(1))) {
+      ++ok;
+    } else {
+      ++failures;
+    }
+    sleep_ms(100);
+  }
+  std::printf("monitor down 6 s: %ld writes ok, %ld refused\n", ok, failures);
+  EXPECT_EQ(failures, 0) << lab.log("node_1");
+  /* the monitor comes back: nothing changed */
+  lab.spawn("monitor", {"run", "--pgdata", lab.pgdata("monitor")});
+  EXPECT_GE(lab.wait_states({{"node_1", "primary"}, {"node_2", "secondary"}}, 30000), 0)
+      << lab.state_dump();
+  expect_no_survivors(lab);
+}
+
+/* The primary loses both the monitor and its standby: it fences itself within its lease. */
+TEST(Fencing, PrimaryAloneWithoutMonitorFences) {
+  REQUIRE_ROOT();
+  AgentLab lab(55590);
+  birth(lab);
+  if (HasFatalFailure()) return;
+  pgaf::test::PgConnection(lab.conninfo(lab.node_port(1)) + " user=postgres")
+      .exec("CREATE TABLE t(id bigint primary key); CREATE SEQUENCE s");
+  /* the standby goes away: the monitor moves the primary to wait_primary */
+  auto st = lab.ctl({"stop", "--pgdata", lab.pgdata("node_2")});
+  ASSERT_EQ(st.exit_code, 0) << st.output;
+  ASSERT_GE(lab.wait_states({{"node_1", "wait_primary"}}, 40000), 0) << lab.state_dump();
+  ASSERT_TRUE(can_write(lab, lab.node_port(1)));
+  st = lab.ctl({"stop", "--pgdata", lab.pgdata("monitor")});
+  ASSERT_EQ(st.exit_code, 0) << st.output;
+  auto t0 = SteadyClock::now();
+  long fenced_after = -1;
+  while (ms_since(t0) < 10000) {
+    if (!can_write(lab, lab.node_port(1))) {
+      fenced_after = ms_since(t0);
+      break;
+    }
+    sleep_ms(50);
+  }
+  std::printf("primary alone without monitor: writes refused after %ld ms\n", fenced_after);
+  ASSERT_GE(fenced_after, 0) << "the primary kept accepting writes" << lab.log("node_1");
+  EXPECT_LT(fenced_after, 2000 + 500) << "lease_ms plus scheduling slack";
+  /* it stays fenced while the monitor is away */
+  sleep_ms(2000);
+  EXPECT_FALSE(can_write(lab, lab.node_port(1)));
+  EXPECT_NE(lab.log("node_1").find("fencing PostgreSQL"), std::string::npos);
+  /* the monitor comes back and renews the lease: writes resume */
+  lab.spawn("monitor", {"run", "--pgdata", lab.pgdata("monitor")});
+  auto t1 = SteadyClock::now();
+  bool back = false;
+  while (!back && ms_since(t1) < 30000) {
+    back = can_write(lab, lab.node_port(1));
+    if (!back) sleep_ms(100);
+  }
+  EXPECT_TRUE(back) << lab.state_dump() << lab.log("node_1");
+  expect_no_survivors(lab);
+}
+
+}  // namespace
+}  // namespace pgaf::agent_it
