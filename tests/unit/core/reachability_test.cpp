@@ -75,6 +75,8 @@ std::string key(const GroupSnapshot& g, const Settings& s, TimeMs now) {
 struct Explorer {
   Settings s;
   int max_nodes = 2;
+  std::size_t max_states = 0; /* 0: kMaxStates[max_nodes] */
+  int walk_count = kWalks;
   Outcome out;
 
   void check(const GroupSnapshot& before, const Event& e, const Decision& d) {
@@ -141,7 +143,8 @@ struct Explorer {
     const TimeMs t0 = 100000;
     queue.push_back({start, t0});
     seen.insert(key(start, s, t0));
-    while (!queue.empty() && seen.size() < kMaxStates[max_nodes]) {
+    const std::size_t cap = max_states != 0 ? max_states : kMaxStates[max_nodes];
+    while (!queue.empty() && seen.size() < cap) {
       auto [g, now] = queue.front();
       queue.pop_front();
       for (auto& [e, dt] : events(g)) {
@@ -161,7 +164,7 @@ struct Explorer {
    * favour progress (keepers reaching their goals) over API calls. */
   void walks() {
     std::mt19937_64 rng(kSeed + static_cast<std::uint64_t>(max_nodes));
-    for (int w = 0; w < kWalks; ++w) {
+    for (int w = 0; w < walk_count; ++w) {
       GroupSnapshot g;
       TimeMs now = 100000;
       for (int step = 0; step < kWalkSteps; ++step) {
@@ -188,12 +191,17 @@ struct Explorer {
   }
 };
 
-Outcome explore(int nodes) {
+Outcome explore(int nodes, std::size_t max_states = 0, int walks = kWalks) {
   Explorer x;
   x.max_nodes = nodes;
+  x.max_states = max_states;
+  x.walk_count = walks;
   x.run();
   return x.out;
 }
+
+/* A smaller exploration for the mutation tests (run once per removed edge). */
+Outcome explore_small() { return explore(2, 20000, 300); }
 
 std::string describe_missing(const Outcome& o) {
   std::string s;
@@ -220,14 +228,14 @@ INSTANTIATE_TEST_SUITE_P(GroupSizes, Reachability, ::testing::Values(1, 2, 3, 4)
 TEST(ReachabilityMutation, RemovingAUsedEdgeIsDetected) {
   /* Every edge the 2-node exploration uses is load-bearing: remove each in turn and the
    * exploration reports it missing. */
-  const Outcome base = explore(2);
+  const Outcome base = explore_small();
   ASSERT_FALSE(base.used_edges.empty());
   int checked = 0;
   for (const auto& [from, to] : base.used_edges) {
     if (checked >= 6) break; /* a sample keeps the test fast; the edges are taken in order */
     keeper_table_remove_edge_for_test(from, to);
     const bool still_found = find_keeper_transition(from, to).has_value();
-    const Outcome o = still_found ? base : explore(2);
+    const Outcome o = still_found ? base : explore_small();
     keeper_table_reset_for_test();
     if (still_found) continue; /* covered by a wildcard row (any → dropped) */
     const std::string edge = std::string(to_string(from)) + " -> " + std::string(to_string(to));
@@ -239,7 +247,7 @@ TEST(ReachabilityMutation, RemovingAUsedEdgeIsDetected) {
 
 TEST(ReachabilityMutation, TwoNodeFailoverEdgeIsRequired) {
   keeper_table_remove_edge_for_test(S::StopReplication, S::WaitPrimary);
-  const Outcome o = explore(2);
+  const Outcome o = explore_small();
   keeper_table_reset_for_test();
   EXPECT_EQ(o.missing.count("stop_replication -> wait_primary"), 1u);
 }
