@@ -548,17 +548,28 @@ Status ScenarioRun::build_formation() {
         std::ofstream hba(n.pgdata + "/pg_hba.conf", std::ios::app);
         hba << "host all all 198.18.0.0/24 trust # pgaf lab clients\n";
       }
-      Status setup = net_.run_in(n.name, [&] {
-        auto c = PgConn::connect("host=127.0.0.1 port=" + std::to_string(n.port) +
-                                 " user=postgres dbname=postgres connect_timeout=5 application_name=lab-setup");
-        if (!c.ok()) throw std::runtime_error(c.error().message);
-        auto r = c->query("select pg_reload_conf()", 5000);
-        if (!r.ok()) throw std::runtime_error(r.error().message);
-        r = c->query("create table if not exists lab_writes (value bigint primary key, client int not null, "
-                     "at timestamptz not null default clock_timestamp())",
-                     10000);
-        if (!r.ok()) throw std::runtime_error(r.error().message);
-      });
+      /* the primary may still be read-only (its agent fences until it holds a lease): retry */
+      Status setup = Status::Ok();
+      const TimeMs setup_until = steady_ms() + left();
+      bool reloaded = false;
+      while (true) {
+        setup = net_.run_in(n.name, [&] {
+          auto c = PgConn::connect("host=127.0.0.1 port=" + std::to_string(n.port) +
+                                   " user=postgres dbname=postgres connect_timeout=5 application_name=lab-setup");
+          if (!c.ok()) throw std::runtime_error(c.error().message);
+          if (!reloaded) {
+            auto r = c->query("select pg_reload_conf()", 5000);
+            if (!r.ok()) throw std::runtime_error(r.error().message);
+            reloaded = true;
+          }
+          auto r = c->query("create table if not exists lab_writes (value bigint primary key, client int not null, "
+                            "at timestamptz not null default clock_timestamp())",
+                            10000);
+          if (!r.ok()) throw std::runtime_error(r.error().message);
+        });
+        if (setup.ok() || expired() || steady_ms() >= setup_until) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      }
       if (!setup.ok()) return setup;
     } else {
       const std::string name = n.name;
@@ -1204,12 +1215,14 @@ Status ScenarioRun::execute() {
   if (expired()) return bound_error("warming up");
   rec_.h.phases.faults_start_ms = rec_.now();
   Status faults = fault_phase();
+  const bool cut_short = expired();
   rec_.h.phases.heal_ms = rec_.now();
   log_line(sc_.name, "healing");
   heal_all();
   rec_.h.phases.converge_deadline_ms = rec_.now() + sc_.phases.converge_within_ms;
   await_convergence();
   stop_threads();
+  if (cut_short) return bound_error("running the fault phase");
   if (expired()) return bound_error("waiting for convergence");
   final_read();
   if (!faults.ok()) return faults;

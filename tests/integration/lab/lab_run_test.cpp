@@ -2,7 +2,8 @@
  * lab_run_test.cpp — the lab end to end, as root: `lab run` on the smoke scenario
  * primary-postgres-crash against our pg_autoctl must pass and write well-formed reports, and a
  * scenario with an impossible RTO bound must fail with the rto checker's witness (the checkers
- * can fail). After the run no lab namespace, mount or directory may remain.
+ * can fail). After the run no lab namespace, mount or directory may remain. SIGTERM in the middle
+ * of a run tears everything down and exits 130.
  */
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -124,6 +125,56 @@ TEST(LabRun, SmokeScenarioPassesAndImpossibleBoundFails) {
   EXPECT_TRUE(fs::exists(bad / "logs")) << "logs are kept for failed scenarios";
 
   /* nothing of the lab remains */
+  EXPECT_TRUE(pgaf::netns::list_namespaces("pgaf-lab-").empty());
+  EXPECT_FALSE(lab_mounts_left());
+  fs::remove_all(dir);
+}
+
+TEST(LabRun, SigtermTearsDownAndExits130) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces, tmpfs mounts)";
+  if (!fs::exists("/usr/share/postgresql/15/extension/pgautofailover.control"))
+    GTEST_SKIP() << "the pgautofailover extension is not installed (run ctest -R monitor.install)";
+  const fs::path dir = fs::temp_directory_path() / ("lab-it-term-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string log = (dir / "lab.log").string();
+  const std::vector<std::string> argv = {LAB_BIN, "run", "--pg-autoctl", PG_AUTOCTL_BIN, "--report-dir",
+                                         (dir / "reports").string(),
+                                         std::string(LAB_SCENARIOS_DIR) + "/monitor-loss.yaml"};
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    FILE* f = std::fopen(log.c_str(), "w");
+    if (f) {
+      ::dup2(fileno(f), 1);
+      ::dup2(fileno(f), 2);
+    }
+    std::vector<char*> a;
+    for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
+    a.push_back(nullptr);
+    ::execv(a[0], a.data());
+    ::_exit(127);
+  }
+  ASSERT_GT(pid, 0);
+  /* wait (bounded) until the workload runs, then interrupt */
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (slurp(log).find("warm-up") == std::string::npos && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  ASSERT_NE(slurp(log).find("warm-up"), std::string::npos) << slurp(log);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  const auto exit_until = std::chrono::steady_clock::now() + std::chrono::seconds(90);
+  while (::waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > exit_until) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      FAIL() << "lab did not stop within 90 s of SIGTERM\n" << slurp(log);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130) << slurp(log);
   EXPECT_TRUE(pgaf::netns::list_namespaces("pgaf-lab-").empty());
   EXPECT_FALSE(lab_mounts_left());
   fs::remove_all(dir);
