@@ -95,12 +95,14 @@ TEST(Seeds, TenThousandSchedulesSafeWithFenceInPostgres) {
   Summary s = run_seeds(1, 10000, GenOptions{}, o, false);
   std::int64_t unsafe = 0;
   for (const auto& [kind, count] : s.by_kind)
-    if (kind == "split_brain" || kind == "two_writable" || kind == "sync_loss" || kind == "timeline")
+    if (kind == "split_brain" || kind == "two_writable" || kind == "sync_loss" ||
+        kind == "timeline")
       unsafe += count;
   std::string kinds;
   for (const auto& [kind, count] : s.by_kind) kinds += " " + kind + " " + std::to_string(count);
-  std::printf("sim (fence in postgres): schedules %lld, violations %lld:%s\n", static_cast<long long>(s.schedules),
-              static_cast<long long>(s.violations), kinds.c_str());
+  std::printf("sim (fence in postgres): schedules %lld, violations %lld:%s\n",
+              static_cast<long long>(s.schedules), static_cast<long long>(s.violations),
+              kinds.c_str());
   EXPECT_EQ(unsafe, 0) << kinds;
 }
 
@@ -225,6 +227,19 @@ TEST(Schedule, DriftAndSyncStandbysStayValid) {
     }
     ASSERT_TRUE(s.settings.validate().ok());
   }
+}
+
+/* After a run, a failed core assertion throws (and becomes a core_assert violation inside a
+ * run) instead of aborting the whole seed range. */
+TEST(CoreAssert, BecomesAnExceptionNotAnAbort) {
+  (void)run_schedule(generate_schedule(1, GenOptions{}), RunOptions{});
+  bool thrown = false;
+  try {
+    pgaf::assert_fail("false", "sim_test.cpp", 1, "test assertion");
+  } catch (...) {
+    thrown = true;
+  }
+  EXPECT_TRUE(thrown);
 }
 
 TEST(Schedule, ReplayTokenRoundTripsAndGivesTheSameRun) {

@@ -68,6 +68,16 @@ bool must_be_stopped(NodeState s) {
   return s == NodeState::Demoted || s == NodeState::DemoteTimeout || s == NodeState::Draining;
 }
 
+/* A failed PGAF_ASSERT inside the core becomes a violation of the run (with its seed and trace)
+ * instead of aborting the whole seed range. */
+struct CoreAssertion {
+  std::string what;
+};
+[[noreturn]] void throw_core_assertion(const char* expr, const char* file, int line,
+                                       const char* msg) {
+  throw CoreAssertion{fmt::format("{} ({}) at {}:{}", msg, expr, file, line)};
+}
+
 /* Core versions that order node_active reports (NodeActiveEvent::report_seq, finding F10)
  * get a per-node sequence number; older ones simply do not have the field. */
 template <typename E>
@@ -1529,7 +1539,12 @@ RunResult World::run() {
       break;
     }
     res_.events++;
-    dispatch(e);
+    try {
+      dispatch(e);
+    } catch (const CoreAssertion& a) {
+      violate("core_assert", a.what);
+      break;
+    }
     if (!stop_) check_invariants();
   }
   if (!res_.violation) final_checks();
@@ -1556,6 +1571,11 @@ const char* running_schedule_token() {
 }
 
 RunResult run_schedule(const Schedule& s, const RunOptions& o) {
+  static const bool handler_installed = [] {
+    set_assert_handler(&throw_core_assertion);
+    return true;
+  }();
+  (void)handler_installed;
   g_running_token = encode(s);
   World w(s, o);
   RunResult r = w.run();

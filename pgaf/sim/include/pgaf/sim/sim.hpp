@@ -22,7 +22,8 @@
  *                   within SimLimits::converge_ms; the formation forms within bootstrap_ms;
  *  - rto:           in "primary host lost" schedules, a new primary acknowledges a commit within
  *                   SimLimits::rto_violation_ms;
- *  - decide_error:  decide() returned an error that is not an expected refusal.
+ *  - core_assert:   a PGAF_ASSERT inside the core failed (run_schedule installs an assertion
+ *                   handler that turns it into this violation instead of aborting).
  *
  * Determinism: the same Schedule gives the same trace, byte for byte (no wall clock, no address-
  * dependent ordering, one PRNG per run seeded from the schedule).
