@@ -546,7 +546,33 @@ Status Keeper::ensure_current_state() {
   }
 }
 
+void Keeper::request_reload(const Config& cfg) {
+  std::lock_guard<std::mutex> l(reload_mu_);
+  pending_reload_ = cfg;
+}
+
+void Keeper::apply_pending_reload() {
+  std::optional<Config> c;
+  {
+    std::lock_guard<std::mutex> l(reload_mu_);
+    c.swap(pending_reload_);
+  }
+  if (!c) return;
+  if (c->pgdata != cfg_.pgdata || c->port != cfg_.port || c->monitor != cfg_.monitor ||
+      c->formation != cfg_.formation) {
+    spdlog::warn("reload: pgdata, port, monitor and formation changes need a restart");
+    c->pgdata = cfg_.pgdata;
+    c->port = cfg_.port;
+    c->monitor = cfg_.monitor;
+    c->formation = cfg_.formation;
+  }
+  cfg_ = *c;
+  monitor_host_ = monitor_host_of(cfg_.monitor);
+  spdlog::info("reloaded the configuration");
+}
+
 IterationResult Keeper::iterate() {
+  apply_pending_reload();
   IterationResult r;
   auto st = pg_.status();
   PgStatus ps = st ? *st : PgStatus{};

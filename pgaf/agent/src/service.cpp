@@ -471,7 +471,13 @@ int run_node_active(const Config& cfg) {
       if (g_signal != 0) stop.store(true);
       if (g_reload) {
         g_reload = 0;
-        spdlog::info("reload requested: pg_autoctl.cfg is re-read at the next start");
+        auto fresh = load_config_for(cfg.pgdata);
+        if (fresh) {
+          keeper.request_reload(*fresh);
+        } else {
+          spdlog::error("reload: keeping the current configuration: {}",
+                        fresh.error().to_string());
+        }
       }
       clock.sleep_ms(20);
     }

@@ -106,6 +106,15 @@ TEST(Formation, BirthPrimarySecondaryAndReplication) {
   auto su = lab.ctl({"show", "uri", "--monitor", lab.monitor_uri(), "--json"});
   EXPECT_EQ(su.exit_code, 0);
   EXPECT_NE(su.output.find("target_session_attrs=read-write"), std::string::npos) << su.output;
+  /* pg_autoctl reload: the node-active service re-reads pg_autoctl.cfg */
+  auto rl = lab.ctl({"reload", "--pgdata", lab.pgdata("node_1")});
+  EXPECT_EQ(rl.exit_code, 0) << rl.output;
+  auto tr = SteadyClock::now();
+  while (lab.log("node_1").find("reloaded the configuration") == std::string::npos &&
+         ms_since(tr) < 5000) {
+    sleep_ms(50);
+  }
+  EXPECT_NE(lab.log("node_1").find("reloaded the configuration"), std::string::npos);
   /* pg_autoctl stop: the node's whole tree goes away */
   auto stop = lab.ctl({"stop", "--pgdata", lab.pgdata("node_2")});
   EXPECT_EQ(stop.exit_code, 0) << stop.output;

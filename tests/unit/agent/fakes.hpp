@@ -125,7 +125,10 @@ class FakePostgres final : public PostgresControl {
   Result<Lsn> replay_lsn() override { return lsn; }
   Result<int> upstream_timeline(const Upstream&) override { return tli; }
   Status create_roles_and_db(const std::string& db) override { op("create_roles_and_db(" + db + ")"); return Status::Ok(); }
-  Status ensure_hba(const std::vector<std::string>&, const std::string&) override { return Status::Ok(); }
+  Status ensure_hba(const std::vector<std::string>&, const std::string&) override {
+    op("ensure_hba");
+    return Status::Ok();
+  }
   Result<StandbyReplies> standby_replies() override {
     if (!running) return make_error(ErrorCode::Pgsql, "not running");
     return replies;

@@ -271,3 +271,27 @@ TEST(Keeper, MonitorHostOfUri) {
 
 }  // namespace
 }  // namespace pgaf::agent
+
+namespace pgaf::agent {
+namespace {
+
+TEST(Keeper, ReloadAppliesSettingsButKeepsRestartOnlyKeys) {
+  Rig r;
+  r.pg.initialized = r.pg.running = true;
+  r.start(NodeState::Secondary, NodeState::Secondary);
+  r.monitor.goal = NodeState::Secondary;
+  r.keeper->iterate();
+  EXPECT_TRUE(r.pg.has_op("ensure_hba"));
+  Config c = r.cfg;
+  c.hba_level = "skip";          /* applied at once */
+  c.port = 9999;                 /* needs a restart: kept */
+  r.keeper->request_reload(c);
+  r.pg.ops.clear();
+  r.keeper->iterate();
+  EXPECT_FALSE(r.pg.has_op("ensure_hba")) << "hba_level = skip was not applied";
+  ASSERT_EQ(r.monitor.reports.size(), 2u);
+  EXPECT_EQ(r.monitor.reports[1].node_id, 2);
+}
+
+}  // namespace
+}  // namespace pgaf::agent

@@ -18,6 +18,7 @@
 #include <atomic>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -79,6 +80,11 @@ class Keeper {
   /* Run the loop until stop() (or dropped); wakes on notifications for our group. */
   int run(const std::atomic<bool>& stop_requested);
 
+  /* SIGHUP: a re-read configuration, applied at the start of the next iteration (thread-safe).
+   * Keys that need a restart (pgdata, port, monitor, formation) are kept, with a warning; the
+   * fence guard keeps the lease settings it started with. */
+  void request_reload(const Config& cfg);
+
   /* Run one step (exposed for tests and `do` commands). */
   Status run_step(KeeperStep step);
   const KeeperState& state() const { return state_; }
@@ -96,6 +102,7 @@ class Keeper {
   Status apply_sync_names(bool wait_for_catchup);
   StandbySetup standby_setup(std::optional<Upstream> up, Lsn target = 0) const;
   Status persist();
+  void apply_pending_reload();
 
   Config cfg_;
   KeeperState state_;
@@ -112,6 +119,8 @@ class Keeper {
   int restart_attempts_ = 0;
   bool sysid_published_ = false;
   int dropped_rounds_ = 0;
+  std::mutex reload_mu_;
+  std::optional<Config> pending_reload_;
 };
 
 /* Host part of a postgres:// URI or conninfo "host=" (for HBA rules); "" if none. */
