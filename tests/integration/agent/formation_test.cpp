@@ -118,6 +118,34 @@ TEST(Formation, BirthPrimarySecondaryAndReplication) {
   /* pg_autoctl stop: the node's whole tree goes away */
   auto stop = lab.ctl({"stop", "--pgdata", lab.pgdata("node_2")});
   EXPECT_EQ(stop.exit_code, 0) << stop.output;
+  stop = lab.ctl({"stop", "--pgdata", lab.pgdata("node_1"), "--immediate"});
+  EXPECT_EQ(stop.exit_code, 0) << stop.output;
+  stop = lab.ctl({"stop", "--pgdata", lab.pgdata("monitor"), "--fast"});
+  EXPECT_EQ(stop.exit_code, 0) << stop.output;
+  auto again = lab.ctl({"stop", "--pgdata", lab.pgdata("monitor")});
+  EXPECT_EQ(again.exit_code, 3) << "stopping a stopped node is a bad state";
+  expect_no_survivors(lab);
+}
+
+TEST(Formation, DropPrimaryLeavesTheStandbyAsSingle) {
+  REQUIRE_ROOT();
+  AgentLab lab(55595);
+  birth(lab);
+  if (HasFatalFailure()) return;
+  pgaf::test::PgConnection(lab.conninfo(lab.node_port(1)) + " user=postgres")
+      .exec("CREATE TABLE kept(x int); INSERT INTO kept VALUES (7)");
+  sleep_ms(300);
+  auto r = lab.ctl({"drop", "node", "--pgdata", lab.pgdata("node_1"), "--wait", "30"});
+  EXPECT_EQ(r.exit_code, 0) << r.output << lab.log("node_1");
+  long ms = lab.wait_states({{"node_2", "single"}}, 40000);
+  EXPECT_GE(ms, 0) << lab.state_dump() << lab.log("node_2");
+  auto ns = lab.nodes();
+  EXPECT_TRUE(std::none_of(ns.begin(), ns.end(), [](const NodeRow& n) { return n.name == "node_1"; }))
+      << lab.state_dump();
+  /* node_2 is writable and has node_1's committed data */
+  pgaf::test::PgConnection c(lab.conninfo(lab.node_port(2)) + " user=postgres");
+  EXPECT_EQ(c.query_value("SELECT x FROM kept"), "7");
+  EXPECT_TRUE(c.try_query("INSERT INTO kept VALUES (8)").ok);
   expect_no_survivors(lab);
 }
 
