@@ -246,6 +246,7 @@ std::string KeeperState::to_json() const {
   j["last_monitor_contact"] = last_monitor_contact;
   j["last_secondary_contact"] = last_secondary_contact;
   j["dropped_confirmed"] = dropped_confirmed;
+  j["last_report_seq"] = last_report_seq;
   return j.dump(2) + "\n";
 }
 
@@ -273,6 +274,7 @@ Result<KeeperState> KeeperState::from_json(const std::string& text, const std::s
     s.last_monitor_contact = j.at("last_monitor_contact").get<std::int64_t>();
     s.last_secondary_contact = j.at("last_secondary_contact").get<std::int64_t>();
     s.dropped_confirmed = j.value("dropped_confirmed", false);
+    s.last_report_seq = j.value("last_report_seq", static_cast<std::int64_t>(0));
   } catch (const nlohmann::json::exception& e) {
     return make_error(ErrorCode::BadState, "state file \"" + origin + "\" is corrupt",
                       "restore it, or drop and re-create the node", e.what());

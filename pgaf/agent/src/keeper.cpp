@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <ctime>
 #include <set>
 
@@ -585,6 +586,13 @@ IterationResult Keeper::iterate() {
   a.tli = ps.running ? ps.tli : 0;
   a.lsn = ps.running ? ps.lsn : 0;
   a.sync_state = ps.sync_state;
+  /* strictly increasing across restarts: persisted, and at least the wall clock in µs */
+  auto wall_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count();
+  state_.last_report_seq =
+      std::max<std::int64_t>(state_.last_report_seq + 1, static_cast<std::int64_t>(wall_us));
+  a.report_seq = state_.last_report_seq;
   TimeMs t_send = clock_.now_ms();
   auto reply = monitor_.node_active(a);
   if (reply) {

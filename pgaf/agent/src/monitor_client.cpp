@@ -75,13 +75,26 @@ class PqxxMonitorClient final : public MonitorClient {
   }
 
   Result<NodeAssignment> node_active(const NodeActiveArgs& a) override {
-    auto r = call(
+    const std::string cols =
         "SELECT assigned_node_id, assigned_group_id, assigned_group_state::text, "
-        "assigned_candidate_priority, assigned_replication_quorum "
-        "FROM pgautofailover.node_active($1, $2, $3, $4::pgautofailover.replication_state, $5, "
-        "$6, $7::pg_lsn, $8)",
-        a.formation, a.node_id, a.group_id, std::string(to_string(a.current)), a.pg_is_running,
-        a.tli == 0 ? 1 : a.tli, format_lsn(a.lsn), a.sync_state);
+        "assigned_candidate_priority, assigned_replication_quorum ";
+    const std::string args8 =
+        "$1::text, $2::bigint, $3::int, $4::pgautofailover.replication_state, $5::bool, "
+        "$6::int, $7::pg_lsn, $8::text";
+    if (seq_supported_ && a.report_seq > 0) {
+      /* pgaf monitors number the reports (9-argument overload); fall back to the reference's
+       * 8-argument form when the monitor does not have it */
+      auto r = call(cols + "FROM pgautofailover.node_active(" + args8 + ", $9::bigint)",
+                    a.formation, a.node_id, a.group_id, std::string(to_string(a.current)),
+                    a.pg_is_running, a.tli, format_lsn(a.lsn), a.sync_state, a.report_seq);
+      if (r) return assignment((*r)[0], false);
+      if (r.error().code != ErrorCode::ExtensionMissing) return r.error();
+      spdlog::info("the monitor does not number node_active reports: using the 8-argument form");
+      seq_supported_ = false;
+    }
+    auto r = call(cols + "FROM pgautofailover.node_active(" + args8 + ")", a.formation,
+                  a.node_id, a.group_id, std::string(to_string(a.current)), a.pg_is_running,
+                  a.tli, format_lsn(a.lsn), a.sync_state);
     if (!r) return r.error();
     return assignment((*r)[0], false);
   }
@@ -316,6 +329,7 @@ class PqxxMonitorClient final : public MonitorClient {
 
   std::string uri_;
   Settings s_;
+  bool seq_supported_ = true;
   std::unique_ptr<pqxx::connection> conn_;
   std::unique_ptr<pqxx::connection> listen_;
   std::unique_ptr<Receiver> receiver_;

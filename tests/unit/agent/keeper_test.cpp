@@ -295,3 +295,24 @@ TEST(Keeper, ReloadAppliesSettingsButKeepsRestartOnlyKeys) {
 
 }  // namespace
 }  // namespace pgaf::agent
+
+namespace pgaf::agent {
+namespace {
+
+TEST(Keeper, ReportsAreNumberedStrictlyIncreasing) {
+  Rig r;
+  r.pg.initialized = r.pg.running = true;
+  r.start(NodeState::Secondary, NodeState::Secondary);
+  r.monitor.goal = NodeState::Secondary;
+  for (int i = 0; i < 5; ++i) r.keeper->iterate();
+  ASSERT_EQ(r.monitor.reports.size(), 5u);
+  for (size_t i = 1; i < r.monitor.reports.size(); ++i) {
+    EXPECT_GT(r.monitor.reports[i].report_seq, r.monitor.reports[i - 1].report_seq);
+  }
+  EXPECT_GT(r.monitor.reports[0].report_seq, 0);
+  ASSERT_FALSE(r.saved.empty());
+  EXPECT_EQ(r.saved.back().last_report_seq, r.monitor.reports.back().report_seq);
+}
+
+}  // namespace
+}  // namespace pgaf::agent

@@ -80,6 +80,7 @@ struct KeeperState {
   std::int64_t last_monitor_contact = 0;   /* unix seconds */
   std::int64_t last_secondary_contact = 0; /* unix seconds */
   bool dropped_confirmed = false;
+  std::int64_t last_report_seq = 0;        /* node_active report numbering, see interfaces.hpp */
 
   std::string to_json() const;
   static Result<KeeperState> from_json(const std::string& text, const std::string& origin);

@@ -173,6 +173,9 @@ struct NodeActiveArgs {
   int tli = 0;
   Lsn lsn = 0;
   std::string sync_state;
+  /* Strictly increasing per node (0 = none): the monitor ignores a report older than one it
+   * already applied (a call that timed out on our side but still ran late). */
+  std::int64_t report_seq = 0;
 };
 
 struct StateRow {
