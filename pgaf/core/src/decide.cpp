@@ -292,8 +292,12 @@ void Machine::proceed(Node& a) {
   const bool p_writable_conv = p != nullptr && (p->converged(S::WaitPrimary) ||
                                                 p->converged(S::JoinPrimary) ||
                                                 p->converged(S::Primary));
+  /* a primary on its way between writable states (apply_settings → primary waits for a
+   * standby to catch up): nodes must not wait for it to converge (F9) */
+  const bool p_writable = p != nullptr && can_take_writes_in_state(p->reported_state) &&
+                          can_take_writes_in_state(p->goal_state);
   /* rules 9-10: back from report_lsn when the primary is fine */
-  if (a.converged(S::ReportLsn) && p_writable_conv && p_healthy && p->id != aid) {
+  if (a.converged(S::ReportLsn) && p_writable && p_healthy && p->id != aid) {
     assign(a, S::Secondary, "the primary is healthy again");
     return;
   }
@@ -351,7 +355,10 @@ void Machine::proceed(Node& a) {
       return;
     }
     if (p != nullptr && p->id != aid && !is_maintenance_goal(p->goal_state)) {
-      assign(*p, S::DemoteTimeout, "a standby is being promoted");
+      /* an old primary already demoted stays so (no keeper edge back: F13) */
+      if (state_belongs_to_primary(p->reported_state) || can_take_writes_in_state(p->goal_state) ||
+          p->goal_state == S::Draining)
+        assign(*p, S::DemoteTimeout, "a standby is being promoted");
       assign(a, S::StopReplication, "the old primary is being demoted");
       return;
     }
@@ -374,10 +381,7 @@ void Machine::proceed(Node& a) {
     return;
   }
   /* rules 29-30: the old primary rejoins */
-  if (a.converged(S::Demoted) && p != nullptr && p->id != aid && p_healthy &&
-      ((one_of(p->reported_state, {S::WaitPrimary, S::JoinPrimary}) &&
-        p->goal_state == S::Primary) ||
-       p_writable_conv)) {
+  if (a.converged(S::Demoted) && p != nullptr && p->id != aid && p_healthy && p_writable) {
     assign(a, S::Catchingup, "a new primary is available");
     return;
   }
@@ -466,6 +470,10 @@ void Machine::restore_priorities() {
 /* ProceedGroupStateForMSFailover(A, P). Returns true when it made (or is waiting on) the
  * election's next move for A. */
 bool Machine::ms_failover(Node& a, Node* p) {
+  /* A writable primary that has not failed is the outcome of the last election: never run
+   * another one next to it (F14 of simulator.md: a stale health check made a report_lsn node
+   * elect a second primary). */
+  if (Node* w = primary(); w != nullptr && w->id != a.id && !primary_failed(*w)) return false;
   for (Node* c : live()) {
     if (!is_being_promoted(*c)) continue;
     if (c->id == a.id || one_of(c->reported_state, {S::ReportLsn, S::PreparePromotion}) ||
@@ -498,7 +506,8 @@ bool Machine::ms_failover(Node& a, Node* p) {
                 one_of(n->goal_state, {S::Secondary, S::Catchingup})) ||
                (n->reported_state == S::Maintenance && n->goal_state == S::Catchingup) ||
                /* sent back to secondary by rules 9-10 but not there yet (monitor finding 1) */
-               (n->reported_state == S::ReportLsn && n->goal_state == S::Secondary) ||
+               (one_of(n->reported_state, {S::ReportLsn, S::JoinSecondary}) &&
+                n->goal_state == S::Secondary) ||
                /* still counted by the primary's synchronous_standby_names: it may hold
                 * acknowledged commits, so it takes part in the election */
                (n->goal_state == S::WaitMaintenance &&

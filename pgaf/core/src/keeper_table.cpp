@@ -110,7 +110,7 @@ std::vector<KeeperTransition> make_table() {
   add({S::ReportLsn}, S::FastForward, {K::FastForward},
       "Fetch missing WAL from the most advanced standby");
   add({S::FastForward}, S::PreparePromotion, {K::CleanupStandbySetup}, "Fast-forward done");
-  add({S::ReportLsn}, S::JoinSecondary, {K::CheckpointAndStop},
+  add({S::ReportLsn, S::Secondary, S::Catchingup}, S::JoinSecondary, {K::CheckpointAndStop},
       "Not elected: stop and wait for the new primary");
   /* A loser of an election may sit on an older timeline than the winner (several failovers
    * while it was stopped): rewind (a no-op when its WAL is a prefix of the new history). */
