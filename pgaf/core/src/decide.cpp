@@ -550,9 +550,22 @@ bool Machine::ms_failover(Node& a, Node* p) {
   std::vector<Node*> eligible;
   /* Only nodes on the most advanced timeline: an older-timeline node (an old primary with WAL
    * past the fork point) cannot fast-forward from the newest one (F7 of simulator.md). */
-  for (Node* c : candidates)
-    if (c->candidate_priority > 0 && healthy(*c) && c->reported_tli == top->reported_tli)
-      eligible.push_back(c);
+  auto collect = [&]() {
+    eligible.clear();
+    for (Node* c : candidates)
+      if (c->candidate_priority > 0 && healthy(*c) && c->reported_tli == top->reported_tli)
+        eligible.push_back(c);
+  };
+  collect();
+  bool penalised = false;
+  for (Node* c : candidates) penalised = penalised || c->candidate_priority < 0;
+  if (eligible.empty() && penalised) {
+    /* a switchover that no other node can win: the old primary may be elected again */
+    message(MessageLevel::Log, "Failover: no other candidate can be elected, the previous "
+                               "primary takes part again");
+    restore_priorities();
+    collect();
+  }
   if (eligible.empty()) {
     message(MessageLevel::Log, "Failover: no candidate with a non-zero priority is healthy");
     return false;
@@ -996,7 +1009,10 @@ Status on_stop_maintenance(Machine& m, const StopMaintenanceEvent& e) {
   if (!r.ok()) return r.error();
   Node& n = **r;
   const int count = m.live_count();
-  if (!(n.converged(S::Maintenance) || (count > 2 && n.converged(S::PrepareMaintenance)))) {
+  /* wait_maintenance: the operator cancels a maintenance that has not started yet */
+  const bool waiting = n.goal_state == S::WaitMaintenance;
+  if (!(n.converged(S::Maintenance) || waiting ||
+        (count > 2 && n.converged(S::PrepareMaintenance)))) {
     return make_error(ErrorCode::BadState,
                       "cannot stop maintenance: " + describe(n) + " is not in maintenance",
                       "see pg_autoctl show state");

@@ -94,6 +94,8 @@ std::vector<KeeperTransition> make_table() {
   add({S::Secondary, S::Catchingup}, S::WaitMaintenance, {}, "Waiting to go to maintenance");
   add({S::Secondary, S::Catchingup, S::WaitMaintenance}, S::Maintenance,
       {K::ReleaseToOperator}, "Maintenance: the operator owns Postgres");
+  add({S::WaitMaintenance}, S::Catchingup, {K::FollowPrimary},
+      "Maintenance cancelled before it started");
   add({S::Maintenance, S::PrepareMaintenance}, S::Catchingup,
       {K::RewindOrBaseBackup, K::FollowPrimary}, "Back from maintenance");
   add({S::Primary, S::WaitPrimary}, S::ApplySettings, {}, "Settings changed");

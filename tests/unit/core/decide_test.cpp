@@ -590,6 +590,15 @@ TEST(DecideMaintenance, StandbyWaitingForMaintenanceTakesPartInAnElection) {
   EXPECT_EQ(m.goal(3), S::ReportLsn);
 }
 
+TEST(DecideMaintenance, StopCancelsAMaintenanceNotStartedYet) {
+  Monitor m;
+  m.build_stable(3);
+  m.apply(StartMaintenanceEvent{3});
+  ASSERT_EQ(m.goal(3), S::WaitMaintenance);
+  m.apply(StopMaintenanceEvent{3});
+  EXPECT_EQ(m.goal(3), S::Catchingup);
+}
+
 TEST(DecideMaintenance, Errors) {
   Monitor m;
   m.build_stable(2);
