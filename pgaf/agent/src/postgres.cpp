@@ -535,6 +535,10 @@ class RealPostgres final : public PostgresControl {
     return out;
   }
 
+ Status emit_heartbeat() override {
+    return exec("SELECT pg_logical_emit_message(false, 'pgaf_heartbeat', '')");
+  }
+
  private:
   std::string conninfo() const {
     return cfg_.local_conninfo("postgres") +

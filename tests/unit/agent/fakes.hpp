@@ -129,6 +129,11 @@ class FakePostgres final : public PostgresControl {
     op("ensure_hba");
     return Status::Ok();
   }
+  int heartbeats = 0;
+  Status emit_heartbeat() override {
+    ++heartbeats;
+    return Status::Ok();
+  }
   Result<StandbyReplies> standby_replies() override {
     if (!running) return make_error(ErrorCode::Pgsql, "not running");
     return replies;

@@ -164,6 +164,7 @@ TEST(Keeper, StandbyVouchKeepsAPrimaryServingWithoutTheMonitor) {
     EXPECT_FALSE(r.guard->tick()) << "fenced at step " << i;
   }
   EXPECT_TRUE(r.pg.running);
+  EXPECT_GE(r.pg.heartbeats, 40) << "one heartbeat per 200 ms while writable";
   /* The standby stops replying: the vouch runs out and the primary fences. */
   bool fenced = false;
   for (int i = 0; i < 40 && !fenced; ++i) {

@@ -131,6 +131,9 @@ class PostgresControl {
   virtual Status ensure_hba(const std::vector<std::string>& node_hosts,
                             const std::string& monitor_host) = 0;
   virtual Result<StandbyReplies> standby_replies() = 0;
+  /* A few bytes of WAL that commit nothing and never wait for a standby (non-transactional
+   * logical message): the standbys receive it and reply, which keeps their vouch fresh. */
+  virtual Status emit_heartbeat() = 0;
 };
 
 /* ---- the monitor ---- */

@@ -60,6 +60,7 @@ class FenceGuard {
   bool armed_ = false;
   bool fenced_ = false;
   StandbyReplies last_replies_; /* previous sample: a standby counts when its reply changed */
+  TimeMs last_heartbeat_ms_ = -1;
 };
 
 struct IterationResult {
