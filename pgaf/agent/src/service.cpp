@@ -11,8 +11,10 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <pqxx/pqxx>
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -101,6 +103,23 @@ Status write_pid_file(const std::string& path, const Config& cfg,
 
 }  // namespace
 
+namespace {
+/* %* — the level as pg_auto_failover prints it: TRACE DEBUG INFO WARN ERROR FATAL */
+class UpperLevel final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm& /*tm*/,
+              spdlog::memory_buf_t& dest) override {
+    static const char* names[] = {"TRACE", "DEBUG", "INFO ", "WARN ", "ERROR", "FATAL", "     "};
+    auto i = static_cast<size_t>(msg.level);
+    const char* n = names[i < 7 ? i : 6];
+    dest.append(n, n + std::strlen(n));
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return spdlog::details::make_unique<UpperLevel>();
+  }
+};
+}  // namespace
+
 void setup_logging(int verbosity, const std::string& log_file) {
   g_verbosity = verbosity;
   std::vector<spdlog::sink_ptr> sinks;
@@ -114,7 +133,9 @@ void setup_logging(int verbosity, const std::string& log_file) {
     }
   }
   auto logger = std::make_shared<spdlog::logger>("pg_autoctl", sinks.begin(), sinks.end());
-  logger->set_pattern("%H:%M:%S.%e %P %^%-5l%$ %v");
+  auto formatter = std::make_unique<spdlog::pattern_formatter>();
+  formatter->add_flag<UpperLevel>('*').set_pattern("%H:%M:%S.%e %P %^%*%$ %v");
+  logger->set_formatter(std::move(formatter));
   spdlog::level::level_enum lvl = spdlog::level::info;
   if (verbosity < 0) lvl = spdlog::level::warn;
   if (verbosity == 1) lvl = spdlog::level::debug;
