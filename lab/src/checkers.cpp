@@ -37,15 +37,20 @@ bool promoting_goal(const std::string& s) {
          s == "fast_forward";
 }
 
-bool writable_reported(const std::string& s) { return s == "wait_primary" || s == "primary" || s == "single"; }
+bool writable_reported(const std::string& s) {
+  return s == "wait_primary" || s == "primary" || s == "single";
+}
 
 }  // namespace
 
 std::string to_string(VerdictStatus s) {
   switch (s) {
-    case VerdictStatus::Pass: return "pass";
-    case VerdictStatus::Fail: return "fail";
-    case VerdictStatus::Skipped: return "skipped";
+    case VerdictStatus::Pass:
+      return "pass";
+    case VerdictStatus::Fail:
+      return "fail";
+    case VerdictStatus::Skipped:
+      return "skipped";
   }
   return "?";
 }
@@ -85,7 +90,8 @@ Verdict check_split_brain(const History& h) {
     for (const auto& [k2, e2] : epochs) {
       if (e1.node == e2.node) continue;
       for (const Op* b : e2.ops) {
-        if (e1.min_complete->complete_ms < b->invoke_ms && e1.max_invoke->invoke_ms > b->complete_ms) {
+        if (e1.min_complete->complete_ms < b->invoke_ms &&
+            e1.max_invoke->invoke_ms > b->complete_ms) {
           ++violations;
           add_witness(v, {{"explanation", e1.node + " (timeline " + std::to_string(e1.timeline) +
                                               ") acknowledged writes before and after " + e2.node +
@@ -101,10 +107,11 @@ Verdict check_split_brain(const History& h) {
   }
   if (violations > 0) {
     v.status = VerdictStatus::Fail;
-    v.summary = std::to_string(violations) + " pair(s) of nodes acknowledged writes in overlapping time";
+    v.summary =
+        std::to_string(violations) + " pair(s) of nodes acknowledged writes in overlapping time";
   } else {
-    v.summary = "no two nodes acknowledged writes in overlapping time (" + std::to_string(epochs.size()) +
-                " writer epoch(s))";
+    v.summary = "no two nodes acknowledged writes in overlapping time (" +
+                std::to_string(epochs.size()) + " writer epoch(s))";
   }
   return v;
 }
@@ -137,17 +144,19 @@ Verdict check_timelines(const History& h) {
   int backward = 0;
   for (const Op* b : by_invoke) {
     while (i < by_complete.size() && by_complete[i]->complete_ms < b->invoke_ms) {
-      if (!max_before || by_complete[i]->timeline > max_before->timeline) max_before = by_complete[i];
+      if (!max_before || by_complete[i]->timeline > max_before->timeline)
+        max_before = by_complete[i];
       ++i;
     }
     if (max_before && max_before->timeline > b->timeline) {
       ++backward;
       if (backward <= 5) {
-        add_witness(v, {{"explanation", "a write acknowledged on timeline " + std::to_string(b->timeline) +
-                                            " after one had been acknowledged on timeline " +
-                                            std::to_string(max_before->timeline)},
-                        {"earlier", op_witness(*max_before)},
-                        {"later", op_witness(*b)}});
+        add_witness(
+            v, {{"explanation", "a write acknowledged on timeline " + std::to_string(b->timeline) +
+                                    " after one had been acknowledged on timeline " +
+                                    std::to_string(max_before->timeline)},
+                {"earlier", op_witness(*max_before)},
+                {"later", op_witness(*b)}});
       }
     }
   }
@@ -160,9 +169,11 @@ Verdict check_timelines(const History& h) {
     auto it = last.find(s.node);
     if (it != last.end() && s.timeline < it->second->timeline) {
       ++violations;
-      add_witness(v, {{"explanation", s.node + " went from timeline " + std::to_string(it->second->timeline) +
-                                          " to " + std::to_string(s.timeline)},
-                      {"t_ms", s.t_ms}, {"node", s.node}});
+      add_witness(v, {{"explanation", s.node + " went from timeline " +
+                                          std::to_string(it->second->timeline) + " to " +
+                                          std::to_string(s.timeline)},
+                      {"t_ms", s.t_ms},
+                      {"node", s.node}});
     }
     last[s.node] = &s;
   }
@@ -172,18 +183,21 @@ Verdict check_timelines(const History& h) {
     v.status = VerdictStatus::Fail;
     v.summary = std::to_string(violations) + " timeline violation(s)";
   } else {
-    v.summary = "timelines only move forward (" + std::to_string(tls.size()) + " timeline(s) acknowledged writes)";
+    v.summary = "timelines only move forward (" + std::to_string(tls.size()) +
+                " timeline(s) acknowledged writes)";
   }
   return v;
 }
 
-Verdict check_lost_writes(const History& h, const CheckConfig& c, int* lost_out, int* recovered_out) {
+Verdict check_lost_writes(const History& h, const CheckConfig& c, int* lost_out,
+                          int* recovered_out) {
   Verdict v{"lost_writes", VerdictStatus::Pass, "", nlohmann::json::array()};
   int lost = 0, recovered = 0, ok = 0;
   if (!h.final.read_ok) {
     v.status = VerdictStatus::Fail;
     v.summary = "could not read the final primary's data: " +
-                (h.final.read_error.empty() ? std::string("no primary at the end of the run") : h.final.read_error);
+                (h.final.read_error.empty() ? std::string("no primary at the end of the run")
+                                            : h.final.read_error);
     if (lost_out) *lost_out = 0;
     if (recovered_out) *recovered_out = 0;
     return v;
@@ -195,9 +209,9 @@ Verdict check_lost_writes(const History& h, const CheckConfig& c, int* lost_out,
       if (!present) {
         ++lost;
         nlohmann::json w = op_witness(op);
-        w["explanation"] = "acknowledged by " + op.node + " on timeline " + std::to_string(op.timeline) +
-                           ", absent from the final primary " + h.final.primary + " (timeline " +
-                           std::to_string(h.final.timeline) + ")";
+        w["explanation"] = "acknowledged by " + op.node + " on timeline " +
+                           std::to_string(op.timeline) + ", absent from the final primary " +
+                           h.final.primary + " (timeline " + std::to_string(h.final.timeline) + ")";
         add_witness(v, w);
       }
     } else if (op.outcome == OpOutcome::Unknown && present) {
@@ -206,14 +220,16 @@ Verdict check_lost_writes(const History& h, const CheckConfig& c, int* lost_out,
   }
   if (lost_out) *lost_out = lost;
   if (recovered_out) *recovered_out = recovered;
-  const std::string base = std::to_string(lost) + " of " + std::to_string(ok) + " acknowledged write(s) lost";
+  const std::string base =
+      std::to_string(lost) + " of " + std::to_string(ok) + " acknowledged write(s) lost";
   if (c.lost_writes_max && lost > *c.lost_writes_max) {
     v.status = VerdictStatus::Fail;
     v.summary = base + " (allowed: " + std::to_string(*c.lost_writes_max) +
                 (c.sync_replication ? ", synchronous replication" : "") + ")";
   } else {
-    v.summary = base + (c.lost_writes_max ? " (allowed: " + std::to_string(*c.lost_writes_max) + ")"
-                                          : " (async replication: RPO = " + std::to_string(lost) + " write(s))");
+    v.summary = base + (c.lost_writes_max
+                            ? " (allowed: " + std::to_string(*c.lost_writes_max) + ")"
+                            : " (async replication: RPO = " + std::to_string(lost) + " write(s))");
   }
   return v;
 }
@@ -243,12 +259,15 @@ Verdict check_rto(const History& h, const CheckConfig& c, std::vector<FaultRto>*
     if (r.window_end_ms < r.start_ms) r.window_end_ms = r.start_ms;
     /* last ok completion at or before the start */
     auto it = std::upper_bound(oks.begin(), oks.end(), f.start_ms);
-    TimeMs prev = it == oks.begin() ? (h.phases.warmup_start_ms >= 0 ? h.phases.warmup_start_ms : f.start_ms) : *(it - 1);
+    TimeMs prev = it == oks.begin()
+                      ? (h.phases.warmup_start_ms >= 0 ? h.phases.warmup_start_ms : f.start_ms)
+                      : *(it - 1);
     /* the last attempt the clients made inside the window: a trailing gap is only evidence of
      * unavailability up to there (after the workload stops there is no evidence either way) */
     TimeMs last_attempt = -1;
     for (const auto& op : h.ops) {
-      if (op.invoke_ms >= f.start_ms && op.invoke_ms < r.window_end_ms) last_attempt = std::max(last_attempt, op.complete_ms);
+      if (op.invoke_ms >= f.start_ms && op.invoke_ms < r.window_end_ms)
+        last_attempt = std::max(last_attempt, op.complete_ms);
     }
     TimeMs best = -1;
     bool best_recovered = true;
@@ -292,14 +311,18 @@ Verdict check_rto(const History& h, const CheckConfig& c, std::vector<FaultRto>*
     if (t_detect) r.detect_ms = *t_detect - f.start_ms;
     if (t_decide) r.decide_ms = *t_decide - (t_detect ? *t_detect : f.start_ms);
     if (t_promote) r.promote_ms = *t_promote - *t_decide;
-    if (t_promote && r.recovered && r.gap_to_ms >= *t_promote) r.reconnect_ms = r.gap_to_ms - *t_promote;
+    if (t_promote && r.recovered && r.gap_to_ms >= *t_promote)
+      r.reconnect_ms = r.gap_to_ms - *t_promote;
     if (c.rto_max_ms && (!r.recovered || r.unavailable_ms > *c.rto_max_ms)) {
       ++over;
-      add_witness(v, {{"fault", f.name},
-                      {"explanation", r.recovered ? "writes were unavailable for " + std::to_string(r.unavailable_ms) +
-                                                        " ms (bound " + std::to_string(*c.rto_max_ms) + " ms)"
-                                                  : "writes never became available again after the fault"},
-                      {"gap_from_ms", r.gap_from_ms}, {"gap_to_ms", r.gap_to_ms}});
+      add_witness(
+          v, {{"fault", f.name},
+              {"explanation", r.recovered ? "writes were unavailable for " +
+                                                std::to_string(r.unavailable_ms) + " ms (bound " +
+                                                std::to_string(*c.rto_max_ms) + " ms)"
+                                          : "writes never became available again after the fault"},
+              {"gap_from_ms", r.gap_from_ms},
+              {"gap_to_ms", r.gap_to_ms}});
     }
     results.push_back(r);
   }
@@ -311,8 +334,9 @@ Verdict check_rto(const History& h, const CheckConfig& c, std::vector<FaultRto>*
   } else if (results.empty()) {
     v.summary = "no fault was applied";
   } else {
-    v.summary = "worst write unavailability " + std::to_string(worst) + " ms" +
-                (c.rto_max_ms ? " (bound " + std::to_string(*c.rto_max_ms) + " ms)" : " (no bound)");
+    v.summary =
+        "worst write unavailability " + std::to_string(worst) + " ms" +
+        (c.rto_max_ms ? " (bound " + std::to_string(*c.rto_max_ms) + " ms)" : " (no bound)");
   }
   if (out) *out = std::move(results);
   return v;
@@ -336,8 +360,8 @@ Verdict check_failover(const History& h, const CheckConfig& c) {
   bool promoted_sample = false;
   nlohmann::json sample_witness;
   for (const auto& s : h.fsm) {
-    if (s.node != h.initial_primary && writable_reported(s.reported) && s.t_ms >= h.phases.faults_start_ms &&
-        h.phases.faults_start_ms >= 0) {
+    if (s.node != h.initial_primary && writable_reported(s.reported) &&
+        s.t_ms >= h.phases.faults_start_ms && h.phases.faults_start_ms >= 0) {
       promoted_sample = true;
       sample_witness = {{"t_ms", s.t_ms}, {"node", s.node}, {"reported", s.reported}};
       break;
@@ -358,10 +382,11 @@ Verdict check_failover(const History& h, const CheckConfig& c) {
     add_witness(v, op_witness(*first_other));
   } else if (!c.new_primary.empty() && !first_other) {
     v.status = VerdictStatus::Fail;
-    v.summary = "no node other than " + h.initial_primary + " acknowledged writes, expected " + c.new_primary;
+    v.summary = "no node other than " + h.initial_primary + " acknowledged writes, expected " +
+                c.new_primary;
   } else {
-    v.summary = std::string(promoted ? "a promotion happened" : "no promotion happened") + " (expected: " +
-                to_string(c.failover) + ")";
+    v.summary = std::string(promoted ? "a promotion happened" : "no promotion happened") +
+                " (expected: " + to_string(c.failover) + ")";
   }
   return v;
 }
@@ -375,7 +400,8 @@ Verdict check_convergence(const History& h, const CheckConfig& c) {
   }
   std::vector<const FsmSample*> fsm;
   for (const auto& s : h.fsm) fsm.push_back(&s);
-  std::stable_sort(fsm.begin(), fsm.end(), [](const FsmSample* a, const FsmSample* b) { return a->t_ms < b->t_ms; });
+  std::stable_sort(fsm.begin(), fsm.end(),
+                   [](const FsmSample* a, const FsmSample* b) { return a->t_ms < b->t_ms; });
   std::map<std::string, const FsmSample*> cur;
   std::optional<TimeMs> converged;
   auto matches = [&]() {
@@ -397,7 +423,8 @@ Verdict check_convergence(const History& h, const CheckConfig& c) {
     }
   }
   std::string expected;
-  for (const auto& [s, n] : c.final_states) expected += (expected.empty() ? "" : ", ") + std::to_string(n) + " " + s;
+  for (const auto& [s, n] : c.final_states)
+    expected += (expected.empty() ? "" : ", ") + std::to_string(n) + " " + s;
   /* converged also means serving: a write invoked after the heal was acknowledged */
   std::optional<TimeMs> first_write;
   for (const auto& op : h.ops) {
@@ -410,15 +437,18 @@ Verdict check_convergence(const History& h, const CheckConfig& c) {
     v.status = VerdictStatus::Fail;
     v.summary = "the monitor reports " + expected + " but no write was acknowledged after the heal";
     add_witness(v, {{"explanation", "states converged, writes did not resume"},
-                    {"states_converged_ms", *converged}, {"heal_ms", h.phases.heal_ms}});
+                    {"states_converged_ms", *converged},
+                    {"heal_ms", h.phases.heal_ms}});
     return v;
   }
   if (converged) converged = std::max(*converged, *first_write);
   if (converged && *converged <= h.phases.converge_deadline_ms) {
-    v.summary = "converged to " + expected + " " + std::to_string(*converged - h.phases.heal_ms) + " ms after heal";
+    v.summary = "converged to " + expected + " " + std::to_string(*converged - h.phases.heal_ms) +
+                " ms after heal";
   } else {
     v.status = VerdictStatus::Fail;
-    v.summary = converged ? "converged " + std::to_string(*converged - h.phases.heal_ms) + " ms after heal, later than the bound"
+    v.summary = converged ? "converged " + std::to_string(*converged - h.phases.heal_ms) +
+                                " ms after heal, later than the bound"
                           : "did not converge to " + expected + " within the bound";
     nlohmann::json states = nlohmann::json::object();
     /* the last states seen before the deadline */
@@ -427,7 +457,8 @@ Verdict check_convergence(const History& h, const CheckConfig& c) {
       if (s->t_ms <= h.phases.converge_deadline_ms) at_deadline[s->node] = s;
     }
     for (const auto& [n, s] : at_deadline) states[n] = s->reported + " (goal " + s->goal + ")";
-    add_witness(v, {{"explanation", "monitor states at the deadline"}, {"states", states},
+    add_witness(v, {{"explanation", "monitor states at the deadline"},
+                    {"states", states},
                     {"deadline_ms", h.phases.converge_deadline_ms}});
   }
   return v;
@@ -457,7 +488,8 @@ Verdict check_warmup(const History& h, const CheckConfig& c) {
       }
     }
   } else {
-    v.summary = std::to_string(ok) + "/" + std::to_string(total) + " writes acknowledged during warm-up (ratio " + buf + ")";
+    v.summary = std::to_string(ok) + "/" + std::to_string(total) +
+                " writes acknowledged during warm-up (ratio " + buf + ")";
   }
   return v;
 }
@@ -493,15 +525,23 @@ CheckResult check_history(const History& h, const CheckConfig& c) {
 }
 
 nlohmann::json to_json(const Verdict& v) {
-  return {{"checker", v.checker}, {"verdict", to_string(v.status)}, {"summary", v.summary}, {"witnesses", v.witnesses}};
+  return {{"checker", v.checker},
+          {"verdict", to_string(v.status)},
+          {"summary", v.summary},
+          {"witnesses", v.witnesses}};
 }
 
 nlohmann::json to_json(const FaultRto& r) {
-  nlohmann::json j = {{"fault", r.fault},         {"start_ms", r.start_ms},
-                      {"window_end_ms", r.window_end_ms}, {"recovered", r.recovered},
-                      {"unavailable_ms", r.unavailable_ms}, {"gap_from_ms", r.gap_from_ms},
+  nlohmann::json j = {{"fault", r.fault},
+                      {"start_ms", r.start_ms},
+                      {"window_end_ms", r.window_end_ms},
+                      {"recovered", r.recovered},
+                      {"unavailable_ms", r.unavailable_ms},
+                      {"gap_from_ms", r.gap_from_ms},
                       {"gap_to_ms", r.gap_to_ms}};
-  auto opt = [&](const char* k, const std::optional<TimeMs>& x) { j[k] = x ? nlohmann::json(*x) : nlohmann::json(nullptr); };
+  auto opt = [&](const char* k, const std::optional<TimeMs>& x) {
+    j[k] = x ? nlohmann::json(*x) : nlohmann::json(nullptr);
+  };
   opt("detect_ms", r.detect_ms);
   opt("decide_ms", r.decide_ms);
   opt("promote_ms", r.promote_ms);

@@ -12,9 +12,12 @@ namespace pgaf::lab {
 
 std::string to_string(OpOutcome o) {
   switch (o) {
-    case OpOutcome::Ok: return "ok";
-    case OpOutcome::Fail: return "fail";
-    case OpOutcome::Unknown: return "unknown";
+    case OpOutcome::Ok:
+      return "ok";
+    case OpOutcome::Fail:
+      return "fail";
+    case OpOutcome::Unknown:
+      return "unknown";
   }
   return "?";
 }
@@ -37,7 +40,8 @@ Status History::validate() const {
       return bad("op " + std::to_string(op.id) + " completes before it is invoked");
     }
     if (op.outcome == OpOutcome::Ok) {
-      if (!known_node(*this, op.node)) return bad("ok op " + std::to_string(op.id) + " names unknown node \"" + op.node + "\"");
+      if (!known_node(*this, op.node))
+        return bad("ok op " + std::to_string(op.id) + " names unknown node \"" + op.node + "\"");
       if (op.timeline < 1) return bad("ok op " + std::to_string(op.id) + " has no timeline");
     }
   }
@@ -48,7 +52,8 @@ Status History::validate() const {
     if (!known_node(*this, s.node)) return bad("fsm sample names unknown node \"" + s.node + "\"");
   }
   for (const auto& f : faults) {
-    if (f.end_ms != -1 && f.end_ms < f.start_ms) return bad("fault \"" + f.name + "\" heals before it starts");
+    if (f.end_ms != -1 && f.end_ms < f.start_ms)
+      return bad("fault \"" + f.name + "\" heals before it starts");
   }
   return Status::Ok();
 }
@@ -85,29 +90,48 @@ nlohmann::json to_json(const History& h) {
   for (const auto& op : h.ops) ops.push_back(to_json(op));
   auto& ss = j["samples"] = nlohmann::json::array();
   for (const auto& s : h.samples) {
-    ss.push_back({{"t_ms", s.t_ms}, {"node", s.node}, {"reachable", s.reachable},
-                  {"in_recovery", s.in_recovery}, {"read_only", s.read_only},
-                  {"timeline", s.timeline}, {"lsn", s.lsn}});
+    ss.push_back({{"t_ms", s.t_ms},
+                  {"node", s.node},
+                  {"reachable", s.reachable},
+                  {"in_recovery", s.in_recovery},
+                  {"read_only", s.read_only},
+                  {"timeline", s.timeline},
+                  {"lsn", s.lsn}});
   }
   auto& fs = j["fsm"] = nlohmann::json::array();
   for (const auto& s : h.fsm) {
-    fs.push_back({{"t_ms", s.t_ms}, {"node", s.node}, {"reported", s.reported}, {"goal", s.goal}, {"health", s.health}});
+    fs.push_back({{"t_ms", s.t_ms},
+                  {"node", s.node},
+                  {"reported", s.reported},
+                  {"goal", s.goal},
+                  {"health", s.health}});
   }
   auto& es = j["events"] = nlohmann::json::array();
   for (const auto& e : h.events) {
-    es.push_back({{"t_ms", e.t_ms}, {"node", e.node}, {"reported", e.reported}, {"goal", e.goal},
-                  {"health", e.health}, {"description", e.description}});
+    es.push_back({{"t_ms", e.t_ms},
+                  {"node", e.node},
+                  {"reported", e.reported},
+                  {"goal", e.goal},
+                  {"health", e.health},
+                  {"description", e.description}});
   }
   auto& fl = j["faults"] = nlohmann::json::array();
   for (const auto& f : h.faults) {
-    fl.push_back({{"name", f.name}, {"action", f.action}, {"targets", f.targets},
-                  {"start_ms", f.start_ms}, {"end_ms", f.end_ms}, {"detail", f.detail},
+    fl.push_back({{"name", f.name},
+                  {"action", f.action},
+                  {"targets", f.targets},
+                  {"start_ms", f.start_ms},
+                  {"end_ms", f.end_ms},
+                  {"detail", f.detail},
                   {"skipped", f.skipped}});
   }
-  j["final"] = {{"read_ok", h.final.read_ok}, {"primary", h.final.primary},
-                {"timeline", h.final.timeline}, {"read_error", h.final.read_error},
-                {"values_count", h.final.values.size()},
-                {"values", std::vector<std::int64_t>(h.final.values.begin(), h.final.values.end())}};
+  j["final"] = {
+      {"read_ok", h.final.read_ok},
+      {"primary", h.final.primary},
+      {"timeline", h.final.timeline},
+      {"read_error", h.final.read_error},
+      {"values_count", h.final.values.size()},
+      {"values", std::vector<std::int64_t>(h.final.values.begin(), h.final.values.end())}};
   j["notes"] = h.notes;
   return j;
 }
@@ -116,10 +140,14 @@ Result<History> history_from_json(const nlohmann::json& j) {
   std::string field;
   try {
     History h;
-    field = "scenario"; h.scenario = j.at("scenario").get<std::string>();
-    field = "seed"; h.seed = j.at("seed").get<std::uint64_t>();
-    field = "nodes"; h.nodes = j.at("nodes").get<std::vector<std::string>>();
-    field = "initial_primary"; h.initial_primary = j.value("initial_primary", "");
+    field = "scenario";
+    h.scenario = j.at("scenario").get<std::string>();
+    field = "seed";
+    h.seed = j.at("seed").get<std::uint64_t>();
+    field = "nodes";
+    h.nodes = j.at("nodes").get<std::vector<std::string>>();
+    field = "initial_primary";
+    h.initial_primary = j.value("initial_primary", "");
     field = "phases";
     const auto& p = j.at("phases");
     h.phases.formation_ready_ms = p.at("formation_ready_ms");
@@ -131,15 +159,24 @@ Result<History> history_from_json(const nlohmann::json& j) {
     field = "ops";
     for (const auto& o : j.at("ops")) {
       Op op;
-      op.id = o.at("id"); op.client = o.at("client"); op.value = o.at("value");
-      op.invoke_ms = o.at("invoke_ms"); op.complete_ms = o.at("complete_ms");
+      op.id = o.at("id");
+      op.client = o.at("client");
+      op.value = o.at("value");
+      op.invoke_ms = o.at("invoke_ms");
+      op.complete_ms = o.at("complete_ms");
       const auto out = o.at("outcome").get<std::string>();
-      if (out == "ok") op.outcome = OpOutcome::Ok;
-      else if (out == "fail") op.outcome = OpOutcome::Fail;
-      else if (out == "unknown") op.outcome = OpOutcome::Unknown;
-      else return bad("ops: unknown outcome \"" + out + "\"");
-      op.node = o.value("node", ""); op.timeline = o.value("timeline", 0);
-      op.lsn = o.value("lsn", Lsn{0}); op.error = o.value("error", "");
+      if (out == "ok")
+        op.outcome = OpOutcome::Ok;
+      else if (out == "fail")
+        op.outcome = OpOutcome::Fail;
+      else if (out == "unknown")
+        op.outcome = OpOutcome::Unknown;
+      else
+        return bad("ops: unknown outcome \"" + out + "\"");
+      op.node = o.value("node", "");
+      op.timeline = o.value("timeline", 0);
+      op.lsn = o.value("lsn", Lsn{0});
+      op.error = o.value("error", "");
       h.ops.push_back(op);
     }
     field = "samples";
@@ -149,7 +186,8 @@ Result<History> history_from_json(const nlohmann::json& j) {
     }
     field = "fsm";
     for (const auto& s : j.at("fsm")) {
-      h.fsm.push_back(FsmSample{s.at("t_ms"), s.at("node"), s.at("reported"), s.at("goal"), s.value("health", "")});
+      h.fsm.push_back(FsmSample{s.at("t_ms"), s.at("node"), s.at("reported"), s.at("goal"),
+                                s.value("health", "")});
     }
     field = "events";
     for (const auto& e : j.at("events")) {
@@ -158,8 +196,9 @@ Result<History> history_from_json(const nlohmann::json& j) {
     }
     field = "faults";
     for (const auto& f : j.at("faults")) {
-      h.faults.push_back(FaultRecord{f.at("name"), f.at("action"), f.at("targets"), f.at("start_ms"),
-                                     f.at("end_ms"), f.value("detail", ""), f.value("skipped", false)});
+      h.faults.push_back(FaultRecord{f.at("name"), f.at("action"), f.at("targets"),
+                                     f.at("start_ms"), f.at("end_ms"), f.value("detail", ""),
+                                     f.value("skipped", false)});
     }
     field = "final";
     const auto& fin = j.at("final");

@@ -34,13 +34,15 @@ std::string default_pg_autoctl() {
 pgaf::Result<pgaf::TimeMs> parse_duration(const std::string& s) {
   size_t i = 0;
   while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
-  if (i == 0 || i > 9) return pgaf::make_error(pgaf::ErrorCode::InvalidArgument, "invalid duration \"" + s + "\"");
+  if (i == 0 || i > 9)
+    return pgaf::make_error(pgaf::ErrorCode::InvalidArgument, "invalid duration \"" + s + "\"");
   const pgaf::TimeMs n = std::stoll(s.substr(0, i));
   const std::string u = s.substr(i);
   if (u == "s") return n * 1000;
   if (u == "m") return n * 60000;
   if (u == "h") return n * 3600000;
-  return pgaf::make_error(pgaf::ErrorCode::InvalidArgument, "invalid duration \"" + s + "\"", "use s, m or h, e.g. 30m");
+  return pgaf::make_error(pgaf::ErrorCode::InvalidArgument, "invalid duration \"" + s + "\"",
+                          "use s, m or h, e.g. 30m");
 }
 
 int load(const std::vector<std::string>& files, bool smoke, std::vector<pgaf::lab::Scenario>& out) {
@@ -61,7 +63,9 @@ int load(const std::vector<std::string>& files, bool smoke, std::vector<pgaf::la
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"pgaf chaos lab: real formations in network namespaces, declarative faults, checked invariants"};
+  CLI::App app{
+      "pgaf chaos lab: real formations in network namespaces, declarative faults, checked "
+      "invariants"};
   app.require_subcommand(1);
 
   std::vector<std::string> files;
@@ -74,10 +78,13 @@ int main(int argc, char** argv) {
   auto* run = app.add_subcommand("run", "run scenarios and check their invariants");
   run->add_option("files", files, "scenario files (YAML)")->required();
   run->add_flag("--smoke", smoke, "run only the scenarios tagged smoke");
-  run->add_option("--pg-autoctl", pg_autoctl, "the pg_autoctl binary under test")->capture_default_str();
-  run->add_option("--report-dir", report_dir, "where reports/<run>/<scenario>/ go")->capture_default_str();
+  run->add_option("--pg-autoctl", pg_autoctl, "the pg_autoctl binary under test")
+      ->capture_default_str();
+  run->add_option("--report-dir", report_dir, "where reports/<run>/<scenario>/ go")
+      ->capture_default_str();
   run->add_option("--seed", seed, "override every scenario's seed (replay)");
-  run->add_option("--timeout", timeout, "global bound on the whole run (e.g. 30m)")->capture_default_str();
+  run->add_option("--timeout", timeout, "global bound on the whole run (e.g. 30m)")
+      ->capture_default_str();
   run->add_flag("--keep-logs", keep_logs, "keep node logs for passing scenarios too");
 
   std::vector<std::string> check_files;
@@ -90,8 +97,8 @@ int main(int argc, char** argv) {
     std::vector<pgaf::lab::Scenario> scs;
     const int bad = load(check_files, false, scs);
     for (const auto& s : scs) {
-      std::cout << s.file << ": ok (" << s.name << ", " << s.formation.nodes << " nodes, " << s.faults.size()
-                << " fault(s)" << (s.has_tag("smoke") ? ", smoke" : "") << ")\n";
+      std::cout << s.file << ": ok (" << s.name << ", " << s.formation.nodes << " nodes, "
+                << s.faults.size() << " fault(s)" << (s.has_tag("smoke") ? ", smoke" : "") << ")\n";
     }
     return bad == 0 ? 0 : 1;
   }
@@ -102,7 +109,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (scs.empty()) {
-    std::cerr << "lab: no scenario selected" << (smoke ? " (none is tagged smoke)" : "") << std::endl;
+    std::cerr << "lab: no scenario selected" << (smoke ? " (none is tagged smoke)" : "")
+              << std::endl;
     return 1;
   }
   auto global = parse_duration(timeout);
@@ -118,8 +126,8 @@ int main(int argc, char** argv) {
   }
   std::error_code ec;
   if (!fs::exists(pg_autoctl, ec)) {
-    std::cerr << "lab: pg_autoctl not found at \"" << pg_autoctl << "\"\nHINT: build it or pass --pg-autoctl PATH"
-              << std::endl;
+    std::cerr << "lab: pg_autoctl not found at \"" << pg_autoctl
+              << "\"\nHINT: build it or pass --pg-autoctl PATH" << std::endl;
     return 2;
   }
   pgaf::lab::RunOptions opt;

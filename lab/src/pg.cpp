@@ -13,7 +13,8 @@ namespace pgaf::lab {
 namespace {
 
 std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
 
@@ -24,7 +25,9 @@ std::string trim(std::string s) {
 
 }  // namespace
 
-PgConn::~PgConn() { close(); }
+PgConn::~PgConn() {
+  close();
+}
 PgConn::PgConn(PgConn&& o) noexcept : conn_(std::exchange(o.conn_, nullptr)) {}
 PgConn& PgConn::operator=(PgConn&& o) noexcept {
   if (this != &o) {
@@ -45,7 +48,9 @@ Result<PgConn> PgConn::connect(const std::string& conninfo) {
   return PgConn(c);
 }
 
-bool PgConn::connected() const { return conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK; }
+bool PgConn::connected() const {
+  return conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK;
+}
 
 void PgConn::close() {
   if (conn_ != nullptr) {
@@ -54,9 +59,12 @@ void PgConn::close() {
   }
 }
 
-int PgConn::socket() const { return conn_ ? PQsocket(conn_) : -1; }
+int PgConn::socket() const {
+  return conn_ ? PQsocket(conn_) : -1;
+}
 
-QueryOutcome PgConn::exec(const std::string& sql, const std::vector<std::string>& params, TimeMs timeout_ms) {
+QueryOutcome PgConn::exec(const std::string& sql, const std::vector<std::string>& params,
+                          TimeMs timeout_ms) {
   QueryOutcome out;
   if (!connected()) {
     out.kind = QueryOutcome::Kind::Lost;
@@ -66,8 +74,8 @@ QueryOutcome PgConn::exec(const std::string& sql, const std::vector<std::string>
   std::vector<const char*> values;
   values.reserve(params.size());
   for (const auto& p : params) values.push_back(p.c_str());
-  if (PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(params.size()), nullptr, values.data(), nullptr, nullptr,
-                        0) == 0) {
+  if (PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(params.size()), nullptr, values.data(),
+                        nullptr, nullptr, 0) == 0) {
     /* nothing was sent: the server never saw the statement, a definite failure */
     out.kind = QueryOutcome::Kind::ServerError;
     out.message = trim(PQerrorMessage(conn_));
@@ -108,8 +116,10 @@ QueryOutcome PgConn::exec(const std::string& sql, const std::vector<std::string>
         for (int i = 0; i < PQntuples(r); ++i) {
           Row row;
           for (int j = 0; j < PQnfields(r); ++j) {
-            if (PQgetisnull(r, i, j)) row.emplace_back(std::nullopt);
-            else row.emplace_back(std::string(PQgetvalue(r, i, j)));
+            if (PQgetisnull(r, i, j))
+              row.emplace_back(std::nullopt);
+            else
+              row.emplace_back(std::string(PQgetvalue(r, i, j)));
           }
           out.rows.push_back(std::move(row));
         }
@@ -133,18 +143,21 @@ QueryOutcome PgConn::exec(const std::string& sql, const std::vector<std::string>
   }
   /* errors that end the session (admin shutdown, crash) leave the outcome unknown */
   if (out.kind == QueryOutcome::Kind::ServerError &&
-      (out.sqlstate.rfind("57P", 0) == 0 || out.sqlstate.rfind("08", 0) == 0 || out.sqlstate.empty())) {
+      (out.sqlstate.rfind("57P", 0) == 0 || out.sqlstate.rfind("08", 0) == 0 ||
+       out.sqlstate.empty())) {
     out.kind = QueryOutcome::Kind::Lost;
     close();
   }
   return out;
 }
 
-Result<std::vector<Row>> PgConn::query(const std::string& sql, TimeMs timeout_ms, const std::vector<std::string>& params) {
+Result<std::vector<Row>> PgConn::query(const std::string& sql, TimeMs timeout_ms,
+                                       const std::vector<std::string>& params) {
   QueryOutcome o = exec(sql, params, timeout_ms);
   if (o.ok()) return std::move(o.rows);
-  return make_error(o.kind == QueryOutcome::Kind::Timeout ? ErrorCode::Timeout : ErrorCode::Pgsql,
-                    "query failed: " + (o.message.empty() ? std::string("connection lost") : o.message));
+  return make_error(
+      o.kind == QueryOutcome::Kind::Timeout ? ErrorCode::Timeout : ErrorCode::Pgsql,
+      "query failed: " + (o.message.empty() ? std::string("connection lost") : o.message));
 }
 
 std::vector<std::string> PgConn::notifications() {

@@ -27,12 +27,11 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <set>
 #include <sstream>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "pgaf/lab/checkers.hpp"
 #include "pgaf/lab/pg.hpp"
@@ -55,10 +54,14 @@ constexpr int kBasePort = 5400;
 constexpr TimeMs kSampleIntervalMs = 100;
 
 TimeMs steady_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             SteadyClock::now().time_since_epoch())
+      .count();
 }
 
-void on_signal(int) { g_interrupted.store(true); }
+void on_signal(int) {
+  g_interrupted.store(true);
+}
 
 void log_line(const std::string& scenario, const std::string& msg) {
   std::time_t t = std::time(nullptr);
@@ -82,7 +85,8 @@ std::vector<pid_t> pids_in_netns(ino_t ns) {
   for (const auto& e : fs::directory_iterator("/proc", ec)) {
     const std::string name = e.path().filename().string();
     if (name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
-    if (inode_of("/proc/" + name + "/ns/net") == ns) out.push_back(static_cast<pid_t>(std::stol(name)));
+    if (inode_of("/proc/" + name + "/ns/net") == ns)
+      out.push_back(static_cast<pid_t>(std::stol(name)));
   }
   return out;
 }
@@ -126,7 +130,8 @@ std::vector<std::string> mounts_under(const std::string& dir) {
     ss >> id >> parent >> dev >> root >> mp;
     if (mp.rfind(dir + "/", 0) == 0) out.push_back(mp);
   }
-  std::sort(out.begin(), out.end(), [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  std::sort(out.begin(), out.end(),
+            [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
   return out;
 }
 
@@ -142,10 +147,10 @@ struct Recorder {
   std::mutex mu;
   History h;
   TimeMs t0 = steady_ms();
-  std::map<std::string, FsmSample> fsm_now;  /* latest monitor view per node */
-  std::map<std::string, Sample> sample_now;  /* latest sampler view per node */
+  std::map<std::string, FsmSample> fsm_now; /* latest monitor view per node */
+  std::map<std::string, Sample> sample_now; /* latest sampler view per node */
   bool monitor_ok = false;
-  TimeMs last_ok_invoke = -1;                /* invoke time of the latest acknowledged write */
+  TimeMs last_ok_invoke = -1; /* invoke time of the latest acknowledged write */
 
   TimeMs now() const { return steady_ms() - t0; }
   void op(const Op& o) {
@@ -188,7 +193,9 @@ struct Recorder {
   }
 };
 
-bool writable_state(const std::string& s) { return s == "primary" || s == "wait_primary" || s == "single"; }
+bool writable_state(const std::string& s) {
+  return s == "primary" || s == "wait_primary" || s == "single";
+}
 
 struct HostDirs {
   std::string name;
@@ -201,11 +208,11 @@ struct HostDirs {
 };
 
 struct ActiveFault {
-  size_t record = 0;              /* index into history faults */
-  TimeMs heal_at = -1;            /* -1: at the heal phase */
+  size_t record = 0;   /* index into history faults */
+  TimeMs heal_at = -1; /* -1: at the heal phase */
   std::optional<netns::Fault> net;
-  std::vector<pid_t> stopped;     /* SIGSTOPped pids to SIGCONT */
-  std::string filler;             /* disk-full filler file to remove */
+  std::vector<pid_t> stopped; /* SIGSTOPped pids to SIGCONT */
+  std::string filler;         /* disk-full filler file to remove */
   bool healed = false;
 };
 
@@ -217,8 +224,13 @@ struct PendingRestart {
 
 class ScenarioRun {
  public:
-  ScenarioRun(const Scenario& sc, const RunOptions& opt, int index, TimeMs deadline_abs, std::string report_dir)
-      : sc_(sc), opt_(opt), index_(index), deadline_abs_(deadline_abs), report_dir_(std::move(report_dir)),
+  ScenarioRun(const Scenario& sc, const RunOptions& opt, int index, TimeMs deadline_abs,
+              std::string report_dir)
+      : sc_(sc),
+        opt_(opt),
+        index_(index),
+        deadline_abs_(deadline_abs),
+        report_dir_(std::move(report_dir)),
         rng_(sc.seed) {}
 
   ScenarioReport run() {
@@ -230,7 +242,8 @@ class ScenarioRun {
     const TimeMs started = steady_ms();
     rec_.h.scenario = sc_.name;
     rec_.h.seed = sc_.seed;
-    for (int i = 1; i <= sc_.formation.nodes; ++i) rec_.h.nodes.push_back("node" + std::to_string(i));
+    for (int i = 1; i <= sc_.formation.nodes; ++i)
+      rec_.h.nodes.push_back("node" + std::to_string(i));
     Status st;
     try {
       st = execute();
@@ -243,7 +256,8 @@ class ScenarioRun {
     rep.duration_ms = steady_ms() - started;
     if (!st.ok()) {
       rep.outcome = ScenarioOutcome::Error;
-      rep.message = st.error().message + (st.error().detail.empty() ? "" : " (" + st.error().detail + ")");
+      rep.message =
+          st.error().message + (st.error().detail.empty() ? "" : " (" + st.error().detail + ")");
       if (!st.error().hint.empty()) rep.message += "; hint: " + st.error().hint;
       rep.checks = check_history(rep.history, check_config_for(sc_));
     } else {
@@ -260,12 +274,14 @@ class ScenarioRun {
   bool expired() const { return g_interrupted.load() || steady_ms() >= deadline_abs_; }
   Status bound_error(const std::string& what) const {
     if (g_interrupted.load()) return make_error(ErrorCode::Timeout, "interrupted while " + what);
-    return make_error(ErrorCode::Timeout, "timed out while " + what, "raise the scenario's timeout or stable_timeout");
+    return make_error(ErrorCode::Timeout, "timed out while " + what,
+                      "raise the scenario's timeout or stable_timeout");
   }
   /* Sleep until steady time `until` or expiry, in small slices. */
   void sleep_until(TimeMs until_abs) {
     while (!expired() && steady_ms() < until_abs) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(std::min<TimeMs>(20, until_abs - steady_ms())));
+      std::this_thread::sleep_for(
+          std::chrono::milliseconds(std::min<TimeMs>(20, until_abs - steady_ms())));
     }
   }
   Status wait_for(const std::function<bool()>& pred, TimeMs bound_ms, const std::string& what) {
@@ -279,21 +295,19 @@ class ScenarioRun {
 
   /* ---------------- processes ---------------- */
   std::vector<std::string> base_env(const HostDirs& h) const {
-    std::vector<std::string> env = {"PATH=" + opt_.pg_bindir + ":/usr/local/bin:/usr/bin:/bin",
-                                    "LANG=C.UTF-8",
-                                    "HOME=" + h.home,
-                                    "XDG_CONFIG_HOME=" + h.home + "/config",
-                                    "XDG_DATA_HOME=" + h.home + "/share",
-                                    "XDG_RUNTIME_DIR=" + h.home + "/run",
-                                    "PGDATA=" + h.pgdata,
-                                    /* Postgres' unix socket in a per-host directory: ports repeat across runs */
-                                    "PG_REGRESS_SOCK_DIR=" + h.dir + "/sock",
-                                    "PGCONNECT_TIMEOUT=2"};
+    std::vector<std::string> env = {
+        "PATH=" + opt_.pg_bindir + ":/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8",
+        "HOME=" + h.home, "XDG_CONFIG_HOME=" + h.home + "/config",
+        "XDG_DATA_HOME=" + h.home + "/share", "XDG_RUNTIME_DIR=" + h.home + "/run",
+        "PGDATA=" + h.pgdata,
+        /* Postgres' unix socket in a per-host directory: ports repeat across runs */
+        "PG_REGRESS_SOCK_DIR=" + h.dir + "/sock", "PGCONNECT_TIMEOUT=2"};
     for (const auto& [k, v] : sc_.formation.agent_env) env.push_back(k + "=" + v);
     return env;
   }
 
-  Result<netns::ChildProcess> spawn(const HostDirs& h, std::vector<std::string> argv, const std::string& log_name) {
+  Result<netns::ChildProcess> spawn(const HostDirs& h, std::vector<std::string> argv,
+                                    const std::string& log_name) {
     netns::SpawnOptions o;
     o.argv = std::move(argv);
     o.env = base_env(h);
@@ -305,7 +319,8 @@ class ScenarioRun {
   }
 
   /* Run a command to completion within bound_ms; error unless it exits 0. */
-  Status run_cmd(const HostDirs& h, std::vector<std::string> argv, const std::string& log_name, TimeMs bound_ms) {
+  Status run_cmd(const HostDirs& h, std::vector<std::string> argv, const std::string& log_name,
+                 TimeMs bound_ms) {
     std::string shown;
     for (const auto& a : argv) shown += (shown.empty() ? "" : " ") + a;
     auto child = spawn(h, argv, log_name);
@@ -316,15 +331,17 @@ class ScenarioRun {
       if (w.ok()) {
         const int status = *w;
         if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return Status::Ok();
-        return make_error(ErrorCode::Keeper,
-                          "\"" + shown + "\" on " + h.name + " failed with " +
-                              (WIFEXITED(status) ? "exit code " + std::to_string(WEXITSTATUS(status))
-                                                 : "signal " + std::to_string(WTERMSIG(status))),
-                          "see " + logs_dir_ + "/" + log_name + ".log");
+        return make_error(
+            ErrorCode::Keeper,
+            "\"" + shown + "\" on " + h.name + " failed with " +
+                (WIFEXITED(status) ? "exit code " + std::to_string(WEXITSTATUS(status))
+                                   : "signal " + std::to_string(WTERMSIG(status))),
+            "see " + logs_dir_ + "/" + log_name + ".log");
       }
       if (expired() || steady_ms() >= until) {
         (void)child->kill();
-        return make_error(ErrorCode::Timeout, "\"" + shown + "\" on " + h.name + " did not finish in time",
+        return make_error(ErrorCode::Timeout,
+                          "\"" + shown + "\" on " + h.name + " did not finish in time",
                           "see " + logs_dir_ + "/" + log_name + ".log");
       }
     }
@@ -343,7 +360,8 @@ class ScenarioRun {
     return pids_in_netns(inode_of(h->netns_path()));
   }
 
-  std::vector<pid_t> host_pids_matching(const std::string& host, const std::function<bool(const std::string&)>& exe_pred) {
+  std::vector<pid_t> host_pids_matching(const std::string& host,
+                                        const std::function<bool(const std::string&)>& exe_pred) {
     std::vector<pid_t> out;
     for (pid_t p : host_pids(host)) {
       if (exe_pred(exe_of(p))) out.push_back(p);
@@ -426,7 +444,8 @@ class ScenarioRun {
 
 Status ScenarioRun::setup_hosts() {
   std::ostringstream pfx;
-  pfx << "pgaf-lab-" << std::hex << (static_cast<unsigned>(::getpid()) & 0xffffu) << std::dec << "-" << index_ << "-";
+  pfx << "pgaf-lab-" << std::hex << (static_cast<unsigned>(::getpid()) & 0xffffu) << std::dec << "-"
+      << index_ << "-";
   prefix_ = pfx.str();
   run_root_ = std::string(kLabRunRoot) + "/" + prefix_;
   std::vector<std::string> names = {"monitor"};
@@ -444,14 +463,18 @@ Status ScenarioRun::setup_hosts() {
   if (!user.ok()) return user.error();
   std::error_code ec;
   fs::create_directories(run_root_, ec);
-  if (ec) return make_error(ErrorCode::Internal, "could not create \"" + run_root_ + "\": " + ec.message());
+  if (ec)
+    return make_error(ErrorCode::Internal,
+                      "could not create \"" + run_root_ + "\": " + ec.message());
   {
     std::ofstream owner(run_root_ + "/owner");
     owner << ::getpid() << " " << proc_start_time(::getpid()) << "\n";
   }
   logs_dir_ = report_dir_ + "/logs";
   fs::create_directories(logs_dir_, ec);
-  if (ec) return make_error(ErrorCode::Internal, "could not create \"" + logs_dir_ + "\": " + ec.message());
+  if (ec)
+    return make_error(ErrorCode::Internal,
+                      "could not create \"" + logs_dir_ + "\": " + ec.message());
   (void)::chown(logs_dir_.c_str(), user->uid, user->gid);
 
   int port = kBasePort;
@@ -466,19 +489,23 @@ Status ScenarioRun::setup_hosts() {
     d.mount = d.dir + "/disk";
     d.pgdata = d.mount + "/pgdata";
     d.home = d.dir + "/home";
-    for (const auto& p : {d.dir, d.mount, d.home, d.home + "/config", d.home + "/share", d.home + "/run", d.dir + "/sock"}) {
+    for (const auto& p : {d.dir, d.mount, d.home, d.home + "/config", d.home + "/share",
+                          d.home + "/run", d.dir + "/sock"}) {
       fs::create_directories(p, ec);
-      if (ec) return make_error(ErrorCode::Internal, "could not create \"" + p + "\": " + ec.message());
+      if (ec)
+        return make_error(ErrorCode::Internal, "could not create \"" + p + "\": " + ec.message());
     }
     if (name != "client") {
-      const std::string opts = "size=" + std::to_string(sc_.formation.node_disk_mb) + "m,mode=0700,uid=" +
-                               std::to_string(user->uid) + ",gid=" + std::to_string(user->gid);
+      const std::string opts = "size=" + std::to_string(sc_.formation.node_disk_mb) +
+                               "m,mode=0700,uid=" + std::to_string(user->uid) +
+                               ",gid=" + std::to_string(user->gid);
       if (::mount("tmpfs", d.mount.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, opts.c_str()) != 0) {
         return make_error(ErrorCode::Internal, "could not mount a tmpfs on \"" + d.mount + "\"", {},
                           std::strerror(errno));
       }
     }
-    for (const auto& p : {d.dir, d.mount, d.home, d.home + "/config", d.home + "/share", d.home + "/run", d.dir + "/sock"}) {
+    for (const auto& p : {d.dir, d.mount, d.home, d.home + "/config", d.home + "/share",
+                          d.home + "/run", d.dir + "/sock"}) {
       (void)::chown(p.c_str(), user->uid, user->gid);
     }
     (void)::chmod((d.home + "/run").c_str(), 0700);
@@ -493,15 +520,17 @@ Status ScenarioRun::build_formation() {
   const HostDirs& mon = dirs("monitor");
   const std::string ctl = opt_.pg_bindir + "/pg_ctl";
   log_line(sc_.name, "creating the monitor on " + mon.address + ":" + std::to_string(mon.port));
-  if (Status s = run_cmd(mon, {opt_.pg_autoctl, "create", "monitor", "--pgdata", mon.pgdata, "--pgport",
-                              std::to_string(mon.port), "--hostname", mon.address, "--auth", "trust", "--no-ssl",
-                              "--pgctl", ctl},
+  if (Status s = run_cmd(mon,
+                         {opt_.pg_autoctl, "create", "monitor", "--pgdata", mon.pgdata, "--pgport",
+                          std::to_string(mon.port), "--hostname", mon.address, "--auth", "trust",
+                          "--no-ssl", "--pgctl", ctl},
                          "monitor-create", left());
       !s.ok())
     return s;
   for (const auto& [k, v] : sc_.formation.settings) {
-    if (Status s = run_cmd(mon, {opt_.pg_autoctl, "config", "set", "--pgdata", mon.pgdata, "pgaf." + k, v},
-                           "monitor-config", left());
+    if (Status s =
+            run_cmd(mon, {opt_.pg_autoctl, "config", "set", "--pgdata", mon.pgdata, "pgaf." + k, v},
+                    "monitor-config", left());
         !s.ok())
       return s;
   }
@@ -510,8 +539,12 @@ Status ScenarioRun::build_formation() {
                  "/pg_auto_failover?sslmode=disable";
   /* the recorder thread reports monitor_ok once it can read the node table */
   threads_.emplace_back([this] { (void)net_.run_in("monitor", [this] { monitor_loop(); }); });
-  if (Status s = wait_for([&] { std::lock_guard<std::mutex> g(rec_.mu); return rec_.monitor_ok; }, left(),
-                          "waiting for the monitor to answer");
+  if (Status s = wait_for(
+          [&] {
+            std::lock_guard<std::mutex> g(rec_.mu);
+            return rec_.monitor_ok;
+          },
+          left(), "waiting for the monitor to answer");
       !s.ok())
     return s;
 
@@ -519,17 +552,38 @@ Status ScenarioRun::build_formation() {
     const HostDirs& n = dirs("node" + std::to_string(i));
     const size_t k = static_cast<size_t>(i - 1);
     log_line(sc_.name, "creating " + n.name + " on " + n.address + ":" + std::to_string(n.port));
-    if (Status s = run_cmd(n, {opt_.pg_autoctl, "create", "postgres", "--pgdata", n.pgdata, "--pgport",
-                               std::to_string(n.port), "--hostname", n.address, "--name", n.name, "--monitor",
-                               monitor_uri_, "--auth", "trust", "--no-ssl", "--pgctl", ctl, "--dbname", "postgres",
-                               "--candidate-priority", std::to_string(sc_.formation.candidate_priorities[k]),
-                               "--replication-quorum", sc_.formation.replication_quorum[k] ? "true" : "false"},
+    if (Status s = run_cmd(n,
+                           {opt_.pg_autoctl,
+                            "create",
+                            "postgres",
+                            "--pgdata",
+                            n.pgdata,
+                            "--pgport",
+                            std::to_string(n.port),
+                            "--hostname",
+                            n.address,
+                            "--name",
+                            n.name,
+                            "--monitor",
+                            monitor_uri_,
+                            "--auth",
+                            "trust",
+                            "--no-ssl",
+                            "--pgctl",
+                            ctl,
+                            "--dbname",
+                            "postgres",
+                            "--candidate-priority",
+                            std::to_string(sc_.formation.candidate_priorities[k]),
+                            "--replication-quorum",
+                            sc_.formation.replication_quorum[k] ? "true" : "false"},
                            n.name + "-create", left());
         !s.ok())
       return s;
     for (const auto& [key, v] : sc_.formation.settings) {
-      if (Status s = run_cmd(n, {opt_.pg_autoctl, "config", "set", "--pgdata", n.pgdata, "pgaf." + key, v},
-                             n.name + "-config", left());
+      if (Status s =
+              run_cmd(n, {opt_.pg_autoctl, "config", "set", "--pgdata", n.pgdata, "pgaf." + key, v},
+                      n.name + "-config", left());
           !s.ok())
         return s;
     }
@@ -538,7 +592,8 @@ Status ScenarioRun::build_formation() {
       if (Status s = wait_for(
               [&] {
                 auto f = rec_.fsm_snapshot();
-                return f.count("node1") && writable_state(f["node1"].reported) && f["node1"].reported == f["node1"].goal;
+                return f.count("node1") && writable_state(f["node1"].reported) &&
+                       f["node1"].reported == f["node1"].goal;
               },
               left(), "waiting for node1 to become a writable primary");
           !s.ok())
@@ -554,17 +609,20 @@ Status ScenarioRun::build_formation() {
       bool reloaded = false;
       while (true) {
         setup = net_.run_in(n.name, [&] {
-          auto c = PgConn::connect("host=127.0.0.1 port=" + std::to_string(n.port) +
-                                   " user=postgres dbname=postgres connect_timeout=5 application_name=lab-setup");
+          auto c = PgConn::connect(
+              "host=127.0.0.1 port=" + std::to_string(n.port) +
+              " user=postgres dbname=postgres connect_timeout=5 application_name=lab-setup");
           if (!c.ok()) throw std::runtime_error(c.error().message);
           if (!reloaded) {
             auto r = c->query("select pg_reload_conf()", 5000);
             if (!r.ok()) throw std::runtime_error(r.error().message);
             reloaded = true;
           }
-          auto r = c->query("create table if not exists lab_writes (value bigint primary key, client int not null, "
-                            "at timestamptz not null default clock_timestamp())",
-                            10000);
+          auto r = c->query(
+              "create table if not exists lab_writes (value bigint primary key, client int not "
+              "null, "
+              "at timestamptz not null default clock_timestamp())",
+              10000);
           if (!r.ok()) throw std::runtime_error(r.error().message);
         });
         if (setup.ok() || expired() || steady_ms() >= setup_until) break;
@@ -576,7 +634,8 @@ Status ScenarioRun::build_formation() {
       if (Status s = wait_for(
               [&] {
                 auto f = rec_.fsm_snapshot();
-                return f.count(name) && f[name].reported == "secondary" && f[name].goal == "secondary";
+                return f.count(name) && f[name].reported == "secondary" &&
+                       f[name].goal == "secondary";
               },
               left(), "waiting for " + name + " to become a secondary");
           !s.ok())
@@ -584,21 +643,27 @@ Status ScenarioRun::build_formation() {
     }
   }
   if (sc_.formation.number_sync_standbys != 0) {
-    /* the monitor's SQL API (pgautofailover.set_formation_number_sync_standbys), as the agents use it */
+    /* the monitor's SQL API (pgautofailover.set_formation_number_sync_standbys), as the agents use
+     * it */
     const std::string n = std::to_string(sc_.formation.number_sync_standbys);
     Status s = net_.run_in("monitor", [&] {
       auto c = PgConn::connect("host=127.0.0.1 port=" + std::to_string(mon.port) +
-                               " user=autoctl_node dbname=pg_auto_failover connect_timeout=5 application_name=lab-setup");
+                               " user=autoctl_node dbname=pg_auto_failover connect_timeout=5 "
+                               "application_name=lab-setup");
       if (!c.ok()) throw std::runtime_error(c.error().message);
-      auto r = c->query("select pgautofailover.set_formation_number_sync_standbys('default', $1::int)", 10000, {n});
+      auto r =
+          c->query("select pgautofailover.set_formation_number_sync_standbys('default', $1::int)",
+                   10000, {n});
       if (!r.ok()) throw std::runtime_error(r.error().message);
     });
     if (!s.ok()) return s;
     log_line(sc_.name, "number_sync_standbys set to " + n);
   }
   std::map<std::string, int> initial = {{"primary", 1}};
-  if (sc_.formation.nodes > 1) initial["secondary"] = sc_.formation.nodes - 1;
-  else initial = {{"single", 1}};
+  if (sc_.formation.nodes > 1)
+    initial["secondary"] = sc_.formation.nodes - 1;
+  else
+    initial = {{"single", 1}};
   if (Status s = wait_for(
           [&] {
             auto f = rec_.fsm_snapshot();
@@ -622,16 +687,18 @@ Status ScenarioRun::build_formation() {
     uri += (i > 1 ? "," : "") + n.address + ":" + std::to_string(n.port);
   }
   const TimeMs ct = std::max<TimeMs>(2, sc_.workload.connect_timeout_ms / 1000);
-  uri += "/postgres?user=postgres&target_session_attrs=read-write&connect_timeout=" + std::to_string(ct) +
-         "&options=-c%20synchronous_commit%3D" + to_string(sc_.formation.synchronous_commit);
+  uri += "/postgres?user=postgres&target_session_attrs=read-write&connect_timeout=" +
+         std::to_string(ct) + "&options=-c%20synchronous_commit%3D" +
+         to_string(sc_.formation.synchronous_commit);
   formation_uri_ = uri;
   return Status::Ok();
 }
 
 void ScenarioRun::monitor_loop() {
   const HostDirs& mon = dirs("monitor");
-  const std::string conninfo = "host=127.0.0.1 port=" + std::to_string(mon.port) +
-                               " user=autoctl_node dbname=pg_auto_failover connect_timeout=2 application_name=lab-recorder";
+  const std::string conninfo =
+      "host=127.0.0.1 port=" + std::to_string(mon.port) +
+      " user=autoctl_node dbname=pg_auto_failover connect_timeout=2 application_name=lab-recorder";
   std::map<std::string, std::string> by_hostport;
   for (const auto& [name, d] : hosts_) by_hostport[d.address + ":" + std::to_string(d.port)] = name;
   PgConn q, listen;
@@ -651,9 +718,10 @@ void ScenarioRun::monitor_loop() {
       }
     }
     if (q.connected()) {
-      auto rows = q.query("select nodehost, nodeport::text, reportedstate::text, goalstate::text, health::text "
-                          "from pgautofailover.node order by nodeid",
-                          1000);
+      auto rows = q.query(
+          "select nodehost, nodeport::text, reportedstate::text, goalstate::text, health::text "
+          "from pgautofailover.node order by nodeid",
+          1000);
       if (rows.ok()) {
         std::vector<FsmSample> v;
         const TimeMs t = rec_.now();
@@ -663,7 +731,9 @@ void ScenarioRun::monitor_loop() {
           if (it == by_hostport.end()) continue;
           const std::string health = r[4].value_or("-1");
           v.push_back({t, it->second, r[2].value_or("unknown"), r[3].value_or("unknown"),
-                       health == "1" ? "good" : health == "0" ? "bad" : "unknown"});
+                       health == "1"   ? "good"
+                       : health == "0" ? "bad"
+                                       : "unknown"});
         }
         rec_.fsm(v);
       }
@@ -675,9 +745,11 @@ void ScenarioRun::monitor_loop() {
         }
       }
       if (event_base_known) {
-        auto ev = q.query("select eventid::text, nodehost, nodeport::text, reportedstate::text, goalstate::text, "
-                          "coalesce(description, '') from pgautofailover.event where eventid > $1 order by eventid",
-                          1000, {std::to_string(last_event)});
+        auto ev = q.query(
+            "select eventid::text, nodehost, nodeport::text, reportedstate::text, goalstate::text, "
+            "coalesce(description, '') from pgautofailover.event where eventid > $1 order by "
+            "eventid",
+            1000, {std::to_string(last_event)});
         if (ev.ok()) {
           auto fsm = rec_.fsm_snapshot();
           for (const auto& r : *ev) {
@@ -696,7 +768,8 @@ void ScenarioRun::monitor_loop() {
     while (!stop_.load() && steady_ms() < tick + kSampleIntervalMs) {
       if (listen.connected()) {
         pollfd pfd{listen.socket(), POLLIN, 0};
-        const int rc = ::poll(&pfd, 1, static_cast<int>(std::max<TimeMs>(1, tick + kSampleIntervalMs - steady_ms())));
+        const int rc = ::poll(
+            &pfd, 1, static_cast<int>(std::max<TimeMs>(1, tick + kSampleIntervalMs - steady_ms())));
         if (rc > 0 && !listen.notifications().empty()) break;
       } else {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -706,14 +779,17 @@ void ScenarioRun::monitor_loop() {
 }
 
 void ScenarioRun::sampler_loop(const HostDirs& h) {
-  const std::string conninfo = "host=127.0.0.1 port=" + std::to_string(h.port) +
-                               " user=postgres dbname=postgres connect_timeout=2 application_name=lab-sampler";
+  const std::string conninfo =
+      "host=127.0.0.1 port=" + std::to_string(h.port) +
+      " user=postgres dbname=postgres connect_timeout=2 application_name=lab-sampler";
   const std::string sql =
       "select pg_is_in_recovery()::text, current_setting('transaction_read_only'), "
-      "case when pg_is_in_recovery() then coalesce((select received_tli from pg_stat_wal_receiver), "
+      "case when pg_is_in_recovery() then coalesce((select received_tli from "
+      "pg_stat_wal_receiver), "
       "(pg_control_checkpoint()).timeline_id) "
       "else ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int end::text, "
-      "case when pg_is_in_recovery() then coalesce(pg_last_wal_replay_lsn(), pg_last_wal_receive_lsn())::text "
+      "case when pg_is_in_recovery() then coalesce(pg_last_wal_replay_lsn(), "
+      "pg_last_wal_receive_lsn())::text "
       "else pg_current_wal_lsn()::text end";
   PgConn c;
   while (!stop_.load()) {
@@ -737,24 +813,29 @@ void ScenarioRun::sampler_loop(const HostDirs& h) {
     }
     s.t_ms = rec_.now();
     rec_.sample(s);
-    while (!stop_.load() && steady_ms() < tick + kSampleIntervalMs) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    while (!stop_.load() && steady_ms() < tick + kSampleIntervalMs)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
 }
 
 void ScenarioRun::client_loop(int client) {
   std::map<std::string, std::string> by_address;
   for (const auto& [name, d] : hosts_) by_address[d.address] = name;
-  std::mt19937_64 rng(sc_.seed ^ (std::uint64_t{0x9e3779b97f4a7c15} * static_cast<std::uint64_t>(client + 1)));
+  std::mt19937_64 rng(sc_.seed ^
+                      (std::uint64_t{0x9e3779b97f4a7c15} * static_cast<std::uint64_t>(client + 1)));
   const TimeMs period = std::max<TimeMs>(1, 1000 / sc_.workload.rate_per_client);
   std::uniform_int_distribution<TimeMs> jitter(0, period / 4);
   const std::string sql =
       "insert into lab_writes(value, client) values ($1::bigint, $2::int) "
-      "returning host(inet_server_addr()), pg_walfile_name(pg_current_wal_lsn()), pg_current_wal_lsn()::text";
+      "returning host(inet_server_addr()), pg_walfile_name(pg_current_wal_lsn()), "
+      "pg_current_wal_lsn()::text";
   PgConn c;
   std::int64_t seq = 0;
   TimeMs next = steady_ms() + jitter(rng);
   while (!stop_.load()) {
-    while (!stop_.load() && steady_ms() < next) std::this_thread::sleep_for(std::chrono::milliseconds(std::min<TimeMs>(10, next - steady_ms())));
+    while (!stop_.load() && steady_ms() < next)
+      std::this_thread::sleep_for(
+          std::chrono::milliseconds(std::min<TimeMs>(10, next - steady_ms())));
     if (stop_.load()) break;
     next += period;
     if (next < steady_ms()) next = steady_ms() + jitter(rng);
@@ -774,7 +855,8 @@ void ScenarioRun::client_loop(int client) {
       }
       c = std::move(r).value();
     }
-    QueryOutcome o = c.exec(sql, {std::to_string(op.value), std::to_string(client)}, sc_.workload.op_timeout_ms);
+    QueryOutcome o =
+        c.exec(sql, {std::to_string(op.value), std::to_string(client)}, sc_.workload.op_timeout_ms);
     op.complete_ms = rec_.now();
     switch (o.kind) {
       case QueryOutcome::Kind::Ok: {
@@ -811,10 +893,12 @@ void ScenarioRun::client_loop(int client) {
 void ScenarioRun::start_threads() {
   for (int i = 1; i <= sc_.formation.nodes; ++i) {
     const std::string name = "node" + std::to_string(i);
-    threads_.emplace_back([this, name] { (void)net_.run_in(name, [this, name] { sampler_loop(dirs(name)); }); });
+    threads_.emplace_back(
+        [this, name] { (void)net_.run_in(name, [this, name] { sampler_loop(dirs(name)); }); });
   }
   for (int c = 0; c < sc_.workload.clients; ++c) {
-    threads_.emplace_back([this, c] { (void)net_.run_in("client", [this, c] { client_loop(c); }); });
+    threads_.emplace_back(
+        [this, c] { (void)net_.run_in("client", [this, c] { client_loop(c); }); });
   }
 }
 
@@ -833,9 +917,12 @@ void ScenarioRun::stop_threads() {
 std::string ScenarioRun::resolve_target(const Target& t) {
   auto fsm = rec_.fsm_snapshot();
   switch (t.kind) {
-    case Target::Kind::Monitor: return "monitor";
-    case Target::Kind::Clients: return "client";
-    case Target::Kind::Node: return "node" + std::to_string(t.node_index + 1);
+    case Target::Kind::Monitor:
+      return "monitor";
+    case Target::Kind::Clients:
+      return "client";
+    case Target::Kind::Node:
+      return "node" + std::to_string(t.node_index + 1);
     case Target::Kind::Primary: {
       std::string best;
       for (const auto& [n, s] : fsm) {
@@ -901,11 +988,13 @@ Status ScenarioRun::fire(size_t fi) {
   r.name = f.name;
   r.action = to_string(f.action);
   r.start_ms = rec_.now();
-  const std::string target = f.action == FaultAction::Switchover ? "monitor" : resolve_target(f.target);
+  const std::string target =
+      f.action == FaultAction::Switchover ? "monitor" : resolve_target(f.target);
   r.targets = {target};
   ActiveFault af;
   af.heal_at = f.duration_ms ? steady_ms() + *f.duration_ms : -1;
-  const netns::Action action = f.mode == FaultMode::Reject ? netns::Action::Reject : netns::Action::Drop;
+  const netns::Action action =
+      f.mode == FaultMode::Reject ? netns::Action::Reject : netns::Action::Drop;
   Status st;
   auto take = [&](Result<netns::Fault> x) {
     if (!x.ok()) {
@@ -916,7 +1005,9 @@ Status ScenarioRun::fire(size_t fi) {
     af.net = std::move(x).value();
   };
   switch (f.action) {
-    case FaultAction::IfDown: take(net_.link_down(target, netns::LinkSide::Both)); break;
+    case FaultAction::IfDown:
+      take(net_.link_down(target, netns::LinkSide::Both));
+      break;
     case FaultAction::Partition: {
       if (f.to) {
         netns::PartitionSpec p;
@@ -949,8 +1040,12 @@ Status ScenarioRun::fire(size_t fi) {
       take(net_.partition(p));
       break;
     }
-    case FaultAction::Loss: take(net_.packet_loss(target, f.loss_percent)); break;
-    case FaultAction::Latency: take(net_.latency(target, std::chrono::milliseconds(f.delay_ms))); break;
+    case FaultAction::Loss:
+      take(net_.packet_loss(target, f.loss_percent));
+      break;
+    case FaultAction::Latency:
+      take(net_.latency(target, std::chrono::milliseconds(f.delay_ms)));
+      break;
     case FaultAction::Bandwidth:
       take(net_.bandwidth(target, static_cast<std::uint64_t>(f.rate_kbit) * 1000 / 8));
       break;
@@ -958,7 +1053,8 @@ Status ScenarioRun::fire(size_t fi) {
     case FaultAction::Reboot: {
       kill_host(target);
       r.detail = "SIGKILL every process of " + target;
-      TimeMs restart = f.restart_after_ms ? *f.restart_after_ms : (f.action == FaultAction::Reboot ? 0 : -1);
+      TimeMs restart =
+          f.restart_after_ms ? *f.restart_after_ms : (f.action == FaultAction::Reboot ? 0 : -1);
       restarts_.push_back({restart >= 0 ? steady_ms() + restart : -1, target, false});
       r.end_ms = -1;
       break;
@@ -972,7 +1068,8 @@ Status ScenarioRun::fire(size_t fi) {
           r.detail = "SIGKILL postmaster pid " + std::to_string(pm);
         }
       } else {
-        auto pids = host_pids_matching(target, [&](const std::string& e) { return is_agent_exe(e); });
+        auto pids =
+            host_pids_matching(target, [&](const std::string& e) { return is_agent_exe(e); });
         for (pid_t p : pids) ::kill(p, SIGKILL);
         auto it = services_.find(target);
         if (it != services_.end()) {
@@ -980,7 +1077,8 @@ Status ScenarioRun::fire(size_t fi) {
           services_.erase(it);
         }
         r.detail = "SIGKILL " + std::to_string(pids.size()) + " agent process(es)";
-        restarts_.push_back({f.restart_after_ms ? steady_ms() + *f.restart_after_ms : -1, target, false});
+        restarts_.push_back(
+            {f.restart_after_ms ? steady_ms() + *f.restart_after_ms : -1, target, false});
       }
       break;
     }
@@ -1015,15 +1113,17 @@ Status ScenarioRun::fire(size_t fi) {
       }
       ::close(fd);
       af.filler = filler;
-      r.detail = "filled " + std::to_string(written >> 20) + " MiB of " + target + "'s PGDATA filesystem";
+      r.detail =
+          "filled " + std::to_string(written >> 20) + " MiB of " + target + "'s PGDATA filesystem";
       break;
     }
     case FaultAction::Switchover: {
       const HostDirs& mon = dirs("monitor");
       r.detail = "pg_autoctl perform switchover";
       const size_t rec_index = rec_.h.faults.size();
-      auto child = spawn(mon, {opt_.pg_autoctl, "perform", "switchover", "--monitor", monitor_uri_, "--formation",
-                               "default", "--wait", "60"},
+      auto child = spawn(mon,
+                         {opt_.pg_autoctl, "perform", "switchover", "--monitor", monitor_uri_,
+                          "--formation", "default", "--wait", "60"},
                          "switchover");
       if (!child.ok()) {
         st = child.error();
@@ -1045,8 +1145,9 @@ Status ScenarioRun::fire(size_t fi) {
         auto& fr = rec_.h.faults[rec_index];
         fr.end_ms = rec_.now();
         fr.detail += status == -1 ? " (did not finish)"
-                                  : WIFEXITED(status) ? " (exit code " + std::to_string(WEXITSTATUS(status)) + ")"
-                                                      : " (killed)";
+                     : WIFEXITED(status)
+                         ? " (exit code " + std::to_string(WEXITSTATUS(status)) + ")"
+                         : " (killed)";
       });
       break;
     }
@@ -1060,8 +1161,10 @@ Status ScenarioRun::fire(size_t fi) {
     af.record = rec_.h.faults.size();
     rec_.h.faults.push_back(r);
   }
-  log_line(sc_.name, "fault " + f.name + " (" + r.action + ") on " + target + (r.skipped ? ": FAILED " : ": ") + r.detail);
-  if (!r.skipped && (af.net || !af.stopped.empty() || !af.filler.empty())) active_.push_back(std::move(af));
+  log_line(sc_.name, "fault " + f.name + " (" + r.action + ") on " + target +
+                         (r.skipped ? ": FAILED " : ": ") + r.detail);
+  if (!r.skipped && (af.net || !af.stopped.empty() || !af.filler.empty()))
+    active_.push_back(std::move(af));
   return st;
 }
 
@@ -1092,7 +1195,8 @@ Status ScenarioRun::fault_phase() {
       } else if (t.when) {
         if (!when_seen_[i] && when_matches(*t.when)) {
           when_seen_[i] = now;
-          log_line(sc_.name, "trigger of " + sc_.faults[i].name + ": a node entered " + t.when->state);
+          log_line(sc_.name,
+                   "trigger of " + sc_.faults[i].name + ": a node entered " + t.when->state);
         }
         go = when_seen_[i] && now >= *when_seen_[i] + t.when->delay_ms;
       }
@@ -1109,14 +1213,16 @@ Status ScenarioRun::fault_phase() {
       if (!r.done && r.at >= 0 && now >= r.at) {
         r.done = true;
         Status s = start_service(dirs(r.host));
-        rec_.note("restarted pg_autoctl run on " + r.host + (s.ok() ? "" : ": " + s.error().message));
+        rec_.note("restarted pg_autoctl run on " + r.host +
+                  (s.ok() ? "" : ": " + s.error().message));
         end_process_faults(r.host);
       }
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   for (size_t i = 0; i < sc_.faults.size(); ++i) {
-    if (!fired_[i]) rec_.note("fault " + sc_.faults[i].name + " never fired (its trigger did not happen)");
+    if (!fired_[i])
+      rec_.note("fault " + sc_.faults[i].name + " never fired (its trigger did not happen)");
   }
   return first_error;
 }
@@ -1127,7 +1233,8 @@ void ScenarioRun::heal_all() {
     if (r.done) continue;
     r.done = true;
     Status s = start_service(dirs(r.host));
-    rec_.note("restarted pg_autoctl run on " + r.host + " at heal" + (s.ok() ? "" : ": " + s.error().message));
+    rec_.note("restarted pg_autoctl run on " + r.host + " at heal" +
+              (s.ok() ? "" : ": " + s.error().message));
     end_process_faults(r.host);
   }
   /* a restart that fired during the fault phase ends its fault there */
@@ -1160,7 +1267,8 @@ bool ScenarioRun::fsm_matches_final() {
 
 void ScenarioRun::await_convergence() {
   const TimeMs until = steady_ms() + sc_.phases.converge_within_ms;
-  /* converged: the monitor reports the final states and a write invoked after the heal was acknowledged */
+  /* converged: the monitor reports the final states and a write invoked after the heal was
+   * acknowledged */
   const TimeMs heal = rec_.h.phases.heal_ms;
   while (!expired() && steady_ms() < until && !(fsm_matches_final() && rec_.last_ok() >= heal)) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -1185,24 +1293,27 @@ void ScenarioRun::final_read() {
   }
   const HostDirs& d = dirs(primary);
   Status s = net_.run_in(primary, [&] {
-    auto c = PgConn::connect("host=127.0.0.1 port=" + std::to_string(d.port) +
-                             " user=postgres dbname=postgres connect_timeout=5 application_name=lab-final");
+    auto c = PgConn::connect(
+        "host=127.0.0.1 port=" + std::to_string(d.port) +
+        " user=postgres dbname=postgres connect_timeout=5 application_name=lab-final");
     if (!c.ok()) throw std::runtime_error(c.error().message);
     auto rows = c->query("select value::text from lab_writes", 30000);
     if (!rows.ok()) throw std::runtime_error(rows.error().message);
     auto tl = c->query("select pg_walfile_name(pg_current_wal_lsn())", 5000);
     std::lock_guard<std::mutex> g(rec_.mu);
     for (const auto& r : *rows) rec_.h.final.values.insert(std::stoll(r[0].value_or("0")));
-    if (tl.ok() && !tl->empty()) rec_.h.final.timeline = timeline_of_walfile(tl->at(0)[0].value_or(""));
+    if (tl.ok() && !tl->empty())
+      rec_.h.final.timeline = timeline_of_walfile(tl->at(0)[0].value_or(""));
     rec_.h.final.primary = primary;
     rec_.h.final.read_ok = true;
   });
-  if (!s.ok()) rec_.h.final.read_error = "reading the final primary " + primary + ": " + s.error().message;
+  if (!s.ok())
+    rec_.h.final.read_error = "reading the final primary " + primary + ": " + s.error().message;
 }
 
 Status ScenarioRun::execute() {
-  log_line(sc_.name, "seed " + std::to_string(sc_.seed) + " (replay: lab run --seed " + std::to_string(sc_.seed) + " " +
-                         sc_.file + ")");
+  log_line(sc_.name, "seed " + std::to_string(sc_.seed) + " (replay: lab run --seed " +
+                         std::to_string(sc_.seed) + " " + sc_.file + ")");
   std::error_code ec;
   fs::create_directories(report_dir_, ec);
   if (Status s = setup_hosts(); !s.ok()) return s;
@@ -1292,7 +1403,8 @@ Result<std::string> reap_crashed_runs() {
     long pid = 0;
     std::string start;
     owner >> pid >> start;
-    const bool alive = pid > 0 && proc_start_time(static_cast<pid_t>(pid)) == start && !start.empty();
+    const bool alive =
+        pid > 0 && proc_start_time(static_cast<pid_t>(pid)) == start && !start.empty();
     if (alive) continue;
     unmount_all_under(dir);
     if (mounts_under(dir).empty()) fs::remove_all(dir, ec);
@@ -1305,23 +1417,35 @@ std::string missing_capability(const Scenario& sc, const netns::Capabilities& ca
   for (const auto& f : sc.faults) {
     std::optional<netns::FaultKind> k;
     switch (f.action) {
-      case FaultAction::Loss: k = netns::FaultKind::PacketLoss; break;
-      case FaultAction::Latency: k = netns::FaultKind::Latency; break;
-      case FaultAction::Bandwidth: k = netns::FaultKind::Bandwidth; break;
-      case FaultAction::IfDown: k = netns::FaultKind::LinkDown; break;
+      case FaultAction::Loss:
+        k = netns::FaultKind::PacketLoss;
+        break;
+      case FaultAction::Latency:
+        k = netns::FaultKind::Latency;
+        break;
+      case FaultAction::Bandwidth:
+        k = netns::FaultKind::Bandwidth;
+        break;
+      case FaultAction::IfDown:
+        k = netns::FaultKind::LinkDown;
+        break;
       case FaultAction::Partition:
-      case FaultAction::OneWay: k = netns::FaultKind::Partition; break;
-      default: break;
+      case FaultAction::OneWay:
+        k = netns::FaultKind::Partition;
+        break;
+      default:
+        break;
     }
     if (!k) continue;
     Status s = caps.check(*k);
-    if (!s.ok()) return "fault " + f.name + " needs " + netns::to_string(*k) + ": " + s.error().message;
+    if (!s.ok())
+      return "fault " + f.name + " needs " + netns::to_string(*k) + ": " + s.error().message;
   }
   return "";
 }
 
-ScenarioReport run_scenario(const Scenario& sc, const RunOptions& opt, const netns::Capabilities& caps, int index,
-                            TimeMs global_deadline_ms) {
+ScenarioReport run_scenario(const Scenario& sc, const RunOptions& opt,
+                            const netns::Capabilities& caps, int index, TimeMs global_deadline_ms) {
   const std::string dir = opt.report_dir + "/" + opt.run_id + "/" + sc.name;
   const std::string missing = missing_capability(sc, caps);
   if (!missing.empty()) {
@@ -1356,7 +1480,8 @@ int run_all(const std::vector<Scenario>& scenarios, RunOptions opt) {
   if (!reaped->empty()) std::cout << "lab: reaped leftovers of crashed runs:\n" << *reaped;
   auto caps = netns::probe_capabilities();
   if (!caps.ok()) {
-    std::cerr << "lab: could not probe kernel capabilities: " << caps.error().to_string() << std::endl;
+    std::cerr << "lab: could not probe kernel capabilities: " << caps.error().to_string()
+              << std::endl;
     return 2;
   }
   const TimeMs global_deadline = steady_ms() + opt.global_timeout_ms;
@@ -1389,17 +1514,19 @@ int run_all(const std::vector<Scenario>& scenarios, RunOptions opt) {
     const std::string dir = opt.report_dir + "/" + opt.run_id + "/" + sc.name;
     Status w = write_scenario_report(dir, rep);
     if (!w.ok()) std::cerr << "lab: " << w.error().to_string() << std::endl;
-    log_line(sc.name, to_string(rep.outcome) + (rep.message.empty() ? "" : ": " + rep.message) + " — " + dir +
-                          "/report.html");
+    log_line(sc.name, to_string(rep.outcome) + (rep.message.empty() ? "" : ": " + rep.message) +
+                          " — " + dir + "/report.html");
     reports.push_back(std::move(rep));
   }
   const std::string run_dir = opt.report_dir + "/" + opt.run_id;
   Status w = write_run_index(run_dir, reports);
   if (!w.ok()) std::cerr << "lab: " << w.error().to_string() << std::endl;
-  std::cout << "\n" << summary_table(reports) << "\nHTML report: " << fs::absolute(run_dir + "/index.html").string()
-            << "\n";
+  std::cout << "\n"
+            << summary_table(reports)
+            << "\nHTML report: " << fs::absolute(run_dir + "/index.html").string() << "\n";
   for (const auto& r : reports) {
-    std::cout << "  " << r.name << ": " << fs::absolute(run_dir + "/" + r.name + "/report.html").string() << "\n";
+    std::cout << "  " << r.name << ": "
+              << fs::absolute(run_dir + "/" + r.name + "/report.html").string() << "\n";
   }
   std::cout << "JUnit: " << fs::absolute(run_dir + "/junit.xml").string() << std::endl;
   if (g_interrupted.load()) return 130;

@@ -78,8 +78,9 @@ long long get_int(const YAML::Node& n, const std::string& field, long long lo, l
   }
   if (pos != s.size()) fail(n, field, "\"" + s + "\" is not an integer");
   if (v < lo || v > hi) {
-    fail(n, field, std::to_string(v) + " is out of range [" + std::to_string(lo) + ", " +
-                       std::to_string(hi) + "]");
+    fail(n, field,
+         std::to_string(v) + " is out of range [" + std::to_string(lo) + ", " + std::to_string(hi) +
+             "]");
   }
   return v;
 }
@@ -127,8 +128,9 @@ TimeMs get_duration(const YAML::Node& n, const std::string& field, TimeMs lo, Ti
     fail(n, field, "unknown unit \"" + unit + "\" in \"" + s + "\" (ms, s or m)");
   }
   if (ms < lo || ms > hi) {
-    fail(n, field, "\"" + s + "\" is out of range [" + std::to_string(lo) + "ms, " +
-                       std::to_string(hi) + "ms]");
+    fail(n, field,
+         "\"" + s + "\" is out of range [" + std::to_string(lo) + "ms, " + std::to_string(hi) +
+             "ms]");
   }
   return ms;
 }
@@ -146,21 +148,24 @@ E get_enum(const YAML::Node& n, const std::string& field,
 }
 
 const std::vector<std::pair<std::string, FaultAction>> kActions = {
-    {"ifdown", FaultAction::IfDown},         {"partition", FaultAction::Partition},
-    {"oneway", FaultAction::OneWay},         {"monitor_loss", FaultAction::MonitorLoss},
-    {"disk_full", FaultAction::DiskFull},    {"reboot", FaultAction::Reboot},
-    {"kill", FaultAction::Kill},             {"freeze", FaultAction::Freeze},
-    {"loss", FaultAction::Loss},             {"latency", FaultAction::Latency},
-    {"bandwidth", FaultAction::Bandwidth},   {"switchover", FaultAction::Switchover},
+    {"ifdown", FaultAction::IfDown},       {"partition", FaultAction::Partition},
+    {"oneway", FaultAction::OneWay},       {"monitor_loss", FaultAction::MonitorLoss},
+    {"disk_full", FaultAction::DiskFull},  {"reboot", FaultAction::Reboot},
+    {"kill", FaultAction::Kill},           {"freeze", FaultAction::Freeze},
+    {"loss", FaultAction::Loss},           {"latency", FaultAction::Latency},
+    {"bandwidth", FaultAction::Bandwidth}, {"switchover", FaultAction::Switchover},
 };
 const std::vector<std::pair<std::string, FaultMode>> kModes = {{"drop", FaultMode::Drop},
                                                                {"reject", FaultMode::Reject}};
 const std::vector<std::pair<std::string, ProcessKind>> kProcesses = {
-    {"node", ProcessKind::Node}, {"postmaster", ProcessKind::Postmaster},
+    {"node", ProcessKind::Node},
+    {"postmaster", ProcessKind::Postmaster},
     {"agent", ProcessKind::Agent}};
 const std::vector<std::pair<std::string, SyncCommit>> kSync = {
-    {"off", SyncCommit::Off},        {"local", SyncCommit::Local},
-    {"remote_write", SyncCommit::RemoteWrite}, {"on", SyncCommit::On},
+    {"off", SyncCommit::Off},
+    {"local", SyncCommit::Local},
+    {"remote_write", SyncCommit::RemoteWrite},
+    {"on", SyncCommit::On},
     {"remote_apply", SyncCommit::RemoteApply}};
 const std::vector<std::pair<std::string, FailoverExpectation>> kFailover = {
     {"allowed", FailoverExpectation::Allowed},
@@ -182,19 +187,22 @@ Target get_target(const YAML::Node& n, const std::string& field, int nodes,
   } else if (s == "clients") {
     t.kind = Target::Kind::Clients;
   } else if (s.rfind("node", 0) == 0 && s.size() > 4 &&
-             std::all_of(s.begin() + 4, s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }) &&
+             std::all_of(s.begin() + 4, s.end(),
+                         [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }) &&
              s.size() < 7) {
     const int idx = std::stoi(s.substr(4));
     if (idx < 1 || idx > nodes) {
-      fail(n, field, "\"" + s + "\" does not exist (the formation has node1..node" +
-                         std::to_string(nodes) + ")");
+      fail(n, field,
+           "\"" + s + "\" does not exist (the formation has node1..node" + std::to_string(nodes) +
+               ")");
     }
     t.kind = Target::Kind::Node;
     t.node_index = idx - 1;
   } else {
-    fail(n, field, "unknown target \"" + s +
-                       "\" (expected primary, standby, any, monitor, clients or node1..node" +
-                       std::to_string(nodes) + ")");
+    fail(n, field,
+         "unknown target \"" + s +
+             "\" (expected primary, standby, any, monitor, clients or node1..node" +
+             std::to_string(nodes) + ")");
   }
   if (std::find(allowed.begin(), allowed.end(), t.kind) == allowed.end()) {
     fail(n, field, "target \"" + s + "\" is not allowed here");
@@ -242,15 +250,16 @@ void parse_formation(const YAML::Node& f, Scenario& sc) {
     fs.number_sync_standbys =
         static_cast<int>(get_int(n, sub(F, "number_sync_standbys"), 0, kMaxNodes - 1));
     int quorum_standbys = 0;
-    for (int i = 0; i < fs.nodes; ++i) quorum_standbys += fs.replication_quorum[static_cast<size_t>(i)] ? 1 : 0;
+    for (int i = 0; i < fs.nodes; ++i)
+      quorum_standbys += fs.replication_quorum[static_cast<size_t>(i)] ? 1 : 0;
     /* one of the quorum nodes is the primary; like pg_auto_failover, n sync standbys need at
      * least n + 1 quorum standbys (so that losing one standby does not block writes) */
     const int standbys = std::max(0, quorum_standbys - 1);
     if (fs.number_sync_standbys > 0 && fs.number_sync_standbys + 1 > standbys) {
       fail(n, sub(F, "number_sync_standbys"),
            std::to_string(fs.number_sync_standbys) + " needs at least " +
-               std::to_string(fs.number_sync_standbys + 1) + " quorum standbys; the formation has " +
-               std::to_string(standbys));
+               std::to_string(fs.number_sync_standbys + 1) +
+               " quorum standbys; the formation has " + std::to_string(standbys));
     }
   }
   if (const auto n = f["synchronous_commit"]) {
@@ -281,7 +290,8 @@ void parse_formation(const YAML::Node& f, Scenario& sc) {
     for (const auto& kv : e) {
       const auto key = kv.first.as<std::string>();
       if (key.empty() || !std::all_of(key.begin(), key.end(), [](char c) {
-            return std::isupper(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '_';
+            return std::isupper(static_cast<unsigned char>(c)) ||
+                   std::isdigit(static_cast<unsigned char>(c)) || c == '_';
           })) {
         fail(kv.first, sub(F, "agent_env." + key), "must be an upper-case environment name");
       }
@@ -294,10 +304,14 @@ void parse_workload(const YAML::Node& w, Scenario& sc) {
   const std::string F = "workload";
   check_keys(w, F, {"clients", "rate", "op_timeout", "connect_timeout"});
   auto& ws = sc.workload;
-  if (const auto n = w["clients"]) ws.clients = static_cast<int>(get_int(n, sub(F, "clients"), 1, kMaxClients));
-  if (const auto n = w["rate"]) ws.rate_per_client = static_cast<int>(get_int(n, sub(F, "rate"), 1, kMaxRatePerClient));
-  if (const auto n = w["op_timeout"]) ws.op_timeout_ms = get_duration(n, sub(F, "op_timeout"), 100, 60000);
-  if (const auto n = w["connect_timeout"]) ws.connect_timeout_ms = get_duration(n, sub(F, "connect_timeout"), 1000, 60000);
+  if (const auto n = w["clients"])
+    ws.clients = static_cast<int>(get_int(n, sub(F, "clients"), 1, kMaxClients));
+  if (const auto n = w["rate"])
+    ws.rate_per_client = static_cast<int>(get_int(n, sub(F, "rate"), 1, kMaxRatePerClient));
+  if (const auto n = w["op_timeout"])
+    ws.op_timeout_ms = get_duration(n, sub(F, "op_timeout"), 100, 60000);
+  if (const auto n = w["connect_timeout"])
+    ws.connect_timeout_ms = get_duration(n, sub(F, "connect_timeout"), 1000, 60000);
 }
 
 void parse_phases(const YAML::Node& p, Scenario& sc) {
@@ -305,9 +319,11 @@ void parse_phases(const YAML::Node& p, Scenario& sc) {
   check_keys(p, F, {"warmup", "warmup_min_ok_ratio", "faults", "converge_within", "cooldown"});
   auto& ps = sc.phases;
   if (const auto n = p["warmup"]) ps.warmup_ms = get_duration(n, sub(F, "warmup"), 1000, 600000);
-  if (const auto n = p["warmup_min_ok_ratio"]) ps.warmup_min_ok_ratio = get_double(n, sub(F, "warmup_min_ok_ratio"), 0.0, 1.0);
+  if (const auto n = p["warmup_min_ok_ratio"])
+    ps.warmup_min_ok_ratio = get_double(n, sub(F, "warmup_min_ok_ratio"), 0.0, 1.0);
   if (const auto n = p["faults"]) ps.faults_ms = get_duration(n, sub(F, "faults"), 1000, 1800000);
-  if (const auto n = p["converge_within"]) ps.converge_within_ms = get_duration(n, sub(F, "converge_within"), 1000, 1800000);
+  if (const auto n = p["converge_within"])
+    ps.converge_within_ms = get_duration(n, sub(F, "converge_within"), 1000, 1800000);
   if (const auto n = p["cooldown"]) ps.cooldown_ms = get_duration(n, sub(F, "cooldown"), 0, 600000);
 }
 
@@ -406,7 +422,8 @@ Fault parse_fault(const YAML::Node& f, const std::string& F, const Scenario& sc)
   if (ft.action == FaultAction::Kill) {
     if (!f["process"]) fail(f, sub(F, "process"), "is required for kill (postmaster or agent)");
     if (ft.process == ProcessKind::Node) {
-      fail(f["process"], sub(F, "process"), "kill takes postmaster or agent; use reboot for the whole node");
+      fail(f["process"], sub(F, "process"),
+           "kill takes postmaster or agent; use reboot for the whole node");
     }
   }
   const bool healing = ft.action == FaultAction::IfDown || ft.action == FaultAction::Partition ||
@@ -414,13 +431,15 @@ Fault parse_fault(const YAML::Node& f, const std::string& F, const Scenario& sc)
                        ft.action == FaultAction::Freeze || ft.action == FaultAction::Loss ||
                        ft.action == FaultAction::Latency || ft.action == FaultAction::Bandwidth;
   if (f["duration"]) {
-    if (!healing) fail(f["duration"], sub(F, "duration"), "is not valid for " + to_string(ft.action));
+    if (!healing)
+      fail(f["duration"], sub(F, "duration"), "is not valid for " + to_string(ft.action));
     ft.duration_ms = get_duration(f["duration"], sub(F, "duration"), 100, 1800000);
   }
   if (f["restart_after"]) {
     if (ft.action != FaultAction::MonitorLoss && ft.action != FaultAction::Reboot &&
         ft.action != FaultAction::Kill) {
-      fail(f["restart_after"], sub(F, "restart_after"), "is only valid for monitor_loss, reboot and kill");
+      fail(f["restart_after"], sub(F, "restart_after"),
+           "is only valid for monitor_loss, reboot and kill");
     }
     ft.restart_after_ms = get_duration(f["restart_after"], sub(F, "restart_after"), 0, 1800000);
   }
@@ -456,11 +475,14 @@ void parse_expect(const YAML::Node& e, Scenario& sc) {
   check_keys(e, F, {"rto_max", "lost_writes_max", "failover", "new_primary", "final_states"});
   auto& ex = sc.expect;
   if (const auto n = e["rto_max"]) ex.rto_max_ms = get_duration(n, sub(F, "rto_max"), 100, 1800000);
-  if (const auto n = e["lost_writes_max"]) ex.lost_writes_max = static_cast<int>(get_int(n, sub(F, "lost_writes_max"), 0, 1000000000));
+  if (const auto n = e["lost_writes_max"])
+    ex.lost_writes_max = static_cast<int>(get_int(n, sub(F, "lost_writes_max"), 0, 1000000000));
   if (const auto n = e["failover"]) ex.failover = get_enum(n, sub(F, "failover"), kFailover);
   if (const auto n = e["new_primary"]) {
-    ex.new_primary = get_target(n, sub(F, "new_primary"), sc.formation.nodes, {Target::Kind::Node}).node_index;
-    if (ex.failover == FailoverExpectation::Forbidden) fail(n, sub(F, "new_primary"), "contradicts failover: forbidden");
+    ex.new_primary =
+        get_target(n, sub(F, "new_primary"), sc.formation.nodes, {Target::Kind::Node}).node_index;
+    if (ex.failover == FailoverExpectation::Forbidden)
+      fail(n, sub(F, "new_primary"), "contradicts failover: forbidden");
     ex.failover = FailoverExpectation::Required;
   }
   if (const auto fs = e["final_states"]) {
@@ -470,7 +492,8 @@ void parse_expect(const YAML::Node& e, Scenario& sc) {
       const auto key = kv.first.as<std::string>();
       const auto field = sub(F, "final_states." + key);
       auto st = pgaf::parse_node_state(key);
-      if (!st.ok() || *st == NodeState::Unknown) fail(kv.first, field, "unknown FSM state \"" + key + "\"");
+      if (!st.ok() || *st == NodeState::Unknown)
+        fail(kv.first, field, "unknown FSM state \"" + key + "\"");
       const int count = static_cast<int>(get_int(kv.second, field, 0, kMaxNodes));
       total += count;
       ex.final_states[key] = count;
@@ -482,8 +505,10 @@ void parse_expect(const YAML::Node& e, Scenario& sc) {
     }
   } else {
     ex.final_states["primary"] = 1;
-    if (sc.formation.nodes > 1) ex.final_states["secondary"] = sc.formation.nodes - 1;
-    else ex.final_states = {{"single", 1}};
+    if (sc.formation.nodes > 1)
+      ex.final_states["secondary"] = sc.formation.nodes - 1;
+    else
+      ex.final_states = {{"single", 1}};
   }
 }
 
@@ -492,37 +517,44 @@ Scenario parse_root(const YAML::Node& root, const std::string& file) {
   sc.file = file;
   if (!root.IsDefined() || root.IsNull()) throw ParseError{1, "", "the file is empty"};
   check_keys(root, "",
-             {"version", "name", "description", "tags", "seed", "timeout", "formation",
-              "workload", "phases", "faults", "expect"});
+             {"version", "name", "description", "tags", "seed", "timeout", "formation", "workload",
+              "phases", "faults", "expect"});
   if (!root["version"]) fail(root, "version", "is required (version: 1)");
   get_int(root["version"], "version", 1, 1);
   if (!root["name"]) fail(root, "name", "is required");
   sc.name = get_string(root["name"], "name");
   if (sc.name.empty() || sc.name.size() > 64 ||
       !std::all_of(sc.name.begin(), sc.name.end(), [](char c) {
-        return std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+        return std::islower(static_cast<unsigned char>(c)) ||
+               std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '_';
       })) {
-    fail(root["name"], "name", "must be 1..64 characters of [a-z0-9_-] (it names the report folder)");
+    fail(root["name"], "name",
+         "must be 1..64 characters of [a-z0-9_-] (it names the report folder)");
   }
   if (root["description"]) sc.description = get_string(root["description"], "description");
   if (const auto t = root["tags"]) {
     if (!t.IsSequence()) fail(t, "tags", "must be a list");
-    for (size_t i = 0; i < t.size(); ++i) sc.tags.push_back(get_string(t[i], "tags[" + std::to_string(i) + "]"));
+    for (size_t i = 0; i < t.size(); ++i)
+      sc.tags.push_back(get_string(t[i], "tags[" + std::to_string(i) + "]"));
   }
-  if (root["seed"]) sc.seed = static_cast<std::uint64_t>(get_int(root["seed"], "seed", 0, (1LL << 62)));
-  if (root["timeout"]) sc.timeout_ms = get_duration(root["timeout"], "timeout", 10000, kMaxScenarioTimeoutMs);
+  if (root["seed"])
+    sc.seed = static_cast<std::uint64_t>(get_int(root["seed"], "seed", 0, (1LL << 62)));
+  if (root["timeout"])
+    sc.timeout_ms = get_duration(root["timeout"], "timeout", 10000, kMaxScenarioTimeoutMs);
   if (!root["formation"]) fail(root, "formation", "is required");
   parse_formation(root["formation"], sc);
   if (root["workload"]) parse_workload(root["workload"], sc);
   if (root["phases"]) parse_phases(root["phases"], sc);
   if (const auto fl = root["faults"]) {
     if (!fl.IsSequence()) fail(fl, "faults", "must be a list");
-    if (static_cast<int>(fl.size()) > kMaxFaults) fail(fl, "faults", "has more than " + std::to_string(kMaxFaults) + " entries");
+    if (static_cast<int>(fl.size()) > kMaxFaults)
+      fail(fl, "faults", "has more than " + std::to_string(kMaxFaults) + " entries");
     std::set<std::string> names;
     for (size_t i = 0; i < fl.size(); ++i) {
       const auto field = "faults[" + std::to_string(i) + "]";
       Fault ft = parse_fault(fl[i], field, sc);
-      if (!names.insert(ft.name).second) fail(fl[i]["name"], field + ".name", "duplicate fault name \"" + ft.name + "\"");
+      if (!names.insert(ft.name).second)
+        fail(fl[i]["name"], field + ".name", "duplicate fault name \"" + ft.name + "\"");
       sc.faults.push_back(std::move(ft));
     }
   }
@@ -536,7 +568,8 @@ Scenario parse_root(const YAML::Node& root, const std::string& file) {
   if (sc.timeout_ms < needed) {
     fail(root["timeout"] ? root["timeout"] : root, "timeout",
          "is " + std::to_string(sc.timeout_ms) + "ms, shorter than its phases need (" +
-             std::to_string(needed) + "ms: stable_timeout + warmup + faults + converge_within + cooldown)");
+             std::to_string(needed) +
+             "ms: stable_timeout + warmup + faults + converge_within + cooldown)");
   }
   return sc;
 }
@@ -545,12 +578,18 @@ Scenario parse_root(const YAML::Node& root, const std::string& file) {
 
 std::string Target::to_string() const {
   switch (kind) {
-    case Kind::Primary: return "primary";
-    case Kind::Standby: return "standby";
-    case Kind::AnyNode: return "any";
-    case Kind::Node: return "node" + std::to_string(node_index + 1);
-    case Kind::Monitor: return "monitor";
-    case Kind::Clients: return "clients";
+    case Kind::Primary:
+      return "primary";
+    case Kind::Standby:
+      return "standby";
+    case Kind::AnyNode:
+      return "any";
+    case Kind::Node:
+      return "node" + std::to_string(node_index + 1);
+    case Kind::Monitor:
+      return "monitor";
+    case Kind::Clients:
+      return "clients";
   }
   return "?";
 }
@@ -561,7 +600,8 @@ bool Scenario::has_tag(const std::string& tag) const {
 
 bool Scenario::sync_replication() const {
   const auto sc = formation.synchronous_commit;
-  if (sc != SyncCommit::On && sc != SyncCommit::RemoteWrite && sc != SyncCommit::RemoteApply) return false;
+  if (sc != SyncCommit::On && sc != SyncCommit::RemoteWrite && sc != SyncCommit::RemoteApply)
+    return false;
   int quorum = 0;
   for (bool q : formation.replication_quorum) quorum += q ? 1 : 0;
   return formation.nodes > 1 && quorum >= 2;
@@ -586,23 +626,28 @@ std::vector<std::string> Scenario::required_capabilities() const {
 }
 
 std::string to_string(FaultAction a) {
-  for (const auto& [n, v] : kActions) if (v == a) return n;
+  for (const auto& [n, v] : kActions)
+    if (v == a) return n;
   return "?";
 }
 std::string to_string(FaultMode m) {
-  for (const auto& [n, v] : kModes) if (v == m) return n;
+  for (const auto& [n, v] : kModes)
+    if (v == m) return n;
   return "?";
 }
 std::string to_string(ProcessKind p) {
-  for (const auto& [n, v] : kProcesses) if (v == p) return n;
+  for (const auto& [n, v] : kProcesses)
+    if (v == p) return n;
   return "?";
 }
 std::string to_string(SyncCommit s) {
-  for (const auto& [n, v] : kSync) if (v == s) return n;
+  for (const auto& [n, v] : kSync)
+    if (v == s) return n;
   return "?";
 }
 std::string to_string(FailoverExpectation f) {
-  for (const auto& [n, v] : kFailover) if (v == f) return n;
+  for (const auto& [n, v] : kFailover)
+    if (v == f) return n;
   return "?";
 }
 
@@ -614,7 +659,8 @@ Result<Scenario> parse_scenario(const std::string& yaml_text, const std::string&
     std::string msg = file + ":" + std::to_string(e.line) + ": ";
     if (!e.field.empty()) msg += "field \"" + e.field + "\": ";
     msg += e.message;
-    return make_error(ErrorCode::InvalidArgument, msg, "see docs/scenarios.md for the scenario format");
+    return make_error(ErrorCode::InvalidArgument, msg,
+                      "see docs/scenarios.md for the scenario format");
   } catch (const YAML::Exception& e) {
     return make_error(ErrorCode::InvalidArgument,
                       file + ":" + std::to_string(e.mark.line + 1) + ": malformed YAML: " + e.msg,
@@ -624,7 +670,8 @@ Result<Scenario> parse_scenario(const std::string& yaml_text, const std::string&
 
 Result<Scenario> parse_scenario_file(const std::string& path) {
   std::ifstream in(path);
-  if (!in) return make_error(ErrorCode::InvalidArgument, "could not open scenario file \"" + path + "\"");
+  if (!in)
+    return make_error(ErrorCode::InvalidArgument, "could not open scenario file \"" + path + "\"");
   std::stringstream ss;
   ss << in.rdbuf();
   return parse_scenario(ss.str(), path);

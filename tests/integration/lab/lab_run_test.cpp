@@ -12,10 +12,9 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "pgaf/netns/reaper.hpp"
 
@@ -24,7 +23,8 @@ namespace fs = std::filesystem;
 namespace {
 
 /* Run argv with stdout/stderr to log; SIGKILL after timeout. Returns the exit code or -1. */
-int run(const std::vector<std::string>& argv, const std::string& log, std::chrono::seconds timeout) {
+int run(const std::vector<std::string>& argv, const std::string& log,
+        std::chrono::seconds timeout) {
   const pid_t pid = ::fork();
   if (pid == 0) {
     FILE* f = std::fopen(log.c_str(), "w");
@@ -79,10 +79,11 @@ TEST(LabRun, SmokeScenarioPassesAndImpossibleBoundFails) {
   fs::remove_all(dir);
   fs::create_directories(dir);
   const std::string log = (dir / "lab.log").string();
-  const int rc = run({LAB_BIN, "run", "--pg-autoctl", PG_AUTOCTL_BIN, "--report-dir", (dir / "reports").string(),
-                      "--timeout", "6m", std::string(LAB_SCENARIOS_DIR) + "/primary-postgres-crash.yaml",
-                      std::string(LAB_IT_DATA_DIR) + "/impossible-rto.yaml"},
-                     log, std::chrono::seconds(380));
+  const int rc = run(
+      {LAB_BIN, "run", "--pg-autoctl", PG_AUTOCTL_BIN, "--report-dir", (dir / "reports").string(),
+       "--timeout", "6m", std::string(LAB_SCENARIOS_DIR) + "/primary-postgres-crash.yaml",
+       std::string(LAB_IT_DATA_DIR) + "/impossible-rto.yaml"},
+      log, std::chrono::seconds(380));
   const std::string out = slurp(log);
   EXPECT_EQ(rc, 1) << out; /* one scenario failed on purpose */
   EXPECT_NE(out.find("scenario"), std::string::npos) << out;
@@ -94,8 +95,8 @@ TEST(LabRun, SmokeScenarioPassesAndImpossibleBoundFails) {
   ASSERT_EQ(runs.size(), 1u) << out;
   const fs::path good = runs[0] / "primary-postgres-crash";
   const fs::path bad = runs[0] / "impossible-rto";
-  for (const auto& p : {good / "result.json", good / "junit.xml", good / "report.html", bad / "result.json",
-                        runs[0] / "index.html", runs[0] / "junit.xml"}) {
+  for (const auto& p : {good / "result.json", good / "junit.xml", good / "report.html",
+                        bad / "result.json", runs[0] / "index.html", runs[0] / "junit.xml"}) {
     EXPECT_TRUE(fs::exists(p)) << p;
   }
 
@@ -118,7 +119,8 @@ TEST(LabRun, SmokeScenarioPassesAndImpossibleBoundFails) {
   bool rto_failed = false;
   for (const auto& v : b["verdicts"]) {
     if (v["checker"] == "rto") {
-      rto_failed = v["verdict"] == "fail" && !v["witnesses"].empty() && v["witnesses"][0]["fault"] == "kill-primary-postmaster";
+      rto_failed = v["verdict"] == "fail" && !v["witnesses"].empty() &&
+                   v["witnesses"][0]["fault"] == "kill-primary-postmaster";
     }
   }
   EXPECT_TRUE(rto_failed) << b["verdicts"].dump(1);
@@ -138,7 +140,11 @@ TEST(LabRun, SigtermTearsDownAndExits130) {
   fs::remove_all(dir);
   fs::create_directories(dir);
   const std::string log = (dir / "lab.log").string();
-  const std::vector<std::string> argv = {LAB_BIN, "run", "--pg-autoctl", PG_AUTOCTL_BIN, "--report-dir",
+  const std::vector<std::string> argv = {LAB_BIN,
+                                         "run",
+                                         "--pg-autoctl",
+                                         PG_AUTOCTL_BIN,
+                                         "--report-dir",
                                          (dir / "reports").string(),
                                          std::string(LAB_SCENARIOS_DIR) + "/monitor-loss.yaml"};
   const pid_t pid = ::fork();
@@ -157,7 +163,8 @@ TEST(LabRun, SigtermTearsDownAndExits130) {
   ASSERT_GT(pid, 0);
   /* wait (bounded) until the workload runs, then interrupt */
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (slurp(log).find("warm-up") == std::string::npos && std::chrono::steady_clock::now() < until) {
+  while (slurp(log).find("warm-up") == std::string::npos &&
+         std::chrono::steady_clock::now() < until) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   ASSERT_NE(slurp(log).find("warm-up"), std::string::npos) << slurp(log);

@@ -3,10 +3,11 @@
  * histories built to violate an invariant (split brain, lost acknowledged write, double
  * promotion, timeline going back, RTO over its bound, no convergence) MUST fail, with witnesses.
  */
+#include "pgaf/lab/checkers.hpp"
+
 #include <gtest/gtest.h>
 
 #include "history_builder.hpp"
-#include "pgaf/lab/checkers.hpp"
 
 using namespace pgaf::lab;
 using labtest::Builder;
@@ -30,7 +31,8 @@ TEST(Checkers, CleanFailoverPassesEveryChecker) {
   Builder b = Builder::clean_failover();
   ASSERT_TRUE(b.h.validate().ok());
   const CheckResult r = check_history(b.h, sync_config());
-  for (const auto& v : r.verdicts) EXPECT_EQ(v.status, VerdictStatus::Pass) << v.checker << ": " << v.summary;
+  for (const auto& v : r.verdicts)
+    EXPECT_EQ(v.status, VerdictStatus::Pass) << v.checker << ": " << v.summary;
   EXPECT_TRUE(r.passed());
   EXPECT_EQ(r.lost_writes, 0);
   EXPECT_EQ(r.unknown, 1);
@@ -43,10 +45,10 @@ TEST(Checkers, CleanFailoverPassesEveryChecker) {
   EXPECT_EQ(x.unavailable_ms, 3600);
   EXPECT_TRUE(x.recovered);
   ASSERT_TRUE(x.detect_ms && x.decide_ms && x.promote_ms && x.reconnect_ms);
-  EXPECT_EQ(*x.detect_ms, 800);     /* 10000 → 10800 node1 unhealthy */
-  EXPECT_EQ(*x.decide_ms, 200);     /* 10800 → 11000 report_lsn assigned */
-  EXPECT_EQ(*x.promote_ms, 2000);   /* 11000 → 13000 node2 reports primary */
-  EXPECT_EQ(*x.reconnect_ms, 520);  /* 13000 → 13520 first acked write */
+  EXPECT_EQ(*x.detect_ms, 800);    /* 10000 → 10800 node1 unhealthy */
+  EXPECT_EQ(*x.decide_ms, 200);    /* 10800 → 11000 report_lsn assigned */
+  EXPECT_EQ(*x.promote_ms, 2000);  /* 11000 → 13000 node2 reports primary */
+  EXPECT_EQ(*x.reconnect_ms, 520); /* 13000 → 13520 first acked write */
   const Verdict* conv = r.find("convergence");
   ASSERT_NE(conv, nullptr);
   EXPECT_NE(conv->summary.find("1000 ms after heal"), std::string::npos) << conv->summary;
@@ -124,7 +126,7 @@ TEST(Checkers, AsyncLossIsCountedAsRpoNotFailed) {
 TEST(Checkers, UnknownOutcomesAreNeverLostOrOk) {
   Builder b = Builder::clean_failover();
   const Op& u1 = b.op(9990, 12000, OpOutcome::Unknown);
-  b.h.final.values.insert(u1.value); /* it did commit: recovered */
+  b.h.final.values.insert(u1.value);     /* it did commit: recovered */
   b.op(9991, 12000, OpOutcome::Unknown); /* did not commit: not lost either */
   int n = -1, rec = -1;
   const Verdict v = check_lost_writes(b.h, sync_config(), &n, &rec);
@@ -147,7 +149,8 @@ TEST(Checkers, DoublePromotionOnOneTimelineFails) {
   b.op(3000, 3010, OpOutcome::Ok, "node3", 2);
   const Verdict v = check_timelines(b.h);
   ASSERT_EQ(v.status, VerdictStatus::Fail);
-  EXPECT_NE(v.witnesses[0]["explanation"].get<std::string>().find("double promotion"), std::string::npos);
+  EXPECT_NE(v.witnesses[0]["explanation"].get<std::string>().find("double promotion"),
+            std::string::npos);
 }
 
 TEST(Checkers, SampledTimelineGoingBackFails) {
@@ -159,7 +162,9 @@ TEST(Checkers, SampledTimelineGoingBackFails) {
   b.h.samples.push_back({29600, "node2", true, false, false, 1, 0});
   const Verdict v = check_timelines(b.h);
   ASSERT_EQ(v.status, VerdictStatus::Fail);
-  EXPECT_NE(v.witnesses[0]["explanation"].get<std::string>().find("node2 went from timeline 2 to 1"), std::string::npos);
+  EXPECT_NE(
+      v.witnesses[0]["explanation"].get<std::string>().find("node2 went from timeline 2 to 1"),
+      std::string::npos);
 }
 
 TEST(Checkers, RtoOverBoundAndNeverRecoveredFail) {
@@ -243,13 +248,15 @@ TEST(Checkers, ConvergenceMissingOrLateFails) {
   stuck.h.ops = kept;
   v = check_convergence(stuck.h, c);
   ASSERT_EQ(v.status, VerdictStatus::Fail);
-  EXPECT_NE(v.summary.find("no write was acknowledged after the heal"), std::string::npos) << v.summary;
+  EXPECT_NE(v.summary.find("no write was acknowledged after the heal"), std::string::npos)
+      << v.summary;
 }
 
 TEST(Checkers, WarmupNeedsAcknowledgedWrites) {
   Builder b(2);
   EXPECT_EQ(check_warmup(b.h, sync_config()).status, VerdictStatus::Fail);
-  for (TimeMs t = 1000; t < 5000; t += 100) b.op(t, t + 5, t % 1000 == 0 ? OpOutcome::Fail : OpOutcome::Ok, "node1", 1);
+  for (TimeMs t = 1000; t < 5000; t += 100)
+    b.op(t, t + 5, t % 1000 == 0 ? OpOutcome::Fail : OpOutcome::Ok, "node1", 1);
   CheckConfig c = sync_config();
   c.warmup_min_ok_ratio = 0.95; /* 4 of 40 failed: 0.9 */
   EXPECT_EQ(check_warmup(b.h, c).status, VerdictStatus::Fail);

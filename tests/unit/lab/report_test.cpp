@@ -4,6 +4,8 @@
  * report.html are well-formed XML (checked by a small strict checker below); the HTML fetches
  * nothing from the network; hostile strings are escaped.
  */
+#include "pgaf/lab/report.hpp"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -12,7 +14,6 @@
 #include <vector>
 
 #include "history_builder.hpp"
-#include "pgaf/lab/report.hpp"
 
 using namespace pgaf::lab;
 using labtest::Builder;
@@ -66,7 +67,8 @@ std::string xml_problem(const std::string& s) {
       const size_t semi = s.find(';', i);
       if (semi == std::string::npos) return "bare '&'";
       const std::string ent = s.substr(i, semi - i + 1);
-      if (ent != "&amp;" && ent != "&lt;" && ent != "&gt;" && ent != "&quot;" && ent != "&apos;" && ent.rfind("&#", 0) != 0)
+      if (ent != "&amp;" && ent != "&lt;" && ent != "&gt;" && ent != "&quot;" && ent != "&apos;" &&
+          ent.rfind("&#", 0) != 0)
         return "unknown entity " + ent;
       i = semi + 1;
     } else {
@@ -151,8 +153,12 @@ TEST(Report, JunitIsWellFormedAndCountsFailures) {
   skipped.message = "netem: not supported by this kernel <no qdisc>";
   const std::string x = render_junit({r, skipped});
   EXPECT_EQ(xml_problem(x), "") << x;
-  EXPECT_NE(x.find("<testsuites name=\"lab\" tests=\"8\" failures=\"1\" errors=\"0\" skipped=\"1\">"), std::string::npos) << x;
-  EXPECT_NE(x.find("<testcase classname=\"lab.synthetic\" name=\"lost_writes\">"), std::string::npos);
+  EXPECT_NE(
+      x.find("<testsuites name=\"lab\" tests=\"8\" failures=\"1\" errors=\"0\" skipped=\"1\">"),
+      std::string::npos)
+      << x;
+  EXPECT_NE(x.find("<testcase classname=\"lab.synthetic\" name=\"lost_writes\">"),
+            std::string::npos);
   EXPECT_NE(x.find("&lt;no qdisc&gt;"), std::string::npos);
 }
 
@@ -182,7 +188,8 @@ TEST(Report, HtmlIsStaticWithWellFormedSvgSwimlanes) {
   const std::string svg = html.substr(a, b + 6 - a);
   EXPECT_EQ(xml_problem(svg), "") << svg.substr(0, 2000);
   EXPECT_TRUE(svg + "\n" == render_svg_timeline(r));
-  for (const char* node : {">node1<", ">node2<", ">node3<"}) EXPECT_NE(svg.find(node), std::string::npos) << node;
+  for (const char* node : {">node1<", ">node2<", ">node3<"})
+    EXPECT_NE(svg.find(node), std::string::npos) << node;
   auto count = [&](const std::string& needle) {
     int n = 0;
     for (size_t p = 0; (p = svg.find(needle, p)) != std::string::npos; ++p) ++n;
@@ -191,7 +198,7 @@ TEST(Report, HtmlIsStaticWithWellFormedSvgSwimlanes) {
   EXPECT_EQ(count("<g class=\"fault\">"), 1);
   EXPECT_EQ(count("class=\"op op-"), static_cast<int>(r.history.ops.size()));
   EXPECT_EQ(count("class=\"op op-unknown\""), 1);
-  EXPECT_GE(count("<g class=\"state\">"), 9); /* 3 nodes × at least 3 state runs */
+  EXPECT_GE(count("<g class=\"state\">"), 9);                 /* 3 nodes × at least 3 state runs */
   EXPECT_NE(svg.find("fill=\"#d62728\""), std::string::npos); /* a primary band */
   EXPECT_EQ(count("<g class=\"rto\">"), 1);
   EXPECT_EQ(count("class=\"phase\""), 4);
@@ -205,7 +212,8 @@ TEST(Report, HtmlIsStaticWithWellFormedSvgSwimlanes) {
 
 TEST(Report, WritesTheThreeFilesAndTheRunIndex) {
   namespace fs = std::filesystem;
-  const fs::path dir = fs::temp_directory_path() / ("lab-report-test-" + std::to_string(::getpid()));
+  const fs::path dir =
+      fs::temp_directory_path() / ("lab-report-test-" + std::to_string(::getpid()));
   fs::remove_all(dir);
   const ScenarioReport r = sample_report();
   ASSERT_TRUE(write_scenario_report((dir / r.name).string(), r).ok());

@@ -3,13 +3,13 @@
  * every kind of malformed file is rejected with file, line and field in the message. Also checks
  * that every scenario shipped in scenarios/ parses and that the smoke subset exists.
  */
+#include "pgaf/lab/scenario.hpp"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <set>
 #include <string>
-
-#include "pgaf/lab/scenario.hpp"
 
 using namespace pgaf::lab;
 
@@ -121,7 +121,8 @@ TEST(Scenario, ValidFileParsesToDocumentedValues) {
 }
 
 TEST(Scenario, DefaultsAreFilled) {
-  auto r = parse_scenario("version: 1\nname: tiny\nformation: {nodes: 2, synchronous_commit: local}\n", "t.yaml");
+  auto r = parse_scenario(
+      "version: 1\nname: tiny\nformation: {nodes: 2, synchronous_commit: local}\n", "t.yaml");
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r->formation.candidate_priorities, (std::vector<int>{50, 50}));
   EXPECT_EQ(r->expect.final_states.at("primary"), 1);
@@ -144,32 +145,43 @@ TEST(Scenario, MalformedInputIsRejectedWithFileLineAndField) {
       {"missing unit", "timeout: 10m", "timeout: 600", 6, "timeout", "needs a unit"},
       {"bad unit", "warmup: 3s", "warmup: 3h", 24, "phases.warmup", "unknown unit"},
       {"nodes out of range", "nodes: 3", "nodes: 9", 8, "formation.nodes", "out of range"},
-      {"priority list length", "candidate_priorities: [50, 60, 0]", "candidate_priorities: [50, 60]", 9,
-       "formation.candidate_priorities", "has 2 entries"},
-      {"priority out of range", "candidate_priorities: [50, 60, 0]", "candidate_priorities: [50, 160, 0]", 9,
-       "formation.candidate_priorities[1]", "out of range"},
+      {"priority list length", "candidate_priorities: [50, 60, 0]",
+       "candidate_priorities: [50, 60]", 9, "formation.candidate_priorities", "has 2 entries"},
+      {"priority out of range", "candidate_priorities: [50, 60, 0]",
+       "candidate_priorities: [50, 160, 0]", 9, "formation.candidate_priorities[1]",
+       "out of range"},
       {"sync standbys beyond quorum", "number_sync_standbys: 1", "number_sync_standbys: 2", 11,
        "formation.number_sync_standbys", "needs at least 3 quorum standbys"},
-      {"bad synchronous_commit", "synchronous_commit: remote_apply", "synchronous_commit: maybe", 12,
-       "formation.synchronous_commit", "unknown value \"maybe\""},
-      {"unknown setting", "lease_ms: 3000", "lease_msec: 3000", 15, "formation.settings.lease_msec", ""},
-      {"bad agent_env", "PGAF_TEST_FLAG", "lower_case", 18, "formation.agent_env.lower_case", "upper-case"},
-      {"unknown action", "action: kill", "action: kil", 32, "faults[0].action", "unknown value \"kil\""},
-      {"unknown target", "target: primary\n    process", "target: primray\n    process", 33, "faults[0].target",
-       "unknown target"},
+      {"bad synchronous_commit", "synchronous_commit: remote_apply", "synchronous_commit: maybe",
+       12, "formation.synchronous_commit", "unknown value \"maybe\""},
+      {"unknown setting", "lease_ms: 3000", "lease_msec: 3000", 15, "formation.settings.lease_msec",
+       ""},
+      {"bad agent_env", "PGAF_TEST_FLAG", "lower_case", 18, "formation.agent_env.lower_case",
+       "upper-case"},
+      {"unknown action", "action: kill", "action: kil", 32, "faults[0].action",
+       "unknown value \"kil\""},
+      {"unknown target", "target: primary\n    process", "target: primray\n    process", 33,
+       "faults[0].target", "unknown target"},
       {"missing node", "to: node2", "to: node7", 39, "faults[1].to", "does not exist"},
-      {"unknown state", "state: report_lsn", "state: report_lssn", 36, "faults[1].when.state", "unknown FSM state"},
-      {"both triggers", "  - name: mon\n    at: 10s", "  - name: mon\n    when: {state: primary}\n    at: 10s", 42,
-       "faults[2]", "exactly one trigger"},
-      {"kill without process", "    process: postmaster\n", "", 30, "faults[0].process", "is required"},
-      {"duration on kill", "    process: postmaster\n", "    process: postmaster\n    duration: 3s\n", 35,
-       "faults[0].duration", "not valid for kill"},
+      {"unknown state", "state: report_lsn", "state: report_lssn", 36, "faults[1].when.state",
+       "unknown FSM state"},
+      {"both triggers", "  - name: mon\n    at: 10s",
+       "  - name: mon\n    when: {state: primary}\n    at: 10s", 42, "faults[2]",
+       "exactly one trigger"},
+      {"kill without process", "    process: postmaster\n", "", 30, "faults[0].process",
+       "is required"},
+      {"duration on kill", "    process: postmaster\n",
+       "    process: postmaster\n    duration: 3s\n", 35, "faults[0].duration",
+       "not valid for kill"},
       {"at beyond phase", "at: 2s", "at: 40s", 31, "faults[0].at", "out of range"},
       {"duplicate fault names", "name: mon", "name: cut", 42, "faults[2].name", "duplicate"},
-      {"final states sum", "secondary: 1, catchingup: 1", "secondary: 1", 49, "expect.final_states", "add up to 2"},
-      {"bad failover", "failover: required", "failover: maybe", 48, "expect.failover", "unknown value"},
+      {"final states sum", "secondary: 1, catchingup: 1", "secondary: 1", 49, "expect.final_states",
+       "add up to 2"},
+      {"bad failover", "failover: required", "failover: maybe", 48, "expect.failover",
+       "unknown value"},
       {"bad name", "name: primary-crash", "name: Primary Crash", 2, "name", "[a-z0-9_-]"},
-      {"timeout too short", "timeout: 10m", "timeout: 60s", 6, "timeout", "shorter than its phases"},
+      {"timeout too short", "timeout: 10m", "timeout: 60s", 6, "timeout",
+       "shorter than its phases"},
       {"wrong version", "version: 1", "version: 2", 1, "version", "out of range"},
   };
   for (const auto& c : cases) {
@@ -192,14 +204,17 @@ TEST(Scenario, BadFilesOnDiskNameFileLineAndField) {
     int line;
     const char* needle;
   };
-  for (const F& f : {F{"bad_unknown_field.yaml", 11, "field \"faults[0].durration\": unknown field"},
-                     F{"bad_state.yaml", 10, "field \"faults[0].when.state\": unknown FSM state \"report_lssn\""},
-                     F{"bad_syntax.yaml", 6, "malformed YAML"},
-                     F{"bad_setting.yaml", 7, "field \"formation.settings.lease_millis\""}}) {
+  for (const F& f :
+       {F{"bad_unknown_field.yaml", 11, "field \"faults[0].durration\": unknown field"},
+        F{"bad_state.yaml", 10,
+          "field \"faults[0].when.state\": unknown FSM state \"report_lssn\""},
+        F{"bad_syntax.yaml", 6, "malformed YAML"},
+        F{"bad_setting.yaml", 7, "field \"formation.settings.lease_millis\""}}) {
     const std::string path = dir + "/" + f.file;
     auto r = parse_scenario_file(path);
     ASSERT_FALSE(r.ok()) << f.file;
-    EXPECT_EQ(r.error().message.rfind(path + ":" + std::to_string(f.line) + ":", 0), 0u) << r.error().message;
+    EXPECT_EQ(r.error().message.rfind(path + ":" + std::to_string(f.line) + ":", 0), 0u)
+        << r.error().message;
     EXPECT_NE(r.error().message.find(f.needle), std::string::npos) << r.error().message;
   }
   auto missing = parse_scenario_file(dir + "/does-not-exist.yaml");
@@ -210,7 +225,8 @@ TEST(Scenario, BadFilesOnDiskNameFileLineAndField) {
 TEST(Scenario, EmptyFileIsRejected) {
   auto r = parse_scenario("", "empty.yaml");
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.error().message.find("empty.yaml:1: the file is empty"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("empty.yaml:1: the file is empty"), std::string::npos)
+      << r.error().message;
 }
 
 TEST(Scenario, ShippedScenariosAllParseAndCoverTheSeedCases) {
@@ -230,7 +246,8 @@ TEST(Scenario, ShippedScenariosAllParseAndCoverTheSeedCases) {
   EXPECT_GE(smoke, 1);
   EXPECT_LE(smoke, 4); /* the smoke subset must fit in 10 minutes */
   /* the scenario built to violate an invariant parses too */
-  auto v = parse_scenario_file(std::string(LAB_SCENARIOS_DIR) + "/violations/fencing-disabled-split-brain.yaml");
+  auto v = parse_scenario_file(std::string(LAB_SCENARIOS_DIR) +
+                               "/violations/fencing-disabled-split-brain.yaml");
   ASSERT_TRUE(v.ok()) << v.error().message;
   EXPECT_TRUE(v->has_tag("violation"));
 }

@@ -25,11 +25,10 @@
 #pragma once
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "pgaf/lab/history.hpp"
 #include "pgaf/lab/scenario.hpp"
@@ -50,13 +49,13 @@ struct FaultRto {
   std::string fault;
   TimeMs start_ms = 0;
   TimeMs window_end_ms = 0;
-  bool recovered = false;           /* an acked write completed after the gap */
-  TimeMs unavailable_ms = 0;        /* longest gap between acked writes overlapping the window */
+  bool recovered = false;    /* an acked write completed after the gap */
+  TimeMs unavailable_ms = 0; /* longest gap between acked writes overlapping the window */
   TimeMs gap_from_ms = 0;
   TimeMs gap_to_ms = 0;
-  std::optional<TimeMs> detect_ms;  /* fault start → first monitor event about a target */
-  std::optional<TimeMs> decide_ms;  /* detect → first promotion-path goal assigned */
-  std::optional<TimeMs> promote_ms; /* decide → another node reports wait_primary/primary */
+  std::optional<TimeMs> detect_ms;    /* fault start → first monitor event about a target */
+  std::optional<TimeMs> decide_ms;    /* detect → first promotion-path goal assigned */
+  std::optional<TimeMs> promote_ms;   /* decide → another node reports wait_primary/primary */
   std::optional<TimeMs> reconnect_ms; /* promote → first acked write after the gap */
 };
 

@@ -14,12 +14,11 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "pgaf/core/error.hpp"
 #include "pgaf/core/settings.hpp"
@@ -31,25 +30,25 @@ std::string to_string(OpOutcome o);
 
 /* One client write: INSERT of a unique value, COMMIT. */
 struct Op {
-  std::int64_t id = 0;     /* unique in the run */
+  std::int64_t id = 0; /* unique in the run */
   int client = 0;
-  std::int64_t value = 0;  /* the unique value written */
+  std::int64_t value = 0; /* the unique value written */
   TimeMs invoke_ms = 0;
   TimeMs complete_ms = 0;
   OpOutcome outcome = OpOutcome::Unknown;
-  std::string node;        /* Ok: node that answered (server-side identity) */
-  int timeline = 0;        /* Ok: timeline of the answering primary */
-  Lsn lsn = 0;             /* Ok: pg_current_wal_lsn() in the same transaction */
-  std::string error;       /* Fail/Unknown: the client-side error */
+  std::string node;  /* Ok: node that answered (server-side identity) */
+  int timeline = 0;  /* Ok: timeline of the answering primary */
+  Lsn lsn = 0;       /* Ok: pg_current_wal_lsn() in the same transaction */
+  std::string error; /* Fail/Unknown: the client-side error */
 };
 
 /* One sampler reading of one node, taken inside the node's namespace over loopback. */
 struct Sample {
   TimeMs t_ms = 0;
   std::string node;
-  bool reachable = false;  /* false: Postgres did not answer locally */
+  bool reachable = false; /* false: Postgres did not answer locally */
   bool in_recovery = false;
-  bool read_only = false;  /* default_transaction_read_only / transaction_read_only */
+  bool read_only = false; /* default_transaction_read_only / transaction_read_only */
   int timeline = 0;
   Lsn lsn = 0;
 };
@@ -58,9 +57,9 @@ struct Sample {
 struct FsmSample {
   TimeMs t_ms = 0;
   std::string node;
-  std::string reported;  /* wire state name */
+  std::string reported; /* wire state name */
   std::string goal;
-  std::string health;    /* unknown | bad | good */
+  std::string health; /* unknown | bad | good */
 };
 
 struct MonitorEvent {
@@ -77,16 +76,16 @@ struct FaultRecord {
   std::string action;
   std::vector<std::string> targets; /* resolved host names, e.g. {"node1"} */
   TimeMs start_ms = 0;
-  TimeMs end_ms = -1;               /* -1: not healed before the end of the run */
+  TimeMs end_ms = -1; /* -1: not healed before the end of the run */
   std::string detail;
-  bool skipped = false;             /* the fault could not be applied (witness in detail) */
+  bool skipped = false; /* the fault could not be applied (witness in detail) */
 };
 
 /* What the run observed after heal/converge. */
 struct FinalObservation {
-  bool read_ok = false;            /* the final primary's table was read */
-  std::string primary;             /* node read from */
-  std::set<std::int64_t> values;   /* values present on the final primary */
+  bool read_ok = false;          /* the final primary's table was read */
+  std::string primary;           /* node read from */
+  std::set<std::int64_t> values; /* values present on the final primary */
   int timeline = 0;
   std::string read_error;
 };
@@ -103,7 +102,7 @@ struct Phases {
 struct History {
   std::string scenario;
   std::uint64_t seed = 0;
-  std::vector<std::string> nodes;  /* node1..nodeN */
+  std::vector<std::string> nodes; /* node1..nodeN */
   std::string initial_primary;
   Phases phases;
   std::vector<Op> ops;
@@ -112,7 +111,7 @@ struct History {
   std::vector<MonitorEvent> events;
   std::vector<FaultRecord> faults;
   FinalObservation final;
-  std::vector<std::string> notes;  /* runner remarks shown in reports */
+  std::vector<std::string> notes; /* runner remarks shown in reports */
 
   Status validate() const;
 };

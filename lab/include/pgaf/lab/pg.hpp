@@ -27,7 +27,8 @@ using Row = std::vector<std::optional<std::string>>;
 struct QueryOutcome {
   enum class Kind {
     Ok,          /* the statement completed: rows hold its result */
-    ServerError, /* the server reported an error and the session is still alive: it did not commit */
+    ServerError, /* the server reported an error and the session is still alive: it did not commit
+                  */
     Lost,        /* the connection broke while the statement was in flight: outcome unknown */
     Timeout,     /* no answer before the deadline: outcome unknown (connection closed) */
   } kind = Kind::Lost;
@@ -53,7 +54,8 @@ class PgConn {
   void close();
   /* Run one statement (with text parameters) and wait at most timeout_ms. On Timeout or Lost
    * the connection is closed. */
-  QueryOutcome exec(const std::string& sql, const std::vector<std::string>& params, TimeMs timeout_ms);
+  QueryOutcome exec(const std::string& sql, const std::vector<std::string>& params,
+                    TimeMs timeout_ms);
   /* Convenience: Ok rows or an Error. */
   Result<std::vector<Row>> query(const std::string& sql, TimeMs timeout_ms,
                                  const std::vector<std::string>& params = {});

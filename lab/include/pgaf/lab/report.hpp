@@ -29,7 +29,7 @@ struct ScenarioReport {
   std::string description;
   std::uint64_t seed = 0;
   ScenarioOutcome outcome = ScenarioOutcome::Error;
-  std::string message;       /* why skipped / errored */
+  std::string message; /* why skipped / errored */
   TimeMs duration_ms = 0;
   History history;
   CheckResult checks;

@@ -27,10 +27,10 @@
 namespace pgaf::lab {
 
 struct RunOptions {
-  std::string pg_autoctl;        /* absolute path of the pg_autoctl binary to test */
+  std::string pg_autoctl; /* absolute path of the pg_autoctl binary to test */
   std::string pg_bindir = "/usr/lib/postgresql/15/bin";
   std::string report_dir = "reports";
-  std::string run_id;            /* reports/<run_id>/...; default: UTC timestamp */
+  std::string run_id; /* reports/<run_id>/...; default: UTC timestamp */
   std::optional<std::uint64_t> seed_override;
   TimeMs global_timeout_ms = 60 * 60 * 1000;
   std::string user = "postgres";
@@ -50,8 +50,8 @@ Result<std::string> reap_crashed_runs();
 std::string missing_capability(const Scenario& sc, const netns::Capabilities& caps);
 /* Run one scenario to completion (or skip it); never throws. global_deadline_ms is on the
  * steady clock (milliseconds since its epoch). */
-ScenarioReport run_scenario(const Scenario& sc, const RunOptions& opt, const netns::Capabilities& caps,
-                            int index, TimeMs global_deadline_ms);
+ScenarioReport run_scenario(const Scenario& sc, const RunOptions& opt,
+                            const netns::Capabilities& caps, int index, TimeMs global_deadline_ms);
 
 /* Run all, write reports and the index, print the summary table; returns the exit status
  * (0 only when every scenario passed; skipped scenarios do not fail the run). */

@@ -62,8 +62,8 @@ struct Target {
 struct Trigger {
   std::optional<TimeMs> at_ms;
   struct When {
-    Target node;        /* Primary, Standby, AnyNode or Node */
-    std::string state;  /* a pg_auto_failover wire state name, e.g. "report_lsn" */
+    Target node;       /* Primary, Standby, AnyNode or Node */
+    std::string state; /* a pg_auto_failover wire state name, e.g. "report_lsn" */
     TimeMs delay_ms = 0;
   };
   std::optional<When> when;
@@ -71,19 +71,19 @@ struct Trigger {
 
 struct Fault {
   std::string name;
-  int line = 0;  /* line of the fault in the file, for messages */
+  int line = 0; /* line of the fault in the file, for messages */
   FaultAction action = FaultAction::Kill;
   Trigger trigger;
   Target target;
-  std::optional<Target> to;             /* OneWay: the receiving side; Partition: optional peer */
+  std::optional<Target> to; /* OneWay: the receiving side; Partition: optional peer */
   FaultMode mode = FaultMode::Drop;
   ProcessKind process = ProcessKind::Node;
-  std::optional<TimeMs> duration_ms;    /* heal after; absent = until the heal phase */
+  std::optional<TimeMs> duration_ms;      /* heal after; absent = until the heal phase */
   std::optional<TimeMs> restart_after_ms; /* MonitorLoss/Reboot/Kill agent: restart after */
   int loss_percent = 0;
   TimeMs delay_ms = 0;
   int rate_kbit = 0;
-  bool include_clients = true;          /* Partition: clients are cut off too */
+  bool include_clients = true; /* Partition: clients are cut off too */
 };
 
 struct FormationSpec {
@@ -92,9 +92,9 @@ struct FormationSpec {
   std::vector<bool> replication_quorum;  /* size == nodes */
   int number_sync_standbys = 0;
   SyncCommit synchronous_commit = SyncCommit::On;
-  int node_disk_mb = 256;                /* tmpfs size of each node's PGDATA */
+  int node_disk_mb = 256;                                    /* tmpfs size of each node's PGDATA */
   std::vector<std::pair<std::string, std::string>> settings; /* pgaf::Settings names */
-  TimeMs stable_timeout_ms = 120000;     /* bound on building the formation */
+  TimeMs stable_timeout_ms = 120000;                         /* bound on building the formation */
   /* Test-only agent switches (e.g. disable fencing) passed as environment to pg_autoctl run,
    * used by scenarios built to violate an invariant. */
   std::vector<std::pair<std::string, std::string>> agent_env;
@@ -102,7 +102,7 @@ struct FormationSpec {
 
 struct WorkloadSpec {
   int clients = 2;
-  int rate_per_client = 20;   /* writes per second per client */
+  int rate_per_client = 20; /* writes per second per client */
   TimeMs op_timeout_ms = 2000;
   TimeMs connect_timeout_ms = 1000;
 };
@@ -116,10 +116,10 @@ struct PhasesSpec {
 };
 
 struct Expectations {
-  std::optional<TimeMs> rto_max_ms;      /* per fault, client-observed write unavailability */
-  std::optional<int> lost_writes_max;    /* default: 0 with sync replication, unbounded async */
+  std::optional<TimeMs> rto_max_ms;   /* per fault, client-observed write unavailability */
+  std::optional<int> lost_writes_max; /* default: 0 with sync replication, unbounded async */
   FailoverExpectation failover = FailoverExpectation::Allowed;
-  std::optional<int> new_primary;        /* node index the failover must promote */
+  std::optional<int> new_primary;          /* node index the failover must promote */
   std::map<std::string, int> final_states; /* e.g. primary: 1, secondary: 2 */
 };
 
