@@ -41,7 +41,9 @@ long ms_since(SteadyClock::time_point t) {
   return static_cast<long>(
       std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - t).count());
 }
-void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+void sleep_ms(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+}
 
 long median(std::vector<long> v) {
   if (v.empty()) return -1;
@@ -84,7 +86,7 @@ long agent_rss_kb(AgentLab& lab, const std::string& node) {
 struct Run {
   bool ok = false;
   long gap_ms = -1;
-  long op_ms = -1;   /* switchover command duration */
+  long op_ms = -1; /* switchover command duration */
   long ready_ms = -1;
   long lost = 0;
   long rss_kb = 0;
@@ -196,7 +198,9 @@ int main(int argc, char** argv) {
     } else if (a == "--only" && i + 1 < argc) {
       only = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: bench-failover [--runs N] [--only whole|postmaster|norestart|switchover]\n");
+      std::fprintf(
+          stderr,
+          "usage: bench-failover [--runs N] [--only whole|postmaster|norestart|switchover]\n");
       return 1;
     }
   }
@@ -232,8 +236,8 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "[%s] run %d failed\n", t.key.c_str(), i + 1);
         continue;
       }
-      std::fprintf(stderr, "[%s] run %d: write gap %ld ms, ready %ld ms, lost %ld\n",
-                   t.key.c_str(), i + 1, r.gap_ms, r.ready_ms, r.lost);
+      std::fprintf(stderr, "[%s] run %d: write gap %ld ms, ready %ld ms, lost %ld\n", t.key.c_str(),
+                   i + 1, r.gap_ms, r.ready_ms, r.lost);
       gaps[t.key].push_back(r.gap_ms);
       ready.push_back(r.ready_ms);
       rss.push_back(r.rss_kb);
@@ -241,7 +245,8 @@ int main(int argc, char** argv) {
       if (t.key == "switchover") switch_ops.push_back(r.op_ms);
     }
   }
-  std::printf("\npgaf bench-failover: median of %d runs (client-observed write unavailability)\n", runs);
+  std::printf("\npgaf bench-failover: median of %d runs (client-observed write unavailability)\n",
+              runs);
   std::printf("%-52s %10s %10s %12s %s\n", "measure", "median", "target", "reference", "");
   bool all_ok = failures == 0 && lost_total == 0;
   auto line = [&](const std::string& label, long v, long target, const std::string& ref,
@@ -257,9 +262,11 @@ int main(int argc, char** argv) {
     std::snprintf(ref, sizeof ref, "%.1f s", static_cast<double>(t.reference_ms) / 1000.0);
     line(t.label, median(gaps[t.key]), t.target_ms, ref, "ms");
   }
-  if (!switch_ops.empty()) line("perform switchover returns within", median(switch_ops), 3000, "11.9 s", "ms");
+  if (!switch_ops.empty())
+    line("perform switchover returns within", median(switch_ops), 3000, "11.9 s", "ms");
   line("formation ready (monitor + primary + secondary)", median(ready), 8000, "~13 s", "ms");
-  line("agent memory per node (RSS, all pg_autoctl processes)", median(rss) / 1024, 30, "~30 MB", "MB");
+  line("agent memory per node (RSS, all pg_autoctl processes)", median(rss) / 1024, 30, "~30 MB",
+       "MB");
   std::printf("%-52s %8ld   %8d   %12s %s\n", "acknowledged writes lost (all runs)", lost_total, 0,
               "0", lost_total == 0 ? "ok" : "MISSED");
   if (failures > 0) std::printf("failed runs: %d\n", failures);

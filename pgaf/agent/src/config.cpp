@@ -97,16 +97,15 @@ Result<Config> Config::from_ini(const Ini& ini, const std::string& origin) {
   Config c;
   const std::string* role = ini.get("pg_autoctl", "role");
   if (role == nullptr) {
-    return make_error(ErrorCode::BadConfig,
-                      "missing key pg_autoctl.role in \"" + origin + "\"");
+    return make_error(ErrorCode::BadConfig, "missing key pg_autoctl.role in \"" + origin + "\"");
   }
   if (*role == "keeper") {
     c.role = Role::Keeper;
   } else if (*role == "monitor") {
     c.role = Role::Monitor;
   } else {
-    return make_error(ErrorCode::BadConfig, "invalid value \"" + *role +
-                                                "\" for pg_autoctl.role in \"" + origin + "\"",
+    return make_error(ErrorCode::BadConfig,
+                      "invalid value \"" + *role + "\" for pg_autoctl.role in \"" + origin + "\"",
                       "expected keeper or monitor");
   }
   using Setter = std::function<Status(const std::string&)>;
@@ -193,12 +192,10 @@ Result<Config> Config::from_ini(const Ini& ini, const std::string& origin) {
                                                 " for postgresql.port in \"" + origin + "\"");
   }
   if (c.pgdata.empty()) {
-    return make_error(ErrorCode::BadConfig,
-                      "missing key postgresql.pgdata in \"" + origin + "\"");
+    return make_error(ErrorCode::BadConfig, "missing key postgresql.pgdata in \"" + origin + "\"");
   }
   if (c.role == Role::Keeper && c.monitor.empty()) {
-    return make_error(ErrorCode::BadConfig,
-                      "missing key pg_autoctl.monitor in \"" + origin + "\"");
+    return make_error(ErrorCode::BadConfig, "missing key pg_autoctl.monitor in \"" + origin + "\"");
   }
   Status v = c.settings.validate();
   if (!v) {
@@ -266,8 +263,12 @@ Result<KeeperState> KeeperState::from_json(const std::string& text, const std::s
     s.group_id = j.at("groupId").get<GroupId>();
     auto cur = parse_node_state(j.at("current_role").get<std::string>());
     auto asg = parse_node_state(j.at("assigned_role").get<std::string>());
-    if (!cur) return make_error(ErrorCode::BadState, "state file \"" + origin + "\": " + cur.error().message);
-    if (!asg) return make_error(ErrorCode::BadState, "state file \"" + origin + "\": " + asg.error().message);
+    if (!cur)
+      return make_error(ErrorCode::BadState,
+                        "state file \"" + origin + "\": " + cur.error().message);
+    if (!asg)
+      return make_error(ErrorCode::BadState,
+                        "state file \"" + origin + "\": " + asg.error().message);
     s.current_role = *cur;
     s.assigned_role = *asg;
     s.system_identifier = j.at("system_identifier").get<std::int64_t>();

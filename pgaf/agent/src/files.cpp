@@ -20,7 +20,9 @@ namespace pgaf::agent {
 namespace fs = std::filesystem;
 
 namespace {
-std::string errno_text() { return std::strerror(errno); }
+std::string errno_text() {
+  return std::strerror(errno);
+}
 
 std::string trim(const std::string& s) {
   size_t b = s.find_first_not_of(" \t\r");
@@ -209,8 +211,8 @@ Result<Paths> paths_for(const std::string& pgdata_in) {
   if (!pgdata) return pgdata.error();
   std::string rel = pgdata->substr(1);
   std::string home = env_or("HOME", "");
-  if (home.empty() && (std::getenv("XDG_CONFIG_HOME") == nullptr ||
-                       std::getenv("XDG_DATA_HOME") == nullptr)) {
+  if (home.empty() &&
+      (std::getenv("XDG_CONFIG_HOME") == nullptr || std::getenv("XDG_DATA_HOME") == nullptr)) {
     return make_error(ErrorCode::BadConfig, "environment variable HOME is not set",
                       "set HOME, or XDG_CONFIG_HOME and XDG_DATA_HOME");
   }

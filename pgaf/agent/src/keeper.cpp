@@ -122,7 +122,8 @@ std::string monitor_host_of(const std::string& uri) {
   }
   auto at = rest.find('@');
   auto slash = rest.find('/');
-  if (at != std::string::npos && (slash == std::string::npos || at < slash)) rest = rest.substr(at + 1);
+  if (at != std::string::npos && (slash == std::string::npos || at < slash))
+    rest = rest.substr(at + 1);
   auto end = rest.find_first_of(":/?,");
   return rest.substr(0, end);
 }
@@ -141,9 +142,13 @@ Keeper::Keeper(Config cfg, KeeperState state, Clock& clock, PostgresControl& pg,
   guard_.set_current(state_.current_role);
 }
 
-Status Keeper::persist() { return persist_ ? persist_(state_) : Status::Ok(); }
+Status Keeper::persist() {
+  return persist_ ? persist_(state_) : Status::Ok();
+}
 
-std::string Keeper::slot_name(NodeId id) const { return standby_name(id); }
+std::string Keeper::slot_name(NodeId id) const {
+  return standby_name(id);
+}
 
 StandbySetup Keeper::standby_setup(std::optional<Upstream> up, Lsn target) const {
   StandbySetup s;
@@ -272,7 +277,8 @@ Status Keeper::run_step(KeeperStep step) {
       auto st2 = pg_.status();
       if (st2 && st2->system_identifier != 0) {
         state_.system_identifier = st2->system_identifier;
-        if (Status s = monitor_.set_node_system_identifier(state_.node_id, st2->system_identifier); !s)
+        if (Status s = monitor_.set_node_system_identifier(state_.node_id, st2->system_identifier);
+            !s)
           return s;
       }
       (void)refresh_other_nodes();
@@ -369,7 +375,8 @@ Status Keeper::run_step(KeeperStep step) {
       return pg_.set_read_only(true);
     case KeeperStep::SetReadWrite:
       if (!guard_.may_write()) {
-        return make_error(ErrorCode::Keeper, "cannot enable writes: no valid lease from the monitor",
+        return make_error(ErrorCode::Keeper,
+                          "cannot enable writes: no valid lease from the monitor",
                           "the transition is retried at the next round");
       }
       if (Status s = pg_.set_read_only(false); !s) return s;
@@ -428,7 +435,8 @@ Status Keeper::run_step(KeeperStep step) {
       auto st = pg_.status();
       if (st && st->running) {
         if (!st->in_recovery) {
-          return make_error(ErrorCode::BadState, "cannot follow a primary: PostgreSQL is not a standby",
+          return make_error(ErrorCode::BadState,
+                            "cannot follow a primary: PostgreSQL is not a standby",
                             "pg_rewind is needed");
         }
         return pg_.reload();
@@ -467,7 +475,8 @@ Status Keeper::run_step(KeeperStep step) {
         auto r = pg_.replay_lsn();
         if (r && *r >= target) break;
         if (clock_.now_ms() >= deadline) {
-          return make_error(ErrorCode::Timeout, "fast-forward did not reach the target LSN in time");
+          return make_error(ErrorCode::Timeout,
+                            "fast-forward did not reach the target LSN in time");
         }
         clock_.sleep_ms(50);
       }
@@ -612,16 +621,15 @@ IterationResult Keeper::iterate() {
     state_.last_monitor_contact = static_cast<std::int64_t>(std::time(nullptr));
     Status o = refresh_other_nodes();
     if (!o) spdlog::warn("could not refresh the other nodes: {}", o.error().message);
-    if (!sysid_published_ && ps.system_identifier != 0 &&
-        state_.current_role != NodeState::Init && state_.current_role != NodeState::WaitStandby) {
+    if (!sysid_published_ && ps.system_identifier != 0 && state_.current_role != NodeState::Init &&
+        state_.current_role != NodeState::WaitStandby) {
       if (monitor_.set_node_system_identifier(state_.node_id, ps.system_identifier)) {
         sysid_published_ = true;
       }
     }
   } else {
     spdlog::warn("failed to contact the monitor: {}", reply.error().message);
-    if (state_.current_role == NodeState::Dropped &&
-        reply.error().code == ErrorCode::UnknownNode) {
+    if (state_.current_role == NodeState::Dropped && reply.error().code == ErrorCode::UnknownNode) {
       r.dropped = true;
       return r;
     }

@@ -6,9 +6,10 @@
  * bounded by statement_timeout = monitor_call_timeout_ms. Server errors map back to our error
  * codes through their SQLSTATE (the monitor raises them from the same table).
  */
+#include <spdlog/spdlog.h>
+
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
-#include <spdlog/spdlog.h>
 
 #include "pgaf/agent/interfaces.hpp"
 #include "pgaf/agent/postgres.hpp"
@@ -92,17 +93,18 @@ class PqxxMonitorClient final : public MonitorClient {
       spdlog::info("the monitor does not number node_active reports: using the 8-argument form");
       seq_supported_ = false;
     }
-    auto r = call(cols + "FROM pgautofailover.node_active(" + args8 + ")", a.formation,
-                  a.node_id, a.group_id, std::string(to_string(a.current)), a.pg_is_running,
-                  a.tli, format_lsn(a.lsn), a.sync_state);
+    auto r = call(cols + "FROM pgautofailover.node_active(" + args8 + ")", a.formation, a.node_id,
+                  a.group_id, std::string(to_string(a.current)), a.pg_is_running, a.tli,
+                  format_lsn(a.lsn), a.sync_state);
     if (!r) return r.error();
     return assignment((*r)[0], false);
   }
 
   Result<NodeAddress> get_primary(const std::string& formation, GroupId group) override {
-    auto r = call("SELECT primary_node_id, primary_name, primary_host, primary_port "
-                  "FROM pgautofailover.get_primary($1::text, $2::int)",
-                  formation, group);
+    auto r = call(
+        "SELECT primary_node_id, primary_name, primary_host, primary_port "
+        "FROM pgautofailover.get_primary($1::text, $2::int)",
+        formation, group);
     if (!r) return r.error();
     if (r->empty()) return make_error(ErrorCode::NoPrimary, "the group has no primary right now");
     NodeAddress n;
@@ -116,18 +118,20 @@ class PqxxMonitorClient final : public MonitorClient {
   }
 
   Result<std::vector<NodeAddress>> get_other_nodes(NodeId node_id) override {
-    auto r = call("SELECT node_id, node_name, node_host, node_port, node_lsn::text, "
-                  "node_is_primary FROM pgautofailover.get_other_nodes($1::bigint)",
-                  node_id);
+    auto r = call(
+        "SELECT node_id, node_name, node_host, node_port, node_lsn::text, "
+        "node_is_primary FROM pgautofailover.get_other_nodes($1::bigint)",
+        node_id);
     if (!r) return r.error();
     return addresses(*r);
   }
 
   Result<std::optional<NodeAddress>> get_most_advanced_standby(const std::string& formation,
                                                                GroupId group) override {
-    auto r = call("SELECT node_id, node_name, node_host, node_port, node_lsn::text, "
-                  "node_is_primary FROM pgautofailover.get_most_advanced_standby($1::text, $2::int)",
-                  formation, group);
+    auto r = call(
+        "SELECT node_id, node_name, node_host, node_port, node_lsn::text, "
+        "node_is_primary FROM pgautofailover.get_most_advanced_standby($1::text, $2::int)",
+        formation, group);
     if (!r) return r.error();
     auto v = addresses(*r);
     if (v.empty()) return std::optional<NodeAddress>{};
@@ -136,14 +140,15 @@ class PqxxMonitorClient final : public MonitorClient {
 
   Result<std::string> synchronous_standby_names(const std::string& formation,
                                                 GroupId group) override {
-    auto r = call("SELECT pgautofailover.synchronous_standby_names($1::text, $2::int)", formation, group);
+    auto r = call("SELECT pgautofailover.synchronous_standby_names($1::text, $2::int)", formation,
+                  group);
     if (!r) return r.error();
     return std::string((*r)[0][0].is_null() ? "" : (*r)[0][0].c_str());
   }
 
   Status set_node_system_identifier(NodeId node_id, std::int64_t sysid) override {
-    auto r = call("SELECT 1 FROM pgautofailover.set_node_system_identifier($1, $2)", node_id,
-                  sysid);
+    auto r =
+        call("SELECT 1 FROM pgautofailover.set_node_system_identifier($1, $2)", node_id, sysid);
     if (!r) return r.error();
     return Status::Ok();
   }
@@ -173,11 +178,12 @@ class PqxxMonitorClient final : public MonitorClient {
   }
 
   Result<std::vector<StateRow>> current_state(const std::string& formation) override {
-    auto r = call("SELECT nodename, nodehost, nodeport, group_id, node_id, "
-                  "current_group_state::text, assigned_group_state::text, candidate_priority, "
-                  "replication_quorum, reported_tli, reported_lsn::text, health "
-                  "FROM pgautofailover.current_state($1::text)",
-                  formation);
+    auto r = call(
+        "SELECT nodename, nodehost, nodeport, group_id, node_id, "
+        "current_group_state::text, assigned_group_state::text, candidate_priority, "
+        "replication_quorum, reported_tli, reported_lsn::text, health "
+        "FROM pgautofailover.current_state($1::text)",
+        formation);
     if (!r) return r.error();
     std::vector<StateRow> out;
     for (const auto& row : *r) {
@@ -202,9 +208,11 @@ class PqxxMonitorClient final : public MonitorClient {
   }
 
   Result<std::vector<EventRow>> last_events(const std::string& formation, int count) override {
-    auto r = call("SELECT eventtime::text, nodeid, nodename, reportedstate::text, "
-                  "goalstate::text, description FROM pgautofailover.last_events(formation_id => $1::text, count => $2::int)",
-                  formation, count);
+    auto r = call(
+        "SELECT eventtime::text, nodeid, nodename, reportedstate::text, "
+        "goalstate::text, description FROM pgautofailover.last_events(formation_id => $1::text, "
+        "count => $2::int)",
+        formation, count);
     if (!r) return r.error();
     std::vector<EventRow> out;
     for (const auto& row : *r) {
@@ -288,7 +296,8 @@ class PqxxMonitorClient final : public MonitorClient {
         return make_error(code_for_sqlstate(e.sqlstate(), msg), "monitor: " + msg);
       } catch (const std::exception& e) {
         conn_.reset();
-        return make_error(ErrorCode::Monitor, std::string("monitor call failed: ") + trim(e.what()));
+        return make_error(ErrorCode::Monitor,
+                          std::string("monitor call failed: ") + trim(e.what()));
       }
     }
     return make_error(ErrorCode::Monitor, "could not connect to the monitor");

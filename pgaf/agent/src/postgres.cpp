@@ -4,6 +4,7 @@
 #include "pgaf/agent/postgres.hpp"
 
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
 #include <cinttypes>
@@ -11,7 +12,6 @@
 #include <filesystem>
 #include <pqxx/pqxx>
 #include <set>
-#include <spdlog/spdlog.h>
 #include <sstream>
 
 #include "pgaf/agent/files.hpp"
@@ -282,8 +282,8 @@ class RealPostgres final : public PostgresControl {
     auto r = query("SELECT pg_promote(true, " + std::to_string(secs) + ")");
     if (!r) return r.error();
     if (!(*r)[0][0].as<bool>()) {
-      return make_error(ErrorCode::Pgctl, "PostgreSQL was not promoted within " +
-                                              std::to_string(secs) + " s");
+      return make_error(ErrorCode::Pgctl,
+                        "PostgreSQL was not promoted within " + std::to_string(secs) + " s");
     }
     return cleanup_standby_setup();
   }
@@ -312,16 +312,19 @@ class RealPostgres final : public PostgresControl {
   }
 
   Status drop_slot(const std::string& name) override {
-    return exec("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE "
-                "slot_name = " + quote_literal(name) + " AND NOT active");
+    return exec(
+        "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE "
+        "slot_name = " +
+        quote_literal(name) + " AND NOT active");
   }
 
   Status advance_slot(const std::string& name, Lsn lsn) override {
-    return exec("SELECT pg_replication_slot_advance(" + quote_literal(name) + ", least(" +
-                quote_literal(format_lsn(lsn)) +
-                "::pg_lsn, pg_last_wal_replay_lsn())) FROM pg_replication_slots WHERE slot_name = " +
-                quote_literal(name) + " AND restart_lsn IS NOT NULL AND restart_lsn < least(" +
-                quote_literal(format_lsn(lsn)) + "::pg_lsn, pg_last_wal_replay_lsn())");
+    return exec(
+        "SELECT pg_replication_slot_advance(" + quote_literal(name) + ", least(" +
+        quote_literal(format_lsn(lsn)) +
+        "::pg_lsn, pg_last_wal_replay_lsn())) FROM pg_replication_slots WHERE slot_name = " +
+        quote_literal(name) + " AND restart_lsn IS NOT NULL AND restart_lsn < least(" +
+        quote_literal(format_lsn(lsn)) + "::pg_lsn, pg_last_wal_replay_lsn())");
   }
 
   Status write_standby_setup(const StandbySetup& s) override {
@@ -378,11 +381,15 @@ class RealPostgres final : public PostgresControl {
     if (Status d = make_dirs(fs::path(dir).parent_path().string()); !d) return d;
     ProcessSpec spec;
     spec.program = cfg_.bindir() + "/pg_basebackup";
-    spec.args = {"-w", "-d",
+    spec.args = {"-w",
+                 "-d",
                  "host=" + from.host + " port=" + std::to_string(from.port) +
                      " user=pgautofailover_replicator application_name=pgautofailover_basebackup"
                      " connect_timeout=5",
-                 "-D", dir, "--wal-method=stream", "--max-rate=" + cfg_.maximum_backup_rate,
+                 "-D",
+                 dir,
+                 "--wal-method=stream",
+                 "--max-rate=" + cfg_.maximum_backup_rate,
                  "--checkpoint=fast"};
     if (!slot.empty()) spec.args.push_back("--slot=" + slot);
     /* test mode, as for initdb: the server syncs the data directory when it starts from it */
@@ -392,10 +399,10 @@ class RealPostgres final : public PostgresControl {
     auto r = runner_.run(spec);
     if (r.exit_code != 0) {
       fs::remove_all(dir, ec);
-      return make_error(ErrorCode::Pgctl,
-                        "pg_basebackup from " + from.host + ":" + std::to_string(from.port) +
-                            " failed",
-                        "the transition is retried at the next round", r.output);
+      return make_error(
+          ErrorCode::Pgctl,
+          "pg_basebackup from " + from.host + ":" + std::to_string(from.port) + " failed",
+          "the transition is retried at the next round", r.output);
     }
     fs::remove_all(cfg_.pgdata, ec);
     fs::rename(dir, cfg_.pgdata, ec);
@@ -421,9 +428,9 @@ class RealPostgres final : public PostgresControl {
       pqxx::nontransaction tx(c);
       tx.exec("CHECKPOINT");
     } catch (const std::exception& e) {
-      return make_error(ErrorCode::Pgsql,
-                        std::string("could not checkpoint the new primary before pg_rewind: ") +
-                            e.what());
+      return make_error(
+          ErrorCode::Pgsql,
+          std::string("could not checkpoint the new primary before pg_rewind: ") + e.what());
     }
     ProcessSpec spec;
     spec.program = cfg_.bindir() + "/pg_rewind";
@@ -473,7 +480,9 @@ class RealPostgres final : public PostgresControl {
         "IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'pgautofailover_monitor') THEN "
         "CREATE ROLE pgautofailover_monitor WITH LOGIN CONNECTION LIMIT 5; END IF; "
         "IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'pgautofailover_replicator') THEN "
-        "CREATE ROLE pgautofailover_replicator WITH LOGIN SUPERUSER REPLICATION" + pw + "; END IF; "
+        "CREATE ROLE pgautofailover_replicator WITH LOGIN SUPERUSER REPLICATION" +
+        pw +
+        "; END IF; "
         "END $$");
     if (!s) return s;
     auto r = query("SELECT 1 FROM pg_database WHERE datname = " + quote_literal(dbname));
@@ -499,8 +508,8 @@ class RealPostgres final : public PostgresControl {
       if (h.empty() || !seen.insert(h).second) continue;
       lines.push_back("host replication pgautofailover_replicator " + hba_address(h) + " " +
                       cfg_.auth_method);
-      lines.push_back("host " + cfg_.dbname + " pgautofailover_replicator " + hba_address(h) +
-                      " " + cfg_.auth_method);
+      lines.push_back("host " + cfg_.dbname + " pgautofailover_replicator " + hba_address(h) + " " +
+                      cfg_.auth_method);
       if (cfg_.dbname != "postgres") {
         lines.push_back("host postgres pgautofailover_replicator " + hba_address(h) + " " +
                         cfg_.auth_method);
@@ -535,7 +544,7 @@ class RealPostgres final : public PostgresControl {
     return out;
   }
 
- Status emit_heartbeat() override {
+  Status emit_heartbeat() override {
     return exec("SELECT pg_logical_emit_message(false, 'pgaf_heartbeat', '')");
   }
 
@@ -561,8 +570,8 @@ class RealPostgres final : public PostgresControl {
       } catch (const pqxx::broken_connection& e) {
         conn_.reset();
         if (attempt == 1) {
-          return make_error(ErrorCode::Pgsql, std::string("could not connect to PostgreSQL: ") +
-                                                  e.what());
+          return make_error(ErrorCode::Pgsql,
+                            std::string("could not connect to PostgreSQL: ") + e.what());
         }
       } catch (const pqxx::sql_error& e) {
         if (conn_ && !conn_->is_open()) conn_.reset();

@@ -66,8 +66,8 @@ class BoostProcessRunner final : public ProcessRunner {
         res.output = "could not open output file \"" + out + "\"";
         return res;
       }
-      bp::child c(spec.program, bp::args(spec.args), bp::std_in<bp::null,
-                  bp::std_out > f, bp::std_err > f, child_env, DieWithParent(SIGKILL));
+      bp::child c(spec.program, bp::args(spec.args), bp::std_in<bp::null, bp::std_out> f,
+                  bp::std_err > f, child_env, DieWithParent(SIGKILL));
       std::fclose(f);
       TimeMs deadline = clock.now_ms() + spec.timeout_ms;
       while (c.running()) {

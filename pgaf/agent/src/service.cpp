@@ -5,6 +5,10 @@
 #include "pgaf/agent/service.hpp"
 
 #include <signal.h>
+#include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,10 +18,6 @@
 #include <cstring>
 #include <filesystem>
 #include <pqxx/pqxx>
-#include <spdlog/pattern_formatter.h>
-#include <spdlog/sinks/basic_file_sink.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 #include <sstream>
 #include <thread>
 
@@ -32,7 +32,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-volatile std::sig_atomic_t g_signal = 0;  /* last stop signal received */
+volatile std::sig_atomic_t g_signal = 0; /* last stop signal received */
 volatile std::sig_atomic_t g_reload = 0;
 
 void on_signal(int sig) {
@@ -79,8 +79,8 @@ Status start_service(Service& s) {
   try {
     bp::environment env = boost::this_process::environment();
     env["PG_AUTOCTL_DEBUG"] = "1";
-    s.child = std::make_unique<bp::child>(self_exe(), bp::args(s.args), env,
-                                          DieWithParent(SIGKILL));
+    s.child =
+        std::make_unique<bp::child>(self_exe(), bp::args(s.args), env, DieWithParent(SIGKILL));
     spdlog::info("Started pg_autoctl {} service with pid {}", s.name, s.child->id());
   } catch (const std::exception& e) {
     return make_error(ErrorCode::Internal,
@@ -92,7 +92,9 @@ Status start_service(Service& s) {
 Status write_pid_file(const std::string& path, const Config& cfg,
                       const std::vector<Service>& services) {
   std::ostringstream o;
-  o << getpid() << "\n" << cfg.pgdata << "\n" << "pgaf 0.1.0\n2.2\n0\n";
+  o << getpid() << "\n"
+    << cfg.pgdata << "\n"
+    << "pgaf 0.1.0\n2.2\n0\n";
   o << getpid() << " postgres\n"; /* the controller runs in the supervisor */
   for (auto& s : services) {
     if (s.child) o << s.child->id() << " " << s.name << "\n";
@@ -209,8 +211,8 @@ class Postmaster {
 
   Status start() {
     if (running()) return Status::Ok();
-    std::vector<std::string> args = {"-D", cfg_.pgdata, "-p", std::to_string(cfg_.port), "-h",
-                                     cfg_.listen_addresses};
+    std::vector<std::string> args = {"-D", cfg_.pgdata,          "-p", std::to_string(cfg_.port),
+                                     "-h", cfg_.listen_addresses};
     const char* sock = std::getenv("PG_REGRESS_SOCK_DIR");
     if (sock != nullptr) {
       args.push_back("-k");
@@ -226,7 +228,7 @@ class Postmaster {
         return make_error(ErrorCode::Pgctl, "could not open \"" + log + "\"");
       }
       child_ = std::make_unique<bp::child>(cfg_.bindir() + "/postgres", bp::args(args),
-                                           bp::std_in<bp::null, bp::std_out > f, bp::std_err > f,
+                                           bp::std_in<bp::null, bp::std_out> f, bp::std_err > f,
                                            DieWithParent(SIGQUIT));
       std::fclose(f);
       spdlog::info("Postgres is now serving PGDATA \"{}\" on port {} with pid {}", cfg_.pgdata,
@@ -361,7 +363,8 @@ int run_supervisor(const Config& cfg, int verbosity) {
   /* The Postgres controller runs in this process (fewer processes, less memory); the keeper
    * loop runs as a child service. */
   Controller controller(cfg, paths->pg_expected);
-  if (cfg.role == Role::Keeper) services.push_back(Service{"node-active", base("node-active"), nullptr, {}});
+  if (cfg.role == Role::Keeper)
+    services.push_back(Service{"node-active", base("node-active"), nullptr, {}});
   for (auto& s : services) {
     if (Status st = start_service(s); !st) {
       spdlog::error("{}", st.error().to_string());
@@ -496,8 +499,7 @@ int run_node_active(const Config& cfg) {
         if (fresh) {
           keeper.request_reload(*fresh);
         } else {
-          spdlog::error("reload: keeping the current configuration: {}",
-                        fresh.error().to_string());
+          spdlog::error("reload: keeping the current configuration: {}", fresh.error().to_string());
         }
       }
       clock.sleep_ms(20);
@@ -533,8 +535,7 @@ Status create_monitor(const Config& cfg) {
   auto runner = make_process_runner();
   SystemClock clock;
   if (running_postmaster_pid(cfg.pgdata) > 0) {
-    return make_error(ErrorCode::BadState,
-                      "PostgreSQL is running in \"" + cfg.pgdata + "\"",
+    return make_error(ErrorCode::BadState, "PostgreSQL is running in \"" + cfg.pgdata + "\"",
                       "stop it first: pg_autoctl create monitor adopts only a stopped PGDATA");
   }
   if (!file_exists(cfg.pgdata + "/PG_VERSION")) {
@@ -545,8 +546,7 @@ Status create_monitor(const Config& cfg) {
     spec.timeout_ms = 120000;
     auto r = runner->run(spec);
     if (r.exit_code != 0) {
-      return make_error(ErrorCode::Pgctl, "initdb failed for \"" + cfg.pgdata + "\"", {},
-                        r.output);
+      return make_error(ErrorCode::Pgctl, "initdb failed for \"" + cfg.pgdata + "\"", {}, r.output);
     }
   }
   if (Status s = write_managed_config_files(cfg); !s) return s;
@@ -567,13 +567,22 @@ Status create_monitor(const Config& cfg) {
     if (Status w = atomic_write_file(cfg.pgdata + "/pg_hba.conf", t, 0600); !w) return w;
   }
   /* Start a temporary server for the SQL setup. */
-  std::string sock = std::getenv("PG_REGRESS_SOCK_DIR") != nullptr
-                         ? std::string(std::getenv("PG_REGRESS_SOCK_DIR"))
-                         : (cfg.host.empty() || cfg.host[0] != '/' ? default_socket_dir() : cfg.host);
+  std::string sock =
+      std::getenv("PG_REGRESS_SOCK_DIR") != nullptr
+          ? std::string(std::getenv("PG_REGRESS_SOCK_DIR"))
+          : (cfg.host.empty() || cfg.host[0] != '/' ? default_socket_dir() : cfg.host);
   ProcessSpec start;
   start.program = cfg.pg_ctl;
-  start.args = {"-D", cfg.pgdata, "-w", "-t", "60", "-l", cfg.pgdata + "/startup.log", "-o",
-                "-p " + std::to_string(cfg.port) + " -k '" + sock + "'", "start"};
+  start.args = {"-D",
+                cfg.pgdata,
+                "-w",
+                "-t",
+                "60",
+                "-l",
+                cfg.pgdata + "/startup.log",
+                "-o",
+                "-p " + std::to_string(cfg.port) + " -k '" + sock + "'",
+                "start"};
   start.timeout_ms = 70000;
   auto r = runner->run(start);
   if (r.exit_code != 0) {
@@ -583,9 +592,9 @@ Status create_monitor(const Config& cfg) {
   }
   Status result = Status::Ok();
   try {
-    std::string base = "port=" + std::to_string(cfg.port) + " host=" +
-                       (sock.empty() ? std::string("127.0.0.1") : sock) + " user=" + cfg.username +
-                       " connect_timeout=10";
+    std::string base = "port=" + std::to_string(cfg.port) +
+                       " host=" + (sock.empty() ? std::string("127.0.0.1") : sock) +
+                       " user=" + cfg.username + " connect_timeout=10";
     {
       pqxx::connection c(base + " dbname=postgres");
       pqxx::nontransaction tx(c);

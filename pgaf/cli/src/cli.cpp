@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -18,7 +19,6 @@
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <spdlog/spdlog.h>
 #include <thread>
 
 #include "pgaf/agent/config.hpp"
@@ -45,8 +45,8 @@ struct Globals {
 
 struct Options {
   std::string pgdata, pgctl, pghost, listen = "*", username, dbname = "postgres", name, hostname,
-      formation = "default", monitor, auth, ssl_mode, ssl_ca, ssl_crl, server_cert, server_key,
-      max_backup_rate = "100M";
+                                     formation = "default", monitor, auth, ssl_mode, ssl_ca,
+                                     ssl_crl, server_cert, server_key, max_backup_rate = "100M";
   int pgport = 5432;
   bool skip_hba = false, pg_hba_lan = false, ssl_self_signed = false, no_ssl = false, run = false,
        disable_monitor = false;
@@ -239,9 +239,9 @@ int cmd_create_postgres(Options o, const Globals& g) {
   cfg->name = o.name;
   cfg->candidate_priority = o.candidate_priority;
   cfg->replication_quorum = quorum;
-  cfg->hostname = o.hostname.empty()
-                      ? discover_hostname(agent::monitor_host_of(o.monitor), monitor_port_of(o.monitor))
-                      : o.hostname;
+  cfg->hostname = o.hostname.empty() ? discover_hostname(agent::monitor_host_of(o.monitor),
+                                                         monitor_port_of(o.monitor))
+                                     : o.hostname;
   auto paths = agent::paths_for(cfg->pgdata);
   if (!paths) return fail(paths.error());
 
@@ -373,13 +373,13 @@ int cmd_status(const Options& o, const Globals& g) {
 }
 
 std::string connection_of(const agent::StateRow& r) {
-  std::string c = can_take_writes_in_state(r.reported) ? "read-write"
-                  : (r.reported == NodeState::Secondary || r.reported == NodeState::Catchingup ||
-                     r.reported == NodeState::PreparePromotion ||
-                     r.reported == NodeState::StopReplication ||
-                     r.reported == NodeState::ReportLsn || r.reported == NodeState::FastForward)
-                      ? "read-only"
-                      : "none";
+  std::string c =
+      can_take_writes_in_state(r.reported) ? "read-write"
+      : (r.reported == NodeState::Secondary || r.reported == NodeState::Catchingup ||
+         r.reported == NodeState::PreparePromotion || r.reported == NodeState::StopReplication ||
+         r.reported == NodeState::ReportLsn || r.reported == NodeState::FastForward)
+          ? "read-only"
+          : "none";
   if (r.health == -1) c += " ?";
   if (r.health == 0) c += " !";
   return c;
@@ -416,9 +416,8 @@ int cmd_show_state(const Options& o, const Globals& g) {
     std::string hp = r.host + ":" + std::to_string(r.port);
     std::string tl = std::to_string(r.tli) + ": " + r.lsn;
     std::printf("%8s | %4lld | %21s | %17s | %12s | %19s | %19s\n", r.name.c_str(),
-                static_cast<long long>(r.node_id), hp.c_str(), tl.c_str(),
-                connection_of(r).c_str(), std::string(to_string(r.reported)).c_str(),
-                std::string(to_string(r.goal)).c_str());
+                static_cast<long long>(r.node_id), hp.c_str(), tl.c_str(), connection_of(r).c_str(),
+                std::string(to_string(r.reported)).c_str(), std::string(to_string(r.goal)).c_str());
   }
   return 0;
 }
@@ -590,7 +589,8 @@ int run_cli(int argc, const char* const* argv) {
   app.add_flag("-v,--verbose", g.verbose, "increase verbosity (-v, -vv)");
   app.add_flag("-q,--quiet", g.quiet, "only log warnings and errors");
   app.add_flag("-J,--json", g.json, "output JSON");
-  app.set_version_flag("-V,--version", "pg_autoctl (pgaf) 0.1.0, compatible with pg_auto_failover 2.2");
+  app.set_version_flag("-V,--version",
+                       "pg_autoctl (pgaf) 0.1.0, compatible with pg_auto_failover 2.2");
 
   std::string action;
   /* create */
@@ -606,7 +606,8 @@ int run_cli(int argc, const char* const* argv) {
       ->envname("PG_AUTOCTL_AUTH_METHOD");
   cmon->add_flag("--skip-pg-hba", o.skip_hba, "skip editing pg_hba.conf rules");
   cmon->add_flag("--run", o.run, "create node then run pg_autoctl service");
-  cmon->add_flag("--ssl-self-signed", o.ssl_self_signed, "setup network encryption using self signed certificates");
+  cmon->add_flag("--ssl-self-signed", o.ssl_self_signed,
+                 "setup network encryption using self signed certificates");
   cmon->add_flag("--no-ssl", o.no_ssl, "don't enable network encryption (NOT recommended)");
   cmon->add_option("--ssl-ca-file", o.ssl_ca, "set the Postgres ssl_ca_file");
   cmon->add_option("--ssl-crl-file", o.ssl_crl, "set the Postgres ssl_crl_file");
@@ -615,7 +616,8 @@ int run_cli(int argc, const char* const* argv) {
   cmon->add_option("--ssl-mode", o.ssl_mode, "use that sslmode in connection strings");
   cmon->callback([&] { action = "create monitor"; });
 
-  auto* cpg = create->add_subcommand("postgres", "initialize a pg_auto_failover standalone postgres node");
+  auto* cpg =
+      create->add_subcommand("postgres", "initialize a pg_auto_failover standalone postgres node");
   add_pgdata(cpg, o);
   cpg->add_option("--pgctl", o.pgctl, "path to pg_ctl");
   cpg->add_option("--pghost", o.pghost, "PostgreSQL's hostname (socket directory)");
@@ -631,8 +633,10 @@ int run_cli(int argc, const char* const* argv) {
   cpg->add_option("--auth", o.auth, "authentication method for connections from monitor")
       ->envname("PG_AUTOCTL_AUTH_METHOD");
   cpg->add_flag("--skip-pg-hba", o.skip_hba, "skip editing pg_hba.conf rules");
-  cpg->add_flag("--pg-hba-lan", o.pg_hba_lan, "edit pg_hba.conf rules for --dbname in detected LAN");
-  cpg->add_flag("--ssl-self-signed", o.ssl_self_signed, "setup network encryption using self signed certificates")
+  cpg->add_flag("--pg-hba-lan", o.pg_hba_lan,
+                "edit pg_hba.conf rules for --dbname in detected LAN");
+  cpg->add_flag("--ssl-self-signed", o.ssl_self_signed,
+                "setup network encryption using self signed certificates")
       ->envname("PG_AUTOCTL_SSL_SELF_SIGNED");
   cpg->add_flag("--no-ssl", o.no_ssl, "don't enable network encryption (NOT recommended)");
   cpg->add_option("--ssl-ca-file", o.ssl_ca, "set the Postgres ssl_ca_file");
@@ -640,11 +644,14 @@ int run_cli(int argc, const char* const* argv) {
   cpg->add_option("--server-cert", o.server_cert, "set the Postgres ssl_cert_file");
   cpg->add_option("--server-key", o.server_key, "set the Postgres ssl_key_file");
   cpg->add_option("--ssl-mode", o.ssl_mode, "use that sslmode in connection strings");
-  cpg->add_option("--candidate-priority", o.candidate_priority, "priority of the node to be promoted to become primary")
+  cpg->add_option("--candidate-priority", o.candidate_priority,
+                  "priority of the node to be promoted to become primary")
       ->envname("PG_AUTOCTL_CANDIDATE_PRIORITY");
-  cpg->add_option("--replication-quorum", o.replication_quorum, "true if node participates in write quorum")
+  cpg->add_option("--replication-quorum", o.replication_quorum,
+                  "true if node participates in write quorum")
       ->envname("PG_AUTOCTL_REPLICATION_QUORUM");
-  cpg->add_option("--maximum-backup-rate", o.max_backup_rate, "maximum transfer rate of data transferred from the server during initial sync");
+  cpg->add_option("--maximum-backup-rate", o.max_backup_rate,
+                  "maximum transfer rate of data transferred from the server during initial sync");
   cpg->add_flag("--run", o.run, "create node then run pg_autoctl service");
   cpg->add_flag("--disable-monitor", o.disable_monitor, "ignore pg_auto_failover monitor");
   cpg->add_option("--node-id", o.node_id, "use this node id (only with --disable-monitor)");
@@ -660,14 +667,17 @@ int run_cli(int argc, const char* const* argv) {
   auto* stop = app.add_subcommand("stop", "signal the pg_autoctl service for it to stop");
   add_pgdata(stop, o);
   auto* fast = stop->add_flag("--fast", o.fast, "fast shutdown mode for the keeper");
-  stop->add_flag("--immediate", o.immediate, "immediate shutdown mode for the keeper")->excludes(fast);
+  stop->add_flag("--immediate", o.immediate, "immediate shutdown mode for the keeper")
+      ->excludes(fast);
   stop->callback([&] { action = "stop"; });
 
-  auto* reload = app.add_subcommand("reload", "signal the pg_autoctl for it to reload its configuration");
+  auto* reload =
+      app.add_subcommand("reload", "signal the pg_autoctl for it to reload its configuration");
   add_pgdata(reload, o);
   reload->callback([&] { action = "reload"; });
 
-  auto* status = app.add_subcommand("status", "display the current status of the pg_autoctl service");
+  auto* status =
+      app.add_subcommand("status", "display the current status of the pg_autoctl service");
   add_pgdata(status, o);
   status->add_flag("--json", g.json, "output data in the JSON format");
   status->callback([&] { action = "status"; });
@@ -684,19 +694,22 @@ int run_cli(int argc, const char* const* argv) {
   add_monitor_opts(sstate);
   sstate->add_option("--group", o.group, "group to query formation state");
   sstate->callback([&] { action = "show state"; });
-  auto* sevents = show->add_subcommand("events", "prints monitor's state of nodes in a given formation and group");
+  auto* sevents = show->add_subcommand(
+      "events", "prints monitor's state of nodes in a given formation and group");
   add_monitor_opts(sevents);
   sevents->add_option("--group", o.group, "group to query");
   sevents->add_option("--count", o.count, "how many events to fetch, defaults to 10");
   sevents->callback([&] { action = "show events"; });
-  auto* suri = show->add_subcommand("uri", "show the postgres uri to use to connect to pg_auto_failover nodes");
+  auto* suri = show->add_subcommand(
+      "uri", "show the postgres uri to use to connect to pg_auto_failover nodes");
   add_monitor_opts(suri);
   suri->callback([&] { action = "show uri"; });
 
   auto* perform = app.add_subcommand("perform", "perform an action orchestrated by the monitor");
   perform->require_subcommand(1);
   for (const char* which : {"failover", "switchover"}) {
-    auto* p = perform->add_subcommand(which, std::string("perform a ") + which + " for given formation and group");
+    auto* p = perform->add_subcommand(
+        which, std::string("perform a ") + which + " for given formation and group");
     add_pgdata(p, o);
     p->add_option("--monitor", o.monitor, "monitor uri")->envname("PG_AUTOCTL_MONITOR");
     p->add_option("--formation", o.formation, "formation to target, defaults to 'default'");
@@ -710,7 +723,8 @@ int run_cli(int argc, const char* const* argv) {
   drop->require_subcommand(1);
   auto* dnode = drop->add_subcommand("node", "drop a node from the pg_auto_failover monitor");
   add_pgdata(dnode, o);
-  dnode->add_option("--monitor", o.monitor, "pg_auto_failover Monitor Postgres URL")->envname("PG_AUTOCTL_MONITOR");
+  dnode->add_option("--monitor", o.monitor, "pg_auto_failover Monitor Postgres URL")
+      ->envname("PG_AUTOCTL_MONITOR");
   dnode->add_option("--formation", o.formation, "pg_auto_failover formation");
   dnode->add_option("--name", o.name, "drop the node with the given node name");
   dnode->add_option("--hostname", o.hostname, "drop the node with given hostname and pgport");
@@ -752,7 +766,8 @@ int run_cli(int argc, const char* const* argv) {
   if (action == "create monitor") return cmd_create_monitor(o, g);
   if (action == "create postgres") return cmd_create_postgres(o, g);
   if (action == "run") return cmd_run(o, g);
-  if (action == "stop") return send_signal(o, o.immediate ? SIGQUIT : (o.fast ? SIGINT : SIGTERM), true);
+  if (action == "stop")
+    return send_signal(o, o.immediate ? SIGQUIT : (o.fast ? SIGINT : SIGTERM), true);
   if (action == "reload") return send_signal(o, SIGHUP, false);
   if (action == "status") return cmd_status(o, g);
   if (action == "show state") return cmd_show_state(o, g);

@@ -31,7 +31,9 @@ long ms_since(SteadyClock::time_point t) {
   return static_cast<long>(
       std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - t).count());
 }
-void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+void sleep_ms(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+}
 }  // namespace
 
 AgentLab::AgentLab(int base_port) : base_port_(base_port) {
@@ -126,7 +128,9 @@ pid_t AgentLab::spawn(const std::string& name, const std::vector<std::string>& a
   return pid;
 }
 
-void AgentLab::kill_group(pid_t pgid, int sig) { ::kill(-pgid, sig); }
+void AgentLab::kill_group(pid_t pgid, int sig) {
+  ::kill(-pgid, sig);
+}
 
 bool AgentLab::wait_exit(pid_t pid, int timeout_ms, int* status) {
   auto t0 = SteadyClock::now();
@@ -144,8 +148,8 @@ bool AgentLab::wait_exit(pid_t pid, int timeout_ms, int* status) {
 
 void AgentLab::start_monitor() {
   std::string port = std::to_string(base_port_);
-  auto r = ctl({"create", "monitor", "--pgdata", pgdata("monitor"), "--pgport", port,
-                "--hostname", "127.0.0.1", "--auth", "trust", "--no-ssl"},
+  auto r = ctl({"create", "monitor", "--pgdata", pgdata("monitor"), "--pgport", port, "--hostname",
+                "127.0.0.1", "--auth", "trust", "--no-ssl"},
                120000);
   if (r.exit_code != 0) {
     throw pgaf::test::FixtureError("create monitor failed: " + r.output);
@@ -166,10 +170,12 @@ void AgentLab::start_monitor() {
 
 pid_t AgentLab::start_node(const std::string& name, int index,
                            const std::vector<std::string>& extra) {
-  std::vector<std::string> args = {"create", "postgres", "--pgdata", pgdata(name), "--pgport",
-                                   std::to_string(node_port(index)), "--hostname", "127.0.0.1",
-                                   "--name", name, "--monitor", monitor_uri(), "--auth", "trust",
-                                   "--no-ssl", "--run"};
+  std::vector<std::string> args = {"create",     "postgres",  "--pgdata",
+                                   pgdata(name), "--pgport",  std::to_string(node_port(index)),
+                                   "--hostname", "127.0.0.1", "--name",
+                                   name,         "--monitor", monitor_uri(),
+                                   "--auth",     "trust",     "--no-ssl",
+                                   "--run"};
   args.insert(args.end(), extra.begin(), extra.end());
   return spawn(name, args);
 }
@@ -273,9 +279,13 @@ std::vector<pid_t> AgentLab::teardown() {
 Writer::Writer(std::string conninfo, std::string table)
     : conninfo_(std::move(conninfo)), table_(std::move(table)) {}
 
-Writer::~Writer() { stop(); }
+Writer::~Writer() {
+  stop();
+}
 
-void Writer::start() { thread_ = std::thread([this] { loop(); }); }
+void Writer::start() {
+  thread_ = std::thread([this] { loop(); });
+}
 
 void Writer::stop() {
   stop_.store(true);

@@ -27,11 +27,13 @@ long ms_since(SteadyClock::time_point t) {
   return static_cast<long>(
       std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - t).count());
 }
-void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+void sleep_ms(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+}
 
-#define REQUIRE_ROOT()                                                              \
-  do {                                                                              \
-    if (geteuid() != 0) GTEST_SKIP() << "needs root (runs Postgres as postgres)";   \
+#define REQUIRE_ROOT()                                                            \
+  do {                                                                            \
+    if (geteuid() != 0) GTEST_SKIP() << "needs root (runs Postgres as postgres)"; \
   } while (0)
 
 /* monitor + node_1 (primary) + node_2 (secondary) */
@@ -140,8 +142,9 @@ TEST(Formation, DropPrimaryLeavesTheStandbyAsSingle) {
   long ms = lab.wait_states({{"node_2", "single"}}, 40000);
   EXPECT_GE(ms, 0) << lab.state_dump() << lab.log("node_2");
   auto ns = lab.nodes();
-  EXPECT_TRUE(std::none_of(ns.begin(), ns.end(), [](const NodeRow& n) { return n.name == "node_1"; }))
-      << lab.state_dump();
+  EXPECT_TRUE(std::none_of(ns.begin(), ns.end(), [](const NodeRow& n) {
+    return n.name == "node_1";
+  })) << lab.state_dump();
   /* node_2 is writable and has node_1's committed data */
   pgaf::test::PgConnection c(lab.conninfo(lab.node_port(2)) + " user=postgres");
   EXPECT_EQ(c.query_value("SELECT x FROM kept"), "7");
@@ -222,7 +225,8 @@ TEST(Formation, WholePrimaryKilledFailsOverThenRejoinsWithRewind) {
   /* node_1's supervisor leads its process group: kill agent and Postgres at once */
   pid_t node1 = -1;
   {
-    FILE* f = std::fopen((lab.dir() + "/run/pg_autoctl" + lab.pgdata("node_1") + "/pg_autoctl.pid").c_str(), "r");
+    FILE* f = std::fopen(
+        (lab.dir() + "/run/pg_autoctl" + lab.pgdata("node_1") + "/pg_autoctl.pid").c_str(), "r");
     ASSERT_NE(f, nullptr);
     long p = -1;
     ASSERT_EQ(std::fscanf(f, "%ld", &p), 1);
@@ -236,8 +240,10 @@ TEST(Formation, WholePrimaryKilledFailsOverThenRejoinsWithRewind) {
   long failover_ms = ms_since(t0);
   sleep_ms(300);
   w.stop();
-  std::printf("whole primary killed: node_2 wait_primary after %ld ms; write-unavailability window %ld ms\n",
-              failover_ms, w.max_gap_ms());
+  std::printf(
+      "whole primary killed: node_2 wait_primary after %ld ms; write-unavailability window %ld "
+      "ms\n",
+      failover_ms, w.max_gap_ms());
   /* lease-based bound: lease + drift + margin + health checks + promotion; generous for CI */
   EXPECT_LT(failover_ms, 15000);
   expect_no_lost_writes(lab, lab.node_port(2), w.acked());
@@ -261,16 +267,14 @@ TEST(Formation, ThreeNodesHighestPriorityWins) {
   ASSERT_GE(lab.wait_states({{"node_1", "primary"}, {"node_2", "secondary"}}, 45000), 0)
       << lab.state_dump();
   lab.start_node("node_3", 3, {"--candidate-priority", "90"});
-  ASSERT_GE(lab.wait_states({{"node_1", "primary"}, {"node_2", "secondary"},
-                             {"node_3", "secondary"}},
-                            45000),
+  ASSERT_GE(lab.wait_states(
+                {{"node_1", "primary"}, {"node_2", "secondary"}, {"node_3", "secondary"}}, 45000),
             0)
       << lab.state_dump() << lab.log("node_3");
   auto r = lab.ctl({"perform", "failover", "--monitor", lab.monitor_uri()});
   EXPECT_EQ(r.exit_code, 0) << r.output;
-  long ms = lab.wait_states({{"node_3", "primary"}, {"node_2", "secondary"},
-                             {"node_1", "secondary"}},
-                            50000);
+  long ms = lab.wait_states(
+      {{"node_3", "primary"}, {"node_2", "secondary"}, {"node_1", "secondary"}}, 50000);
   EXPECT_GE(ms, 0) << lab.state_dump() << lab.log("node_1") << lab.log("node_2")
                    << lab.log("node_3");
   expect_no_survivors(lab);
@@ -314,7 +318,8 @@ TEST(Formation, DropStandbyThenPrimary) {
   }
   EXPECT_TRUE(gone) << lab.state_dump();
   EXPECT_GE(lab.wait_states({{"node_1", "single"}}, 30000), 0) << lab.state_dump();
-  auto r2 = lab.ctl({"drop", "node", "--pgdata", lab.pgdata("node_1"), "--wait", "30", "--destroy"});
+  auto r2 =
+      lab.ctl({"drop", "node", "--pgdata", lab.pgdata("node_1"), "--wait", "30", "--destroy"});
   EXPECT_EQ(r2.exit_code, 0) << r2.output << lab.log("node_1");
   EXPECT_TRUE(lab.nodes().empty()) << lab.state_dump();
   struct stat sb;
@@ -327,10 +332,10 @@ TEST(Formation, BadInput) {
   AgentLab lab(55570);
   /* a monitor URI that does not answer: bounded wait, clear error, exit 6 */
   auto t0 = SteadyClock::now();
-  auto r = lab.ctl({"create", "postgres", "--pgdata", lab.pgdata("x"), "--pgport", "55571",
-                    "--monitor", "postgres://autoctl_node@127.0.0.1:55579/pg_auto_failover",
-                    "--auth", "trust", "--no-ssl"},
-                   30000);
+  auto r = lab.ctl(
+      {"create", "postgres", "--pgdata", lab.pgdata("x"), "--pgport", "55571", "--monitor",
+       "postgres://autoctl_node@127.0.0.1:55579/pg_auto_failover", "--auth", "trust", "--no-ssl"},
+      30000);
   EXPECT_EQ(r.exit_code, 6) << r.output;
   EXPECT_LT(ms_since(t0), 10000);
   EXPECT_NE(r.output.find("monitor"), std::string::npos) << r.output;
@@ -347,9 +352,9 @@ TEST(Formation, BadInput) {
   lab.start_monitor();
   lab.start_node("node_1", 1);
   ASSERT_GE(lab.wait_states({{"node_1", "single"}}, 30000), 0) << lab.state_dump();
-  auto init = pgaf::test::run_command({pgaf::test::pg_bindir() + "/initdb", "-D", lab.pgdata("other"),
-                                       "--no-sync"},
-                                      {}, 60000, true);
+  auto init = pgaf::test::run_command(
+      {pgaf::test::pg_bindir() + "/initdb", "-D", lab.pgdata("other"), "--no-sync"}, {}, 60000,
+      true);
   ASSERT_EQ(init.exit_code, 0) << init.output;
   r = lab.ctl({"create", "postgres", "--pgdata", lab.pgdata("other"), "--pgport", "55572",
                "--hostname", "127.0.0.1", "--monitor", lab.monitor_uri(), "--auth", "trust",

@@ -2,13 +2,13 @@
  * config_test.cpp — pg_autoctl.cfg and pg_autoctl.state: round trips, atomic writes, and clear
  * errors naming the file (and line or key) for missing, corrupt or invalid files.
  */
+#include "pgaf/agent/config.hpp"
+
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
 #include <filesystem>
 #include <fstream>
-
-#include "pgaf/agent/config.hpp"
 
 namespace pgaf::agent {
 namespace {
@@ -22,9 +22,7 @@ class ConfigTest : public ::testing::Test {
     dir_ = mkdtemp(tmpl);
   }
   void TearDown() override { fs::remove_all(dir_); }
-  void write(const std::string& path, const std::string& text) {
-    std::ofstream(path) << text;
-  }
+  void write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
   std::string dir_;
 };
 
@@ -55,7 +53,10 @@ TEST_F(ConfigTest, RoundTrip) {
   EXPECT_EQ(back->role, Role::Keeper);
   /* no temp file left behind */
   int files = 0;
-  for (auto& e : fs::directory_iterator(dir_)) { (void)e; ++files; }
+  for (auto& e : fs::directory_iterator(dir_)) {
+    (void)e;
+    ++files;
+  }
   EXPECT_EQ(files, 1);
 }
 
@@ -145,9 +146,10 @@ TEST_F(ConfigTest, StateRoundTripAndCorruption) {
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.error().message.find(path), std::string::npos);
 
-  write(path, "{\"version\":1,\"nodeId\":4,\"groupId\":0,\"current_role\":\"bogus\","
-              "\"assigned_role\":\"single\",\"system_identifier\":0,"
-              "\"last_monitor_contact\":0,\"last_secondary_contact\":0}");
+  write(path,
+        "{\"version\":1,\"nodeId\":4,\"groupId\":0,\"current_role\":\"bogus\","
+        "\"assigned_role\":\"single\",\"system_identifier\":0,"
+        "\"last_monitor_contact\":0,\"last_secondary_contact\":0}");
   bad = KeeperState::load(path);
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.error().message.find("bogus"), std::string::npos) << bad.error().message;

@@ -40,18 +40,27 @@ class FakePostgres final : public PostgresControl {
 
   void op(const std::string& s) { ops.push_back(s); }
   bool has_op(const std::string& s) const {
-    for (auto& o : ops) if (o == s) return true;
+    for (auto& o : ops)
+      if (o == s) return true;
     return false;
   }
   /* index of the first op equal to s, or -1 */
   int index_of(const std::string& s) const {
-    for (size_t i = 0; i < ops.size(); ++i) if (ops[i] == s) return static_cast<int>(i);
+    for (size_t i = 0; i < ops.size(); ++i)
+      if (ops[i] == s) return static_cast<int>(i);
     return -1;
   }
 
   bool pgdata_initialized() override { return initialized; }
-  Status initdb() override { op("initdb"); initialized = true; return Status::Ok(); }
-  Status write_managed_config() override { op("write_managed_config"); return Status::Ok(); }
+  Status initdb() override {
+    op("initdb");
+    initialized = true;
+    return Status::Ok();
+  }
+  Status write_managed_config() override {
+    op("write_managed_config");
+    return Status::Ok();
+  }
   Status ensure_running(TimeMs) override {
     op("ensure_running");
     expected_running = true;
@@ -64,7 +73,10 @@ class FakePostgres final : public PostgresControl {
     running = false;
     return Status::Ok();
   }
-  Status release_to_operator() override { op("release_to_operator"); return Status::Ok(); }
+  Status release_to_operator() override {
+    op("release_to_operator");
+    return Status::Ok();
+  }
   Result<PgStatus> status() override {
     PgStatus s;
     s.running = running;
@@ -81,15 +93,26 @@ class FakePostgres final : public PostgresControl {
     read_only = on;
     return Status::Ok();
   }
-  Status terminate_client_backends() override { op("terminate_client_backends"); return Status::Ok(); }
+  Status terminate_client_backends() override {
+    op("terminate_client_backends");
+    return Status::Ok();
+  }
   Status set_synchronous_standby_names(const std::string& v) override {
     op("set_sync_names(" + v + ")");
     sync_names = v;
     return Status::Ok();
   }
   Result<std::string> synchronous_standby_names() override { return sync_names; }
-  Status checkpoint() override { op("checkpoint"); return Status::Ok(); }
-  Status promote(TimeMs) override { op("promote"); in_recovery = false; tli++; return Status::Ok(); }
+  Status checkpoint() override {
+    op("checkpoint");
+    return Status::Ok();
+  }
+  Status promote(TimeMs) override {
+    op("promote");
+    in_recovery = false;
+    tli++;
+    return Status::Ok();
+  }
   Result<std::vector<SlotInfo>> list_slots() override { return slots; }
   Status create_slot(const std::string& n) override {
     op("create_slot(" + n + ")");
@@ -101,17 +124,32 @@ class FakePostgres final : public PostgresControl {
     std::erase_if(slots, [&](const SlotInfo& s) { return s.name == n; });
     return Status::Ok();
   }
-  Status advance_slot(const std::string& n, Lsn) override { op("advance_slot(" + n + ")"); return Status::Ok(); }
+  Status advance_slot(const std::string& n, Lsn) override {
+    op("advance_slot(" + n + ")");
+    return Status::Ok();
+  }
   Status write_standby_setup(const StandbySetup& s) override {
-    op(s.upstream ? "standby_setup(" + s.upstream->host + ":" + std::to_string(s.upstream->port) + ")"
-                  : std::string("standby_setup(none)"));
+    op(s.upstream
+           ? "standby_setup(" + s.upstream->host + ":" + std::to_string(s.upstream->port) + ")"
+           : std::string("standby_setup(none)"));
     standby = s;
     in_recovery = true;
     return Status::Ok();
   }
-  Status cleanup_standby_setup() override { op("cleanup_standby_setup"); standby.reset(); return Status::Ok(); }
-  Status reload() override { op("reload"); return Status::Ok(); }
-  Status restart(TimeMs) override { op("restart"); running = true; return Status::Ok(); }
+  Status cleanup_standby_setup() override {
+    op("cleanup_standby_setup");
+    standby.reset();
+    return Status::Ok();
+  }
+  Status reload() override {
+    op("reload");
+    return Status::Ok();
+  }
+  Status restart(TimeMs) override {
+    op("restart");
+    running = true;
+    return Status::Ok();
+  }
   Status base_backup(const Upstream& u, const std::string& slot) override {
     op("base_backup(" + u.host + ":" + std::to_string(u.port) + "," + slot + ")");
     initialized = true;
@@ -124,7 +162,10 @@ class FakePostgres final : public PostgresControl {
   }
   Result<Lsn> replay_lsn() override { return lsn; }
   Result<int> upstream_timeline(const Upstream&) override { return tli; }
-  Status create_roles_and_db(const std::string& db) override { op("create_roles_and_db(" + db + ")"); return Status::Ok(); }
+  Status create_roles_and_db(const std::string& db) override {
+    op("create_roles_and_db(" + db + ")");
+    return Status::Ok();
+  }
   Status ensure_hba(const std::vector<std::string>&, const std::string&) override {
     op("ensure_hba");
     return Status::Ok();
@@ -143,8 +184,8 @@ class FakePostgres final : public PostgresControl {
 class FakeMonitor final : public MonitorClient {
  public:
   bool reachable = true;
-  bool node_active_down = false; /* only node_active fails */
-  NodeState goal = NodeState::Init;  /* what node_active answers */
+  bool node_active_down = false;    /* only node_active fails */
+  NodeState goal = NodeState::Init; /* what node_active answers */
   std::vector<NodeActiveArgs> reports;
   std::vector<NodeAddress> others;
   NodeAddress primary{1, "node_1", "10.0.0.1", 5432, 0, true};
@@ -172,7 +213,8 @@ class FakeMonitor final : public MonitorClient {
     if (!reachable) return down();
     return others;
   }
-  Result<std::optional<NodeAddress>> get_most_advanced_standby(const std::string&, GroupId) override {
+  Result<std::optional<NodeAddress>> get_most_advanced_standby(const std::string&,
+                                                               GroupId) override {
     return std::optional<NodeAddress>{};
   }
   Result<std::string> synchronous_standby_names(const std::string&, GroupId) override {
@@ -187,9 +229,15 @@ class FakeMonitor final : public MonitorClient {
   Result<bool> remove_node_by_host(const std::string&, int, bool) override { return true; }
   Status perform_failover(const std::string&, GroupId) override { return Status::Ok(); }
   Result<bool> perform_promotion(const std::string&, const std::string&) override { return true; }
-  Result<std::vector<StateRow>> current_state(const std::string&) override { return std::vector<StateRow>{}; }
-  Result<std::vector<EventRow>> last_events(const std::string&, int) override { return std::vector<EventRow>{}; }
-  Result<std::optional<std::string>> formation_uri(const std::string&) override { return std::optional<std::string>{}; }
+  Result<std::vector<StateRow>> current_state(const std::string&) override {
+    return std::vector<StateRow>{};
+  }
+  Result<std::vector<EventRow>> last_events(const std::string&, int) override {
+    return std::vector<EventRow>{};
+  }
+  Result<std::optional<std::string>> formation_uri(const std::string&) override {
+    return std::optional<std::string>{};
+  }
   Result<bool> wait_for_state_change(const std::string&, GroupId, TimeMs) override { return false; }
 };
 

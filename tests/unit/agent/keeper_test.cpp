@@ -3,10 +3,11 @@
  * changes produce the right steps in the right order; the lease and the fence behave as
  * docs/design/fencing.md and keeper.hpp say.
  */
+#include "pgaf/agent/keeper.hpp"
+
 #include <gtest/gtest.h>
 
 #include "fakes.hpp"
-#include "pgaf/agent/keeper.hpp"
 
 namespace pgaf::agent {
 namespace {
@@ -17,7 +18,7 @@ using testing::FakePostgres;
 
 struct Rig {
   FakeClock clock;
-  FakePostgres pg;         /* the node-active loop's connection */
+  FakePostgres pg; /* the node-active loop's connection */
   FakeMonitor monitor;
   Settings s;
   Config cfg;
@@ -36,11 +37,11 @@ struct Rig {
     st.assigned_role = assigned;
     /* the guard shares the fake Postgres: one model of the server */
     guard = std::make_unique<FenceGuard>(s, clock, pg);
-    keeper = std::make_unique<Keeper>(cfg, st, clock, pg, monitor, *guard,
-                                      [this](const KeeperState& k) {
-                                        saved.push_back(k);
-                                        return Status::Ok();
-                                      });
+    keeper =
+        std::make_unique<Keeper>(cfg, st, clock, pg, monitor, *guard, [this](const KeeperState& k) {
+          saved.push_back(k);
+          return Status::Ok();
+        });
   }
 };
 
@@ -103,7 +104,7 @@ TEST(Keeper, StandbyFailoverStepsInOrder) {
   EXPECT_FALSE(r.pg.read_only);
   EXPECT_GT(r.pg.index_of("set_read_only(off)"), r.pg.index_of("promote"));
   EXPECT_TRUE(r.guard->armed());
-  std::vector<std::string> expect = {"stop_wal_receiver", "set_read_only", "promote",
+  std::vector<std::string> expect = {"stop_wal_receiver",     "set_read_only",  "promote",
                                      "cleanup_standby_setup", "set_read_write", "maintain_slots"};
   EXPECT_EQ(r.keeper->step_log(), expect);
 }
@@ -284,8 +285,8 @@ TEST(Keeper, ReloadAppliesSettingsButKeepsRestartOnlyKeys) {
   r.keeper->iterate();
   EXPECT_TRUE(r.pg.has_op("ensure_hba"));
   Config c = r.cfg;
-  c.hba_level = "skip";          /* applied at once */
-  c.port = 9999;                 /* needs a restart: kept */
+  c.hba_level = "skip"; /* applied at once */
+  c.port = 9999;        /* needs a restart: kept */
   r.keeper->request_reload(c);
   r.pg.ops.clear();
   r.keeper->iterate();

@@ -64,7 +64,8 @@ TEST_F(CliTest, UnknownCommandIsExit1) {
 }
 
 TEST_F(CliTest, MissingAuthIsExit1WithClearMessage) {
-  CmdResult r = run("create postgres --pgdata " + home_ + "/pgdata --monitor postgres://x@127.0.0.1:1/db --no-ssl");
+  CmdResult r = run("create postgres --pgdata " + home_ +
+                    "/pgdata --monitor postgres://x@127.0.0.1:1/db --no-ssl");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("--auth"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("--skip-pg-hba"), std::string::npos) << r.out;
@@ -79,15 +80,17 @@ TEST_F(CliTest, MissingSslChoiceIsExit1) {
 }
 
 TEST_F(CliTest, CandidatePriorityOutOfRange) {
-  CmdResult r = run("create postgres --pgdata " + home_ + "/p --monitor postgres://x@127.0.0.1:1/db "
-              "--auth trust --no-ssl --candidate-priority 101");
+  CmdResult r = run("create postgres --pgdata " + home_ +
+                    "/p --monitor postgres://x@127.0.0.1:1/db "
+                    "--auth trust --no-ssl --candidate-priority 101");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("candidate-priority"), std::string::npos) << r.out;
 }
 
 TEST_F(CliTest, ReplicationQuorumMustBeBoolean) {
-  CmdResult r = run("create postgres --pgdata " + home_ + "/p --monitor postgres://x@127.0.0.1:1/db "
-              "--auth trust --no-ssl --replication-quorum maybe");
+  CmdResult r = run("create postgres --pgdata " + home_ +
+                    "/p --monitor postgres://x@127.0.0.1:1/db "
+                    "--auth trust --no-ssl --replication-quorum maybe");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("replication-quorum"), std::string::npos) << r.out;
 }

@@ -26,18 +26,18 @@ enum class Role { Keeper, Monitor };
 struct Config {
   Role role = Role::Keeper;
   /* [pg_autoctl] */
-  std::string monitor;          /* monitor URI (keeper) */
+  std::string monitor; /* monitor URI (keeper) */
   std::string formation = "default";
-  int group = -1;               /* from the monitor */
-  std::string name;             /* node name ('' = monitor default) */
-  std::string hostname;         /* how other nodes and the monitor reach us */
+  int group = -1;       /* from the monitor */
+  std::string name;     /* node name ('' = monitor default) */
+  std::string hostname; /* how other nodes and the monitor reach us */
   std::string nodekind = "standalone";
   /* [postgresql] */
   std::string pgdata;
   std::string pg_ctl = "/usr/lib/postgresql/15/bin/pg_ctl";
-  std::string username;         /* local superuser (the OS user by default) */
+  std::string username; /* local superuser (the OS user by default) */
   std::string dbname = "postgres";
-  std::string host;             /* local connection host (socket dir or address) */
+  std::string host; /* local connection host (socket dir or address) */
   int port = 5432;
   std::string listen_addresses = "*";
   std::string auth_method = "trust";
@@ -80,7 +80,7 @@ struct KeeperState {
   std::int64_t last_monitor_contact = 0;   /* unix seconds */
   std::int64_t last_secondary_contact = 0; /* unix seconds */
   bool dropped_confirmed = false;
-  std::int64_t last_report_seq = 0;        /* node_active report numbering, see interfaces.hpp */
+  std::int64_t last_report_seq = 0; /* node_active report numbering, see interfaces.hpp */
 
   std::string to_json() const;
   static Result<KeeperState> from_json(const std::string& text, const std::string& origin);

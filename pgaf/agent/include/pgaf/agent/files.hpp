@@ -4,8 +4,8 @@
  *
  * Invariants:
  *  - every file we own is replaced atomically: write a temp file in the same directory, fsync it,
- *    rename it over the target, fsync the directory. A crash leaves the old or the new file, never a
- *    torn one;
+ *    rename it over the target, fsync the directory. A crash leaves the old or the new file, never
+ * a torn one;
  *  - a missing or malformed file is an error naming the file (and line), never a silent default.
  */
 #pragma once
@@ -19,8 +19,10 @@
 
 namespace pgaf::agent {
 
-/* Write `contents` to `path` atomically (temp + fsync + rename + fsync(dir)); mode is the file mode. */
-Status atomic_write_file(const std::string& path, const std::string& contents, unsigned mode = 0600);
+/* Write `contents` to `path` atomically (temp + fsync + rename + fsync(dir)); mode is the file
+ * mode. */
+Status atomic_write_file(const std::string& path, const std::string& contents,
+                         unsigned mode = 0600);
 /* Whole file, or a BadConfig error naming it ("could not open file \"...\": ..."). */
 Result<std::string> read_file(const std::string& path);
 bool file_exists(const std::string& path);
@@ -51,11 +53,11 @@ class Ini {
 /* Reference file locations (upstream-design.md §7.5, §7.6). `pgdata` must be absolute; the path
  * component is pgdata without its leading slash. */
 struct Paths {
-  std::string config;   /* ${XDG_CONFIG_HOME:-$HOME/.config}/pg_autoctl/<pgdata>/pg_autoctl.cfg */
-  std::string state;    /* ${XDG_DATA_HOME:-$HOME/.local/share}/pg_autoctl/<pgdata>/pg_autoctl.state */
-  std::string init;     /* same dir: pg_autoctl.init (create not finished) */
-  std::string log;      /* same dir: pg_autoctl.log */
-  std::string pid;      /* ${XDG_RUNTIME_DIR:-/tmp}/pg_autoctl/<pgdata>/pg_autoctl.pid */
+  std::string config; /* ${XDG_CONFIG_HOME:-$HOME/.config}/pg_autoctl/<pgdata>/pg_autoctl.cfg */
+  std::string state; /* ${XDG_DATA_HOME:-$HOME/.local/share}/pg_autoctl/<pgdata>/pg_autoctl.state */
+  std::string init;  /* same dir: pg_autoctl.init (create not finished) */
+  std::string log;   /* same dir: pg_autoctl.log */
+  std::string pid;   /* ${XDG_RUNTIME_DIR:-/tmp}/pg_autoctl/<pgdata>/pg_autoctl.pid */
   std::string pg_expected; /* runtime dir: pg_autoctl.pg (expected Postgres status) */
 };
 Result<Paths> paths_for(const std::string& pgdata);

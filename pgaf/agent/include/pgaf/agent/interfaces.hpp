@@ -26,7 +26,7 @@ namespace pgaf::agent {
 class Clock {
  public:
   virtual ~Clock() = default;
-  virtual TimeMs now_ms() = 0;        /* monotonic */
+  virtual TimeMs now_ms() = 0; /* monotonic */
   virtual void sleep_ms(TimeMs ms) = 0;
 };
 class SystemClock final : public Clock {
@@ -37,16 +37,16 @@ class SystemClock final : public Clock {
 
 /* ---- processes ---- */
 struct ProcessSpec {
-  std::string program;                 /* absolute path */
+  std::string program; /* absolute path */
   std::vector<std::string> args;
   std::map<std::string, std::string> env_set; /* added to the inherited environment */
-  std::string output_file;             /* append stdout+stderr there; empty = capture */
-  TimeMs timeout_ms = 60000;           /* SIGKILL after this */
+  std::string output_file;                    /* append stdout+stderr there; empty = capture */
+  TimeMs timeout_ms = 60000;                  /* SIGKILL after this */
 };
 struct ProcessResult {
-  int exit_code = -1;   /* -1: killed or timed out */
+  int exit_code = -1; /* -1: killed or timed out */
   bool timed_out = false;
-  std::string output;   /* captured output (when output_file is empty), bounded */
+  std::string output; /* captured output (when output_file is empty), bounded */
 };
 class ProcessRunner {
  public:
@@ -62,12 +62,12 @@ enum class PgExpected { Unknown, Stopped, Running };
 std::string_view to_string(PgExpected e);
 
 struct PgStatus {
-  bool running = false;       /* accepts connections */
+  bool running = false; /* accepts connections */
   bool in_recovery = false;
-  bool read_only = false;     /* default_transaction_read_only */
+  bool read_only = false; /* default_transaction_read_only */
   int tli = 0;
   Lsn lsn = 0;
-  std::string sync_state;     /* best sync_state of our standbys: quorum > sync > potential > async */
+  std::string sync_state; /* best sync_state of our standbys: quorum > sync > potential > async */
   std::int64_t system_identifier = 0;
   bool wal_receiver_active = false; /* a WAL receiver process exists (standby streaming) */
 };
@@ -75,7 +75,7 @@ struct PgStatus {
 struct Upstream {
   std::string host;
   int port = 0;
-  NodeId node_id = 0;         /* the upstream's node id */
+  NodeId node_id = 0; /* the upstream's node id */
 };
 
 struct StandbySetup {
@@ -97,21 +97,22 @@ using StandbyReplies = std::map<std::string, std::string>;
 class PostgresControl {
  public:
   virtual ~PostgresControl() = default;
-  virtual bool pgdata_initialized() = 0;            /* PG_VERSION exists */
+  virtual bool pgdata_initialized() = 0; /* PG_VERSION exists */
   virtual Status initdb() = 0;
   /* postgresql-auto-failover.conf + include lines in postgresql.conf. */
   virtual Status write_managed_config() = 0;
   /* Expected status for the controller (pg_autoctl.pg), then wait (bounded) for it. */
   virtual Status ensure_running(TimeMs timeout_ms) = 0;
   virtual Status ensure_stopped(TimeMs timeout_ms) = 0;
-  virtual Status release_to_operator() = 0;          /* remove pg_autoctl.pg */
-  virtual Result<PgStatus> status() = 0;             /* running=false if it does not answer */
-  virtual Status set_read_only(bool on) = 0;         /* ALTER SYSTEM + reload */
+  virtual Status release_to_operator() = 0;  /* remove pg_autoctl.pg */
+  virtual Result<PgStatus> status() = 0;     /* running=false if it does not answer */
+  virtual Status set_read_only(bool on) = 0; /* ALTER SYSTEM + reload */
   virtual Status terminate_client_backends() = 0;
-  virtual Status set_synchronous_standby_names(const std::string& value) = 0; /* + cancel waiters if '' */
+  virtual Status set_synchronous_standby_names(
+      const std::string& value) = 0; /* + cancel waiters if '' */
   virtual Result<std::string> synchronous_standby_names() = 0;
   virtual Status checkpoint() = 0;
-  virtual Status promote(TimeMs timeout_ms) = 0;     /* promote and wait until out of recovery */
+  virtual Status promote(TimeMs timeout_ms) = 0; /* promote and wait until out of recovery */
   virtual Result<std::vector<SlotInfo>> list_slots() = 0;
   virtual Status create_slot(const std::string& name) = 0;
   virtual Status drop_slot(const std::string& name) = 0;

@@ -65,9 +65,9 @@ class FenceGuard {
 
 struct IterationResult {
   bool monitor_ok = false;
-  bool transitioned = false;   /* a transition completed: iterate again at once */
-  bool failed = false;         /* a transition step failed (will be retried) */
-  bool dropped = false;        /* the node is dropped: exit 121 */
+  bool transitioned = false; /* a transition completed: iterate again at once */
+  bool failed = false;       /* a transition step failed (will be retried) */
+  bool dropped = false;      /* the node is dropped: exit 121 */
 };
 
 class Keeper {

@@ -6,8 +6,8 @@
  * Invariants:
  *  - the local connection always runs with default_transaction_read_only=off and a statement
  *    timeout, so the agent itself can act on a fenced (read-only) server and never hangs;
- *  - files we manage in PGDATA (postgresql-auto-failover.conf, postgresql-auto-failover-standby.conf,
- *    pg_hba.conf edits) are written atomically.
+ *  - files we manage in PGDATA (postgresql-auto-failover.conf,
+ * postgresql-auto-failover-standby.conf, pg_hba.conf edits) are written atomically.
  */
 #pragma once
 
@@ -32,7 +32,8 @@ long running_postmaster_pid(const std::string& pgdata);
 /* Socket directory for the local Postgres (PG_REGRESS_SOCK_DIR, else /tmp). */
 std::string default_socket_dir();
 
-/* Text of postgresql-auto-failover.conf for this config (monitor: adds shared_preload_libraries). */
+/* Text of postgresql-auto-failover.conf for this config (monitor: adds shared_preload_libraries).
+ */
 std::string managed_config_text(const Config& cfg);
 
 /* Write postgresql-auto-failover.conf and the include lines (also used for the monitor). */

@@ -27,7 +27,8 @@
 
 namespace pgaf::agent {
 
-/* Global verbosity passed to children: 0 = info, 1 = debug (-v), 2 = trace (-vv), -1 = warn (-q). */
+/* Global verbosity passed to children: 0 = info, 1 = debug (-v), 2 = trace (-vv), -1 = warn (-q).
+ */
 void setup_logging(int verbosity, const std::string& log_file = {});
 
 int run_supervisor(const Config& cfg, int verbosity);
