@@ -102,6 +102,9 @@ CREATE TABLE pgautofailover.node (
   -- pgaf: fencing — monitor time of the last report answered with a writable goal (the node's
   -- write lease runs from just before it); NULL if it never got one
   leasegrantedtime    timestamptz,
+  -- pgaf: report_seq of the last node_active applied (0 = none, or the agent sends none); a
+  -- report with a sequence not above it is stale and ignored (docs/monitor.md)
+  lastreportseq       bigint NOT NULL DEFAULT 0,
   UNIQUE (formationid, nodename),
   UNIQUE (nodehost, nodeport),
   PRIMARY KEY (nodeid),
@@ -181,6 +184,29 @@ CREATE FUNCTION pgautofailover.node_active
     IN current_tli            int DEFAULT 1,
     IN current_lsn            pg_lsn DEFAULT '0/0',
     IN current_rep_state      text DEFAULT '',
+   OUT assigned_node_id             bigint,
+   OUT assigned_group_id            int,
+   OUT assigned_group_state         pgautofailover.replication_state,
+   OUT assigned_candidate_priority  int,
+   OUT assigned_replication_quorum  bool
+ )
+RETURNS record LANGUAGE C SECURITY DEFINER
+SET search_path = pgautofailover, pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'pgaf_node_active';
+
+-- pgaf: the same report with a per-node sequence number (strictly increasing; 0 = none). No
+-- default on report_seq, so every call of the reference's 8-argument form resolves to it.
+CREATE FUNCTION pgautofailover.node_active
+ (
+    IN formation_id           text,
+    IN node_id                bigint,
+    IN group_id               int,
+    IN current_group_role     pgautofailover.replication_state,
+    IN current_pg_is_running  bool,
+    IN current_tli            int,
+    IN current_lsn            pg_lsn,
+    IN current_rep_state      text,
+    IN report_seq             bigint,
    OUT assigned_node_id             bigint,
    OUT assigned_group_id            int,
    OUT assigned_group_state         pgautofailover.replication_state,

@@ -29,6 +29,8 @@ class Args {
   Args(int n, const char* const* v) : n_(n), v_(v) {}
 
   const char* raw(int i) const { return i < n_ ? v_[i] : nullptr; }
+  /* Whether the called SQL signature has argument i (overloads share one C symbol). */
+  bool has(int i) const { return i < n_; }
 
   Result<std::string> text(int i, const char* name) const {
     if (raw(i) == nullptr) return null_error(name);
@@ -280,11 +282,21 @@ Result<Table> node_active(Db& db, const Args& a) {
     ev.lsn = v;
   }
   ev.sync_state = a.text_or(7, "");
+  if (a.has(8)) { /* the 9-argument overload (pgaf agents): see NodeActiveEvent::report_seq */
+    PGAF_TRY(seq, a.int64(8, "report_seq"));
+    if (seq < 0)
+      return make_error(ErrorCode::InvalidArgument,
+                        "invalid value for report_seq: " + std::to_string(seq),
+                        "report_seq is a per-node sequence number that strictly increases, or 0 "
+                        "when the agent does not number its reports");
+    ev.report_seq = seq;
+  }
 
   PGAF_CHECK(db.lock_formation(formation, false));
   RunOptions o;
   o.try_shared = true;
   o.own_node = id;
+  o.async_commit_ok = true;
   auto ran = run_decision(db, formation, group, ev, o);
   if (!ran.ok() && ran.error().code == ErrorCode::UnknownNode && !pgaf_db_error_stashed()) {
     PGAF_TRY(ref, find_node_by_id(db, id));

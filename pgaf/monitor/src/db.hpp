@@ -67,6 +67,8 @@ class Db {
   Status unlock_group(const std::string& formation, int group, bool exclusive);
   /* LOG also goes to NOTIFY log; NOTICE/WARNING go to the client. */
   Status message(MessageLevel level, const std::string& text);
+  /* A LOG line in the server log only (no NOTIFY log). */
+  Status server_log(const std::string& text);
   /* This transaction need not wait for its WAL flush (steady-state reports only). */
   Status async_commit();
   TimeMs now_ms() const { return pgaf_db_now_ms(); }

@@ -7,11 +7,14 @@
  *    while holding the group lock in exclusive mode;
  *  - every goal assignment, reported-state change, health change and settings change inserts
  *    one event row and sends one NOTIFY state (JSON) in the same statement; every LOG-level
- *    message of the Decision is also sent on channel log.
+ *    message of the Decision is also sent on channel log;
+ *  - a stale node_active (Decision::stale_report) writes no row, no event, no NOTIFY;
+ *  - the shared path writes only the row version it loaded (xmin check, see run_shared).
  */
 #include "group_store.hpp"
 
 #include <cstring>
+#include <optional>
 
 namespace pgaf::monitor {
 
@@ -60,6 +63,7 @@ Result<Node> node_from_row(const Rows& r, int i) {
   n.wal_report_time_ms = ms(24, 0);
   n.stream_stop_time_ms = ms(25, -1);
   n.lease_granted_ms = ms(26, -1);
+  n.last_report_seq = std::atoll(r.at(i, 27));
   return n;
 }
 
@@ -73,7 +77,7 @@ bool node_differs(const Node& a, const Node& b) {
          a.candidate_priority != b.candidate_priority ||
          a.replication_quorum != b.replication_quorum ||
          a.stream_stop_time_ms != b.stream_stop_time_ms ||
-         a.lease_granted_ms != b.lease_granted_ms;
+         a.lease_granted_ms != b.lease_granted_ms || a.last_report_seq != b.last_report_seq;
 }
 
 /* Differences that matter to other nodes' decisions: never written in the shared path. */
@@ -86,7 +90,9 @@ bool node_decision_differs(const Node& a, const Node& b) {
 
 std::string health_int(Health h) { return std::to_string(static_cast<int>(h)); }
 
-Status update_node(Db& db, const Node& n) {
+/* Write node n. When `if_xmin` is given, the row is written only if it is still the version
+ * loaded (xmin unchanged): returns false when a concurrent transaction changed it meanwhile. */
+Result<bool> update_node(Db& db, const Node& n, const Arg& if_xmin = Arg{}) {
   auto r = db.query(Stmt::UpdateNode,
                     {std::to_string(n.id), std::string(to_string(n.goal_state)),
                      std::string(to_string(n.reported_state)), n.pg_is_running ? "t" : "f",
@@ -96,9 +102,10 @@ Status update_node(Db& db, const Node& n) {
                      health_int(n.health), ms_arg(n.health_check_time_ms, false),
                      ms_arg(n.state_change_time_ms, false), std::to_string(n.candidate_priority),
                      n.replication_quorum ? "t" : "f", ms_arg(n.stream_stop_time_ms, true),
-                     ms_arg(n.lease_granted_ms, true)});
+                     ms_arg(n.lease_granted_ms, true), std::to_string(n.last_report_seq),
+                     if_xmin});
   if (!r.ok()) return r.error();
-  return Status::Ok();
+  return !r->empty();
 }
 
 Status insert_node(Db& db, const std::string& formation, const Node& n) {
@@ -112,7 +119,8 @@ Status insert_node(Db& db, const std::string& formation, const Node& n) {
        format_lsn(n.reported_lsn), ms_arg(n.wal_report_time_ms, false), health_int(n.health),
        ms_arg(n.health_check_time_ms, false), ms_arg(n.state_change_time_ms, false),
        std::to_string(n.candidate_priority), n.replication_quorum ? "t" : "f", n.node_cluster,
-       ms_arg(n.stream_stop_time_ms, true), ms_arg(n.lease_granted_ms, true)});
+       ms_arg(n.stream_stop_time_ms, true), ms_arg(n.lease_granted_ms, true),
+       std::to_string(n.last_report_seq)});
   if (!r.ok()) return r.error();
   return Status::Ok();
 }
@@ -162,7 +170,8 @@ Status write_back(Db& db, const GroupSnapshot& before, const Decision& d, const 
     if (b == nullptr) {
       if (Status st = insert_node(db, formation, a); !st.ok()) return st;
     } else if (node_differs(a, *b)) {
-      if (Status st = update_node(db, a); !st.ok()) return st;
+      /* exclusive group lock: no one else writes this group's rows (no xmin check) */
+      if (auto w = update_node(db, a); !w.ok()) return w.error();
     }
   }
   if (d.after.formation.number_sync_standbys != before.formation.number_sync_standbys) {
@@ -271,7 +280,13 @@ std::string state_json(const std::string& formation, const Node& n, NodeState go
   return out;
 }
 
-Result<GroupSnapshot> load_group(Db& db, const std::string& formation, GroupId group) {
+namespace {
+
+/* xmin of each loaded node row (the row version the snapshot holds), by node id. */
+using RowVersions = std::vector<std::pair<NodeId, std::string>>;
+
+Result<GroupSnapshot> load_group_versions(Db& db, const std::string& formation, GroupId group,
+                                          RowVersions* versions) {
   auto rows = db.query(Stmt::LoadGroup, {formation, std::to_string(group)});
   if (!rows.ok()) return rows.error();
   const Rows& r = *rows;
@@ -300,9 +315,85 @@ Result<GroupSnapshot> load_group(Db& db, const std::string& formation, GroupId g
      * taking the restart time as the grant is never earlier than the lost one. */
     if (can_take_writes_in_state(n->goal_state) && n->lease_granted_ms < g.monitor_start_ms)
       n->lease_granted_ms = g.monitor_start_ms;
+    if (versions != nullptr) versions->emplace_back(n->id, r.str(i, 28));
     g.nodes.push_back(std::move(*n));
   }
   return g;
+}
+
+Arg row_version(const RowVersions& versions, NodeId id) {
+  for (const auto& [nid, xmin] : versions)
+    if (nid == id) return xmin;
+  PGAF_ASSERT(false, "a loaded node has a row version");
+  return Arg{};
+}
+
+/* A stale report (see NodeActiveEvent::report_seq) changes nothing: no row, no event, no
+ * NOTIFY; its messages go to the server log only. */
+Status log_stale(Db& db, const Decision& d) {
+  for (const auto& m : d.messages)
+    if (Status st = db.server_log(m.text); !st.ok()) return st;
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<GroupSnapshot> load_group(Db& db, const std::string& formation, GroupId group) {
+  return load_group_versions(db, formation, group, nullptr);
+}
+
+/* The shared (cheap) path. Returns the result, or nullopt when the caller must upgrade to the
+ * exclusive lock (nothing written, no row lock held). */
+Result<std::optional<Ran>> run_shared(Db& db, const std::string& formation, GroupId group,
+                                      const Event& event, const RunOptions& o,
+                                      const Settings& settings) {
+  /* Another share holder may write the reporter's row between our load and our write (a
+   * concurrent report of the same node, the health worker). The write is conditional on the row
+   * still being the version we decided on (xmin), else a stale report's columns or an older
+   * lease grant could overwrite newer ones. When it was changed, PostgreSQL may leave us holding
+   * the row lock of its newest version (READ COMMITTED re-check): from then on we must not wait
+   * for the exclusive group lock (a share holder could be waiting for that row: deadlock), so we
+   * decide again in share mode, and refuse the call if that needs the exclusive lock. */
+  constexpr int kMaxAttempts = 3;
+  bool may_hold_row_lock = false;
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    RowVersions versions;
+    auto snap = load_group_versions(db, formation, group, &versions);
+    if (!snap.ok()) return snap.error();
+    auto d = decide(*snap, event, settings, db.now_ms());
+    if (!d.ok()) return d.error();
+    if (d->stale_report) {
+      if (Status st = log_stale(db, *d); !st.ok()) return st.error();
+      return std::optional<Ran>(Ran{std::move(*snap), std::move(*d)});
+    }
+    if (!is_noop(*snap, *d, o.own_node)) {
+      if (!may_hold_row_lock) return std::optional<Ran>{}; /* upgrade, nothing written yet */
+      break;
+    }
+    if (o.own_node != 0) {
+      const Node* a = d->after.find(o.own_node);
+      const Node* b = snap->find(o.own_node);
+      if (a != nullptr && b != nullptr && node_differs(*a, *b)) {
+        auto w = update_node(db, *a, row_version(versions, a->id));
+        if (!w.ok()) return w.error();
+        if (!*w) {
+          may_hold_row_lock = true;
+          continue;
+        }
+        /* nothing but this node's report columns change: no need to wait for the WAL flush
+         * (see load_group for the lease, and docs/monitor.md) */
+        if (o.async_commit_ok) {
+          if (Status st = db.async_commit(); !st.ok()) return st.error();
+        }
+      }
+    }
+    if (Status st = emit_messages(db, *d); !st.ok()) return st.error();
+    return std::optional<Ran>(Ran{std::move(*snap), std::move(*d)});
+  }
+  return make_error(ErrorCode::BadState,
+                    "node " + std::to_string(o.own_node) +
+                        " was updated concurrently while its report was being applied",
+                    "retry: the next report of the node will be applied");
 }
 
 Result<Ran> run_decision(Db& db, const std::string& formation, GroupId group,
@@ -310,24 +401,9 @@ Result<Ran> run_decision(Db& db, const std::string& formation, GroupId group,
   const Settings settings = current_settings();
   if (o.try_shared) {
     if (Status st = db.lock_group(formation, group, false); !st.ok()) return st.error();
-    auto snap = load_group(db, formation, group);
-    if (!snap.ok()) return snap.error();
-    auto d = decide(*snap, event, settings, db.now_ms());
-    if (!d.ok()) return d.error();
-    if (is_noop(*snap, *d, o.own_node)) {
-      if (o.own_node != 0) {
-        const Node* a = d->after.find(o.own_node);
-        const Node* b = snap->find(o.own_node);
-        if (a != nullptr && b != nullptr && node_differs(*a, *b)) {
-          /* nothing but this node's report columns change: no need to wait for the WAL
-           * flush (see load_group for the lease, and docs/monitor.md) */
-          if (Status st = db.async_commit(); !st.ok()) return st.error();
-          if (Status st = update_node(db, *a); !st.ok()) return st.error();
-        }
-      }
-      if (Status st = emit_messages(db, *d); !st.ok()) return st.error();
-      return Ran{std::move(*snap), std::move(*d)};
-    }
+    auto shared = run_shared(db, formation, group, event, o, settings);
+    if (!shared.ok()) return shared.error();
+    if (*shared) return std::move(**shared);
     /* something changes: upgrade, with nothing written yet */
     if (Status st = db.unlock_group(formation, group, false); !st.ok()) return st.error();
   }
@@ -336,6 +412,10 @@ Result<Ran> run_decision(Db& db, const std::string& formation, GroupId group,
   if (!snap.ok()) return snap.error();
   auto d = decide(*snap, event, settings, db.now_ms());
   if (!d.ok()) return d.error();
+  if (d->stale_report) {
+    if (Status st = log_stale(db, *d); !st.ok()) return st.error();
+    return Ran{std::move(*snap), std::move(*d)};
+  }
   if (Status st = write_back(db, *snap, *d, event, o); !st.ok()) return st.error();
   return Ran{std::move(*snap), std::move(*d)};
 }

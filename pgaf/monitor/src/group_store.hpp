@@ -13,6 +13,13 @@
  *    in exclusive mode, reloads and decides again, and writes. Because nothing is written while
  *    waiting for the upgrade, no row lock is held across the wait: two upgraders cannot
  *    deadlock on rows;
+ *  - share holders may write the same row (two reports of one node, a report and a health
+ *    check): the shared path writes the reporter's row only if its xmin is still the one it
+ *    loaded (no lost update, no stale write). Else it may now hold that row's lock (READ
+ *    COMMITTED re-check), so it must not wait for the exclusive lock: it decides again in share
+ *    mode (at most 3 times) and fails with BadState ("retry") if that needs the exclusive lock;
+ *  - a stale node_active (report_seq not above the node's lastreportseq) writes nothing, inserts
+ *    no event and sends no NOTIFY, in either path;
  *  - an exclusive holder reloads after acquiring the lock, and READ COMMITTED gives each of its
  *    statements a snapshot taken after every earlier holder committed.
  */
@@ -35,6 +42,9 @@ struct RunOptions {
   /* The node whose own row may change in the shared (fast) path: the reporter of a
    * node_active, the checked node of a health check. 0 = none. */
   NodeId own_node = 0;
+  /* The shared path may commit without waiting for the WAL flush (node_active only: its
+   * transaction holds nothing else; the health worker's transaction may also change goals). */
+  bool async_commit_ok = false;
   /* Extra event rows for nodes whose settings changed (priority / quorum updates). */
   bool settings_event = false;
 };

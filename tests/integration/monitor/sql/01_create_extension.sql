@@ -14,7 +14,7 @@ SELECT p.oid::regprocedure AS function, prosecdef, proconfig,
        has_function_privilege('public', p.oid, 'EXECUTE') AS public
   FROM pg_proc p WHERE pronamespace = 'pgautofailover'::regnamespace
  ORDER BY p.proname, p.oid::regprocedure::text;
-SELECT pg_get_function_result('pgautofailover.node_active'::regproc);
+SELECT pg_get_function_result('pgautofailover.node_active(text,bigint,int,pgautofailover.replication_state,bool,int,pg_lsn,text)'::regprocedure);
 SELECT pg_get_function_arguments('pgautofailover.register_node'::regproc);
 -- (values come from pgaf::Settings, see pgaf/core settings.hpp)
 SELECT name, unit, context FROM pg_settings WHERE name LIKE 'pgautofailover.%' ORDER BY name;

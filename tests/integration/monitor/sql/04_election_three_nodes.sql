@@ -70,6 +70,9 @@ SELECT * FROM pgautofailover.node_active('three', 5, 0, 'stop_replication', true
 SELECT * FROM pgautofailover.node_active('three', 4, 0, 'report_lsn', true, 1, '0/5000000');
 SELECT * FROM states('three');
 SELECT * FROM pgautofailover.node_active('three', 5, 0, 'wait_primary', true, 2, '0/5000200');
+-- b is sent to follow the new primary (goal secondary) only once that one reports wait_primary
+-- (core 870631f: not while it is still stop_replication)
+SELECT * FROM pgautofailover.node_active('three', 4, 0, 'report_lsn', true, 1, '0/5000000');
 SELECT * FROM pgautofailover.node_active('three', 4, 0, 'join_secondary', true, 1, '0/5000000');
 SELECT * FROM pgautofailover.node_active('three', 4, 0, 'secondary', true, 2, '0/5000200');
 SELECT * FROM pgautofailover.node_active('three', 5, 0, 'wait_primary', true, 2, '0/5000200');
