@@ -470,10 +470,6 @@ void Machine::restore_priorities() {
 /* ProceedGroupStateForMSFailover(A, P). Returns true when it made (or is waiting on) the
  * election's next move for A. */
 bool Machine::ms_failover(Node& a, Node* p) {
-  /* A writable primary that has not failed is the outcome of the last election: never run
-   * another one next to it (F14 of simulator.md: a stale health check made a report_lsn node
-   * elect a second primary). */
-  if (Node* w = primary(); w != nullptr && w->id != a.id && !primary_failed(*w)) return false;
   for (Node* c : live()) {
     if (!is_being_promoted(*c)) continue;
     if (c->id == a.id || one_of(c->reported_state, {S::ReportLsn, S::PreparePromotion}) ||
@@ -481,6 +477,10 @@ bool Machine::ms_failover(Node& a, Node* p) {
       return proceed_with_ms_failover(a, *c);
     return false;
   }
+  /* A writable primary that has not failed is the outcome of the last election: never run
+   * another one next to it (F14 of simulator.md: a stale health check made a report_lsn node
+   * elect a second primary). */
+  if (Node* w = primary(); w != nullptr && w->id != a.id && !primary_failed(*w)) return false;
 
   std::vector<Node*> candidates;
   int missing = 0;
