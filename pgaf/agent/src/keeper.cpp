@@ -611,6 +611,10 @@ IterationResult Keeper::iterate() {
   TimeMs t_send = clock_.now_ms();
   auto reply = monitor_.node_active(a);
   if (reply) {
+    if (monitor_failures_ > 0) {
+      spdlog::info("the monitor answers again after {} failed attempts", monitor_failures_);
+    }
+    monitor_failures_ = 0;
     r.monitor_ok = true;
     guard_.on_monitor_reply(t_send, reply->goal);
     if (reply->goal != state_.assigned_role) {
@@ -628,7 +632,11 @@ IterationResult Keeper::iterate() {
       }
     }
   } else {
-    spdlog::warn("failed to contact the monitor: {}", reply.error().message);
+    /* first failure, then every 20th: an outage does not flood the log */
+    if (monitor_failures_++ % 20 == 0) {
+      spdlog::warn("failed to contact the monitor ({} attempts): {}", monitor_failures_,
+                   reply.error().message);
+    }
     if (state_.current_role == NodeState::Dropped && reply.error().code == ErrorCode::UnknownNode) {
       r.dropped = true;
       return r;
@@ -661,7 +669,8 @@ int Keeper::run(const std::atomic<bool>& stop_requested) {
       /* Sleep up to one interval, waking on a state notification for our group. */
       auto woke = monitor_.wait_for_state_change(cfg_.formation, state_.group_id,
                                                  cfg_.settings.node_active_interval_ms);
-      if (!woke) clock_.sleep_ms(std::min<TimeMs>(100, cfg_.settings.node_active_interval_ms));
+      /* no LISTEN connection (monitor down): still one report per interval */
+      if (!woke) clock_.sleep_ms(cfg_.settings.node_active_interval_ms);
       if (stop_requested.load()) break;
     }
     IterationResult r = iterate();

@@ -120,6 +120,7 @@ class Keeper {
   int restart_attempts_ = 0;
   bool sysid_published_ = false;
   int dropped_rounds_ = 0;
+  long monitor_failures_ = 0;
   std::mutex reload_mu_;
   std::optional<Config> pending_reload_;
 };
