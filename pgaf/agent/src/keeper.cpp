@@ -239,7 +239,7 @@ Status Keeper::apply_sync_names(bool wait_for_catchup) {
   while (true) {
     auto st = pg_.status();
     if (st && (st->sync_state == "sync" || st->sync_state == "quorum")) return Status::Ok();
-    if (clock_.now_ms() >= deadline) {
+    if (clock_.now_ms() >= deadline || stop_requested()) {
       return make_error(ErrorCode::Keeper, "no synchronous standby is connected yet",
                         "the transition is retried at the next round");
     }
@@ -364,7 +364,7 @@ Status Keeper::run_step(KeeperStep step) {
       while (true) {
         auto now_st = pg_.status();
         if (now_st && now_st->running && !now_st->wal_receiver_active) return Status::Ok();
-        if (clock_.now_ms() >= deadline) {
+        if (clock_.now_ms() >= deadline || stop_requested()) {
           return make_error(ErrorCode::Timeout, "the WAL receiver did not stop within 5 s");
         }
         clock_.sleep_ms(10);
@@ -396,8 +396,17 @@ Status Keeper::run_step(KeeperStep step) {
       }
       return Status::Ok();
     }
-    case KeeperStep::CleanupStandbySetup:
+    case KeeperStep::CleanupStandbySetup: {
+      auto st = pg_.status();
+      if (st && st->running && st->in_recovery) {
+        /* still a standby: clear the recovery settings but keep standby.signal, so a restart
+         * before the promotion can never bring it up as a primary (promote removes it) */
+        auto none = standby_setup(std::nullopt);
+        none.slot_name = "";
+        return pg_.write_standby_setup(none);
+      }
       return pg_.cleanup_standby_setup();
+    }
     case KeeperStep::RewindOrBaseBackup: {
       guard_.set_armed(false);
       auto up = primary_upstream();
@@ -480,7 +489,12 @@ Status Keeper::run_step(KeeperStep step) {
         }
         clock_.sleep_ms(50);
       }
-      return pg_.write_standby_setup(standby_setup(std::nullopt));
+      /* recovery_target_* only change at a restart: restart as a standby with no upstream and
+       * no target, so the promotion that follows does not stop short of a stale target */
+      auto none = standby_setup(std::nullopt);
+      none.slot_name = "";
+      if (Status s = pg_.write_standby_setup(none); !s) return s;
+      return pg_.restart(start_timeout);
     }
     case KeeperStep::ReleaseToOperator:
       guard_.set_armed(false);

@@ -173,6 +173,7 @@ class RealPostgres final : public PostgresControl {
     TimeMs deadline = clock_.now_ms() + timeout_ms;
     while (true) {
       if (ping()) return Status::Ok();
+      if (stop_requested()) return make_error(ErrorCode::Keeper, "stop requested");
       if (clock_.now_ms() >= deadline) {
         return make_error(ErrorCode::Pgctl,
                           "PostgreSQL did not start within " + std::to_string(timeout_ms) + " ms",
@@ -190,6 +191,7 @@ class RealPostgres final : public PostgresControl {
     conn_.reset();
     TimeMs deadline = clock_.now_ms() + timeout_ms;
     while (running_postmaster_pid(cfg_.pgdata) > 0) {
+      if (stop_requested()) return make_error(ErrorCode::Keeper, "stop requested");
       if (clock_.now_ms() >= deadline) {
         return make_error(ErrorCode::Pgctl,
                           "PostgreSQL did not stop within " + std::to_string(timeout_ms) + " ms");

@@ -7,6 +7,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -19,6 +20,16 @@
 namespace pgaf::agent {
 
 namespace bp = boost::process;
+
+namespace {
+std::atomic<bool> g_stop_requested{false};
+}
+void request_stop() {
+  g_stop_requested.store(true);
+}
+bool stop_requested() {
+  return g_stop_requested.load();
+}
 
 TimeMs SystemClock::now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -71,7 +82,7 @@ class BoostProcessRunner final : public ProcessRunner {
       std::fclose(f);
       TimeMs deadline = clock.now_ms() + spec.timeout_ms;
       while (c.running()) {
-        if (clock.now_ms() >= deadline) {
+        if (clock.now_ms() >= deadline || stop_requested()) {
           c.terminate();
           res.timed_out = true;
           break;

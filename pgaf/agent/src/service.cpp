@@ -492,7 +492,10 @@ int run_node_active(const Config& cfg) {
   });
   std::thread sig_watch([&] {
     while (!stop.load()) {
-      if (g_signal != 0) stop.store(true);
+      if (g_signal != 0) {
+        request_stop();
+        stop.store(true);
+      }
       if (g_reload) {
         g_reload = 0;
         auto fresh = load_config_for(cfg.pgdata);

@@ -454,3 +454,62 @@ TEST(Fencing, PrimaryAloneWithoutMonitorFences) {
 
 }  // namespace
 }  // namespace pgaf::agent_it
+
+namespace pgaf::agent_it {
+namespace {
+
+/* The preferred candidate (priority 90) lags behind the other standby when the primary dies:
+ * it is fast-forwarded from the most advanced standby before its promotion, and no
+ * acknowledged write is lost. */
+TEST(Formation, LaggingPreferredCandidateIsFastForwarded) {
+  REQUIRE_ROOT();
+  AgentLab lab(55540 + 5);
+  lab.start_monitor();
+  lab.start_node("node_1", 1);
+  ASSERT_GE(lab.wait_states({{"node_1", "single"}}, 30000), 0) << lab.state_dump();
+  lab.start_node("node_2", 2, {"--candidate-priority", "50"});
+  ASSERT_GE(lab.wait_states({{"node_1", "primary"}, {"node_2", "secondary"}}, 45000), 0)
+      << lab.state_dump();
+  lab.start_node("node_3", 3, {"--candidate-priority", "90"});
+  ASSERT_GE(lab.wait_states(
+                {{"node_1", "primary"}, {"node_2", "secondary"}, {"node_3", "secondary"}}, 45000),
+            0)
+      << lab.state_dump();
+  pgaf::test::PgConnection p(lab.conninfo(lab.node_port(1)) + " user=postgres");
+  p.exec("CREATE TABLE ff(x int)");
+  sleep_ms(500);
+  /* node_3 stops receiving WAL (behind the agent's back) */
+  pgaf::test::PgConnection n3(lab.conninfo(lab.node_port(3)) + " user=postgres");
+  n3.exec("ALTER SYSTEM SET primary_conninfo = ''");
+  n3.exec("SELECT pg_reload_conf()");
+  auto t0 = SteadyClock::now();
+  while (n3.query_value("SELECT count(*) FROM pg_stat_wal_receiver") != "0" &&
+         ms_since(t0) < 10000) {
+    sleep_ms(50);
+  }
+  p.exec("INSERT INTO ff SELECT generate_series(1, 1000)");
+  EXPECT_EQ(n3.query_value("SELECT count(*) FROM ff"), "0");
+  sleep_ms(1500); /* node_2 and node_3 report their LSNs */
+  /* the primary dies; node_3 may stream again, but only from the standbys */
+  long sup = -1;
+  {
+    FILE* f = std::fopen(
+        (lab.dir() + "/run/pg_autoctl" + lab.pgdata("node_1") + "/pg_autoctl.pid").c_str(), "r");
+    ASSERT_NE(f, nullptr);
+    ASSERT_EQ(std::fscanf(f, "%ld", &sup), 1);
+    std::fclose(f);
+  }
+  lab.kill_group(static_cast<pid_t>(sup), SIGKILL);
+  n3.exec("ALTER SYSTEM RESET primary_conninfo");
+  n3.exec("SELECT pg_reload_conf()");
+  long ms = lab.wait_states({{"node_3", "wait_primary"}}, 50000);
+  if (ms < 0) ms = lab.wait_states({{"node_3", "primary"}}, 1000);
+  ASSERT_GE(ms, 0) << lab.state_dump() << lab.log("node_3") << lab.log("node_2");
+  EXPECT_NE(lab.log("node_3").find("\"fast_forward\""), std::string::npos) << lab.log("node_3");
+  pgaf::test::PgConnection c(lab.conninfo(lab.node_port(3)) + " user=postgres");
+  EXPECT_EQ(c.query_value("SELECT count(*) FROM ff"), "1000");
+  expect_no_survivors(lab);
+}
+
+}  // namespace
+}  // namespace pgaf::agent_it

@@ -22,6 +22,12 @@
 
 namespace pgaf::agent {
 
+/* ---- stop requests ---- */
+/* Set by the services' signal handling; every bounded wait of the agent also ends early when a
+ * stop was requested (returning an error), so `pg_autoctl stop` never waits for a step. */
+void request_stop();
+bool stop_requested();
+
 /* ---- time ---- */
 class Clock {
  public:
