@@ -348,7 +348,7 @@ class ScenarioRun {
   }
 
   Status start_service(const HostDirs& h) {
-    auto child = spawn(h, {opt_.pg_autoctl, "run", "--pgdata", h.pgdata}, h.name + "-run");
+    auto child = spawn(h, {agent_bin_, "run", "--pgdata", h.pgdata}, h.name + "-run");
     if (!child.ok()) return child.error();
     services_[h.name] = std::move(child).value();
     return Status::Ok();
@@ -370,7 +370,7 @@ class ScenarioRun {
   }
 
   bool is_agent_exe(const std::string& exe) const {
-    return !exe.empty() && fs::path(exe).filename() == fs::path(opt_.pg_autoctl).filename();
+    return !exe.empty() && fs::path(exe).filename() == fs::path(agent_bin_).filename();
   }
 
   void kill_host(const std::string& host) {
@@ -428,6 +428,7 @@ class ScenarioRun {
   netns::Network net_;
   std::string prefix_;
   std::string run_root_;
+  std::string agent_bin_; /* the copy of pg_autoctl the postgres user runs */
   std::map<std::string, HostDirs> hosts_;
   std::map<std::string, netns::ChildProcess> services_;
   std::string monitor_uri_;
@@ -470,6 +471,20 @@ Status ScenarioRun::setup_hosts() {
     std::ofstream owner(run_root_ + "/owner");
     owner << ::getpid() << " " << proc_start_time(::getpid()) << "\n";
   }
+  /* The postgres user must be able to execute pg_autoctl whatever the permissions of the tree
+   * it was built in: run a copy from the run's directory (0755 path). */
+  fs::create_directories(run_root_ + "/bin", ec);
+  agent_bin_ = run_root_ + "/bin/" + fs::path(opt_.pg_autoctl).filename().string();
+  fs::copy_file(opt_.pg_autoctl, agent_bin_, fs::copy_options::overwrite_existing, ec);
+  if (ec) {
+    return make_error(ErrorCode::Internal,
+                      "could not copy \"" + opt_.pg_autoctl + "\" to \"" + agent_bin_ + "\"", {},
+                      ec.message());
+  }
+  (void)::chmod(kLabRunRoot, 0755);
+  (void)::chmod(run_root_.c_str(), 0755);
+  (void)::chmod((run_root_ + "/bin").c_str(), 0755);
+  (void)::chmod(agent_bin_.c_str(), 0755);
   logs_dir_ = report_dir_ + "/logs";
   fs::create_directories(logs_dir_, ec);
   if (ec)
@@ -521,7 +536,7 @@ Status ScenarioRun::build_formation() {
   const std::string ctl = opt_.pg_bindir + "/pg_ctl";
   log_line(sc_.name, "creating the monitor on " + mon.address + ":" + std::to_string(mon.port));
   if (Status s = run_cmd(mon,
-                         {opt_.pg_autoctl, "create", "monitor", "--pgdata", mon.pgdata, "--pgport",
+                         {agent_bin_, "create", "monitor", "--pgdata", mon.pgdata, "--pgport",
                           std::to_string(mon.port), "--hostname", mon.address, "--auth", "trust",
                           "--no-ssl", "--pgctl", ctl},
                          "monitor-create", left());
@@ -529,7 +544,7 @@ Status ScenarioRun::build_formation() {
     return s;
   for (const auto& [k, v] : sc_.formation.settings) {
     if (Status s =
-            run_cmd(mon, {opt_.pg_autoctl, "config", "set", "--pgdata", mon.pgdata, "pgaf." + k, v},
+            run_cmd(mon, {agent_bin_, "config", "set", "--pgdata", mon.pgdata, "pgaf." + k, v},
                     "monitor-config", left());
         !s.ok())
       return s;
@@ -553,7 +568,7 @@ Status ScenarioRun::build_formation() {
     const size_t k = static_cast<size_t>(i - 1);
     log_line(sc_.name, "creating " + n.name + " on " + n.address + ":" + std::to_string(n.port));
     if (Status s = run_cmd(n,
-                           {opt_.pg_autoctl,
+                           {agent_bin_,
                             "create",
                             "postgres",
                             "--pgdata",
@@ -582,7 +597,7 @@ Status ScenarioRun::build_formation() {
       return s;
     for (const auto& [key, v] : sc_.formation.settings) {
       if (Status s =
-              run_cmd(n, {opt_.pg_autoctl, "config", "set", "--pgdata", n.pgdata, "pgaf." + key, v},
+              run_cmd(n, {agent_bin_, "config", "set", "--pgdata", n.pgdata, "pgaf." + key, v},
                       n.name + "-config", left());
           !s.ok())
         return s;
@@ -1122,7 +1137,7 @@ Status ScenarioRun::fire(size_t fi) {
       r.detail = "pg_autoctl perform switchover";
       const size_t rec_index = rec_.h.faults.size();
       auto child = spawn(mon,
-                         {opt_.pg_autoctl, "perform", "switchover", "--monitor", monitor_uri_,
+                         {agent_bin_, "perform", "switchover", "--monitor", monitor_uri_,
                           "--formation", "default", "--wait", "60"},
                          "switchover");
       if (!child.ok()) {
