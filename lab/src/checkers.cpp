@@ -494,6 +494,67 @@ Verdict check_warmup(const History& h, const CheckConfig& c) {
   return v;
 }
 
+Verdict check_writable_primaries(const History& h) {
+  Verdict v{"writable_primaries", VerdictStatus::Pass, "", nlohmann::json::array()};
+  struct Span {
+    TimeMs from, to;
+    int timeline;
+  };
+  /* per node: merged spans during which its own sampler saw it writable; a sample vouches for
+   * at most two sampling periods (a late next sample does not stretch it) */
+  constexpr TimeMs kVouchMs = 200;
+  std::map<std::string, std::vector<const Sample*>> by_node;
+  for (const auto& s : h.samples) by_node[s.node].push_back(&s);
+  std::map<std::string, std::vector<Span>> spans;
+  for (auto& [node, ss] : by_node) {
+    std::stable_sort(ss.begin(), ss.end(),
+                     [](const Sample* a, const Sample* b) { return a->t_ms < b->t_ms; });
+    for (size_t i = 0; i < ss.size(); ++i) {
+      const Sample& s = *ss[i];
+      if (!s.reachable || s.in_recovery || s.read_only) continue;
+      const TimeMs end =
+          std::min(s.t_ms + kVouchMs, i + 1 < ss.size() ? ss[i + 1]->t_ms : s.t_ms + kVouchMs);
+      auto& list = spans[node];
+      if (!list.empty() && list.back().to >= s.t_ms) {
+        list.back().to = std::max(list.back().to, end);
+      } else {
+        list.push_back({s.t_ms, end, s.timeline});
+      }
+    }
+  }
+  int overlaps = 0;
+  TimeMs worst = 0;
+  for (auto a = spans.begin(); a != spans.end(); ++a) {
+    for (auto b = std::next(a); b != spans.end(); ++b) {
+      for (const Span& x : a->second) {
+        for (const Span& y : b->second) {
+          const TimeMs from = std::max(x.from, y.from), to = std::min(x.to, y.to);
+          if (to - from <= 0) continue;
+          worst = std::max(worst, to - from);
+          if (to - from <= kWritableOverlapToleranceMs) continue;
+          ++overlaps;
+          add_witness(v, {{"explanation",
+                           a->first + " (timeline " + std::to_string(x.timeline) + ") and " +
+                               b->first + " (timeline " + std::to_string(y.timeline) +
+                               ") were both writable for " + std::to_string(to - from) + " ms"},
+                          {"from_ms", from},
+                          {"to_ms", to}});
+        }
+      }
+    }
+  }
+  if (overlaps > 0) {
+    v.status = VerdictStatus::Fail;
+    v.summary = std::to_string(overlaps) + " period(s) with two writable nodes longer than " +
+                std::to_string(kWritableOverlapToleranceMs) + " ms";
+  } else {
+    v.summary = "never two writable nodes for more than " +
+                std::to_string(kWritableOverlapToleranceMs) + " ms (longest overlap " +
+                std::to_string(worst) + " ms, sampler inside each node)";
+  }
+  return v;
+}
+
 bool CheckResult::passed() const {
   return std::all_of(verdicts.begin(), verdicts.end(),
                      [](const Verdict& v) { return v.status != VerdictStatus::Fail; }) &&
@@ -516,6 +577,7 @@ CheckResult check_history(const History& h, const CheckConfig& c) {
   }
   r.verdicts.push_back(check_warmup(h, c));
   r.verdicts.push_back(check_split_brain(h));
+  r.verdicts.push_back(check_writable_primaries(h));
   r.verdicts.push_back(check_timelines(h));
   r.verdicts.push_back(check_lost_writes(h, c, &r.lost_writes, &r.recovered_unknown));
   r.verdicts.push_back(check_rto(h, c, &r.rto));

@@ -104,7 +104,7 @@ TEST(LabRun, SmokeScenarioPassesAndImpossibleBoundFails) {
   EXPECT_EQ(g["outcome"], "PASSED") << g["verdicts"].dump(1) << "\n" << out;
   EXPECT_GT(g["counts"]["acked"].get<int>(), 100);
   EXPECT_EQ(g["counts"]["lost_writes"], 0);
-  EXPECT_EQ(g["verdicts"].size(), 7u);
+  EXPECT_EQ(g["verdicts"].size(), 8u);
   EXPECT_GT(g["history"]["samples"].size(), 50u);
   EXPECT_GT(g["history"]["fsm"].size(), 50u);
   EXPECT_GT(g["history"]["events"].size(), 3u);

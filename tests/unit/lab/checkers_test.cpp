@@ -290,3 +290,26 @@ TEST(History, JsonRoundTripAndValidation) {
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("phases"), std::string::npos);
 }
+
+TEST(Checkers, TwoWritableNodesPerSamplerFail) {
+  Builder b = Builder::clean_failover();
+  EXPECT_EQ(check_writable_primaries(b.h).status, VerdictStatus::Pass);
+  /* node1 stays writable on its loopback (fencing broken) while node2 is primary */
+  for (TimeMs t = 13000; t < 16000; t += 100) {
+    b.h.samples.push_back({t, "node1", true, false, false, 1, 0});
+    b.h.samples.push_back({t + 50, "node2", true, false, false, 2, 0});
+  }
+  const Verdict v = check_writable_primaries(b.h);
+  ASSERT_EQ(v.status, VerdictStatus::Fail) << v.summary;
+  ASSERT_FALSE(v.witnesses.empty());
+  EXPECT_NE(v.witnesses[0]["explanation"].get<std::string>().find(
+                "node1 (timeline 1) and node2 (timeline 2)"),
+            std::string::npos)
+      << v.witnesses.dump();
+  EXPECT_EQ(v.witnesses[0]["from_ms"], 13000);
+  /* a short overlap (sampling skew at a switchover) is tolerated */
+  Builder c = Builder::clean_failover();
+  c.h.samples.push_back({13000, "node1", true, false, false, 1, 0});
+  c.h.samples.push_back({13100, "node1", true, false, false, 1, 0});
+  EXPECT_EQ(check_writable_primaries(c.h).status, VerdictStatus::Pass);
+}

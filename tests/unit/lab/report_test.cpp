@@ -154,7 +154,7 @@ TEST(Report, JunitIsWellFormedAndCountsFailures) {
   const std::string x = render_junit({r, skipped});
   EXPECT_EQ(xml_problem(x), "") << x;
   EXPECT_NE(
-      x.find("<testsuites name=\"lab\" tests=\"8\" failures=\"1\" errors=\"0\" skipped=\"1\">"),
+      x.find("<testsuites name=\"lab\" tests=\"9\" failures=\"1\" errors=\"0\" skipped=\"1\">"),
       std::string::npos)
       << x;
   EXPECT_NE(x.find("<testcase classname=\"lab.synthetic\" name=\"lost_writes\">"),

@@ -20,7 +20,10 @@
  *                promote / reconnect from the monitor's events where they exist;
  *  failover      a promotion happened (required) or did not (forbidden);
  *  convergence   after heal, the monitor reports the expected final states within the bound;
- *  warmup        the steady-state check before faults: enough acked writes.
+ *  warmup        the steady-state check before faults: enough acked writes;
+ *  writable_primaries  the sampler (inside each node, over loopback) never saw two nodes
+ *                writable (not in recovery, not read-only) at the same time for longer than
+ *                kWritableOverlapToleranceMs (sampling skew between nodes is up to one period).
  */
 #pragma once
 
@@ -87,6 +90,8 @@ Verdict check_rto(const History& h, const CheckConfig& c, std::vector<FaultRto>*
 Verdict check_failover(const History& h, const CheckConfig& c);
 Verdict check_convergence(const History& h, const CheckConfig& c);
 Verdict check_warmup(const History& h, const CheckConfig& c);
+inline constexpr TimeMs kWritableOverlapToleranceMs = 500;
+Verdict check_writable_primaries(const History& h);
 
 /* All checkers, in the order above. */
 CheckResult check_history(const History& h, const CheckConfig& c);
