@@ -156,16 +156,24 @@ void AgentLab::start_monitor() {
   }
   spawn("monitor", {"run", "--pgdata", pgdata("monitor")});
   auto t0 = SteadyClock::now();
+  std::string last_error;
   while (ms_since(t0) < 30000) {
     try {
       pgaf::test::PgConnection c(conninfo(base_port_, "pg_auto_failover") + " user=autoctl_node");
       c.query("SELECT count(*) FROM pgautofailover.node");
       return;
-    } catch (const std::exception&) {
+    } catch (const std::exception& e) {
+      last_error = e.what();
       sleep_ms(50);
     }
   }
-  throw pgaf::test::FixtureError("the monitor did not answer within 30 s: " + log("monitor"));
+  std::ifstream in(pgdata("monitor") + "/startup.log");
+  std::ostringstream pglog;
+  pglog << in.rdbuf();
+  std::string tail = pglog.str();
+  if (tail.size() > 3000) tail = tail.substr(tail.size() - 3000);
+  throw pgaf::test::FixtureError("the monitor did not answer within 30 s: " + last_error +
+                                 "\n" + log("monitor") + "\nstartup.log:\n" + tail);
 }
 
 pid_t AgentLab::start_node(const std::string& name, int index,
