@@ -587,7 +587,14 @@ Status create_monitor(const Config& cfg) {
                 "-p " + std::to_string(cfg.port) + " -k '" + sock + "'",
                 "start"};
   start.timeout_ms = 70000;
-  auto r = runner->run(start);
+  /* bounded retry: the port may be briefly held (e.g. by an ephemeral client socket) */
+  ProcessResult r;
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    r = runner->run(start);
+    if (r.exit_code == 0) break;
+    spdlog::warn("could not start the monitor's PostgreSQL (attempt {} of 3)", attempt);
+    clock.sleep_ms(1000);
+  }
   if (r.exit_code != 0) {
     auto log = read_file(cfg.pgdata + "/startup.log");
     return make_error(ErrorCode::Pgctl, "could not start the monitor's PostgreSQL", {},

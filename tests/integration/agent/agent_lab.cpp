@@ -148,8 +148,10 @@ bool AgentLab::wait_exit(pid_t pid, int timeout_ms, int* status) {
 
 void AgentLab::start_monitor() {
   std::string port = std::to_string(base_port_);
+  /* loopback only; and a port held by someone's ephemeral socket then makes Postgres exit
+   * (and be retried) instead of silently listening on IPv6 only */
   auto r = ctl({"create", "monitor", "--pgdata", pgdata("monitor"), "--pgport", port, "--hostname",
-                "127.0.0.1", "--auth", "trust", "--no-ssl"},
+                "127.0.0.1", "--listen", "127.0.0.1", "--auth", "trust", "--no-ssl"},
                120000);
   if (r.exit_code != 0) {
     throw pgaf::test::FixtureError("create monitor failed: " + r.output);
@@ -172,8 +174,8 @@ void AgentLab::start_monitor() {
   pglog << in.rdbuf();
   std::string tail = pglog.str();
   if (tail.size() > 3000) tail = tail.substr(tail.size() - 3000);
-  throw pgaf::test::FixtureError("the monitor did not answer within 30 s: " + last_error +
-                                 "\n" + log("monitor") + "\nstartup.log:\n" + tail);
+  throw pgaf::test::FixtureError("the monitor did not answer within 30 s: " + last_error + "\n" +
+                                 log("monitor") + "\nstartup.log:\n" + tail);
 }
 
 pid_t AgentLab::start_node(const std::string& name, int index,
@@ -184,6 +186,8 @@ pid_t AgentLab::start_node(const std::string& name, int index,
                                    name,         "--monitor", monitor_uri(),
                                    "--auth",     "trust",     "--no-ssl",
                                    "--run"};
+  args.push_back("--listen");
+  args.push_back("127.0.0.1");
   args.insert(args.end(), extra.begin(), extra.end());
   return spawn(name, args);
 }
