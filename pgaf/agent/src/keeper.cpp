@@ -37,6 +37,24 @@ void FenceGuard::set_current(NodeState current) {
 void FenceGuard::set_armed(bool armed) {
   std::lock_guard<std::mutex> l(mu_);
   armed_ = armed;
+  if (armed) {
+    pushed_deadline_ms_ = -1;
+    push_deadline_locked();
+  }
+}
+
+/* Keep pgaf_fence's deadline equal to the lease's end while armed (fencing.md L4b). */
+void FenceGuard::push_deadline_locked() {
+  if (!armed_) return;
+  const TimeMs deadline = lease_.expires_at();
+  if (deadline < 0 || deadline == pushed_deadline_ms_) return;
+  Status s = pg_.set_fence_deadline(deadline);
+  if (s) {
+    pushed_deadline_ms_ = deadline;
+  } else if (!fence_ext_warned_) {
+    fence_ext_warned_ = true;
+    spdlog::warn("the write lease is enforced by pg_autoctl only: {}", s.error().message);
+  }
 }
 
 bool FenceGuard::armed() {
@@ -89,6 +107,7 @@ bool FenceGuard::tick() {
       last_replies_.clear();
     }
   }
+  if (armed_ && lease_.may_write(now)) push_deadline_locked();
   if (!armed_ || lease_.may_write(now)) return false;
   /* The lease ran out while Postgres is writable: fence now. */
   spdlog::warn("write lease expired (current state is \"{}\"): fencing PostgreSQL",

@@ -64,6 +64,13 @@ std::string default_socket_dir() {
   return "/tmp";
 }
 
+std::string pgaf_fence_library(const Config& cfg) {
+  const std::string bindir = cfg.bindir();
+  const auto slash = bindir.rfind('/');
+  return (slash == std::string::npos ? std::string(".") : bindir.substr(0, slash)) +
+         "/lib/pgaf_fence.so";
+}
+
 std::string managed_config_text(const Config& cfg) {
   std::ostringstream o;
   o << "# postgresql-auto-failover.conf — written by pg_autoctl; edits are overwritten\n";
@@ -76,6 +83,9 @@ std::string managed_config_text(const Config& cfg) {
     o << "shared_preload_libraries = 'pgautofailover'\n";
     o << "cluster_name = 'pg_auto_failover monitor'\n";
   } else {
+    /* fencing.md L4b: the lease deadline enforced inside Postgres, when pgaf_fence is
+     * installed next to this Postgres (pgaf/fence) */
+    if (file_exists(pgaf_fence_library(cfg))) o << "shared_preload_libraries = 'pgaf_fence'\n";
     o << "cluster_name = 'pgaf node'\n";
     o << "max_wal_senders = 12\n";
     o << "max_replication_slots = 12\n";
@@ -248,6 +258,16 @@ class RealPostgres final : public PostgresControl {
                     (on ? "on" : "off"));
     if (!s) return s;
     return exec("SELECT pg_reload_conf()");
+  }
+
+  Status set_fence_deadline(TimeMs deadline_ms) override {
+    const std::string call = "SELECT pgaf_fence_set_deadline(" + std::to_string(deadline_ms) + ")";
+    Status s = exec(call);
+    if (s) return s;
+    /* first use on this primary: the extension may not be created yet */
+    Status c = exec("CREATE EXTENSION IF NOT EXISTS pgaf_fence");
+    if (!c) return c;
+    return exec(call);
   }
 
   Status terminate_client_backends() override {

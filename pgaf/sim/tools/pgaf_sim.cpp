@@ -61,7 +61,7 @@ void print_failure(const pgaf::sim::Schedule& s, const pgaf::sim::RunResult& r, 
   if (g.primary_lost_pct != GenOptions{}.primary_lost_pct)
     flags += " --primary-lost-pct " + std::to_string(g.primary_lost_pct);
   if (base.vouch_from_previous_sample) model += " --vouch-from-previous-sample";
-  if (!base.fence_dies_with_agent) model += " --fence-in-postgres";
+  if (base.fence_dies_with_agent) model += " --agent-fence-only";
   std::printf("replay: pgaf-sim --seed %llu%s%s%s --trace\n",
               static_cast<unsigned long long>(s.seed), flags.c_str(), model.c_str(),
               minimise ? " --minimise" : "");
@@ -107,10 +107,13 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 5));
   app.add_option("--primary-lost-pct", primary_lost_pct, "share of primary-host-lost schedules")
       ->check(CLI::Range(0, 100));
-  bool vouch_prev = false, fence_in_pg = false;
+  bool vouch_prev = false, fence_in_pg = true, agent_fence_only = false;
   app.add_flag(
       "--fence-in-postgres", fence_in_pg,
-      "model: the lease deadline is enforced inside Postgres (survives an agent crash or pause)");
+      "model (default): the lease deadline is enforced inside Postgres by pgaf_fence (survives an "
+      "agent crash or pause)");
+  app.add_flag("--agent-fence-only", agent_fence_only,
+               "model: only the agent fences (no pgaf_fence): shows finding F3");
   app.add_flag("--vouch-from-previous-sample", vouch_prev,
                "experiment: date standby vouches at the previous sample (see docs/simulator.md)");
   app.add_option("--broken", broken,
@@ -146,7 +149,7 @@ int main(int argc, char** argv) {
     }
     RunOptions o;
     o.vouch_from_previous_sample = vouch_prev;
-    o.fence_dies_with_agent = !fence_in_pg;
+    o.fence_dies_with_agent = agent_fence_only || !fence_in_pg;
     Summary s = run_seeds(first, last, g, o, !keep_going);
     std::printf(
         "pgaf-sim: schedules %lld, violations %lld, RTO primary-host-lost p50 %lld ms p99 %lld ms "
@@ -190,7 +193,7 @@ int main(int argc, char** argv) {
   }
   RunOptions o;
   o.vouch_from_previous_sample = vouch_prev;
-  o.fence_dies_with_agent = !fence_in_pg;
+  o.fence_dies_with_agent = agent_fence_only || !fence_in_pg;
   o.trace = trace && !minimise;
   RunResult r = run_schedule(s, o);
   if (r.violation && (minimise || trace)) {

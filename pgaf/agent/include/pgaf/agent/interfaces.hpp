@@ -113,6 +113,13 @@ class PostgresControl {
   virtual Status release_to_operator() = 0;  /* remove pg_autoctl.pg */
   virtual Result<PgStatus> status() = 0;     /* running=false if it does not answer */
   virtual Status set_read_only(bool on) = 0; /* ALTER SYSTEM + reload */
+  /* Hand the lease deadline (this host's CLOCK_MONOTONIC, ms) to the pgaf_fence extension,
+   * which refuses commits after it even if the agent dies or is frozen (fencing.md L4b).
+   * Default: not available (fakes, or a Postgres without pgaf_fence). */
+  virtual Status set_fence_deadline(TimeMs deadline_ms) {
+    (void)deadline_ms;
+    return make_error(ErrorCode::Unsupported, "pgaf_fence is not available");
+  }
   virtual Status terminate_client_backends() = 0;
   virtual Status set_synchronous_standby_names(
       const std::string& value) = 0; /* + cancel waiters if '' */

@@ -61,6 +61,9 @@ class FenceGuard {
   bool fenced_ = false;
   StandbyReplies last_replies_; /* previous sample: a standby counts when its reply changed */
   TimeMs last_heartbeat_ms_ = -1;
+  TimeMs pushed_deadline_ms_ = -1; /* the deadline pgaf_fence holds (-1: none pushed) */
+  bool fence_ext_warned_ = false;
+  void push_deadline_locked();
 };
 
 struct IterationResult {

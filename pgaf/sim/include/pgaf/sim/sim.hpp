@@ -159,7 +159,7 @@ struct RunOptions {
   /* true (as pgaf/agent does it): the fence is a thread of the agent, so while the agent is dead or
    * paused a Postgres that was writable stays writable. false: the lease deadline is enforced
    * inside Postgres and expires on its own. */
-  bool fence_dies_with_agent = true;
+  bool fence_dies_with_agent = false; /* the agent arms pgaf_fence (fencing.md L4b) */
 };
 
 RunResult run_schedule(const Schedule& s, const RunOptions& o);
