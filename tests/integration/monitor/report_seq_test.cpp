@@ -85,7 +85,16 @@ TEST(MonitorReportSeq, ConcurrentReportsOfOneNodeKeepTheNewest) {
         auto conn = pg->connect("pg_auto_failover");
         for (int i = 0; i < kReportsPerThread; ++i) {
           const long long seq = ++next;
-          if (report(conn, "single", seq, lsn_of(seq)) != "single") ++failures;
+          /* 55000 is the documented "updated concurrently, retry" answer (docs/monitor.md):
+           * an agent sends its next report; here the same one is retried, bounded */
+          for (int attempt = 0;; ++attempt) {
+            try {
+              if (report(conn, "single", seq, lsn_of(seq)) != "single") ++failures;
+              break;
+            } catch (const pgaf::test::PgError& e) {
+              if (e.sqlstate() != "55000" || attempt >= 5) throw;
+            }
+          }
         }
       } catch (const std::exception& e) {
         std::cerr << "reporter failed: " << e.what() << "\n";
