@@ -12,7 +12,7 @@
  *   - acknowledged writes lost (must be 0).
  *
  * Runs as root (Postgres and pg_autoctl run as `postgres`), needs the pgautofailover extension
- * installed (ctest -R monitor.install). Ports 55600-55699. Usage: bench-failover [--runs N]
+ * installed (ctest -R monitor.install). Ports 25600-25699. Usage: bench-failover [--runs N]
  * [--only whole|postmaster|norestart|switchover]
  */
 #include <signal.h>
@@ -214,7 +214,7 @@ int main(int argc, char** argv) {
     long reference_ms;
   };
   std::vector<Target> targets = {
-      {"whole", "whole primary node lost (agent + Postgres killed)", 5000, 55700},
+      {"whole", "whole primary node lost (agent + Postgres killed)", 5000, 25700},
       {"postmaster", "primary postmaster killed, agent alive", 1500, 2100},
       {"norestart", "Postgres unable to restart on the primary", 3000, 11300},
       {"switchover", "planned switchover: write gap", 500, 1400},
@@ -223,14 +223,14 @@ int main(int argc, char** argv) {
   std::vector<long> ready, switch_ops, rss;
   long lost_total = 0;
   int failures = 0;
-  int port = 55600;
+  int port = 25600;
   for (auto& t : targets) {
     if (!only.empty() && only != t.key) continue;
     for (int i = 0; i < runs; ++i) {
       std::fprintf(stderr, "[%s] run %d/%d ...\n", t.key.c_str(), i + 1, runs);
       Run r = run_scenario(t.key, port);
       port += 5;
-      if (port > 55690) port = 55600;
+      if (port > 25690) port = 25600;
       if (!r.ok) {
         ++failures;
         std::fprintf(stderr, "[%s] run %d failed\n", t.key.c_str(), i + 1);

@@ -35,7 +35,7 @@ struct Options {
   int threads = 2;
   int seconds = 10;
   int groups = 50;
-  int port = 55480;
+  int port = 25480;
   bool fsync = true;
 };
 

@@ -5,7 +5,7 @@
  * test checks that no process it started survives its teardown, and failover tests print the
  * write-unavailability window they measured.
  *
- * Ports: 55500-55599 (agent integration range), one block of 10 per test.
+ * Ports: 25500-25599 (agent integration range), one block of 10 per test.
  */
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -75,7 +75,7 @@ void expect_no_lost_writes(AgentLab& lab, int port, const std::vector<long>& ack
 
 TEST(Formation, BirthPrimarySecondaryAndReplication) {
   REQUIRE_ROOT();
-  AgentLab lab(55500);
+  AgentLab lab(25500);
   auto t0 = SteadyClock::now();
   birth(lab);
   if (HasFatalFailure()) return;
@@ -131,7 +131,7 @@ TEST(Formation, BirthPrimarySecondaryAndReplication) {
 
 TEST(Formation, DropPrimaryLeavesTheStandbyAsSingle) {
   REQUIRE_ROOT();
-  AgentLab lab(55595);
+  AgentLab lab(25595);
   birth(lab);
   if (HasFatalFailure()) return;
   pgaf::test::PgConnection(lab.conninfo(lab.node_port(1)) + " user=postgres")
@@ -154,7 +154,7 @@ TEST(Formation, DropPrimaryLeavesTheStandbyAsSingle) {
 
 TEST(Formation, SwitchoverSwapsRolesWithoutLosingWrites) {
   REQUIRE_ROOT();
-  AgentLab lab(55510);
+  AgentLab lab(25510);
   birth(lab);
   if (HasFatalFailure()) return;
   pgaf::test::PgConnection(lab.conninfo(lab.node_port(1)) + " user=postgres")
@@ -181,7 +181,7 @@ TEST(Formation, SwitchoverSwapsRolesWithoutLosingWrites) {
 
 TEST(Formation, PostmasterKilledAndUnableToRestartFailsOver) {
   REQUIRE_ROOT();
-  AgentLab lab(55520);
+  AgentLab lab(25520);
   birth(lab);
   if (HasFatalFailure()) return;
   pgaf::test::PgConnection(lab.conninfo(lab.node_port(1)) + " user=postgres")
@@ -212,7 +212,7 @@ TEST(Formation, PostmasterKilledAndUnableToRestartFailsOver) {
 
 TEST(Formation, WholePrimaryKilledFailsOverThenRejoinsWithRewind) {
   REQUIRE_ROOT();
-  AgentLab lab(55530);
+  AgentLab lab(25530);
   birth(lab);
   if (HasFatalFailure()) return;
   pgaf::test::PgConnection(lab.conninfo(lab.node_port(1)) + " user=postgres")
@@ -259,7 +259,7 @@ TEST(Formation, WholePrimaryKilledFailsOverThenRejoinsWithRewind) {
 
 TEST(Formation, ThreeNodesHighestPriorityWins) {
   REQUIRE_ROOT();
-  AgentLab lab(55540);
+  AgentLab lab(25540);
   lab.start_monitor();
   lab.start_node("node_1", 1);
   ASSERT_GE(lab.wait_states({{"node_1", "single"}}, 30000), 0) << lab.state_dump();
@@ -282,7 +282,7 @@ TEST(Formation, ThreeNodesHighestPriorityWins) {
 
 TEST(Formation, AllPrioritiesZeroNothingIsPromoted) {
   REQUIRE_ROOT();
-  AgentLab lab(55550);
+  AgentLab lab(25550);
   lab.start_monitor();
   lab.start_node("node_1", 1);
   ASSERT_GE(lab.wait_states({{"node_1", "single"}}, 30000), 0) << lab.state_dump();
@@ -304,7 +304,7 @@ TEST(Formation, AllPrioritiesZeroNothingIsPromoted) {
 
 TEST(Formation, DropStandbyThenPrimary) {
   REQUIRE_ROOT();
-  AgentLab lab(55560);
+  AgentLab lab(25560);
   birth(lab);
   if (HasFatalFailure()) return;
   auto r = lab.ctl({"drop", "node", "--pgdata", lab.pgdata("node_2"), "--wait", "30"});
@@ -329,12 +329,12 @@ TEST(Formation, DropStandbyThenPrimary) {
 
 TEST(Formation, BadInput) {
   REQUIRE_ROOT();
-  AgentLab lab(55570);
+  AgentLab lab(25570);
   /* a monitor URI that does not answer: bounded wait, clear error, exit 6 */
   auto t0 = SteadyClock::now();
   auto r = lab.ctl(
-      {"create", "postgres", "--pgdata", lab.pgdata("x"), "--pgport", "55571", "--monitor",
-       "postgres://autoctl_node@127.0.0.1:55579/pg_auto_failover", "--auth", "trust", "--no-ssl"},
+      {"create", "postgres", "--pgdata", lab.pgdata("x"), "--pgport", "25571", "--monitor",
+       "postgres://autoctl_node@127.0.0.1:25579/pg_auto_failover", "--auth", "trust", "--no-ssl"},
       30000);
   EXPECT_EQ(r.exit_code, 6) << r.output;
   EXPECT_LT(ms_since(t0), 10000);
@@ -356,7 +356,7 @@ TEST(Formation, BadInput) {
       {pgaf::test::pg_bindir() + "/initdb", "-D", lab.pgdata("other"), "--no-sync"}, {}, 60000,
       true);
   ASSERT_EQ(init.exit_code, 0) << init.output;
-  r = lab.ctl({"create", "postgres", "--pgdata", lab.pgdata("other"), "--pgport", "55572",
+  r = lab.ctl({"create", "postgres", "--pgdata", lab.pgdata("other"), "--pgport", "25572",
                "--hostname", "127.0.0.1", "--monitor", lab.monitor_uri(), "--auth", "trust",
                "--no-ssl"});
   EXPECT_NE(r.exit_code, 0) << r.output;
@@ -383,7 +383,7 @@ bool can_write(AgentLab& lab, int port) {
 /* The monitor goes away; the primary's standby keeps vouching: writes continue. */
 TEST(Fencing, MonitorLossPrimaryWithStandbyKeepsServing) {
   REQUIRE_ROOT();
-  AgentLab lab(55580);
+  AgentLab lab(25580);
   birth(lab);
   if (HasFatalFailure()) return;
   pgaf::test::PgConnection(lab.conninfo(lab.node_port(1)) + " user=postgres")
@@ -412,7 +412,7 @@ TEST(Fencing, MonitorLossPrimaryWithStandbyKeepsServing) {
 /* The primary loses both the monitor and its standby: it fences itself within its lease. */
 TEST(Fencing, PrimaryAloneWithoutMonitorFences) {
   REQUIRE_ROOT();
-  AgentLab lab(55590);
+  AgentLab lab(25590);
   birth(lab);
   if (HasFatalFailure()) return;
   pgaf::test::PgConnection(lab.conninfo(lab.node_port(1)) + " user=postgres")
@@ -463,7 +463,7 @@ namespace {
  * acknowledged write is lost. */
 TEST(Formation, LaggingPreferredCandidateIsFastForwarded) {
   REQUIRE_ROOT();
-  AgentLab lab(55540 + 5);
+  AgentLab lab(25540 + 5);
   lab.start_monitor();
   lab.start_node("node_1", 1);
   ASSERT_GE(lab.wait_states({{"node_1", "single"}}, 30000), 0) << lab.state_dump();

@@ -1,7 +1,7 @@
 /*
  * fence_test.cpp — pgaf_fence inside a real PostgreSQL 15: once armed, no writing transaction
  * commits after the lease deadline; reads and an unarmed server are unaffected.
- * Ports 55700-55709.
+ * Ports 25700-25709.
  */
 #include <gtest/gtest.h>
 
@@ -19,7 +19,7 @@ class Fence : public ::testing::Test {
  protected:
   void SetUp() override {
     PgClusterOptions o;
-    o.port = 55700;
+    o.port = 25700;
     o.name = "pgaf-fence";
     o.conf_lines = {"shared_preload_libraries = 'pgaf_fence'"};
     pg = std::make_unique<PgCluster>(o);

@@ -4,7 +4,7 @@
  * state), while perform_failover calls land on random groups. A checker reads the committed state
  * every 10 ms. Invariants: never two writable goals in a group, no deadlock, no internal error;
  * perform_failover may only be refused with 55000 (group not stable). The seed is printed and
- * PGAF_SEED=<n> replays the same choices. Port 55440.
+ * PGAF_SEED=<n> replays the same choices. Port 25440.
  */
 #include <gtest/gtest.h>
 
@@ -80,9 +80,9 @@ void setup_groups(PgConnection& c, Sim& sim) {
 }
 
 /* Two perform_failover calls on one group at once: the second waits for the first's group
- * lock, then is refused (the group is no longer stable); no deadlock. Port 55441. */
+ * lock, then is refused (the group is no longer stable); no deadlock. Port 25441. */
 TEST(MonitorConcurrency, TwoFailoversAtOnce) {
-  auto pg = start_monitor(55441);
+  auto pg = start_monitor(25441);
   auto c = pg->connect("pg_auto_failover");
   Sim sim;
   setup_groups(c, sim);
@@ -117,7 +117,7 @@ TEST(MonitorConcurrency, ManyReportersAndFailovers) {
   if (const char* s = std::getenv("PGAF_SEED")) seed = std::strtoull(s, nullptr, 10);
   std::cout << "seed: " << seed << " (replay with PGAF_SEED=" << seed << ")" << std::endl;
 
-  auto pg = start_monitor(55440);
+  auto pg = start_monitor(25440);
   auto c = pg->connect("pg_auto_failover");
   Sim sim;
   setup_groups(c, sim);

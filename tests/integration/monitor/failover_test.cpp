@@ -3,7 +3,7 @@
  * play the nodes (the health checks reach them), simulated agents report every 100 ms (each
  * reports its last assigned goal as its state). The primary's host "dies" (its Postgres stops and
  * its agent falls silent): the health check marks it bad, its lease expires, and the standby is
- * promoted to wait_primary — in seconds, never with two writable goals. Ports 55450-55452.
+ * promoted to wait_primary — in seconds, never with two writable goals. Ports 25450-25452.
  */
 #include <gtest/gtest.h>
 
@@ -71,17 +71,17 @@ class Agent {
 };
 
 TEST(MonitorFailover, PrimaryHostDiesStandbyPromotedInSeconds) {
-  auto monitor = start_monitor(55450, true,
+  auto monitor = start_monitor(25450, true,
                                {"pgautofailover.health_check_period = 200",
                                 "pgautofailover.health_check_timeout = 300",
                                 "pgautofailover.health_check_max_retries = 1",
                                 "pgautofailover.health_check_retry_delay = 100"});
-  auto a_pg = node_server(55451);
-  auto b_pg = node_server(55452);
+  auto a_pg = node_server(25451);
+  auto b_pg = node_server(25452);
   auto c = monitor->connect("pg_auto_failover");
-  c.exec("SELECT pgautofailover.register_node('default', '127.0.0.1', 55451, 'postgres', "
+  c.exec("SELECT pgautofailover.register_node('default', '127.0.0.1', 25451, 'postgres', "
          "sysidentifier => 1)");
-  c.exec("SELECT pgautofailover.register_node('default', '127.0.0.1', 55452, 'postgres', "
+  c.exec("SELECT pgautofailover.register_node('default', '127.0.0.1', 25452, 'postgres', "
          "sysidentifier => 1)");
   Agent a(*monitor, 1, "single");
   Agent b(*monitor, 2, "wait_standby");

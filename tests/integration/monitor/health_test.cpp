@@ -2,7 +2,7 @@
  * health_test.cpp — the background worker checks every node with non-blocking connections:
  * a node whose port is closed is marked bad within its retries, a running node is good, a node
  * that stops becomes bad and comes back good; each change is an event row. GUCs reload on SIGHUP.
- * Ports 55430 (monitor) and 55431 (a plain Postgres playing the node); 55439 stays closed.
+ * Ports 25430 (monitor) and 25431 (a plain Postgres playing the node); 25439 stays closed.
  */
 #include <gtest/gtest.h>
 
@@ -28,21 +28,21 @@ bool wait_for_value(PgConnection& c, const std::string& sql, const std::string& 
 }
 
 TEST(MonitorHealth, ClosedPortBadRunningGoodAndBack) {
-  auto monitor = start_monitor(55430, /*health_checks=*/true,
+  auto monitor = start_monitor(25430, /*health_checks=*/true,
                                {"pgautofailover.health_check_period = 200",
                                 "pgautofailover.health_check_timeout = 300",
                                 "pgautofailover.health_check_max_retries = 1",
                                 "pgautofailover.health_check_retry_delay = 100"});
   PgClusterOptions no;
-  no.port = 55431;
+  no.port = 25431;
   no.name = "pgaf-monitor-node";
   PgCluster node(no);
   node.exec("CREATE ROLE pgautofailover_monitor LOGIN");
 
   auto c = monitor->connect("pg_auto_failover");
-  c.exec("SELECT * FROM pgautofailover.register_node('default', '127.0.0.1', 55431, 'postgres', "
+  c.exec("SELECT * FROM pgautofailover.register_node('default', '127.0.0.1', 25431, 'postgres', "
          "sysidentifier => 1)");
-  c.exec("SELECT * FROM pgautofailover.register_node('default', '127.0.0.1', 55439, 'postgres')");
+  c.exec("SELECT * FROM pgautofailover.register_node('default', '127.0.0.1', 25439, 'postgres')");
   const std::string health1 = "SELECT health FROM pgautofailover.node WHERE nodeid = 1";
   const std::string health2 = "SELECT health FROM pgautofailover.node WHERE nodeid = 2";
 
@@ -58,7 +58,7 @@ TEST(MonitorHealth, ClosedPortBadRunningGoodAndBack) {
       "SELECT nodeid, description FROM pgautofailover.event "
       "WHERE description LIKE 'Node % is marked as %' ORDER BY eventid");
   ASSERT_GE(events.size(), 4u);
-  EXPECT_EQ(events[0][1].find("Node 1 \"node_1\" (127.0.0.1:55431) is marked as healthy"), 0u)
+  EXPECT_EQ(events[0][1].find("Node 1 \"node_1\" (127.0.0.1:25431) is marked as healthy"), 0u)
       << events[0][1];
   EXPECT_EQ(c.query_value("SELECT count(*) FROM pgautofailover.event WHERE nodeid = 2 AND "
                           "description LIKE '% is marked as unhealthy by the monitor'"),
@@ -71,7 +71,7 @@ TEST(MonitorHealth, ClosedPortBadRunningGoodAndBack) {
 }
 
 TEST(MonitorHealth, GucsReloadOnSighup) {
-  auto monitor = start_monitor(55432, true);
+  auto monitor = start_monitor(25432, true);
   auto c = monitor->connect("pg_auto_failover");
   EXPECT_EQ(c.query_value("SHOW pgautofailover.health_check_period"), "500ms");
   c.exec("ALTER SYSTEM SET pgautofailover.health_check_period = 1234");
@@ -88,9 +88,9 @@ TEST(MonitorHealth, GucsReloadOnSighup) {
 namespace {
 
 /* A database with the extension gets its own health-check worker, and DROP DATABASE still works
- * (the utility hook stops the worker first). Port 55433. */
+ * (the utility hook stops the worker first). Port 25433. */
 TEST(MonitorHealth, WorkerPerDatabaseAndDropDatabase) {
-  auto monitor = start_monitor(55433, true);
+  auto monitor = start_monitor(25433, true);
   monitor->exec("CREATE DATABASE dropme");
   monitor->exec("CREATE EXTENSION pgautofailover CASCADE", "dropme");
   auto c = monitor->connect("postgres");

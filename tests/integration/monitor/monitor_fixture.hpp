@@ -4,7 +4,7 @@
  *
  * The server preloads pgautofailover; the database pg_auto_failover has the extension (CASCADE
  * installs btree_gist). Health checks are off unless the test turns them on (they would make
- * results depend on timing). Ports: 55400-55489 (55490-55499 are the fixture's own tests).
+ * results depend on timing). Ports: 25400-25489 (25490-25499 are the fixture's own tests).
  */
 #pragma once
 

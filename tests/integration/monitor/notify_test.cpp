@@ -1,7 +1,7 @@
 /*
  * notify_test.cpp — LISTEN state receives the reference's JSON payload for each goal assignment
  * and reported-state change, LISTEN log receives the messages, and each payload matches an event
- * row. Port 55420.
+ * row. Port 25420.
  */
 #include <gtest/gtest.h>
 
@@ -14,7 +14,7 @@ using namespace pgaf::test;
 namespace {
 
 TEST(MonitorNotify, StateAndLogChannels) {
-  auto pg = start_monitor(55420);
+  auto pg = start_monitor(25420);
   auto listener = pg->connect("pg_auto_failover");
   listener.exec("LISTEN state; LISTEN log");
   auto c = pg->connect("pg_auto_failover");
@@ -67,7 +67,7 @@ TEST(MonitorNotify, StateAndLogChannels) {
 }
 
 TEST(MonitorNotify, NamesAreJsonEscaped) {
-  auto pg = start_monitor(55421);
+  auto pg = start_monitor(25421);
   auto listener = pg->connect("pg_auto_failover");
   listener.exec("LISTEN state");
   auto c = pg->connect("pg_auto_failover");

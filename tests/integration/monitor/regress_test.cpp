@@ -2,7 +2,7 @@
  * regress_test.cpp — runs the pg_regress suite (sql/NAME.sql against expected/NAME.out) on a real
  * server with the extension, health checks off (outputs must not depend on timing).
  * pg_regress runs as postgres on a copy of the files in the server's temporary directory; on a
- * difference the test fails and prints regression.diffs. Port 55410.
+ * difference the test fails and prints regression.diffs. Port 25410.
  */
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -34,7 +34,7 @@ std::string slurp(const fs::path& p) {
 }
 
 TEST(MonitorRegress, Suite) {
-  auto pg = start_monitor(55410);
+  auto pg = start_monitor(25410);
   /* pg_regress --use-existing neither creates the database nor loads extensions */
   pg->exec("CREATE DATABASE pgaf_regress");
   pg->exec("CREATE EXTENSION pgautofailover CASCADE", "pgaf_regress");

@@ -3,7 +3,7 @@
  * real server: a stale report sends no NOTIFY on either channel and writes no event; concurrent
  * numbered reports of one node, arriving in any order, never leave a row that mixes two reports
  * or goes back in sequence, and end with the newest one (the shared path writes a row only if
- * it is still the version it decided on). Ports 55460-55461.
+ * it is still the version it decided on). Ports 25460-25461.
  * The SQL-visible behaviour (rows, replies, errors) is in sql/07_report_seq.sql.
  */
 #include <gtest/gtest.h>
@@ -41,7 +41,7 @@ void drain(PgConnection& listener) {
 }
 
 TEST(MonitorReportSeq, StaleReportNotifiesNothing) {
-  auto pg = start_monitor(55460);
+  auto pg = start_monitor(25460);
   auto listener = pg->connect("pg_auto_failover");
   listener.exec("LISTEN state; LISTEN log");
   auto c = pg->connect("pg_auto_failover");
@@ -68,7 +68,7 @@ TEST(MonitorReportSeq, StaleReportNotifiesNothing) {
 TEST(MonitorReportSeq, ConcurrentReportsOfOneNodeKeepTheNewest) {
   constexpr int kThreads = 4;
   constexpr int kReportsPerThread = 250;
-  auto pg = start_monitor(55461);
+  auto pg = start_monitor(25461);
   auto c = pg->connect("pg_auto_failover");
   c.exec(
       "SELECT * FROM pgautofailover.register_node('default', 'localhost', 9876, 'postgres', "

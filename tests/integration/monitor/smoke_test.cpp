@@ -1,7 +1,7 @@
 /*
  * smoke_test.cpp — the extension loads only through shared_preload_libraries, creates its schema,
  * and its C++ functions answer through the extern "C" wall with the right SQLSTATEs.
- * Ports 55400-55409.
+ * Ports 25400-25409.
  */
 #include <gtest/gtest.h>
 
@@ -12,7 +12,7 @@ using namespace pgaf::test;
 namespace {
 
 TEST(MonitorSmoke, RegisterAndReportSingle) {
-  auto pg = start_monitor(55400);
+  auto pg = start_monitor(25400);
   auto c = pg->connect("pg_auto_failover");
   auto r = c.query(
       "SELECT * FROM pgautofailover.register_node('default', 'localhost', 9876, 'postgres', "
@@ -26,7 +26,7 @@ TEST(MonitorSmoke, RegisterAndReportSingle) {
 }
 
 TEST(MonitorSmoke, ErrorsCarrySqlstate) {
-  auto pg = start_monitor(55401);
+  auto pg = start_monitor(25401);
   auto c = pg->connect("pg_auto_failover");
   auto r = c.try_query("SELECT * FROM pgautofailover.node_active('default', 42, 0, 'single')");
   EXPECT_FALSE(r.ok);
@@ -46,7 +46,7 @@ TEST(MonitorSmoke, ErrorsCarrySqlstate) {
  * constraint violated by a write) come back unchanged, nothing is half-written, and the session
  * and the backend survive (the error crossed the wall without a longjmp through C++ frames). */
 TEST(MonitorSmoke, PostgresErrorsInsideTheCallAreRethrown) {
-  auto pg = start_monitor(55403);
+  auto pg = start_monitor(25403);
   auto a = pg->connect("pg_auto_failover");
   auto b = pg->connect("pg_auto_failover");
   const int b_pid = b.backend_pid();
@@ -82,7 +82,7 @@ TEST(MonitorSmoke, PostgresErrorsInsideTheCallAreRethrown) {
 
 TEST(MonitorSmoke, RefusesToLoadWithoutPreload) {
   PgClusterOptions o;
-  o.port = 55402;
+  o.port = 25402;
   o.name = "pgaf-monitor";
   PgCluster pg(o);
   auto r = pg.try_query("LOAD 'pgautofailover'");

@@ -2,7 +2,7 @@
  * pg_cluster_test.cpp — tests of the shared Postgres fixture itself: it starts a real server as
  * `postgres`, runs queries, restarts, reports SQL errors with their SQLSTATE, delivers
  * notifications, and leaves no process and no directory behind.
- * Ports 55490-55499 (the top of the monitor range).
+ * Ports 25490-25499 (the top of the monitor range).
  */
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -28,7 +28,7 @@ PgClusterOptions opts(int port) {
 TEST(PgCluster, StartsQueriesAndCleansUp) {
   std::string dir, token;
   {
-    PgCluster pg(opts(55490));
+    PgCluster pg(opts(25490));
     dir = pg.dir();
     token = pg.token();
     EXPECT_TRUE(pg.running());
@@ -38,7 +38,7 @@ TEST(PgCluster, StartsQueriesAndCleansUp) {
     EXPECT_EQ(rows[0], (pgaf::test::Row{"1", "", "x"}));
     EXPECT_EQ(rows[1][1], "b");
     /* The server runs as postgres, never as root. */
-    EXPECT_EQ(pg.query_value("SELECT current_setting('port')"), "55490");
+    EXPECT_EQ(pg.query_value("SELECT current_setting('port')"), "25490");
     struct stat st {};
     ASSERT_EQ(stat(pg.data_dir().c_str(), &st), 0);
     if (geteuid() == 0) {
@@ -51,7 +51,7 @@ TEST(PgCluster, StartsQueriesAndCleansUp) {
 }
 
 TEST(PgCluster, ErrorsCarrySqlstate) {
-  PgCluster pg(opts(55491));
+  PgCluster pg(opts(25491));
   try {
     pg.query("SELECT 1/0");
     FAIL() << "expected an error";
@@ -64,7 +64,7 @@ TEST(PgCluster, ErrorsCarrySqlstate) {
 }
 
 TEST(PgCluster, RestartKeepsDataAndConfLines) {
-  PgClusterOptions o = opts(55492);
+  PgClusterOptions o = opts(25492);
   o.conf_lines = {"application_name = 'fixture_test'"};
   PgCluster pg(o);
   pg.exec("CREATE TABLE t(x int); INSERT INTO t VALUES (42)");
@@ -79,7 +79,7 @@ TEST(PgCluster, RestartKeepsDataAndConfLines) {
 }
 
 TEST(PgCluster, NotificationsAndNotices) {
-  PgCluster pg(opts(55493));
+  PgCluster pg(opts(25493));
   auto listener = pg.connect();
   listener.exec("LISTEN state");
   pg.exec("NOTIFY state, 'hello'");
@@ -95,8 +95,8 @@ TEST(PgCluster, NotificationsAndNotices) {
 }
 
 TEST(PgCluster, PortInUseIsAnErrorNotAnotherServer) {
-  PgCluster first(opts(55494));
-  PgClusterOptions o = opts(55494);
+  PgCluster first(opts(25494));
+  PgClusterOptions o = opts(25494);
   EXPECT_THROW(PgCluster second(o), pgaf::test::FixtureError);
   EXPECT_EQ(first.query_value("SELECT 1"), "1");
 }

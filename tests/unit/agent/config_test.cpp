@@ -29,9 +29,9 @@ class ConfigTest : public ::testing::Test {
 Config sample() {
   Config c;
   c.pgdata = "/var/lib/pgaf/node1";
-  c.monitor = "postgres://autoctl_node@127.0.0.1:55500/pg_auto_failover?sslmode=prefer";
+  c.monitor = "postgres://autoctl_node@127.0.0.1:25500/pg_auto_failover?sslmode=prefer";
   c.hostname = "127.0.0.1";
-  c.port = 55501;
+  c.port = 25501;
   c.name = "node_1";
   c.group = 0;
   c.username = "postgres";
@@ -47,7 +47,7 @@ TEST_F(ConfigTest, RoundTrip) {
   ASSERT_TRUE(back.ok()) << back.error().to_string();
   EXPECT_EQ(back->pgdata, c.pgdata);
   EXPECT_EQ(back->monitor, c.monitor);
-  EXPECT_EQ(back->port, 55501);
+  EXPECT_EQ(back->port, 25501);
   EXPECT_EQ(back->name, "node_1");
   EXPECT_EQ(back->settings.lease_ms, 3000);
   EXPECT_EQ(back->role, Role::Keeper);
@@ -63,7 +63,7 @@ TEST_F(ConfigTest, RoundTrip) {
 TEST_F(ConfigTest, ReferenceKeysAreThere) {
   std::string text = sample().to_ini().serialize();
   for (const char* k : {"[pg_autoctl]", "role = keeper", "monitor = ", "formation = default",
-                        "[postgresql]", "pgdata = ", "pg_ctl = ", "port = 55501", "[ssl]",
+                        "[postgresql]", "pgdata = ", "pg_ctl = ", "port = 25501", "[ssl]",
                         "[replication]", "maximum_backup_rate = 100M"}) {
     EXPECT_NE(text.find(k), std::string::npos) << k;
   }

@@ -19,7 +19,7 @@
  *
  * Every wait is bounded (see the *_timeout_ms fields).
  *
- * Port ranges (to run ctest -j safely): monitor tests 55400-55499, agent tests 55500-55699.
+ * Port ranges (to run ctest -j safely): monitor tests 25400-25499, agent tests 25500-25699.
  */
 #pragma once
 
@@ -138,7 +138,7 @@ class PgConnection {
 /* ---- one server ---- */
 
 struct PgClusterOptions {
-  int port = 0;                        /* required: 55400-55499 for monitor tests */
+  int port = 0;                        /* required: 25400-25499 for monitor tests */
   std::vector<std::string> conf_lines; /* appended to postgresql.conf, e.g.
                                           "shared_preload_libraries = 'pgautofailover'" */
   std::vector<std::string> hba_lines;  /* prepended to pg_hba.conf */
