@@ -23,6 +23,13 @@ namespace pgaf::agent {
 FenceGuard::FenceGuard(const Settings& s, Clock& clock, PostgresControl& pg)
     : s_(s), clock_(clock), pg_(pg), lease_(s) {}
 
+void FenceGuard::disable_fencing_for_tests() {
+  std::lock_guard<std::mutex> l(mu_);
+  disabled_ = true;
+  spdlog::warn("FENCING IS DISABLED (PGAF_TEST_DISABLE_FENCING): this node may become a second "
+               "writable primary; for tests only");
+}
+
 void FenceGuard::on_monitor_reply(TimeMs t_send_ms, NodeState goal) {
   std::lock_guard<std::mutex> l(mu_);
   lease_.on_monitor_reply(t_send_ms, goal);
@@ -45,7 +52,7 @@ void FenceGuard::set_armed(bool armed) {
 
 /* Keep pgaf_fence's deadline equal to the lease's end while armed (fencing.md L4b). */
 void FenceGuard::push_deadline_locked() {
-  if (!armed_) return;
+  if (!armed_ || disabled_) return;
   const TimeMs deadline = lease_.expires_at();
   if (deadline < 0 || deadline == pushed_deadline_ms_) return;
   Status s = pg_.set_fence_deadline(deadline);
@@ -64,7 +71,7 @@ bool FenceGuard::armed() {
 
 bool FenceGuard::may_write() {
   std::lock_guard<std::mutex> l(mu_);
-  return lease_.may_write(clock_.now_ms());
+  return disabled_ || lease_.may_write(clock_.now_ms());
 }
 
 bool FenceGuard::fenced() {
@@ -108,7 +115,7 @@ bool FenceGuard::tick() {
     }
   }
   if (armed_ && lease_.may_write(now)) push_deadline_locked();
-  if (!armed_ || lease_.may_write(now)) return false;
+  if (!armed_ || disabled_ || lease_.may_write(now)) return false;
   /* The lease ran out while Postgres is writable: fence now. */
   spdlog::warn("write lease expired (current state is \"{}\"): fencing PostgreSQL",
                to_string(current_));

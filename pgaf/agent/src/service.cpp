@@ -480,6 +480,9 @@ int run_node_active(const Config& cfg) {
   auto pg_guard = make_postgres_control(cfg, clock, *runner);
   auto monitor = make_monitor_client(cfg.monitor, cfg.settings);
   FenceGuard guard(cfg.settings, clock, *pg_guard);
+  if (const char* off = std::getenv("PGAF_TEST_DISABLE_FENCING"); off != nullptr &&
+      std::string(off) == "1")
+    guard.disable_fencing_for_tests();
   std::string state_path = paths->state;
   Keeper keeper(cfg, *state, clock, *pg, *monitor, guard,
                 [state_path](const KeeperState& s) { return s.save(state_path); });

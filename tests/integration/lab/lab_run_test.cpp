@@ -3,7 +3,8 @@
  * primary-postgres-crash against our pg_autoctl must pass and write well-formed reports, and a
  * scenario with an impossible RTO bound must fail with the rto checker's witness (the checkers
  * can fail). After the run no lab namespace, mount or directory may remain. SIGTERM in the middle
- * of a run tears everything down and exits 130.
+ * of a run tears everything down and exits 130. The violation scenario (fencing switched off in
+ * the agent) fails with a witness naming both writable nodes.
  */
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -127,6 +128,45 @@ TEST(LabRun, SmokeScenarioPassesAndImpossibleBoundFails) {
   EXPECT_TRUE(fs::exists(bad / "logs")) << "logs are kept for failed scenarios";
 
   /* nothing of the lab remains */
+  EXPECT_TRUE(pgaf::netns::list_namespaces("pgaf-lab-").empty());
+  EXPECT_FALSE(lab_mounts_left());
+  fs::remove_all(dir);
+}
+
+/* The checkers can fail on a real violation: with the agent's fencing switched off (a test-only
+ * switch), a primary cut from the monitor and from its standby keeps accepting writes while the
+ * standby is promoted. The run must fail, naming both writable nodes in its witness. */
+TEST(LabRun, FencingDisabledViolationFailsWithWitness) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces, tmpfs mounts)";
+  if (!fs::exists("/usr/share/postgresql/15/extension/pgautofailover.control"))
+    GTEST_SKIP() << "the pgautofailover extension is not installed (run ctest -R monitor.install)";
+  const fs::path dir = fs::temp_directory_path() / ("lab-it-viol-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string log = (dir / "lab.log").string();
+  const int rc = run({LAB_BIN, "run", "--pg-autoctl", PG_AUTOCTL_BIN, "--report-dir",
+                      (dir / "reports").string(), "--timeout", "6m",
+                      std::string(LAB_SCENARIOS_DIR) +
+                          "/violations/fencing-disabled-split-brain.yaml"},
+                     log, std::chrono::seconds(380));
+  const std::string out = slurp(log);
+  EXPECT_EQ(rc, 1) << out;
+  std::vector<fs::path> runs;
+  for (const auto& e : fs::directory_iterator(dir / "reports")) runs.push_back(e.path());
+  ASSERT_EQ(runs.size(), 1u) << out;
+  const auto r =
+      nlohmann::json::parse(slurp(runs[0] / "fencing-disabled-split-brain" / "result.json"));
+  EXPECT_EQ(r["outcome"], "FAILED") << r["verdicts"].dump(1);
+  bool two_writable = false;
+  for (const auto& v : r["verdicts"]) {
+    if (v["checker"] != "writable_primaries" || v["verdict"] != "fail") continue;
+    for (const auto& w : v["witnesses"]) {
+      const std::string e = w["explanation"].get<std::string>();
+      if (e.find("node1") != std::string::npos && e.find("node2") != std::string::npos)
+        two_writable = true;
+    }
+  }
+  EXPECT_TRUE(two_writable) << r["verdicts"].dump(1) << "\n" << out;
   EXPECT_TRUE(pgaf::netns::list_namespaces("pgaf-lab-").empty());
   EXPECT_FALSE(lab_mounts_left());
   fs::remove_all(dir);

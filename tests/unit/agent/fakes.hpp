@@ -51,6 +51,13 @@ class FakePostgres final : public PostgresControl {
     return -1;
   }
 
+  Status set_fence_deadline(TimeMs deadline_ms) override {
+    op("set_fence_deadline");
+    fence_deadline_ms = deadline_ms;
+    return Status::Ok();
+  }
+  TimeMs fence_deadline_ms = -1;
+
   bool pgdata_initialized() override { return initialized; }
   Status initdb() override {
     op("initdb");

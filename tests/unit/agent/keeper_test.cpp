@@ -150,6 +150,26 @@ TEST(Keeper, LeaseExpiryFencesThePrimary) {
   EXPECT_FALSE(r.guard->fenced());
 }
 
+/* The test-only switch the lab's violation scenario uses: with it the same lease expiry does
+ * not fence, so the checkers can be shown to catch the resulting split brain. */
+TEST(Keeper, DisabledFencingForTestsNeverFences) {
+  Rig r;
+  r.pg.initialized = r.pg.running = true;
+  r.start(NodeState::Primary, NodeState::Primary);
+  r.guard->disable_fencing_for_tests();
+  r.monitor.goal = NodeState::Primary;
+  r.keeper->iterate();
+  EXPECT_TRUE(r.guard->armed());
+  EXPECT_FALSE(r.pg.has_op("set_fence_deadline")) << "pgaf_fence is never armed";
+  r.monitor.reachable = false;
+  r.clock.now += 10 * r.s.lease_ms;
+  EXPECT_FALSE(r.guard->tick());
+  EXPECT_FALSE(r.guard->fenced());
+  EXPECT_TRUE(r.guard->may_write());
+  EXPECT_TRUE(r.pg.running);
+  EXPECT_FALSE(r.pg.read_only);
+}
+
 TEST(Keeper, StandbyVouchKeepsAPrimaryServingWithoutTheMonitor) {
   Rig r;
   r.pg.initialized = r.pg.running = true;

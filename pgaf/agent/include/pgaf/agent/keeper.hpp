@@ -37,6 +37,11 @@ class FenceGuard {
  public:
   FenceGuard(const Settings& s, Clock& clock, PostgresControl& pg);
 
+  /* TEST ONLY (PGAF_TEST_DISABLE_FENCING=1, wired in main): the guard never fences, never arms
+   * pgaf_fence and always lets the node write. It exists so the lab can show that its checkers
+   * catch the split brain fencing prevents (scenarios/violations/). Never use it in production. */
+  void disable_fencing_for_tests();
+
   void on_monitor_reply(TimeMs t_send_ms, NodeState goal);
   void set_current(NodeState current);
   void set_armed(bool armed);
@@ -63,6 +68,7 @@ class FenceGuard {
   TimeMs last_heartbeat_ms_ = -1;
   TimeMs pushed_deadline_ms_ = -1; /* the deadline pgaf_fence holds (-1: none pushed) */
   bool fence_ext_warned_ = false;
+  bool disabled_ = false; /* disable_fencing_for_tests() */
   void push_deadline_locked();
 };
 
