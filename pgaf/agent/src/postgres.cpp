@@ -3,6 +3,10 @@
  */
 #include "pgaf/agent/postgres.hpp"
 
+#include <algorithm>
+#include <climits>
+#include <string_view>
+
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
@@ -71,6 +75,36 @@ std::string pgaf_fence_library(const Config& cfg) {
          "/lib/pgaf_fence.so";
 }
 
+std::vector<std::pair<std::string, std::string>> monitor_gucs(const Settings& s) {
+  const Settings d;
+  std::vector<std::pair<std::string, std::string>> out;
+  /* the GUCs are int with a minimum of 1 (clock_drift_ppm, lease_margin_ms: 0) */
+  auto add = [&out](const char* guc, std::int64_t v, std::int64_t dv) {
+    if (v == dv) return;
+    const std::int64_t lo = std::string_view(guc) == "clock_drift_ppm" ||
+                                    std::string_view(guc) == "lease_margin_ms"
+                                ? 0
+                                : 1;
+    out.emplace_back(guc, std::to_string(std::clamp<std::int64_t>(v, lo, INT_MAX)));
+  };
+  add("health_check_period", s.health_check_period_ms, d.health_check_period_ms);
+  add("health_check_timeout", s.health_check_timeout_ms, d.health_check_timeout_ms);
+  add("health_check_max_retries", s.health_check_max_retries, d.health_check_max_retries);
+  add("health_check_retry_delay", s.health_check_retry_delay_ms, d.health_check_retry_delay_ms);
+  add("node_considered_unhealthy_timeout", s.node_considered_unhealthy_timeout_ms,
+      d.node_considered_unhealthy_timeout_ms);
+  add("startup_grace_period", s.startup_grace_period_ms, d.startup_grace_period_ms);
+  add("enable_sync_wal_log_threshold", s.enable_sync_wal_log_threshold_bytes,
+      d.enable_sync_wal_log_threshold_bytes);
+  add("promote_wal_log_threshold", s.promote_wal_log_threshold_bytes,
+      d.promote_wal_log_threshold_bytes);
+  add("lease_ms", s.lease_ms, d.lease_ms);
+  add("standby_vouch_ms", s.standby_vouch_ms, d.standby_vouch_ms);
+  add("clock_drift_ppm", s.clock_drift_ppm, d.clock_drift_ppm);
+  add("lease_margin_ms", s.lease_margin_ms, d.lease_margin_ms);
+  return out;
+}
+
 std::string managed_config_text(const Config& cfg) {
   std::ostringstream o;
   o << "# postgresql-auto-failover.conf — written by pg_autoctl; edits are overwritten\n";
@@ -82,6 +116,11 @@ std::string managed_config_text(const Config& cfg) {
   if (cfg.role == Role::Monitor) {
     o << "shared_preload_libraries = 'pgautofailover'\n";
     o << "cluster_name = 'pg_auto_failover monitor'\n";
+    /* [pgaf] settings that differ from the defaults become the extension's GUCs (the
+     * extension's own defaults equal Settings{}); ALTER SYSTEM still wins. */
+    for (const auto& [guc, value] : monitor_gucs(cfg.settings)) {
+      o << "pgautofailover." << guc << " = " << value << "\n";
+    }
   } else {
     /* fencing.md L4b: the lease deadline enforced inside Postgres, when pgaf_fence is
      * installed next to this Postgres (pgaf/fence) */

@@ -150,4 +150,97 @@ TEST_F(CliTest, GlobalVerbosityFlagsAccepted) {
   EXPECT_EQ(run("status --json --pgdata " + home_ + "/x").code, 3);
 }
 
+/* config get / set on a keeper's and a monitor's configuration file (no server needed): a bad
+ * value, an unknown key or an identity key is refused naming the key, and the file is unchanged;
+ * a monitor's [pgaf] settings become pgautofailover.* GUCs in its managed configuration. */
+class ConfigCmdTest : public CliTest {
+ protected:
+  std::string write_cfg(const std::string& role) {
+    const std::string pgdata = home_ + "/" + role;
+    fs::create_directories(pgdata);
+    const std::string dir = home_ + "/.config/pg_autoctl" + pgdata;
+    fs::create_directories(dir);
+    std::string text = "[pg_autoctl]\nrole = " + role + "\n";
+    if (role == "keeper") text += "monitor = postgres://autoctl_node@127.0.0.1:25500/pg_auto_failover\n";
+    text += "hostname = 127.0.0.1\n[postgresql]\npgdata = " + pgdata + "\nport = 25501\n";
+    std::FILE* f = std::fopen((dir + "/pg_autoctl.cfg").c_str(), "w");
+    std::fputs(text.c_str(), f);
+    std::fclose(f);
+    cfg_path_ = dir + "/pg_autoctl.cfg";
+    return pgdata;
+  }
+  std::string slurp(const std::string& p) {
+    std::string out;
+    std::FILE* f = std::fopen(p.c_str(), "r");
+    if (f == nullptr) return out;
+    std::array<char, 4096> buf{};
+    size_t n;
+    while ((n = std::fread(buf.data(), 1, buf.size(), f)) > 0) out.append(buf.data(), n);
+    std::fclose(f);
+    return out;
+  }
+  std::string cfg_path_;
+};
+
+TEST_F(ConfigCmdTest, GetAndSetAKeeperSetting) {
+  const std::string pgdata = write_cfg("keeper");
+  CmdResult g = run("config get --pgdata " + pgdata + " pgaf.lease_ms");
+  EXPECT_EQ(g.code, 0) << g.out;
+  EXPECT_EQ(g.out, "1500\n");
+  CmdResult s = run("config set --pgdata " + pgdata + " pgaf.lease_ms 2000");
+  EXPECT_EQ(s.code, 0) << s.out;
+  EXPECT_EQ(run("config get --pgdata " + pgdata + " pgaf.lease_ms").out, "2000\n");
+  CmdResult p = run("config set --pgdata " + pgdata + " postgresql.port 25509");
+  EXPECT_EQ(p.code, 0) << p.out;
+  CmdResult all = run("config get --pgdata " + pgdata);
+  EXPECT_NE(all.out.find("lease_ms = 2000"), std::string::npos) << all.out;
+  EXPECT_NE(all.out.find("port = 25509"), std::string::npos) << all.out;
+}
+
+TEST_F(ConfigCmdTest, BadValuesAreRefusedAndTheFileIsUnchanged) {
+  const std::string pgdata = write_cfg("keeper");
+  ASSERT_EQ(run("config set --pgdata " + pgdata + " pgaf.lease_ms 2000").code, 0);
+  const std::string before = slurp(cfg_path_);
+  struct Case {
+    std::string args;
+    int code;
+    std::string names;
+  };
+  const std::vector<Case> cases = {
+      {"pgaf.lease_ms abc", 2, "pgaf.lease_ms"},
+      {"pgaf.lease_ms 100", 2, "fence_guard_ms"}, /* lease shorter than the fence guard */
+      {"postgresql.port 70000", 2, "postgresql.port"},
+      {"pgaf.no_such_setting 1", 2, "pgaf.no_such_setting"},
+      {"nosection 1", 1, "nosection"},
+      {"pg_autoctl.role monitor", 1, "pg_autoctl.role"},
+  };
+  for (const auto& c : cases) {
+    CmdResult r = run("config set --pgdata " + pgdata + " " + c.args);
+    EXPECT_EQ(r.code, c.code) << c.args << ": " << r.out;
+    EXPECT_NE(r.out.find(c.names), std::string::npos) << c.args << ": " << r.out;
+    EXPECT_EQ(slurp(cfg_path_), before) << c.args;
+  }
+  EXPECT_EQ(run("config set --pgdata " + pgdata + " pgaf.lease_ms").code, 1) << "value missing";
+}
+
+TEST_F(ConfigCmdTest, MonitorSettingsBecomeExtensionGucs) {
+  const std::string pgdata = write_cfg("monitor");
+  {
+    std::FILE* f = std::fopen((pgdata + "/PG_VERSION").c_str(), "w");
+    std::fputs("15\n", f);
+    std::fclose(f);
+    std::FILE* c = std::fopen((pgdata + "/postgresql.conf").c_str(), "w");
+    std::fclose(c);
+  }
+  ASSERT_EQ(run("config set --pgdata " + pgdata + " pgaf.lease_ms 2500").code, 0);
+  ASSERT_EQ(run("config set --pgdata " + pgdata + " pgaf.health_check_period_ms 700").code, 0);
+  const std::string conf = slurp(pgdata + "/postgresql-auto-failover.conf");
+  EXPECT_NE(conf.find("pgautofailover.lease_ms = 2500"), std::string::npos) << conf;
+  EXPECT_NE(conf.find("pgautofailover.health_check_period = 700"), std::string::npos) << conf;
+  EXPECT_EQ(conf.find("pgautofailover.standby_vouch_ms"), std::string::npos)
+      << "only settings that differ from the defaults: " << conf;
+  EXPECT_NE(slurp(pgdata + "/postgresql.conf").find("include 'postgresql-auto-failover.conf'"),
+            std::string::npos);
+}
+
 }  // namespace

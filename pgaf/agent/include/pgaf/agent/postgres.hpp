@@ -38,6 +38,8 @@ std::string managed_config_text(const Config& cfg);
 
 /* Write postgresql-auto-failover.conf and the include lines (also used for the monitor). */
 Status write_managed_config_files(const Config& cfg);
+/* The monitor's pgautofailover.* GUCs for the [pgaf] settings that differ from the defaults. */
+std::vector<std::pair<std::string, std::string>> monitor_gucs(const Settings& s);
 
 /* "1/2A3B4C" ↔ Lsn */
 std::string format_lsn(Lsn lsn);
