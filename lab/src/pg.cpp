@@ -23,16 +23,29 @@ std::string trim(std::string s) {
   return s;
 }
 
+void collect_warning(void* arg, const PGresult* res) {
+  auto* out = static_cast<std::vector<std::string>*>(arg);
+  const char* sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+  if (out == nullptr || sev == nullptr || std::string(sev) != "WARNING") return;
+  if (out->size() < 16) out->push_back(trim(PQresultErrorMessage(res)));
+}
+
 }  // namespace
+
+PgConn::PgConn(PGconn* c) : conn_(c), warnings_(std::make_unique<std::vector<std::string>>()) {
+  PQsetNoticeReceiver(conn_, collect_warning, warnings_.get());
+}
 
 PgConn::~PgConn() {
   close();
 }
-PgConn::PgConn(PgConn&& o) noexcept : conn_(std::exchange(o.conn_, nullptr)) {}
+PgConn::PgConn(PgConn&& o) noexcept
+    : conn_(std::exchange(o.conn_, nullptr)), warnings_(std::move(o.warnings_)) {}
 PgConn& PgConn::operator=(PgConn&& o) noexcept {
   if (this != &o) {
     close();
     conn_ = std::exchange(o.conn_, nullptr);
+    warnings_ = std::move(o.warnings_);
   }
   return *this;
 }
@@ -71,6 +84,7 @@ QueryOutcome PgConn::exec(const std::string& sql, const std::vector<std::string>
     out.message = "not connected";
     return out;
   }
+  if (warnings_) warnings_->clear();
   std::vector<const char*> values;
   values.reserve(params.size());
   for (const auto& p : params) values.push_back(p.c_str());
@@ -132,6 +146,7 @@ QueryOutcome PgConn::exec(const std::string& sql, const std::vector<std::string>
     }
     PQclear(r);
   }
+  if (warnings_) out.warnings = *warnings_;
   if (!have_result || PQstatus(conn_) != CONNECTION_OK) {
     /* the connection broke: whatever the server did is unknown */
     if (out.kind != QueryOutcome::Kind::Ok) {

@@ -889,6 +889,14 @@ void ScenarioRun::client_loop(int client) {
           op.error = "acknowledged by an unidentified server \"" + op.node + "\"";
           op.node.clear();
         }
+        for (const auto& w : o.warnings) {
+          /* "canceling wait for synchronous replication ...": the server itself says the
+           * commit may exist on this node only, so it is not an acknowledged durable write */
+          if (op.outcome == OpOutcome::Ok && w.find("synchronous replication") != std::string::npos) {
+            op.outcome = OpOutcome::Unknown;
+            op.error = "committed locally on " + op.node + " without the synchronous standby: " + w;
+          }
+        }
         break;
       }
       case QueryOutcome::Kind::ServerError:

@@ -14,6 +14,7 @@
 #include <libpq-fe.h>
 
 #include <optional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,9 @@ struct QueryOutcome {
   std::string sqlstate;
   std::string message;
   std::vector<Row> rows;
+  /* WARNING-level notices the server sent while running the statement (e.g. "canceling wait
+   * for synchronous replication ...": committed locally, maybe not replicated) */
+  std::vector<std::string> warnings;
   bool ok() const { return kind == Kind::Ok; }
 };
 
@@ -64,8 +68,10 @@ class PgConn {
   int socket() const;
 
  private:
-  explicit PgConn(PGconn* c) : conn_(c) {}
+  explicit PgConn(PGconn* c);
   PGconn* conn_ = nullptr;
+  /* heap-held so libpq's notice receiver keeps a stable pointer across moves */
+  std::unique_ptr<std::vector<std::string>> warnings_;
 };
 
 /* "16/B374D848" → 0x16B374D848; malformed → 0. */

@@ -1,0 +1,54 @@
+/*
+ * pg_warning_test.cpp — the lab's client against a real PostgreSQL 15: a COMMIT waiting for a
+ * synchronous standby that never comes, whose wait is cancelled (pg_cancel_backend, as an agent
+ * disabling synchronous replication does), returns "ok" to libpq *with a WARNING* — committed
+ * locally, maybe not replicated. PgConn must surface that warning so the workload records the
+ * write as unknown rather than as an acknowledged durable write. Port 25710.
+ */
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <future>
+#include <thread>
+
+#include "pgaf/lab/pg.hpp"
+#include "pgaf/test/pg_cluster.hpp"
+
+using pgaf::lab::PgConn;
+using pgaf::lab::QueryOutcome;
+
+TEST(LabPg, CancelledSyncRepWaitIsAnOkWithAWarning) {
+  pgaf::test::PgClusterOptions o;
+  o.port = 25710;
+  o.name = "pgaf-lab-warn";
+  o.conf_lines = {"synchronous_commit = on", "synchronous_standby_names = 'nobody'"};
+  pgaf::test::PgCluster pg(o);
+  pg.exec("set synchronous_commit = local; create table t(v int)");
+
+  auto c = PgConn::connect(pg.conninfo());
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  PgConn conn = std::move(c).value();
+  /* plain statements carry no warning */
+  QueryOutcome plain = conn.exec("select 1", {}, 5000);
+  ASSERT_TRUE(plain.ok()) << plain.message;
+  EXPECT_TRUE(plain.warnings.empty());
+
+  auto waiter = std::async(std::launch::async,
+                           [&conn] { return conn.exec("insert into t values (1)", {}, 20000); });
+  /* wait until the insert sits in SyncRep, then cancel it (bounded) */
+  bool cancelled = false;
+  for (int i = 0; i < 200 && !cancelled; ++i) {
+    cancelled = pg.query_value("select count(pg_cancel_backend(pid)) from pg_stat_activity "
+                               "where wait_event = 'SyncRep'") == "1";
+    if (!cancelled) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(cancelled) << "the insert never waited for the synchronous standby";
+  QueryOutcome r = waiter.get();
+  EXPECT_TRUE(r.ok()) << "libpq reports the COMMIT as successful: " << r.message;
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_NE(r.warnings[0].find("synchronous replication"), std::string::npos) << r.warnings[0];
+  EXPECT_EQ(pg.query_value("select count(*) from t"), "1") << "committed locally";
+  /* the next statement starts with no stale warning */
+  QueryOutcome next = conn.exec("select 2", {}, 5000);
+  EXPECT_TRUE(next.warnings.empty());
+}
