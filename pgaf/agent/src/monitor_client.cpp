@@ -177,6 +177,18 @@ class PqxxMonitorClient final : public MonitorClient {
     return (*r)[0][0].as<bool>();
   }
 
+  Result<bool> start_maintenance(NodeId node_id) override {
+    auto r = call("SELECT pgautofailover.start_maintenance($1::bigint)", node_id);
+    if (!r) return r.error();
+    return (*r)[0][0].as<bool>();
+  }
+
+  Result<bool> stop_maintenance(NodeId node_id) override {
+    auto r = call("SELECT pgautofailover.stop_maintenance($1::bigint)", node_id);
+    if (!r) return r.error();
+    return (*r)[0][0].as<bool>();
+  }
+
   Result<std::vector<StateRow>> current_state(const std::string& formation) override {
     auto r = call(
         "SELECT nodename, nodehost, nodeport, group_id, node_id, "

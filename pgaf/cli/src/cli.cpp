@@ -62,6 +62,8 @@ struct Options {
   bool destroy = false, force = false;
   /* config get / set */
   std::string config_key, config_value;
+  /* enable maintenance */
+  bool allow_failover = false;
 };
 
 int fail(const Error& e) {
@@ -558,6 +560,101 @@ int cmd_drop_node(const Options& o, const Globals& g) {
   return 0;
 }
 
+/* ---- enable / disable maintenance (reference: start_maintenance / stop_maintenance) ---- */
+
+/* This node's id, its row in current_state, and a monitor client, from --pgdata. */
+struct LocalNode {
+  Config cfg;
+  NodeId node_id = -1;
+  std::unique_ptr<agent::MonitorClient> monitor;
+};
+
+Result<LocalNode> local_node(const Options& o) {
+  auto paths = agent::paths_for(o.pgdata);
+  if (!paths) return paths.error();
+  auto cfg = agent::load_config_for(o.pgdata);
+  if (!cfg) return cfg.error();
+  if (cfg->role != Role::Keeper) {
+    return make_error(ErrorCode::InvalidArgument, "\"" + cfg->pgdata + "\" is a monitor",
+                      "run this command with the --pgdata of a Postgres node");
+  }
+  auto st = agent::KeeperState::load(paths->state);
+  if (!st) return st.error();
+  LocalNode n;
+  n.cfg = *cfg;
+  n.node_id = st->node_id;
+  Settings s;
+  n.monitor = agent::make_monitor_client(cfg->monitor, s);
+  return n;
+}
+
+Result<agent::StateRow> node_row(LocalNode& n) {
+  auto rows = n.monitor->current_state(n.cfg.formation);
+  if (!rows) return rows.error();
+  for (auto& r : *rows)
+    if (r.node_id == n.node_id) return r;
+  return make_error(ErrorCode::BadState,
+                    "node " + std::to_string(n.node_id) + " is not registered on the monitor");
+}
+
+/* Wait (LISTEN + poll, bounded by --wait) until this node reports `want` as its goal. */
+int wait_node_reaches(LocalNode& n, int wait_s, const std::vector<NodeState>& want) {
+  agent::SystemClock clock;
+  const TimeMs deadline = clock.now_ms() + static_cast<TimeMs>(wait_s) * 1000;
+  std::string last = "unknown";
+  while (clock.now_ms() < deadline) {
+    auto r = node_row(n);
+    if (r) {
+      last = std::string(to_string(r->reported));
+      for (NodeState w : want) {
+        if (r->reported == w && r->goal == w) {
+          spdlog::info("node {} \"{}\" is now in state \"{}\"", r->node_id, r->name,
+                       to_string(w));
+          return 0;
+        }
+      }
+    }
+    (void)n.monitor->wait_for_state_change(n.cfg.formation, n.cfg.group, 200);
+  }
+  return fail(make_error(ErrorCode::Timeout,
+                         "node " + std::to_string(n.node_id) + " did not reach state \"" +
+                             std::string(to_string(want.front())) + "\" within " +
+                             std::to_string(wait_s) + " s (it reports \"" + last + "\")",
+                         "see pg_autoctl show state"));
+}
+
+int cmd_enable_maintenance(const Options& o) {
+  auto n = local_node(o);
+  if (!n) return fail(n.error());
+  auto row = node_row(*n);
+  if (!row) return fail(row.error());
+  if (row->reported == NodeState::Maintenance && row->goal == NodeState::Maintenance) {
+    spdlog::info("node {} is already in maintenance", n->node_id);
+    return 0;
+  }
+  if (can_take_writes_in_state(row->goal) && !o.allow_failover) {
+    return fail(make_error(ErrorCode::InvalidArgument,
+                           "node " + std::to_string(n->node_id) + " \"" + row->name +
+                               "\" is the primary: maintenance would fail over",
+                           "use --allow-failover to fail over to a standby first"));
+  }
+  auto r = n->monitor->start_maintenance(n->node_id);
+  if (!r) return fail(r.error());
+  spdlog::info("maintenance requested for node {} \"{}\"", n->node_id, row->name);
+  return wait_node_reaches(*n, o.wait_s, {NodeState::Maintenance});
+}
+
+int cmd_disable_maintenance(const Options& o) {
+  auto n = local_node(o);
+  if (!n) return fail(n.error());
+  auto r = n->monitor->stop_maintenance(n->node_id);
+  if (!r) return fail(r.error());
+  spdlog::info("end of maintenance requested for node {}", n->node_id);
+  return wait_node_reaches(*n, o.wait_s,
+                           {NodeState::Secondary, NodeState::Primary, NodeState::Single,
+                            NodeState::WaitPrimary});
+}
+
 /* ---- config get / set (reference: pg_autoctl config get|set section.option [value]) ---- */
 
 Result<std::pair<std::string, std::string>> split_config_key(const std::string& key) {
@@ -805,6 +902,21 @@ int run_cli(int argc, const char* const* argv) {
     p->callback([&action, w] { action = "perform " + w; });
   }
 
+  auto* enable = app.add_subcommand("enable", "enable a feature on a formation");
+  enable->require_subcommand(1);
+  auto* disable = app.add_subcommand("disable", "disable a feature on a formation");
+  disable->require_subcommand(1);
+  for (CLI::App* parent : {enable, disable}) {
+    const bool on = parent == enable;
+    auto* m = parent->add_subcommand(
+        "maintenance", on ? "enable Postgres maintenance mode on this node"
+                          : "disable Postgres maintenance mode on this node");
+    add_pgdata(m, o);
+    if (on) m->add_flag("--allow-failover", o.allow_failover, "allow failover");
+    m->add_option("--wait", o.wait_s, "how many seconds to wait, default to 60");
+    m->callback([&action, on] { action = on ? "enable maintenance" : "disable maintenance"; });
+  }
+
   auto* config = app.add_subcommand("config", "manages the pg_autoctl configuration");
   config->require_subcommand(1);
   auto* cget = config->add_subcommand("get", "get the value of a given pg_autoctl configuration "
@@ -879,6 +991,8 @@ int run_cli(int argc, const char* const* argv) {
   if (action == "perform switchover") return cmd_perform_failover(o, g, true);
   if (action == "drop node") return cmd_drop_node(o, g);
   if (action == "config get") return cmd_config_get(o, g);
+  if (action == "enable maintenance") return cmd_enable_maintenance(o);
+  if (action == "disable maintenance") return cmd_disable_maintenance(o);
   if (action == "config set") return cmd_config_set(o, g);
   if (action == "do service postgres") return cmd_do_service("postgres", o, g);
   if (action == "do service node-active") return cmd_do_service("node-active", o, g);

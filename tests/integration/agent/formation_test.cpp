@@ -511,5 +511,48 @@ TEST(Formation, LaggingPreferredCandidateIsFastForwarded) {
   expect_no_survivors(lab);
 }
 
+/* pg_autoctl enable / disable maintenance: a standby goes to maintenance while the primary keeps
+ * taking writes (wait_primary), and comes back as a secondary; the primary refuses without
+ * --allow-failover and, with it, fails over to the standby first. Ports 25555-25557. */
+TEST(Formation, MaintenanceOfTheStandbyThenOfThePrimary) {
+  REQUIRE_ROOT();
+  AgentLab lab(25555);
+  birth(lab);
+  if (HasFatalFailure()) return;
+  auto r = lab.ctl({"enable", "maintenance", "--pgdata", lab.pgdata("node_2"), "--wait", "30"});
+  ASSERT_EQ(r.exit_code, 0) << r.output << lab.state_dump() << lab.log("node_2");
+  ASSERT_GE(lab.wait_states({{"node_1", "wait_primary"}, {"node_2", "maintenance"}}, 30000), 0)
+      << lab.state_dump();
+  {
+    pgaf::test::PgConnection c(lab.conninfo(lab.node_port(1)) + " user=postgres");
+    c.exec("CREATE TABLE m(id int)");
+    c.exec("INSERT INTO m VALUES (1)"); /* the primary still takes writes */
+  }
+  r = lab.ctl({"disable", "maintenance", "--pgdata", lab.pgdata("node_2"), "--wait", "30"});
+  ASSERT_EQ(r.exit_code, 0) << r.output << lab.state_dump() << lab.log("node_2");
+  ASSERT_GE(lab.wait_states({{"node_1", "primary"}, {"node_2", "secondary"}}, 30000), 0)
+      << lab.state_dump() << lab.log("node_2");
+
+  /* the primary: refused without --allow-failover, nothing changes */
+  r = lab.ctl({"enable", "maintenance", "--pgdata", lab.pgdata("node_1")});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("--allow-failover"), std::string::npos) << r.output;
+  EXPECT_GE(lab.wait_states({{"node_1", "primary"}, {"node_2", "secondary"}}, 1000), 0);
+  r = lab.ctl({"enable", "maintenance", "--pgdata", lab.pgdata("node_1"), "--allow-failover",
+               "--wait", "45"});
+  ASSERT_EQ(r.exit_code, 0) << r.output << lab.state_dump() << lab.log("node_1")
+                            << lab.log("node_2");
+  ASSERT_GE(lab.wait_states({{"node_2", "wait_primary"}, {"node_1", "maintenance"}}, 30000), 0)
+      << lab.state_dump();
+  EXPECT_EQ(pgaf::test::PgConnection(lab.conninfo(lab.node_port(2)) + " user=postgres")
+                .query_value("SELECT count(*) FROM m"),
+            "1");
+  r = lab.ctl({"disable", "maintenance", "--pgdata", lab.pgdata("node_1"), "--wait", "45"});
+  ASSERT_EQ(r.exit_code, 0) << r.output << lab.state_dump() << lab.log("node_1");
+  ASSERT_GE(lab.wait_states({{"node_2", "primary"}, {"node_1", "secondary"}}, 30000), 0)
+      << lab.state_dump() << lab.log("node_1");
+  expect_no_survivors(lab);
+}
+
 }  // namespace
 }  // namespace pgaf::agent_it

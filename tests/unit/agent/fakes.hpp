@@ -236,6 +236,8 @@ class FakeMonitor final : public MonitorClient {
   Result<bool> remove_node_by_host(const std::string&, int, bool) override { return true; }
   Status perform_failover(const std::string&, GroupId) override { return Status::Ok(); }
   Result<bool> perform_promotion(const std::string&, const std::string&) override { return true; }
+  Result<bool> start_maintenance(NodeId) override { return true; }
+  Result<bool> stop_maintenance(NodeId) override { return true; }
   Result<std::vector<StateRow>> current_state(const std::string&) override {
     return std::vector<StateRow>{};
   }

@@ -233,6 +233,9 @@ class MonitorClient {
   virtual Result<bool> remove_node_by_host(const std::string& host, int port, bool force) = 0;
   virtual Status perform_failover(const std::string& formation, GroupId group) = 0;
   virtual Result<bool> perform_promotion(const std::string& formation, const std::string& name) = 0;
+  /* pgautofailover.start_maintenance / stop_maintenance */
+  virtual Result<bool> start_maintenance(NodeId node_id) = 0;
+  virtual Result<bool> stop_maintenance(NodeId node_id) = 0;
   virtual Result<std::vector<StateRow>> current_state(const std::string& formation) = 0;
   virtual Result<std::vector<EventRow>> last_events(const std::string& formation, int count) = 0;
   virtual Result<std::optional<std::string>> formation_uri(const std::string& formation) = 0;
