@@ -96,8 +96,11 @@ void pgaf_health_round_free(PgafHealthRound *round);
 void pgaf_health_load(PgafHealthRound *round, PgafStatus *status);
 /* Outside any transaction. should_stop() is polled between waits (at least every 100 ms). */
 void pgaf_health_probe(PgafHealthRound *round, int (*should_stop)(void));
-/* Inside a transaction with SPI connected: health updates, HealthCheckEvents and TickEvents. */
+/* Inside a transaction with SPI connected: the next step of the apply phase (one node's
+ * HealthCheckEvent, or one group's TickEvent). Run each step in its own transaction while
+ * pgaf_health_apply_pending() says so; a failed step is skipped (logged). */
 void pgaf_health_apply(PgafHealthRound *round, PgafStatus *status);
+int pgaf_health_apply_pending(const PgafHealthRound *round);
 int pgaf_health_round_node_count(const PgafHealthRound *round);
 
 /* ---- implemented in C (entry.c); callable from C++ ---- */

@@ -1056,7 +1056,12 @@ pgaf_health_worker_main(Datum arg)
 				pgstat_report_activity(STATE_IDLE, NULL);
 				pgaf_health_probe(round, worker_should_stop);	/* C++, no PG calls */
 				CHECK_FOR_INTERRUPTS();
-				(void) run_in_transaction(pgaf_health_apply, round);
+				/* one transaction per decision (see health.cpp apply_one) */
+				while (pgaf_health_apply_pending(round))
+				{
+					CHECK_FOR_INTERRUPTS();
+					(void) run_in_transaction(pgaf_health_apply, round);
+				}
 			}
 		}
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,

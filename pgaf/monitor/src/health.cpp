@@ -56,6 +56,16 @@ void close_conn(Target& t) {
 
 struct PgafHealthRound {
   std::vector<Target> targets;
+  /* the decisions of the apply phase, one transaction each: a HealthCheckEvent per probed node,
+   * then a TickEvent per group. `next` is the first one not yet applied. */
+  struct Step {
+    bool tick = false;
+    std::size_t target = 0;  /* !tick: index into targets */
+    std::string formation;   /* tick */
+    pgaf::GroupId group = 0; /* tick */
+  };
+  std::vector<Step> steps;
+  std::size_t next = 0;
   ~PgafHealthRound() {
     for (auto& t : targets) close_conn(t);
   }
@@ -174,18 +184,45 @@ void probe(PgafHealthRound& round, int (*should_stop)()) {
   }
 }
 
-pgaf::Status apply(PgafHealthRound& round) {
-  using namespace pgaf;
-  using namespace pgaf::monitor;
-  Db db;
-  std::vector<std::pair<std::string, GroupId>> groups;
-  for (const auto& t : round.targets) {
+/* Build the apply steps of a probed round. */
+void plan(PgafHealthRound& round) {
+  round.steps.clear();
+  round.next = 0;
+  std::vector<std::pair<std::string, pgaf::GroupId>> groups;
+  for (std::size_t i = 0; i < round.targets.size(); ++i) {
+    const auto& t = round.targets[i];
     if (groups.empty() || groups.back().first != t.formation || groups.back().second != t.group)
       groups.emplace_back(t.formation, t.group);
-    if (t.phase != Target::Phase::Done || t.result == Health::Unknown) continue;
+    if (t.phase != Target::Phase::Done || t.result == pgaf::Health::Unknown) continue;
+    PgafHealthRound::Step s;
+    s.target = i;
+    round.steps.push_back(s);
+  }
+  for (const auto& [formation, group] : groups) {
+    PgafHealthRound::Step s;
+    s.tick = true;
+    s.formation = formation;
+    s.group = group;
+    round.steps.push_back(s);
+  }
+}
+
+/* Apply ONE step (the caller runs each in its own transaction). One transaction for the whole
+ * round would keep the row lock of an early health update while a later step of the same group
+ * waits for the exclusive group lock, which a node_active of that node — holding the group lock
+ * in share mode and waiting for that row — never releases: a deadlock that PostgreSQL breaks
+ * only after deadlock_timeout, by aborting one of them. */
+pgaf::Status apply_one(PgafHealthRound& round) {
+  using namespace pgaf;
+  using namespace pgaf::monitor;
+  if (round.next >= round.steps.size()) return Status::Ok();
+  const PgafHealthRound::Step step = round.steps[round.next++];
+  Db db;
+  RunOptions o;
+  o.try_shared = true;
+  if (!step.tick) {
+    const Target& t = round.targets[step.target];
     if (Status st = db.lock_formation(t.formation, false); !st.ok()) return st;
-    RunOptions o;
-    o.try_shared = true;
     o.own_node = t.id;
     auto r = run_decision(db, t.formation, t.group, HealthCheckEvent{t.id, t.result}, o);
     if (!r.ok()) {
@@ -194,18 +231,15 @@ pgaf::Status apply(PgafHealthRound& round) {
       (void)db.message(MessageLevel::Log, "pgautofailover health check of node " +
                                               std::to_string(t.id) + ": " + r.error().message);
     }
+    return Status::Ok();
   }
-  for (const auto& [formation, group] : groups) {
-    if (Status st = db.lock_formation(formation, false); !st.ok()) return st;
-    RunOptions o;
-    o.try_shared = true;
-    auto r = run_decision(db, formation, group, TickEvent{}, o);
-    if (!r.ok()) {
-      if (pgaf_db_error_stashed()) return r.error();
-      (void)db.message(MessageLevel::Log, "pgautofailover tick of formation \"" + formation +
-                                              "\" group " + std::to_string(group) + ": " +
-                                              r.error().message);
-    }
+  if (Status st = db.lock_formation(step.formation, false); !st.ok()) return st;
+  auto r = run_decision(db, step.formation, step.group, TickEvent{}, o);
+  if (!r.ok()) {
+    if (pgaf_db_error_stashed()) return r.error();
+    (void)db.message(MessageLevel::Log, "pgautofailover tick of formation \"" + step.formation +
+                                            "\" group " + std::to_string(step.group) + ": " +
+                                            r.error().message);
   }
   return Status::Ok();
 }
@@ -268,12 +302,22 @@ extern "C" void pgaf_health_probe(PgafHealthRound* round, int (*should_stop)(voi
       t.phase = Target::Phase::Waiting; /* nothing applied from an aborted probe */
     }
   }
+  try {
+    plan(*round);
+  } catch (...) {
+    round->steps.clear(); /* out of memory: nothing to apply this round */
+    round->next = 0;
+  }
+}
+
+extern "C" int pgaf_health_apply_pending(const PgafHealthRound* round) {
+  return round->next < round->steps.size() ? 1 : 0;
 }
 
 extern "C" void pgaf_health_apply(PgafHealthRound* round, PgafStatus* status) {
   std::memset(status, 0, sizeof *status);
   try {
-    if (auto st = apply(*round); !st.ok()) set_error(status, st.error());
+    if (auto st = apply_one(*round); !st.ok()) set_error(status, st.error());
   } catch (const std::exception& e) {
     set_exception(status, e.what());
   } catch (...) {
