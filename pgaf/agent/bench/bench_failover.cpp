@@ -214,7 +214,7 @@ int main(int argc, char** argv) {
     long reference_ms;
   };
   std::vector<Target> targets = {
-      {"whole", "whole primary node lost (agent + Postgres killed)", 5000, 25700},
+      {"whole", "whole primary node lost (agent + Postgres killed)", 5000, 55700},
       {"postmaster", "primary postmaster killed, agent alive", 1500, 2100},
       {"norestart", "Postgres unable to restart on the primary", 3000, 11300},
       {"switchover", "planned switchover: write gap", 500, 1400},
