@@ -2,6 +2,7 @@
  * config.cpp — pg_autoctl.cfg and pg_autoctl.state. See config.hpp for the invariants.
  */
 #include "pgaf/agent/config.hpp"
+#include "pgaf/agent/tls.hpp"
 
 #include <pwd.h>
 #include <unistd.h>
@@ -54,6 +55,13 @@ std::string Config::local_conninfo(const std::string& db) const {
   return s;
 }
 
+std::string Config::ssl_conninfo() const {
+  std::string s = " sslmode=" + (ssl_active ? sslmode : std::string("prefer"));
+  if (ssl_active && !ssl_ca_file.empty()) s += " sslrootcert=" + ssl_ca_file;
+  if (ssl_active && !ssl_crl_file.empty()) s += " sslcrl=" + ssl_crl_file;
+  return s;
+}
+
 std::string Config::monitor_uri() const {
   std::string h = hostname.empty() ? std::string("localhost") : hostname;
   return "postgres://autoctl_node@" + h + ":" + std::to_string(port) +
@@ -82,6 +90,10 @@ Ini Config::to_ini() const {
   ini.set("postgresql", "hba_level", hba_level);
   ini.set("ssl", "active", ssl_active ? "1" : "0");
   ini.set("ssl", "sslmode", sslmode);
+  if (!ssl_ca_file.empty()) ini.set("ssl", "ca_file", ssl_ca_file);
+  if (!ssl_crl_file.empty()) ini.set("ssl", "crl_file", ssl_crl_file);
+  if (!ssl_cert_file.empty()) ini.set("ssl", "cert_file", ssl_cert_file);
+  if (!ssl_key_file.empty()) ini.set("ssl", "key_file", ssl_key_file);
   if (role == Role::Keeper) {
     ini.set("replication", "password", replication_password);
     ini.set("replication", "maximum_backup_rate", maximum_backup_rate);
@@ -152,6 +164,10 @@ Result<Config> Config::from_ini(const Ini& ini, const std::string& origin) {
       {"postgresql.hba_level", str(c.hba_level)},
       {"ssl.active", boolean("ssl.active", c.ssl_active)},
       {"ssl.sslmode", str(c.sslmode)},
+      {"ssl.ca_file", str(c.ssl_ca_file)},
+      {"ssl.crl_file", str(c.ssl_crl_file)},
+      {"ssl.cert_file", str(c.ssl_cert_file)},
+      {"ssl.key_file", str(c.ssl_key_file)},
       {"replication.password", str(c.replication_password)},
       {"replication.maximum_backup_rate", str(c.maximum_backup_rate)},
       {"replication.backup_directory", str(c.backup_directory)},
@@ -196,6 +212,13 @@ Result<Config> Config::from_ini(const Ini& ini, const std::string& origin) {
   }
   if (c.role == Role::Keeper && c.monitor.empty()) {
     return make_error(ErrorCode::BadConfig, "missing key pg_autoctl.monitor in \"" + origin + "\"");
+  }
+  if (c.ssl_active) {
+    if (Status m = validate_sslmode(c.sslmode); !m) {
+      return make_error(ErrorCode::BadConfig,
+                        "invalid value \"" + c.sslmode + "\" for ssl.sslmode in \"" + origin + "\"",
+                        m.error().hint);
+    }
   }
   Status v = c.settings.validate();
   if (!v) {

@@ -2,8 +2,10 @@
  * postgres.cpp — the real PostgresControl. See postgres.hpp for the invariants.
  */
 #include "pgaf/agent/postgres.hpp"
+#include "pgaf/agent/tls.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <climits>
 #include <string_view>
 
@@ -75,6 +77,16 @@ std::string pgaf_fence_library(const Config& cfg) {
          "/lib/pgaf_fence.so";
 }
 
+/* a postgresql.conf string literal */
+std::string conf_literal(const std::string& v) {
+  std::string out = "'";
+  for (char c : v) {
+    if (c == '\'') out += '\'';
+    out += c;
+  }
+  return out + "'";
+}
+
 std::vector<std::pair<std::string, std::string>> monitor_gucs(const Settings& s) {
   const Settings d;
   std::vector<std::pair<std::string, std::string>> out;
@@ -139,13 +151,40 @@ std::string managed_config_text(const Config& cfg) {
     o << "wal_keep_size = '512MB'\n";
     o << "recovery_init_sync_method = syncfs\n";
   }
+  if (cfg.ssl_active) {
+    o << "ssl = on\n";
+    o << "ssl_min_protocol_version = 'TLSv1.2'\n";
+    o << "ssl_ciphers = 'ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+         "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:TLS_AES_128_GCM_SHA256:"
+         "TLS_AES_256_GCM_SHA384'\n";
+    if (!cfg.ssl_cert_file.empty()) o << "ssl_cert_file = " << conf_literal(cfg.ssl_cert_file) << "\n";
+    if (!cfg.ssl_key_file.empty()) o << "ssl_key_file = " << conf_literal(cfg.ssl_key_file) << "\n";
+    if (!cfg.ssl_ca_file.empty()) o << "ssl_ca_file = " << conf_literal(cfg.ssl_ca_file) << "\n";
+    if (!cfg.ssl_crl_file.empty()) o << "ssl_crl_file = " << conf_literal(cfg.ssl_crl_file) << "\n";
+  } else {
+    o << "ssl = off\n";
+  }
   o << "logging_collector = off\n";
   o << "log_destination = 'stderr'\n";
   o << "log_line_prefix = '%m [%p] '\n";
   return o.str();
 }
 
+/* --ssl-self-signed: a certificate for this node's hostname. A PGDATA copied by pg_basebackup
+ * carries the primary's files: those are replaced (the CN names another host). */
+Status ensure_self_signed_certificate(const Config& cfg) {
+  if (!cfg.ssl_self_signed()) return Status::Ok();
+  const std::string cn = cfg.hostname.empty() ? std::string("localhost") : cfg.hostname;
+  if (file_exists(cfg.ssl_cert_file) && file_exists(cfg.ssl_key_file) &&
+      certificate_common_name(cfg.ssl_cert_file) == cn &&
+      key_matches_certificate(cfg.ssl_cert_file, cfg.ssl_key_file))
+    return Status::Ok();
+  spdlog::info("creating a self-signed certificate for \"{}\" in \"{}\"", cn, cfg.ssl_cert_file);
+  return write_self_signed_certificate(cfg.ssl_cert_file, cfg.ssl_key_file, cn);
+}
+
 Status write_managed_config_files(const Config& cfg) {
+  if (Status c = ensure_self_signed_certificate(cfg); !c) return c;
   Status w = atomic_write_file(cfg.pgdata + "/postgresql-auto-failover.conf",
                                managed_config_text(cfg), 0600);
   if (!w) return w;
@@ -394,7 +433,7 @@ class RealPostgres final : public PostgresControl {
     if (s.upstream) {
       std::string ci = "host=" + s.upstream->host + " port=" + std::to_string(s.upstream->port) +
                        " user=pgautofailover_replicator application_name=" + s.application_name +
-                       " sslmode=prefer";
+                       cfg_.ssl_conninfo();
       if (!cfg_.replication_password.empty()) ci += " password=" + cfg_.replication_password;
       o << "primary_conninfo = " << quote_literal(ci) << "\n";
       if (!s.slot_name.empty()) o << "primary_slot_name = " << quote_literal(s.slot_name) << "\n";
@@ -446,7 +485,8 @@ class RealPostgres final : public PostgresControl {
                  "-d",
                  "host=" + from.host + " port=" + std::to_string(from.port) +
                      " user=pgautofailover_replicator application_name=pgautofailover_basebackup"
-                     " connect_timeout=5",
+                     " connect_timeout=5" +
+                     cfg_.ssl_conninfo(),
                  "-D",
                  dir,
                  "--wal-method=stream",
@@ -473,6 +513,11 @@ class RealPostgres final : public PostgresControl {
     }
     ::chmod(cfg_.pgdata.c_str(), 0700);
     conn_.reset();
+    if (cfg_.ssl_self_signed()) {
+      /* the copy carries the primary's key: this node gets its own (write_managed_config) */
+      fs::remove(cfg_.ssl_cert_file, ec);
+      fs::remove(cfg_.ssl_key_file, ec);
+    }
     return Status::Ok();
   }
 
@@ -482,7 +527,7 @@ class RealPostgres final : public PostgresControl {
     try {
       pqxx::connection c("host=" + from.host + " port=" + std::to_string(from.port) +
                          " user=pgautofailover_replicator dbname=postgres connect_timeout=2"
-                         " application_name=pg_autoctl" +
+                         " application_name=pg_autoctl" + cfg_.ssl_conninfo() +
                          (cfg_.replication_password.empty()
                               ? std::string()
                               : " password=" + cfg_.replication_password));
@@ -497,11 +542,22 @@ class RealPostgres final : public PostgresControl {
     spec.program = cfg_.bindir() + "/pg_rewind";
     spec.args = {"--target-pgdata=" + cfg_.pgdata,
                  "--source-server=host=" + from.host + " port=" + std::to_string(from.port) +
-                     " user=pgautofailover_replicator dbname=postgres connect_timeout=5"};
+                     " user=pgautofailover_replicator dbname=postgres connect_timeout=5" +
+                     cfg_.ssl_conninfo()};
     if (!cfg_.replication_password.empty()) spec.env_set["PGPASSWORD"] = cfg_.replication_password;
     spec.output_file = cfg_.pgdata + "/../pg_rewind.log";
     spec.timeout_ms = 300000;
+    /* pg_rewind copies the source's server.key/server.crt: keep this node's own */
+    std::optional<std::string> own_cert, own_key;
+    if (cfg_.ssl_self_signed()) {
+      if (auto c = read_file(cfg_.ssl_cert_file)) own_cert = *c;
+      if (auto k = read_file(cfg_.ssl_key_file)) own_key = *k;
+    }
     auto r = runner_.run(spec);
+    if (own_cert && own_key) {
+      if (Status s = atomic_write_file(cfg_.ssl_key_file, *own_key, 0600); !s) return s;
+      if (Status s = atomic_write_file(cfg_.ssl_cert_file, *own_cert, 0644); !s) return s;
+    }
     if (r.exit_code != 0) {
       auto log = read_file(spec.output_file);
       return make_error(ErrorCode::Pgctl, "pg_rewind failed", {}, log ? *log : r.output);
@@ -520,7 +576,7 @@ class RealPostgres final : public PostgresControl {
     try {
       pqxx::connection c("host=" + from.host + " port=" + std::to_string(from.port) +
                          " user=pgautofailover_replicator dbname=postgres connect_timeout=2"
-                         " application_name=pg_autoctl");
+                         " application_name=pg_autoctl" + cfg_.ssl_conninfo());
       pqxx::nontransaction tx(c);
       auto r = tx.exec(
           "SELECT CASE WHEN pg_is_in_recovery() THEN (SELECT timeline_id FROM "
@@ -565,19 +621,20 @@ class RealPostgres final : public PostgresControl {
     const std::string tag = " # Auto-generated by pg_auto_failover\n";
     std::vector<std::string> lines;
     std::set<std::string> seen;
+    const std::string host = cfg_.ssl_active ? "hostssl " : "host ";
     for (auto& h : node_hosts) {
       if (h.empty() || !seen.insert(h).second) continue;
-      lines.push_back("host replication pgautofailover_replicator " + hba_address(h) + " " +
+      lines.push_back(host + "replication pgautofailover_replicator " + hba_address(h) + " " +
                       cfg_.auth_method);
-      lines.push_back("host " + cfg_.dbname + " pgautofailover_replicator " + hba_address(h) + " " +
+      lines.push_back(host + cfg_.dbname + " pgautofailover_replicator " + hba_address(h) + " " +
                       cfg_.auth_method);
       if (cfg_.dbname != "postgres") {
-        lines.push_back("host postgres pgautofailover_replicator " + hba_address(h) + " " +
+        lines.push_back(host + "postgres pgautofailover_replicator " + hba_address(h) + " " +
                         cfg_.auth_method);
       }
     }
     if (!monitor_host.empty()) {
-      lines.push_back("host postgres pgautofailover_monitor " + hba_address(monitor_host) +
+      lines.push_back(host + "postgres pgautofailover_monitor " + hba_address(monitor_host) +
                       " trust");
     }
     bool changed = false;

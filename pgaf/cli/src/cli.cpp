@@ -26,6 +26,7 @@
 #include "pgaf/agent/keeper.hpp"
 #include "pgaf/agent/postgres.hpp"
 #include "pgaf/agent/service.hpp"
+#include "pgaf/agent/tls.hpp"
 #include "pgaf/core/error.hpp"
 
 namespace pgaf::cli {
@@ -123,9 +124,38 @@ Status check_ssl_choice(const Options& o) {
     return make_error(ErrorCode::InvalidArgument,
                       "--ssl-self-signed, --no-ssl and certificate files are mutually exclusive");
   }
-  if (!o.no_ssl) {
-    return make_error(ErrorCode::Unsupported, "SSL is not supported by this build yet",
-                      "use --no-ssl");
+  if (!o.ssl_mode.empty()) {
+    if (Status m = agent::validate_sslmode(o.ssl_mode); !m) return m;
+  }
+  if (certs) {
+    if (o.server_cert.empty() || o.server_key.empty()) {
+      return make_error(ErrorCode::InvalidArgument,
+                        "--server-cert and --server-key must be given together",
+                        "with --ssl-ca-file when clients verify the server");
+    }
+    const std::pair<const char*, const std::string*> files[] = {{"--ssl-ca-file", &o.ssl_ca},
+                                                                {"--ssl-crl-file", &o.ssl_crl},
+                                                                {"--server-cert", &o.server_cert},
+                                                                {"--server-key", &o.server_key}};
+    for (const auto& [opt, path] : files) {
+      if (path->empty()) continue;
+      if (!fs::path(*path).is_absolute() || ::access(path->c_str(), R_OK) != 0) {
+        return make_error(ErrorCode::InvalidArgument,
+                          std::string("cannot read the file given with ") + opt + ": \"" +
+                              *path + "\"",
+                          "give an absolute path to a readable file");
+      }
+    }
+  }
+  if (!o.ssl_mode.empty() && o.ssl_mode != "disable" && o.ssl_mode != "allow" &&
+      o.ssl_mode != "prefer" && o.no_ssl) {
+    return make_error(ErrorCode::InvalidArgument,
+                      "--ssl-mode " + o.ssl_mode + " needs SSL, which --no-ssl turns off");
+  }
+  if ((o.ssl_mode == "verify-ca" || o.ssl_mode == "verify-full") && o.ssl_ca.empty()) {
+    return make_error(ErrorCode::InvalidArgument,
+                      "--ssl-mode " + o.ssl_mode + " needs --ssl-ca-file",
+                      "clients verify the server against that certificate authority");
   }
   return Status::Ok();
 }
@@ -157,8 +187,22 @@ Result<Config> base_config(const Options& o, Role role) {
   c.host = o.pghost.empty() ? agent::default_socket_dir() : o.pghost;
   c.auth_method = o.auth.empty() ? "trust" : o.auth;
   c.hba_level = o.skip_hba ? "skip" : (o.pg_hba_lan ? "app" : "minimal");
-  c.ssl_active = false;
-  c.sslmode = o.ssl_mode.empty() ? "prefer" : o.ssl_mode;
+  /* TLS (check_ssl_choice has validated the combination). Defaults as the reference:
+   * self-signed → require; a CA → verify-full; otherwise require. */
+  c.ssl_active = !o.no_ssl;
+  if (o.no_ssl) {
+    c.sslmode = o.ssl_mode.empty() ? "prefer" : o.ssl_mode;
+  } else if (o.ssl_self_signed) {
+    c.ssl_cert_file = c.pgdata + "/server.crt";
+    c.ssl_key_file = c.pgdata + "/server.key";
+    c.sslmode = o.ssl_mode.empty() ? "require" : o.ssl_mode;
+  } else {
+    c.ssl_ca_file = o.ssl_ca;
+    c.ssl_crl_file = o.ssl_crl;
+    c.ssl_cert_file = o.server_cert;
+    c.ssl_key_file = o.server_key;
+    c.sslmode = o.ssl_mode.empty() ? (o.ssl_ca.empty() ? "require" : "verify-full") : o.ssl_mode;
+  }
   c.maximum_backup_rate = o.max_backup_rate;
   return c;
 }

@@ -68,7 +68,7 @@ AgentLab::~AgentLab() {
 
 std::string AgentLab::monitor_uri() const {
   return "postgres://autoctl_node@127.0.0.1:" + std::to_string(base_port_) +
-         "/pg_auto_failover?sslmode=prefer";
+         "/pg_auto_failover?sslmode=" + (tls_ ? "require" : "prefer");
 }
 
 std::map<std::string, std::string> AgentLab::env() const {
@@ -151,7 +151,8 @@ void AgentLab::start_monitor() {
   /* loopback only; and a port held by someone's ephemeral socket then makes Postgres exit
    * (and be retried) instead of silently listening on IPv6 only */
   auto r = ctl({"create", "monitor", "--pgdata", pgdata("monitor"), "--pgport", port, "--hostname",
-                "127.0.0.1", "--listen", "127.0.0.1", "--auth", "trust", "--no-ssl"},
+                "127.0.0.1", "--listen", "127.0.0.1", "--auth", "trust",
+                tls_ ? "--ssl-self-signed" : "--no-ssl"},
                120000);
   if (r.exit_code != 0) {
     throw pgaf::test::FixtureError("create monitor failed: " + r.output);
@@ -184,7 +185,7 @@ pid_t AgentLab::start_node(const std::string& name, int index,
                                    pgdata(name), "--pgport",  std::to_string(node_port(index)),
                                    "--hostname", "127.0.0.1", "--name",
                                    name,         "--monitor", monitor_uri(),
-                                   "--auth",     "trust",     "--no-ssl",
+                                   "--auth",     "trust",     tls_ ? "--ssl-self-signed" : "--no-ssl",
                                    "--run"};
   args.push_back("--listen");
   args.push_back("127.0.0.1");

@@ -43,6 +43,8 @@ class AgentLab {
   AgentLab(const AgentLab&) = delete;
   AgentLab& operator=(const AgentLab&) = delete;
 
+  /* Create the monitor and nodes with --ssl-self-signed instead of --no-ssl (call first). */
+  void use_self_signed_tls() { tls_ = true; }
   const std::string& dir() const { return dir_; }
   std::string pgdata(const std::string& name) const { return dir_ + "/" + name; }
   int monitor_port() const { return base_port_; }
@@ -78,6 +80,7 @@ class AgentLab {
   std::vector<pid_t> teardown();
 
  private:
+  bool tls_ = false;
   int base_port_;
   std::string dir_;
   std::string token_;

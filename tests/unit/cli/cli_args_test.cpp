@@ -243,4 +243,31 @@ TEST_F(ConfigCmdTest, MonitorSettingsBecomeExtensionGucs) {
             std::string::npos);
 }
 
+/* TLS choices: validated before anything is created, each error naming its option. */
+TEST_F(CliTest, TlsOptionsAreValidated) {
+  const std::string base = "create postgres --pgdata " + home_ +
+                           "/pgdata --monitor postgres://x@127.0.0.1:1/db --auth trust ";
+  struct Case {
+    std::string args;
+    std::string names;
+  };
+  const std::vector<Case> cases = {
+      {"--ssl-self-signed --ssl-mode required", "--ssl-mode"},
+      {"--no-ssl --ssl-self-signed", "mutually exclusive"},
+      {"--server-cert " + home_ + "/c.pem", "--server-key"},
+      {"--server-cert /nonexistent/c.pem --server-key /nonexistent/k.pem", "--server-cert"},
+      {"--no-ssl --ssl-mode require", "--no-ssl"},
+      {"--ssl-self-signed --ssl-mode verify-full", "--ssl-ca-file"},
+  };
+  for (const auto& c : cases) {
+    CmdResult r = run(base + c.args);
+    EXPECT_EQ(r.code, 1) << c.args << ": " << r.out;
+    EXPECT_NE(r.out.find(c.names), std::string::npos) << c.args << ": " << r.out;
+  }
+  EXPECT_FALSE(fs::exists(home_ + "/.config/pg_autoctl"));
+  /* a valid choice gets past the checks: the unreachable monitor is the next error (exit 6) */
+  CmdResult ok = run(base + "--ssl-self-signed");
+  EXPECT_EQ(ok.code, 6) << ok.out;
+}
+
 }  // namespace

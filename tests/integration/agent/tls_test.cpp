@@ -1,0 +1,89 @@
+/*
+ * tls_test.cpp — pg_autoctl --ssl-self-signed on a real formation: monitor + primary + secondary
+ * created with self-signed certificates (each node's own: the standby replaces the primary's
+ * files that pg_basebackup copied), every pg_autoctl connection made with sslmode=require, HBA
+ * lines of type hostssl, and the replication and monitor connections really encrypted
+ * (pg_stat_ssl). Ports 25590-25592 (the agent_it tests run one at a time).
+ */
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "agent_lab.hpp"
+
+namespace pgaf::agent_it {
+namespace {
+
+std::string slurp(const std::string& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+TEST(Tls, SelfSignedFormationEncryptsEveryConnection) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root (runs Postgres as postgres)";
+  AgentLab lab(25590);
+  lab.use_self_signed_tls();
+  lab.start_monitor();
+  lab.start_node("node_1", 1);
+  ASSERT_GE(lab.wait_states({{"node_1", "single"}}, 30000), 0)
+      << lab.state_dump() << lab.log("node_1");
+  lab.start_node("node_2", 2);
+  ASSERT_GE(lab.wait_states({{"node_1", "primary"}, {"node_2", "secondary"}}, 45000), 0)
+      << lab.state_dump() << lab.log("node_1") << lab.log("node_2");
+
+  /* every node has its own certificate; configs say so */
+  for (const char* n : {"monitor", "node_1", "node_2"}) {
+    const std::string conf = slurp(lab.pgdata(n) + "/postgresql-auto-failover.conf");
+    EXPECT_NE(conf.find("ssl = on"), std::string::npos) << n << ": " << conf;
+    EXPECT_NE(slurp(lab.pgdata(n) + "/server.crt").find("BEGIN CERTIFICATE"), std::string::npos);
+    EXPECT_NE(slurp(lab.pgdata(n) + "/pg_hba.conf").find("hostssl "), std::string::npos) << n;
+  }
+  EXPECT_NE(slurp(lab.pgdata("node_1") + "/server.crt"), slurp(lab.pgdata("node_2") + "/server.crt"))
+      << "the standby must not keep the primary's certificate and key";
+
+  pgaf::test::PgConnection p(lab.conninfo(lab.node_port(1)) + " user=postgres");
+  /* the standby streams over TLS */
+  std::string repl;
+  for (int i = 0; i < 100 && repl != "t"; ++i) {
+    repl = p.query_value(
+        "SELECT coalesce(bool_and(s.ssl), false) FROM pg_stat_replication r "
+        "JOIN pg_stat_ssl s USING (pid) WHERE r.application_name LIKE 'pgautofailover_standby_%'");
+    if (repl != "t") std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(repl, "t") << "replication is not encrypted";
+  pgaf::test::PgConnection s(lab.conninfo(lab.node_port(2)) + " user=postgres");
+  EXPECT_NE(s.query_value("SHOW primary_conninfo").find("sslmode=require"), std::string::npos);
+  /* the keepers' monitor connections are encrypted */
+  pgaf::test::PgConnection m(lab.conninfo(lab.monitor_port(), "pg_auto_failover") +
+                             " user=postgres");
+  std::string mon;
+  for (int i = 0; i < 100 && mon != "2"; ++i) {
+    mon = m.query_value(
+        "SELECT least(count(*), 2) FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) "
+        "WHERE a.usename = 'autoctl_node' AND s.ssl");
+    if (mon != "2") std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(mon, "2") << "the keepers' monitor connections are not all over TLS";
+  EXPECT_EQ(m.query_value("SELECT count(*) FROM pg_stat_activity a JOIN pg_stat_ssl s USING "
+                          "(pid) WHERE a.usename = 'autoctl_node' AND NOT s.ssl"),
+            "0");
+  /* a failover over TLS: the new primary's standby reconnects encrypted */
+  auto r = lab.ctl({"perform", "switchover", "--monitor", lab.monitor_uri()});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  ASSERT_GE(lab.wait_states({{"node_2", "primary"}, {"node_1", "secondary"}}, 45000), 0)
+      << lab.state_dump() << lab.log("node_1") << lab.log("node_2");
+  EXPECT_NE(slurp(lab.pgdata("node_1") + "/server.key"), slurp(lab.pgdata("node_2") + "/server.key"))
+      << "pg_rewind must not leave the new primary's key on node_1";
+  EXPECT_TRUE(lab.teardown().empty());
+}
+
+}  // namespace
+}  // namespace pgaf::agent_it

@@ -1,0 +1,72 @@
+/*
+ * tls_test.cpp — self-signed certificates (pgaf/agent tls.hpp): the key and certificate written
+ * parse back with OpenSSL, belong together, carry the CN asked for, have the modes PostgreSQL
+ * requires; two generations give two different keys; bad input is refused; sslmode validation.
+ */
+#include "pgaf/agent/tls.hpp"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <string>
+
+#include "pgaf/agent/files.hpp"
+
+namespace fs = std::filesystem;
+using namespace pgaf::agent;
+
+namespace {
+struct TmpDir {
+  std::string path;
+  TmpDir() {
+    char t[] = "/tmp/pgaf-tls-XXXXXX";
+    path = mkdtemp(t);
+  }
+  ~TmpDir() { fs::remove_all(path); }
+};
+unsigned mode_of(const std::string& p) {
+  struct stat st {};
+  if (::stat(p.c_str(), &st) != 0) return 0;
+  return st.st_mode & 0777;
+}
+}  // namespace
+
+TEST(Tls, SelfSignedCertificateIsValidAndMatchesItsKey) {
+  TmpDir d;
+  const std::string crt = d.path + "/server.crt", key = d.path + "/server.key";
+  ASSERT_TRUE(write_self_signed_certificate(crt, key, "node1.example").ok());
+  EXPECT_EQ(certificate_common_name(crt), "node1.example");
+  EXPECT_TRUE(key_matches_certificate(crt, key));
+  EXPECT_EQ(mode_of(key), 0600u);
+  EXPECT_EQ(mode_of(crt), 0644u);
+  EXPECT_NE(read_file(crt)->find("-----BEGIN CERTIFICATE-----"), std::string::npos);
+  EXPECT_NE(read_file(key)->find("PRIVATE KEY-----"), std::string::npos);
+
+  /* another certificate: another key, which does not match the first certificate */
+  const std::string crt2 = d.path + "/b.crt", key2 = d.path + "/b.key";
+  ASSERT_TRUE(write_self_signed_certificate(crt2, key2, "node2").ok());
+  EXPECT_NE(*read_file(key), *read_file(key2));
+  EXPECT_FALSE(key_matches_certificate(crt, key2));
+  EXPECT_FALSE(key_matches_certificate(crt2, key));
+}
+
+TEST(Tls, BadInputIsRefused) {
+  TmpDir d;
+  EXPECT_FALSE(write_self_signed_certificate(d.path + "/c", d.path + "/k", "").ok());
+  EXPECT_FALSE(write_self_signed_certificate(d.path + "/c", d.path + "/k", std::string(65, 'x')).ok());
+  EXPECT_FALSE(fs::exists(d.path + "/c"));
+  EXPECT_EQ(certificate_common_name(d.path + "/missing.crt"), "");
+  EXPECT_FALSE(key_matches_certificate(d.path + "/missing.crt", d.path + "/missing.key"));
+  ASSERT_TRUE(atomic_write_file(d.path + "/garbage.crt", "not a certificate\n", 0644).ok());
+  EXPECT_EQ(certificate_common_name(d.path + "/garbage.crt"), "");
+}
+
+TEST(Tls, SslModes) {
+  for (const char* m : {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"})
+    EXPECT_TRUE(validate_sslmode(m).ok()) << m;
+  auto bad = validate_sslmode("required");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("--ssl-mode"), std::string::npos);
+}
