@@ -183,6 +183,40 @@ class PqxxMonitorClient final : public MonitorClient {
     return (*r)[0][0].as<bool>();
   }
 
+  Status set_node_candidate_priority(const std::string& formation, const std::string& name,
+                                     int priority) override {
+    auto r = call("SELECT pgautofailover.set_node_candidate_priority($1::text, $2::text, $3::int)",
+                  formation, name, priority);
+    if (!r) return r.error();
+    return Status::Ok();
+  }
+
+  Status set_node_replication_quorum(const std::string& formation, const std::string& name,
+                                     bool quorum) override {
+    auto r = call("SELECT pgautofailover.set_node_replication_quorum($1::text, $2::text, $3::bool)",
+                  formation, name, quorum);
+    if (!r) return r.error();
+    return Status::Ok();
+  }
+
+  Status set_formation_number_sync_standbys(const std::string& formation, int n) override {
+    auto r = call("SELECT pgautofailover.set_formation_number_sync_standbys($1::text, $2::int)",
+                  formation, n);
+    if (!r) return r.error();
+    return Status::Ok();
+  }
+
+  Result<int> formation_number_sync_standbys(const std::string& formation) override {
+    auto r = call("SELECT number_sync_standbys FROM pgautofailover.formation "
+                  "WHERE formationid = $1::text",
+                  formation);
+    if (!r) return r.error();
+    if (r->empty()) {
+      return make_error(ErrorCode::BadState, "formation \"" + formation + "\" does not exist");
+    }
+    return (*r)[0][0].as<int>();
+  }
+
   Result<bool> stop_maintenance(NodeId node_id) override {
     auto r = call("SELECT pgautofailover.stop_maintenance($1::bigint)", node_id);
     if (!r) return r.error();

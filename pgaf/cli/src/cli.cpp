@@ -65,6 +65,8 @@ struct Options {
   std::string config_key, config_value;
   /* enable maintenance */
   bool allow_failover = false;
+  /* get / set */
+  std::string set_value;
 };
 
 int fail(const Error& e) {
@@ -699,6 +701,173 @@ int cmd_disable_maintenance(const Options& o) {
                             NodeState::WaitPrimary});
 }
 
+/* ---- get / set node and formation properties, show standby-names ---- */
+
+/* --name (or this node's name from --pgdata) and the formation to use. */
+Result<std::pair<std::string, std::string>> target_node(const Options& o) {
+  std::string name = o.name, formation = o.formation;
+  if (name.empty() && !o.pgdata.empty()) {
+    auto cfg = agent::load_config_for(o.pgdata);
+    if (!cfg) return cfg.error();
+    if (cfg->role == Role::Keeper) {
+      name = cfg->name;
+      if (formation == "default") formation = cfg->formation;
+    }
+  }
+  if (name.empty()) {
+    return make_error(ErrorCode::InvalidArgument, "no node given",
+                      "use --name, or --pgdata of a Postgres node");
+  }
+  return std::make_pair(formation, name);
+}
+
+Result<agent::StateRow> find_row(agent::MonitorClient& m, const std::string& formation,
+                                 const std::string& name) {
+  auto rows = m.current_state(formation);
+  if (!rows) return rows.error();
+  for (auto& r : *rows)
+    if (r.name == name) return r;
+  return make_error(ErrorCode::BadState,
+                    "node \"" + name + "\" is not registered in formation \"" + formation + "\"",
+                    "see pg_autoctl show state");
+}
+
+/* After a settings change, wait until every node of `group` reports its goal and the group has
+ * a converged primary (apply_settings done), bounded by --wait. */
+int wait_group_settled(agent::MonitorClient& m, const std::string& formation, GroupId group,
+                       int wait_s) {
+  agent::SystemClock clock;
+  const TimeMs deadline = clock.now_ms() + static_cast<TimeMs>(wait_s) * 1000;
+  /* let the monitor assign apply_settings first */
+  clock.sleep_ms(100);
+  while (clock.now_ms() < deadline) {
+    auto rows = m.current_state(formation);
+    if (rows) {
+      bool settled = true, primary = false;
+      int n = 0;
+      for (auto& r : *rows) {
+        if (r.group_id != group) continue;
+        ++n;
+        if (r.reported != r.goal) settled = false;
+        if (r.goal == NodeState::Primary || r.goal == NodeState::WaitPrimary ||
+            r.goal == NodeState::Single)
+          primary = true;
+      }
+      if (settled && (primary || n == 0)) return 0;
+    }
+    (void)m.wait_for_state_change(formation, group, 200);
+  }
+  return fail(make_error(ErrorCode::Timeout,
+                         "the group did not settle within " + std::to_string(wait_s) + " s",
+                         "see pg_autoctl show state"));
+}
+
+void print_value(const Globals& g, const std::string& key, const nlohmann::json& v) {
+  if (g.json) {
+    std::cout << nlohmann::json{{key, v}}.dump(4) << std::endl;
+  } else if (v.is_string()) {
+    std::cout << v.get<std::string>() << std::endl;
+  } else {
+    std::cout << v.dump() << std::endl;
+  }
+}
+
+int cmd_get_node(const Options& o, const Globals& g, const std::string& what) {
+  auto t = target_node(o);
+  if (!t) return fail(t.error());
+  auto m = monitor_for(o);
+  if (!m) return fail(m.error());
+  auto row = find_row(**m, t->first, t->second);
+  if (!row) return fail(row.error());
+  if (what == "candidate-priority") {
+    print_value(g, "candidate-priority", row->candidate_priority);
+  } else {
+    print_value(g, "replication-quorum", row->replication_quorum);
+  }
+  return 0;
+}
+
+int cmd_set_node(const Options& o, const Globals& g, const std::string& what) {
+  auto t = target_node(o);
+  if (!t) return fail(t.error());
+  auto m = monitor_for(o);
+  if (!m) return fail(m.error());
+  auto row = find_row(**m, t->first, t->second);
+  if (!row) return fail(row.error());
+  Status s = Status::Ok();
+  nlohmann::json shown;
+  if (what == "candidate-priority") {
+    char* end = nullptr;
+    const long v = std::strtol(o.set_value.c_str(), &end, 10);
+    if (o.set_value.empty() || *end != '\0' || v < 0 || v > 100) {
+      return bad_args("invalid candidate priority \"" + o.set_value + "\"",
+                      "use a value between 0 and 100");
+    }
+    s = (*m)->set_node_candidate_priority(t->first, t->second, static_cast<int>(v));
+    shown = v;
+  } else {
+    if (o.set_value != "true" && o.set_value != "false") {
+      return bad_args("invalid replication quorum \"" + o.set_value + "\"", "use true or false");
+    }
+    s = (*m)->set_node_replication_quorum(t->first, t->second, o.set_value == "true");
+    shown = o.set_value == "true";
+  }
+  if (!s) return fail(s.error());
+  /* keep the local configuration in step when the node is this one */
+  if (!o.pgdata.empty()) {
+    auto paths = agent::paths_for(o.pgdata);
+    auto cfg = agent::load_config_for(o.pgdata);
+    if (paths && cfg && cfg->role == Role::Keeper && cfg->name == t->second) {
+      if (what == "candidate-priority")
+        cfg->candidate_priority = shown.get<int>();
+      else
+        cfg->replication_quorum = shown.get<bool>();
+      (void)cfg->save(paths->config);
+    }
+  }
+  if (int rc = wait_group_settled(**m, t->first, row->group_id, o.wait_s); rc != 0) return rc;
+  print_value(g, what, shown);
+  return 0;
+}
+
+int cmd_get_nss(const Options& o, const Globals& g) {
+  auto m = monitor_for(o);
+  if (!m) return fail(m.error());
+  auto n = (*m)->formation_number_sync_standbys(o.formation);
+  if (!n) return fail(n.error());
+  print_value(g, "number-sync-standbys", *n);
+  return 0;
+}
+
+int cmd_set_nss(const Options& o, const Globals& g) {
+  char* end = nullptr;
+  const long v = std::strtol(o.set_value.c_str(), &end, 10);
+  if (o.set_value.empty() || *end != '\0' || v < 0 || v > 100) {
+    return bad_args("invalid number of sync standbys \"" + o.set_value + "\"",
+                    "use a non-negative integer");
+  }
+  auto m = monitor_for(o);
+  if (!m) return fail(m.error());
+  if (Status s = (*m)->set_formation_number_sync_standbys(o.formation, static_cast<int>(v)); !s)
+    return fail(s.error());
+  if (int rc = wait_group_settled(**m, o.formation, 0, o.wait_s); rc != 0) return rc;
+  print_value(g, "number-sync-standbys", v);
+  return 0;
+}
+
+int cmd_show_standby_names(const Options& o, const Globals& g) {
+  auto m = monitor_for(o);
+  if (!m) return fail(m.error());
+  auto names = (*m)->synchronous_standby_names(o.formation, o.group);
+  if (!names) return fail(names.error());
+  if (g.json) {
+    print_value(g, "synchronous_standby_names", *names);
+  } else {
+    std::cout << "'" << *names << "'" << std::endl;
+  }
+  return 0;
+}
+
 /* ---- config get / set (reference: pg_autoctl config get|set section.option [value]) ---- */
 
 Result<std::pair<std::string, std::string>> split_config_key(const std::string& key) {
@@ -961,6 +1130,46 @@ int run_cli(int argc, const char* const* argv) {
     m->callback([&action, on] { action = on ? "enable maintenance" : "disable maintenance"; });
   }
 
+  /* get / set node candidate-priority | replication-quorum; formation number-sync-standbys */
+  auto* get = app.add_subcommand("get", "get a pg_auto_failover node, or formation setting");
+  get->require_subcommand(1);
+  auto* set = app.add_subcommand("set", "set a pg_auto_failover node, or formation setting");
+  set->require_subcommand(1);
+  for (CLI::App* parent : {get, set}) {
+    const bool setting = parent == set;
+    auto* node = parent->add_subcommand("node", "a pg_auto_failover node setting");
+    node->require_subcommand(1);
+    for (const char* what : {"candidate-priority", "replication-quorum"}) {
+      auto* c = node->add_subcommand(what, std::string(setting ? "set" : "get") +
+                                               " the node " + what);
+      add_monitor_opts(c);
+      c->add_option("--name", o.name, "the node name (default: this node, from --pgdata)");
+      if (setting) {
+        c->add_option("--wait", o.wait_s, "how many seconds to wait, default to 60");
+        c->add_option("value", o.set_value, "the new value")->required();
+      }
+      const std::string a = std::string(setting ? "set node " : "get node ") + what;
+      c->callback([&action, a] { action = a; });
+    }
+    auto* form = parent->add_subcommand("formation", "a pg_auto_failover formation setting");
+    form->require_subcommand(1);
+    auto* nss = form->add_subcommand("number-sync-standbys",
+                                     std::string(setting ? "set" : "get") +
+                                         " number_sync_standbys for the formation");
+    add_monitor_opts(nss);
+    if (setting) {
+      nss->add_option("--wait", o.wait_s, "how many seconds to wait, default to 60");
+      nss->add_option("value", o.set_value, "the new value")->required();
+    }
+    const std::string a = setting ? "set formation nss" : "get formation nss";
+    nss->callback([&action, a] { action = a; });
+  }
+  auto* sstandby = show->add_subcommand(
+      "standby-names", "prints synchronous_standby_names for a given group");
+  add_monitor_opts(sstandby);
+  sstandby->add_option("--group", o.group, "group to query");
+  sstandby->callback([&] { action = "show standby-names"; });
+
   auto* config = app.add_subcommand("config", "manages the pg_autoctl configuration");
   config->require_subcommand(1);
   auto* cget = config->add_subcommand("get", "get the value of a given pg_autoctl configuration "
@@ -1035,6 +1244,13 @@ int run_cli(int argc, const char* const* argv) {
   if (action == "perform switchover") return cmd_perform_failover(o, g, true);
   if (action == "drop node") return cmd_drop_node(o, g);
   if (action == "config get") return cmd_config_get(o, g);
+  if (action == "get node candidate-priority") return cmd_get_node(o, g, "candidate-priority");
+  if (action == "get node replication-quorum") return cmd_get_node(o, g, "replication-quorum");
+  if (action == "set node candidate-priority") return cmd_set_node(o, g, "candidate-priority");
+  if (action == "set node replication-quorum") return cmd_set_node(o, g, "replication-quorum");
+  if (action == "get formation nss") return cmd_get_nss(o, g);
+  if (action == "set formation nss") return cmd_set_nss(o, g);
+  if (action == "show standby-names") return cmd_show_standby_names(o, g);
   if (action == "enable maintenance") return cmd_enable_maintenance(o);
   if (action == "disable maintenance") return cmd_disable_maintenance(o);
   if (action == "config set") return cmd_config_set(o, g);

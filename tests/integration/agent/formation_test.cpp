@@ -554,5 +554,58 @@ TEST(Formation, MaintenanceOfTheStandbyThenOfThePrimary) {
   expect_no_survivors(lab);
 }
 
+/* pg_autoctl get/set node candidate-priority | replication-quorum, get/set formation
+ * number-sync-standbys and show standby-names against a live formation; bad values exit 1 and
+ * change nothing. Ports 25565-25567. */
+TEST(Formation, GetSetNodeAndFormationSettings) {
+  REQUIRE_ROOT();
+  AgentLab lab(25565);
+  birth(lab);
+  if (HasFatalFailure()) return;
+  const std::string n2 = lab.pgdata("node_2");
+  auto r = lab.ctl({"set", "node", "candidate-priority", "--pgdata", n2, "70"});
+  ASSERT_EQ(r.exit_code, 0) << r.output << lab.state_dump();
+  r = lab.ctl({"get", "node", "candidate-priority", "--pgdata", n2});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("70"), std::string::npos) << r.output;
+  r = lab.ctl({"config", "get", "--pgdata", n2, "replication.candidate_priority"});
+  EXPECT_NE(r.output.find("70"), std::string::npos) << "local config follows: " << r.output;
+  r = lab.ctl({"get", "node", "candidate-priority", "--monitor", lab.monitor_uri(), "--name",
+               "node_1", "--json"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("\"candidate-priority\": 50"), std::string::npos) << r.output;
+
+  r = lab.ctl({"show", "standby-names", "--monitor", lab.monitor_uri()});
+  EXPECT_NE(r.output.find("pgautofailover_standby_"), std::string::npos) << r.output;
+  r = lab.ctl({"set", "node", "replication-quorum", "--pgdata", n2, "false"});
+  ASSERT_EQ(r.exit_code, 0) << r.output << lab.state_dump();
+  r = lab.ctl({"get", "node", "replication-quorum", "--pgdata", n2});
+  EXPECT_NE(r.output.find("false"), std::string::npos) << r.output;
+  r = lab.ctl({"show", "standby-names", "--monitor", lab.monitor_uri()});
+  EXPECT_EQ(r.output.find("pgautofailover_standby_"), std::string::npos)
+      << "a non-quorum standby is not a synchronous standby: " << r.output;
+  r = lab.ctl({"set", "node", "replication-quorum", "--pgdata", n2, "true"});
+  ASSERT_EQ(r.exit_code, 0) << r.output << lab.state_dump();
+  ASSERT_GE(lab.wait_states({{"node_1", "primary"}, {"node_2", "secondary"}}, 30000), 0)
+      << lab.state_dump();
+
+  r = lab.ctl({"get", "formation", "number-sync-standbys", "--monitor", lab.monitor_uri()});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("0"), std::string::npos) << r.output;
+  r = lab.ctl({"set", "formation", "number-sync-standbys", "--monitor", lab.monitor_uri(), "0"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+
+  /* bad values: exit 1, nothing changes */
+  EXPECT_EQ(lab.ctl({"set", "node", "candidate-priority", "--pgdata", n2, "101"}).exit_code, 1);
+  EXPECT_EQ(lab.ctl({"set", "node", "replication-quorum", "--pgdata", n2, "maybe"}).exit_code, 1);
+  EXPECT_EQ(lab.ctl({"set", "formation", "number-sync-standbys", "--monitor", lab.monitor_uri(),
+                     "x"})
+                .exit_code,
+            1);
+  r = lab.ctl({"get", "node", "candidate-priority", "--pgdata", n2});
+  EXPECT_NE(r.output.find("70"), std::string::npos) << r.output;
+  expect_no_survivors(lab);
+}
+
 }  // namespace
 }  // namespace pgaf::agent_it

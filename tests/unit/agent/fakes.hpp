@@ -238,6 +238,16 @@ class FakeMonitor final : public MonitorClient {
   Result<bool> perform_promotion(const std::string&, const std::string&) override { return true; }
   Result<bool> start_maintenance(NodeId) override { return true; }
   Result<bool> stop_maintenance(NodeId) override { return true; }
+  Status set_node_candidate_priority(const std::string&, const std::string&, int) override {
+    return Status::Ok();
+  }
+  Status set_node_replication_quorum(const std::string&, const std::string&, bool) override {
+    return Status::Ok();
+  }
+  Status set_formation_number_sync_standbys(const std::string&, int) override {
+    return Status::Ok();
+  }
+  Result<int> formation_number_sync_standbys(const std::string&) override { return 0; }
   Result<std::vector<StateRow>> current_state(const std::string&) override {
     return std::vector<StateRow>{};
   }

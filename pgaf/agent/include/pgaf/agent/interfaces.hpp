@@ -235,6 +235,14 @@ class MonitorClient {
   virtual Result<bool> perform_promotion(const std::string& formation, const std::string& name) = 0;
   /* pgautofailover.start_maintenance / stop_maintenance */
   virtual Result<bool> start_maintenance(NodeId node_id) = 0;
+  /* set_node_candidate_priority / set_node_replication_quorum / set_formation_number_sync_standbys,
+   * and the formation's number_sync_standbys */
+  virtual Status set_node_candidate_priority(const std::string& formation, const std::string& name,
+                                             int priority) = 0;
+  virtual Status set_node_replication_quorum(const std::string& formation, const std::string& name,
+                                             bool quorum) = 0;
+  virtual Status set_formation_number_sync_standbys(const std::string& formation, int n) = 0;
+  virtual Result<int> formation_number_sync_standbys(const std::string& formation) = 0;
   virtual Result<bool> stop_maintenance(NodeId node_id) = 0;
   virtual Result<std::vector<StateRow>> current_state(const std::string& formation) = 0;
   virtual Result<std::vector<EventRow>> last_events(const std::string& formation, int count) = 0;
