@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "pgaf/agent/config.hpp"
@@ -67,6 +68,9 @@ struct Options {
   bool allow_failover = false;
   /* get / set */
   std::string set_value;
+  /* show file */
+  bool file_all = false, file_config = false, file_state = false, file_init = false,
+       file_pid = false, file_contents = false;
 };
 
 int fail(const Error& e) {
@@ -868,6 +872,113 @@ int cmd_show_standby_names(const Options& o, const Globals& g) {
   return 0;
 }
 
+/* ---- show settings | file | systemd ---- */
+
+int cmd_show_settings(const Options& o, const Globals& g) {
+  auto m = monitor_for(o);
+  if (!m) return fail(m.error());
+  auto nss = (*m)->formation_number_sync_standbys(o.formation);
+  if (!nss) return fail(nss.error());
+  auto rows = (*m)->current_state(o.formation);
+  if (!rows) return fail(rows.error());
+  struct Line {
+    std::string context, name, setting, value;
+  };
+  std::vector<Line> lines = {
+      {"formation", o.formation, "number_sync_standbys", std::to_string(*nss)}};
+  std::set<GroupId> groups;
+  for (auto& r : *rows) groups.insert(r.group_id);
+  for (GroupId grp : groups) {
+    std::string primary_name;
+    for (auto& r : *rows)
+      if (r.group_id == grp && can_take_writes_in_state(r.goal)) primary_name = r.name;
+    if (primary_name.empty()) continue;
+    auto names = (*m)->synchronous_standby_names(o.formation, grp);
+    if (!names) return fail(names.error());
+    lines.push_back({"primary", primary_name, "synchronous_standby_names", "'" + *names + "'"});
+  }
+  for (auto& r : *rows) {
+    lines.push_back({"node", r.name, "candidate priority", std::to_string(r.candidate_priority)});
+    lines.push_back(
+        {"node", r.name, "replication quorum", r.replication_quorum ? "true" : "false"});
+  }
+  if (g.json) {
+    nlohmann::json arr = nlohmann::json::array();
+    for (auto& l : lines)
+      arr.push_back(
+          {{"context", l.context}, {"node", l.name}, {"setting", l.setting}, {"value", l.value}});
+    std::cout << arr.dump(4) << std::endl;
+    return 0;
+  }
+  std::printf("%9s | %8s | %26s | %s\n", "Context", "Name", "Setting", "Value");
+  std::printf("%s\n", std::string(78, '-').c_str());
+  for (auto& l : lines)
+    std::printf("%9s | %8s | %26s | %s\n", l.context.c_str(), l.name.c_str(), l.setting.c_str(),
+                l.value.c_str());
+  return 0;
+}
+
+int cmd_show_file(const Options& o, const Globals& g) {
+  auto paths = agent::paths_for(o.pgdata);
+  if (!paths) return fail(paths.error());
+  const std::vector<std::pair<std::string, std::string>> all = {{"Config", paths->config},
+                                                                {"State", paths->state},
+                                                                {"Init", paths->init},
+                                                                {"Pid", paths->pid},
+                                                                {"Log", paths->log}};
+  const int chosen = (o.file_config ? 1 : 0) + (o.file_state ? 1 : 0) + (o.file_init ? 1 : 0) +
+                     (o.file_pid ? 1 : 0);
+  if (chosen > 1) return bad_args("choose one of --config, --state, --init, --pid");
+  if (chosen == 0 || o.file_all) {
+    if (o.file_contents) return bad_args("--contents needs one of --config, --state, --init, --pid");
+    if (g.json) {
+      nlohmann::json j = nlohmann::json::object();
+      for (auto& [k, v] : all) j[k] = v;
+      std::cout << j.dump(4) << std::endl;
+    } else {
+      std::printf("%7s | %s\n", "File", "Path");
+      std::printf("%s\n", std::string(40, '-').c_str());
+      for (auto& [k, v] : all) std::printf("%7s | %s\n", k.c_str(), v.c_str());
+    }
+    return 0;
+  }
+  const std::string& path = o.file_config ? paths->config
+                            : o.file_state ? paths->state
+                            : o.file_init  ? paths->init
+                                           : paths->pid;
+  if (!o.file_contents) {
+    std::cout << path << std::endl;
+    return 0;
+  }
+  auto text = agent::read_file(path);
+  if (!text) return fail(text.error());
+  std::cout << *text;
+  if (!text->empty() && text->back() != '\n') std::cout << std::endl;
+  return 0;
+}
+
+int cmd_show_systemd(const Options& o) {
+  auto pg = agent::absolute_pgdata(o.pgdata);
+  if (!pg) return fail(pg.error());
+  std::error_code ec;
+  std::string self = fs::read_symlink("/proc/self/exe", ec).string();
+  if (ec || self.empty()) self = "/usr/bin/pg_autoctl";
+  const char* home = std::getenv("HOME");
+  std::cout << "[Unit]\n"
+            << "Description = pg_auto_failover\n\n"
+            << "[Service]\n"
+            << "WorkingDirectory = " << (home ? home : "/var/lib/postgresql") << "\n"
+            << "Environment = 'PGDATA=" << *pg << "'\n"
+            << "User = " << agent::current_user_name() << "\n"
+            << "ExecStart = " << self << " run\n"
+            << "Restart = always\n"
+            << "StartLimitBurst = 0\n"
+            << "ExecReload = " << self << " reload\n\n"
+            << "[Install]\n"
+            << "WantedBy = multi-user.target\n";
+  return 0;
+}
+
 /* ---- config get / set (reference: pg_autoctl config get|set section.option [value]) ---- */
 
 Result<std::pair<std::string, std::string>> split_config_key(const std::string& key) {
@@ -1164,6 +1275,22 @@ int run_cli(int argc, const char* const* argv) {
     const std::string a = setting ? "set formation nss" : "get formation nss";
     nss->callback([&action, a] { action = a; });
   }
+  auto* ssettings = show->add_subcommand("settings", "print replication settings for a formation");
+  add_monitor_opts(ssettings);
+  ssettings->callback([&] { action = "show settings"; });
+  auto* sfile = show->add_subcommand("file", "list pg_autoctl internal files (config, state, pid)");
+  add_pgdata(sfile, o);
+  sfile->add_flag("--all", o.file_all, "show all pg_autoctl files");
+  sfile->add_flag("--config", o.file_config, "show pg_autoctl configuration file");
+  sfile->add_flag("--state", o.file_state, "show pg_autoctl state file");
+  sfile->add_flag("--init", o.file_init, "show pg_autoctl initialisation state file");
+  sfile->add_flag("--pid", o.file_pid, "show pg_autoctl PID file");
+  sfile->add_flag("--contents", o.file_contents, "show selected file contents");
+  sfile->add_flag("--json", g.json, "output data in the JSON format");
+  sfile->callback([&] { action = "show file"; });
+  auto* ssystemd = show->add_subcommand("systemd", "print systemd service file for this node");
+  add_pgdata(ssystemd, o);
+  ssystemd->callback([&] { action = "show systemd"; });
   auto* sstandby = show->add_subcommand(
       "standby-names", "prints synchronous_standby_names for a given group");
   add_monitor_opts(sstandby);
@@ -1251,6 +1378,9 @@ int run_cli(int argc, const char* const* argv) {
   if (action == "get formation nss") return cmd_get_nss(o, g);
   if (action == "set formation nss") return cmd_set_nss(o, g);
   if (action == "show standby-names") return cmd_show_standby_names(o, g);
+  if (action == "show settings") return cmd_show_settings(o, g);
+  if (action == "show file") return cmd_show_file(o, g);
+  if (action == "show systemd") return cmd_show_systemd(o);
   if (action == "enable maintenance") return cmd_enable_maintenance(o);
   if (action == "disable maintenance") return cmd_disable_maintenance(o);
   if (action == "config set") return cmd_config_set(o, g);

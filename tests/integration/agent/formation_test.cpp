@@ -594,6 +594,11 @@ TEST(Formation, GetSetNodeAndFormationSettings) {
   EXPECT_NE(r.output.find("0"), std::string::npos) << r.output;
   r = lab.ctl({"set", "formation", "number-sync-standbys", "--monitor", lab.monitor_uri(), "0"});
   EXPECT_EQ(r.exit_code, 0) << r.output;
+  r = lab.ctl({"show", "settings", "--monitor", lab.monitor_uri(), "--json"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("number_sync_standbys"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("synchronous_standby_names"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("\"value\": \"70\""), std::string::npos) << r.output;
 
   /* bad values: exit 1, nothing changes */
   EXPECT_EQ(lab.ctl({"set", "node", "candidate-priority", "--pgdata", n2, "101"}).exit_code, 1);

@@ -270,4 +270,26 @@ TEST_F(CliTest, TlsOptionsAreValidated) {
   EXPECT_EQ(ok.code, 6) << ok.out;
 }
 
+TEST_F(ConfigCmdTest, ShowFileAndSystemd) {
+  const std::string pgdata = write_cfg("keeper");
+  CmdResult all = run("show file --pgdata " + pgdata);
+  EXPECT_EQ(all.code, 0) << all.out;
+  EXPECT_NE(all.out.find(cfg_path_), std::string::npos) << all.out;
+  EXPECT_NE(all.out.find("pg_autoctl.state"), std::string::npos) << all.out;
+  CmdResult cfg = run("show file --config --pgdata " + pgdata);
+  EXPECT_EQ(cfg.out, cfg_path_ + "\n");
+  CmdResult contents = run("show file --config --contents --pgdata " + pgdata);
+  EXPECT_EQ(contents.out, slurp(cfg_path_));
+  CmdResult js = run("show file --json --pgdata " + pgdata);
+  EXPECT_NE(js.out.find("\"Config\": \"" + cfg_path_ + "\""), std::string::npos) << js.out;
+  EXPECT_EQ(run("show file --config --state --pgdata " + pgdata).code, 1);
+  CmdResult missing = run("show file --state --contents --pgdata " + pgdata);
+  EXPECT_NE(missing.code, 0) << "the state file does not exist: " << missing.out;
+  CmdResult unit = run("show systemd --pgdata " + pgdata);
+  EXPECT_EQ(unit.code, 0) << unit.out;
+  EXPECT_NE(unit.out.find("Environment = 'PGDATA=" + pgdata + "'"), std::string::npos) << unit.out;
+  EXPECT_NE(unit.out.find(" run\n"), std::string::npos) << unit.out;
+  EXPECT_NE(unit.out.find("WantedBy = multi-user.target"), std::string::npos) << unit.out;
+}
+
 }  // namespace
