@@ -217,6 +217,29 @@ class PqxxMonitorClient final : public MonitorClient {
     return (*r)[0][0].as<int>();
   }
 
+  Status create_formation(const std::string& formation, const std::string& kind,
+                          const std::string& dbname, bool opt_secondary, int nss) override {
+    auto r = call("SELECT * FROM pgautofailover.create_formation($1::text, $2::text, $3::name, "
+                  "$4::bool, $5::int)",
+                  formation, kind, dbname, opt_secondary, nss);
+    if (!r) return r.error();
+    return Status::Ok();
+  }
+
+  Status drop_formation(const std::string& formation) override {
+    auto r = call("SELECT pgautofailover.drop_formation($1::text)", formation);
+    if (!r) return r.error();
+    return Status::Ok();
+  }
+
+  Status set_formation_secondary(const std::string& formation, bool enabled) override {
+    auto r = call(enabled ? "SELECT pgautofailover.enable_secondary($1::text)"
+                          : "SELECT pgautofailover.disable_secondary($1::text)",
+                  formation);
+    if (!r) return r.error();
+    return Status::Ok();
+  }
+
   Result<bool> stop_maintenance(NodeId node_id) override {
     auto r = call("SELECT pgautofailover.stop_maintenance($1::bigint)", node_id);
     if (!r) return r.error();

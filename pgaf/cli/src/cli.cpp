@@ -68,6 +68,10 @@ struct Options {
   bool allow_failover = false;
   /* get / set */
   std::string set_value;
+  /* create formation */
+  std::string kind = "pgsql";
+  bool enable_secondary = false, disable_secondary = false;
+  int number_sync_standbys = 0;
   /* show file */
   bool file_all = false, file_config = false, file_state = false, file_init = false,
        file_pid = false, file_contents = false;
@@ -872,6 +876,82 @@ int cmd_show_standby_names(const Options& o, const Globals& g) {
   return 0;
 }
 
+/* ---- formations, promotion ---- */
+
+int cmd_create_formation(const Options& o, const Globals& g) {
+  if (o.kind != "pgsql") {
+    return bad_args("unsupported formation kind \"" + o.kind + "\"", "pgaf supports --kind pgsql");
+  }
+  if (o.number_sync_standbys < 0) return bad_args("--number-sync-standbys must be >= 0");
+  auto m = monitor_for(o);
+  if (!m) return fail(m.error());
+  if (Status s = (*m)->create_formation(o.formation, o.kind, o.dbname, !o.disable_secondary,
+                                        o.number_sync_standbys);
+      !s)
+    return fail(s.error());
+  nlohmann::json j = {{"name", o.formation},
+                      {"kind", o.kind},
+                      {"dbname", o.dbname},
+                      {"opt_secondary", !o.disable_secondary},
+                      {"number_sync_standbys", o.number_sync_standbys}};
+  if (g.json) {
+    std::cout << j.dump(4) << std::endl;
+  } else {
+    spdlog::info("created formation \"{}\" of kind \"{}\" (database \"{}\")", o.formation,
+                 o.kind, o.dbname);
+  }
+  return 0;
+}
+
+int cmd_drop_formation(const Options& o) {
+  auto m = monitor_for(o);
+  if (!m) return fail(m.error());
+  if (Status s = (*m)->drop_formation(o.formation); !s) return fail(s.error());
+  spdlog::info("dropped formation \"{}\"", o.formation);
+  return 0;
+}
+
+int cmd_formation_secondary(const Options& o, bool enabled) {
+  auto m = monitor_for(o);
+  if (!m) return fail(m.error());
+  if (Status s = (*m)->set_formation_secondary(o.formation, enabled); !s) return fail(s.error());
+  spdlog::info("{} secondaries for formation \"{}\"", enabled ? "enabled" : "disabled",
+               o.formation);
+  return 0;
+}
+
+int cmd_perform_promotion(const Options& o) {
+  auto t = target_node(o);
+  if (!t) return fail(t.error());
+  auto m = monitor_for(o);
+  if (!m) return fail(m.error());
+  auto row = find_row(**m, t->first, t->second);
+  if (!row) return fail(row.error());
+  if (can_take_writes_in_state(row->goal) && row->reported == row->goal) {
+    spdlog::info("node \"{}\" is already the primary", t->second);
+    return 0;
+  }
+  auto r = (*m)->perform_promotion(t->first, t->second);
+  if (!r) return fail(r.error());
+  agent::SystemClock clock;
+  const TimeMs deadline = clock.now_ms() + static_cast<TimeMs>(o.wait_s) * 1000;
+  while (clock.now_ms() < deadline) {
+    (void)(*m)->wait_for_state_change(t->first, row->group_id, 200);
+    auto now = find_row(**m, t->first, t->second);
+    if (now && now->reported == now->goal &&
+        (now->goal == NodeState::Primary || now->goal == NodeState::WaitPrimary ||
+         now->goal == NodeState::Single)) {
+      spdlog::info("node \"{}\" is now the primary, in state \"{}\"", t->second,
+                   to_string(now->goal));
+      return 0;
+    }
+  }
+  return fail(make_error(ErrorCode::Timeout,
+                         "node \"" + t->second + "\" did not become primary within " +
+                             std::to_string(o.wait_s) + " s",
+                         "see pg_autoctl show state"));
+}
+
 /* ---- show settings | file | systemd ---- */
 
 int cmd_show_settings(const Options& o, const Globals& g) {
@@ -1226,6 +1306,26 @@ int run_cli(int argc, const char* const* argv) {
     p->callback([&action, w] { action = "perform " + w; });
   }
 
+  auto* cform = create->add_subcommand("formation", "create a new formation on the monitor");
+  add_monitor_opts(cform);
+  cform->add_option("--kind", o.kind, "formation kind, pgsql");
+  cform->add_option("--dbname", o.dbname, "name for postgres database to use in this formation");
+  auto* es = cform->add_flag("--enable-secondary", o.enable_secondary,
+                             "create a formation that has multiple nodes (default)");
+  cform->add_flag("--disable-secondary", o.disable_secondary,
+                  "create a citus formation without nodes that can be used for failover")
+      ->excludes(es);
+  cform->add_option("--number-sync-standbys", o.number_sync_standbys,
+                    "minimum number of standbys to confirm write");
+  cform->callback([&] { action = "create formation"; });
+  auto* pprom = perform->add_subcommand("promotion", "perform a failover that promotes a target node");
+  add_pgdata(pprom, o);
+  pprom->add_option("--monitor", o.monitor, "monitor uri")->envname("PG_AUTOCTL_MONITOR");
+  pprom->add_option("--formation", o.formation, "formation to target, defaults to 'default'");
+  pprom->add_option("--name", o.name, "node name to target, defaults to current node");
+  pprom->add_option("--wait", o.wait_s, "how many seconds to wait, default to 60");
+  pprom->callback([&] { action = "perform promotion"; });
+
   auto* enable = app.add_subcommand("enable", "enable a feature on a formation");
   enable->require_subcommand(1);
   auto* disable = app.add_subcommand("disable", "disable a feature on a formation");
@@ -1239,6 +1339,11 @@ int run_cli(int argc, const char* const* argv) {
     if (on) m->add_flag("--allow-failover", o.allow_failover, "allow failover");
     m->add_option("--wait", o.wait_s, "how many seconds to wait, default to 60");
     m->callback([&action, on] { action = on ? "enable maintenance" : "disable maintenance"; });
+    auto* sec = parent->add_subcommand(
+        "secondary", on ? "enable secondary nodes on a formation"
+                        : "disable secondary nodes on a formation");
+    add_monitor_opts(sec);
+    sec->callback([&action, on] { action = on ? "enable secondary" : "disable secondary"; });
   }
 
   /* get / set node candidate-priority | replication-quorum; formation number-sync-standbys */
@@ -1327,6 +1432,10 @@ int run_cli(int argc, const char* const* argv) {
   dnode->add_flag("--force", o.force, "force dropping the node from the monitor");
   dnode->add_option("--wait", o.wait_s, "how many seconds to wait, default to 60");
   dnode->callback([&] { action = "drop node"; });
+  auto* dform = drop->add_subcommand("formation",
+                                     "drop a formation on the pg_auto_failover monitor");
+  add_monitor_opts(dform);
+  dform->callback([&] { action = "drop formation"; });
 
   if (debug) {
     auto* d = app.add_subcommand("do", "internal commands and testing/QA tools");
@@ -1379,6 +1488,11 @@ int run_cli(int argc, const char* const* argv) {
   if (action == "set formation nss") return cmd_set_nss(o, g);
   if (action == "show standby-names") return cmd_show_standby_names(o, g);
   if (action == "show settings") return cmd_show_settings(o, g);
+  if (action == "create formation") return cmd_create_formation(o, g);
+  if (action == "drop formation") return cmd_drop_formation(o);
+  if (action == "enable secondary") return cmd_formation_secondary(o, true);
+  if (action == "disable secondary") return cmd_formation_secondary(o, false);
+  if (action == "perform promotion") return cmd_perform_promotion(o);
   if (action == "show file") return cmd_show_file(o, g);
   if (action == "show systemd") return cmd_show_systemd(o);
   if (action == "enable maintenance") return cmd_enable_maintenance(o);

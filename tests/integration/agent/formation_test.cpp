@@ -555,8 +555,9 @@ TEST(Formation, MaintenanceOfTheStandbyThenOfThePrimary) {
 }
 
 /* pg_autoctl get/set node candidate-priority | replication-quorum, get/set formation
- * number-sync-standbys and show standby-names against a live formation; bad values exit 1 and
- * change nothing. Ports 25565-25567. */
+ * number-sync-standbys, show standby-names / settings, create / drop formation, enable / disable
+ * secondary and perform promotion against a live formation; bad values exit 1 and change
+ * nothing. Ports 25565-25567. */
 TEST(Formation, GetSetNodeAndFormationSettings) {
   REQUIRE_ROOT();
   AgentLab lab(25565);
@@ -609,6 +610,25 @@ TEST(Formation, GetSetNodeAndFormationSettings) {
             1);
   r = lab.ctl({"get", "node", "candidate-priority", "--pgdata", n2});
   EXPECT_NE(r.output.find("70"), std::string::npos) << r.output;
+
+  /* formations: create, secondary on/off, drop; errors for duplicates and unknown ones */
+  const std::string mon = lab.monitor_uri();
+  r = lab.ctl({"create", "formation", "--monitor", mon, "--formation", "other", "--json"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("\"name\": \"other\""), std::string::npos) << r.output;
+  EXPECT_NE(lab.ctl({"create", "formation", "--monitor", mon, "--formation", "other"}).exit_code, 0);
+  EXPECT_EQ(lab.ctl({"create", "formation", "--monitor", mon, "--formation", "x", "--kind",
+                     "citus"}).exit_code, 1);
+  EXPECT_EQ(lab.ctl({"disable", "secondary", "--monitor", mon, "--formation", "other"}).exit_code, 0);
+  EXPECT_EQ(lab.ctl({"enable", "secondary", "--monitor", mon, "--formation", "other"}).exit_code, 0);
+  EXPECT_EQ(lab.ctl({"drop", "formation", "--monitor", mon, "--formation", "other"}).exit_code, 0);
+  EXPECT_NE(lab.ctl({"drop", "formation", "--monitor", mon, "--formation", "other"}).exit_code, 0);
+
+  /* perform promotion of the standby: roles swap */
+  r = lab.ctl({"perform", "promotion", "--pgdata", n2, "--wait", "45"});
+  EXPECT_EQ(r.exit_code, 0) << r.output << lab.state_dump();
+  EXPECT_GE(lab.wait_states({{"node_2", "primary"}, {"node_1", "secondary"}}, 30000), 0)
+      << lab.state_dump() << lab.log("node_1") << lab.log("node_2");
   expect_no_survivors(lab);
 }
 

@@ -248,6 +248,12 @@ class FakeMonitor final : public MonitorClient {
     return Status::Ok();
   }
   Result<int> formation_number_sync_standbys(const std::string&) override { return 0; }
+  Status create_formation(const std::string&, const std::string&, const std::string&, bool,
+                          int) override {
+    return Status::Ok();
+  }
+  Status drop_formation(const std::string&) override { return Status::Ok(); }
+  Status set_formation_secondary(const std::string&, bool) override { return Status::Ok(); }
   Result<std::vector<StateRow>> current_state(const std::string&) override {
     return std::vector<StateRow>{};
   }

@@ -243,6 +243,11 @@ class MonitorClient {
                                              bool quorum) = 0;
   virtual Status set_formation_number_sync_standbys(const std::string& formation, int n) = 0;
   virtual Result<int> formation_number_sync_standbys(const std::string& formation) = 0;
+  /* create_formation / drop_formation / enable_secondary / disable_secondary */
+  virtual Status create_formation(const std::string& formation, const std::string& kind,
+                                  const std::string& dbname, bool opt_secondary, int nss) = 0;
+  virtual Status drop_formation(const std::string& formation) = 0;
+  virtual Status set_formation_secondary(const std::string& formation, bool enabled) = 0;
   virtual Result<bool> stop_maintenance(NodeId node_id) = 0;
   virtual Result<std::vector<StateRow>> current_state(const std::string& formation) = 0;
   virtual Result<std::vector<EventRow>> last_events(const std::string& formation, int count) = 0;
