@@ -212,13 +212,9 @@ Status write_managed_config_files(const Config& cfg) {
 
 namespace {
 
+/* SQL and postgresql.conf quote string literals the same way */
 std::string quote_literal(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'') out += '\'';
-    out += c;
-  }
-  return out + "'";
+  return conf_literal(s);
 }
 
 std::string hba_address(const std::string& host) {
