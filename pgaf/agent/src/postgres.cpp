@@ -244,6 +244,10 @@ class RealPostgres final : public PostgresControl {
       return make_error(ErrorCode::Pgctl, "initdb failed for \"" + cfg_.pgdata + "\"", {},
                         r.output);
     }
+    /* with SSL on, initdb's TCP lines too accept only TLS connections */
+    if (cfg_.ssl_active && cfg_.hba_level != "skip") {
+      return hba_file_require_ssl(cfg_.pgdata + "/pg_hba.conf");
+    }
     return Status::Ok();
   }
 

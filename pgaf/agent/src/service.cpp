@@ -24,6 +24,7 @@
 #include "pgaf/agent/keeper.hpp"
 #include "pgaf/agent/postgres.hpp"
 #include "pgaf/agent/process.hpp"
+#include "pgaf/agent/tls.hpp"
 
 namespace pgaf::agent {
 
@@ -553,6 +554,10 @@ Status create_monitor(const Config& cfg) {
     auto r = runner->run(spec);
     if (r.exit_code != 0) {
       return make_error(ErrorCode::Pgctl, "initdb failed for \"" + cfg.pgdata + "\"", {}, r.output);
+    }
+    /* with SSL on, initdb's TCP lines too accept only TLS connections */
+    if (cfg.ssl_active && cfg.hba_level != "skip") {
+      if (Status s = hba_file_require_ssl(cfg.pgdata + "/pg_hba.conf"); !s) return s;
     }
   }
   if (Status s = write_managed_config_files(cfg); !s) return s;

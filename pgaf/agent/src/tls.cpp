@@ -1,5 +1,6 @@
 /*
- * tls.cpp — self-signed certificates with the OpenSSL 3 API (see tls.hpp for the invariants).
+ * tls.cpp — self-signed certificates with the OpenSSL 3 API, and the SSL-only HBA rewrite after
+ * initdb (see tls.hpp for the invariants).
  * Every OpenSSL object is owned by a unique_ptr with its free function: no leak on error paths.
  */
 #include "pgaf/agent/tls.hpp"
@@ -14,6 +15,7 @@
 
 #include <array>
 #include <memory>
+#include <string_view>
 
 #include "pgaf/agent/files.hpp"
 
@@ -120,6 +122,36 @@ bool key_matches_certificate(const std::string& cert_path, const std::string& ke
   if (!b) return false;
   PKey k(PEM_read_bio_PrivateKey(b.get(), nullptr, nullptr, nullptr));
   return k && X509_check_private_key(c.get(), k.get()) == 1;
+}
+
+std::string hba_require_ssl(const std::string& hba) {
+  std::string out;
+  out.reserve(hba.size() + 64);
+  std::size_t pos = 0;
+  while (pos < hba.size()) {
+    std::size_t end = hba.find('\n', pos);
+    end = end == std::string::npos ? hba.size() : end + 1;
+    std::string_view line(hba.data() + pos, end - pos);
+    const std::size_t lead = line.find_first_not_of(" \t");
+    if (lead != std::string_view::npos && line.substr(lead, 4) == "host" &&
+        line.size() > lead + 4 && (line[lead + 4] == ' ' || line[lead + 4] == '\t')) {
+      out.append(line.substr(0, lead + 4));
+      out.append("ssl");
+      out.append(line.substr(lead + 4));
+    } else {
+      out.append(line);
+    }
+    pos = end;
+  }
+  return out;
+}
+
+Status hba_file_require_ssl(const std::string& path) {
+  auto text = read_file(path);
+  if (!text) return text.error();
+  const std::string t = hba_require_ssl(*text);
+  if (t == *text) return Status::Ok();
+  return atomic_write_file(path, t, 0600);
 }
 
 Status validate_sslmode(const std::string& mode) {

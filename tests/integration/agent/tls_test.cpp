@@ -2,8 +2,9 @@
  * tls_test.cpp — pg_autoctl --ssl-self-signed on a real formation: monitor + primary + secondary
  * created with self-signed certificates (each node's own: the standby replaces the primary's
  * files that pg_basebackup copied), every pg_autoctl connection made with sslmode=require, HBA
- * lines of type hostssl, and the replication and monitor connections really encrypted
- * (pg_stat_ssl). Ports 25590-25592 (the agent_it tests run one at a time).
+ * lines of type hostssl (initdb's TCP lines too: clear-text connections are refused), and the
+ * replication and monitor connections really encrypted (pg_stat_ssl). Ports 25590-25592 (the
+ * agent_it tests run one at a time).
  */
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "agent_lab.hpp"
 
@@ -46,7 +48,8 @@ TEST(Tls, SelfSignedFormationEncryptsEveryConnection) {
     EXPECT_NE(slurp(lab.pgdata(n) + "/server.crt").find("BEGIN CERTIFICATE"), std::string::npos);
     EXPECT_NE(slurp(lab.pgdata(n) + "/pg_hba.conf").find("hostssl "), std::string::npos) << n;
   }
-  EXPECT_NE(slurp(lab.pgdata("node_1") + "/server.crt"), slurp(lab.pgdata("node_2") + "/server.crt"))
+  EXPECT_NE(slurp(lab.pgdata("node_1") + "/server.crt"),
+            slurp(lab.pgdata("node_2") + "/server.crt"))
       << "the standby must not keep the primary's certificate and key";
 
   pgaf::test::PgConnection p(lab.conninfo(lab.node_port(1)) + " user=postgres");
@@ -75,12 +78,42 @@ TEST(Tls, SelfSignedFormationEncryptsEveryConnection) {
   EXPECT_EQ(m.query_value("SELECT count(*) FROM pg_stat_activity a JOIN pg_stat_ssl s USING "
                           "(pid) WHERE a.usename = 'autoctl_node' AND NOT s.ssl"),
             "0");
+  /* HBA is hostssl only over TCP, initdb's loopback lines included: a clear-text connection
+   * from 127.0.0.1 is refused by pg_hba.conf (28000), on the monitor and on both nodes */
+  const std::pair<int, const char*> targets[] = {{lab.monitor_port(), "pg_auto_failover"},
+                                                 {lab.node_port(1), "postgres"},
+                                                 {lab.node_port(2), "postgres"}};
+  for (const auto& [port, db] : targets) {
+    for (const char* user : {"postgres", "autoctl_node", "pgautofailover_replicator"}) {
+      try {
+        pgaf::test::PgConnection c(lab.conninfo(port, db) + " user=" + user + " sslmode=disable");
+        ADD_FAILURE() << "a connection without TLS was accepted on port " << port << " as " << user;
+      } catch (const pgaf::test::PgError& e) {
+        EXPECT_NE(std::string(e.what()).find("no pg_hba.conf entry"), std::string::npos)
+            << port << " " << user << ": " << e.what();
+        EXPECT_NE(std::string(e.what()).find("no encryption"), std::string::npos) << e.what();
+      }
+    }
+    /* the same connection with TLS is accepted */
+    pgaf::test::PgConnection ok(lab.conninfo(port, db) + " user=postgres sslmode=require");
+    EXPECT_EQ(ok.query_value("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"), "t");
+  }
+  /* replication over a clear-text connection is refused too */
+  try {
+    pgaf::test::PgConnection c(lab.conninfo(lab.node_port(1), "postgres") +
+                               " user=pgautofailover_replicator replication=true sslmode=disable");
+    ADD_FAILURE() << "a replication connection without TLS was accepted";
+  } catch (const pgaf::test::PgError& e) {
+    EXPECT_NE(std::string(e.what()).find("no pg_hba.conf entry"), std::string::npos) << e.what();
+  }
+
   /* a failover over TLS: the new primary's standby reconnects encrypted */
   auto r = lab.ctl({"perform", "switchover", "--monitor", lab.monitor_uri()});
   EXPECT_EQ(r.exit_code, 0) << r.output;
   ASSERT_GE(lab.wait_states({{"node_2", "primary"}, {"node_1", "secondary"}}, 45000), 0)
       << lab.state_dump() << lab.log("node_1") << lab.log("node_2");
-  EXPECT_NE(slurp(lab.pgdata("node_1") + "/server.key"), slurp(lab.pgdata("node_2") + "/server.key"))
+  EXPECT_NE(slurp(lab.pgdata("node_1") + "/server.key"),
+            slurp(lab.pgdata("node_2") + "/server.key"))
       << "pg_rewind must not leave the new primary's key on node_1";
   EXPECT_TRUE(lab.teardown().empty());
 }

@@ -60,6 +60,65 @@ TEST_F(ConfigTest, RoundTrip) {
   EXPECT_EQ(files, 1);
 }
 
+/* [ssl]: every key survives save + load; a file from before [ssl] existed loads as "no SSL". */
+TEST_F(ConfigTest, SslSectionRoundTripAndOlderFiles) {
+  Config c = sample();
+  c.ssl_active = true;
+  c.sslmode = "verify-full";
+  c.ssl_ca_file = "/etc/pgaf/ca.crt";
+  c.ssl_crl_file = "/etc/pgaf/ca.crl";
+  c.ssl_cert_file = "/etc/pgaf/server.crt";
+  c.ssl_key_file = "/etc/pgaf/server.key";
+  const std::string path = dir_ + "/ssl.cfg";
+  ASSERT_TRUE(c.save(path).ok());
+  auto back = Config::load(path);
+  ASSERT_TRUE(back.ok()) << back.error().to_string();
+  EXPECT_TRUE(back->ssl_active);
+  EXPECT_EQ(back->sslmode, "verify-full");
+  EXPECT_EQ(back->ssl_ca_file, "/etc/pgaf/ca.crt");
+  EXPECT_EQ(back->ssl_crl_file, "/etc/pgaf/ca.crl");
+  EXPECT_EQ(back->ssl_cert_file, "/etc/pgaf/server.crt");
+  EXPECT_EQ(back->ssl_key_file, "/etc/pgaf/server.key");
+  EXPECT_FALSE(back->ssl_self_signed());
+  const std::string ci = back->ssl_conninfo();
+  EXPECT_NE(ci.find("sslmode=verify-full"), std::string::npos) << ci;
+  EXPECT_NE(ci.find("sslrootcert=/etc/pgaf/ca.crt"), std::string::npos) << ci;
+  EXPECT_NE(ci.find("sslcrl=/etc/pgaf/ca.crl"), std::string::npos) << ci;
+
+  /* self-signed: pgdata's server.crt/key, recognised as ours after a reload */
+  Config ss = sample();
+  ss.ssl_active = true;
+  ss.sslmode = "require";
+  ss.ssl_cert_file = ss.pgdata + "/server.crt";
+  ss.ssl_key_file = ss.pgdata + "/server.key";
+  ASSERT_TRUE(ss.save(path).ok());
+  back = Config::load(path);
+  ASSERT_TRUE(back.ok()) << back.error().to_string();
+  EXPECT_TRUE(back->ssl_self_signed());
+  EXPECT_EQ(back->ssl_conninfo(), " sslmode=require");
+
+  /* a file without [ssl] (older pg_autoctl) still loads: SSL off, sslmode prefer */
+  Ini ini = sample().to_ini();
+  std::string text = ini.serialize();
+  const auto at = text.find("[ssl]");
+  ASSERT_NE(at, std::string::npos);
+  const auto next = text.find("\n[", at + 1);
+  text.erase(at, next == std::string::npos ? std::string::npos : next + 1 - at);
+  ASSERT_EQ(text.find("ssl"), text.find("sslmode=prefer")) << text;
+  write(path, text);
+  back = Config::load(path);
+  ASSERT_TRUE(back.ok()) << back.error().to_string();
+  EXPECT_FALSE(back->ssl_active);
+  EXPECT_EQ(back->ssl_conninfo(), " sslmode=prefer");
+
+  /* a bad sslmode in the file is named */
+  ini = c.to_ini();
+  ini.set("ssl", "sslmode", "required");
+  auto bad = Config::from_ini(ini, "x.cfg");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("ssl.sslmode"), std::string::npos) << bad.error().message;
+}
+
 TEST_F(ConfigTest, ReferenceKeysAreThere) {
   std::string text = sample().to_ini().serialize();
   for (const char* k : {"[pg_autoctl]", "role = keeper", "monitor = ", "formation = default",

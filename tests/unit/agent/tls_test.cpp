@@ -1,7 +1,8 @@
 /*
  * tls_test.cpp — self-signed certificates (pgaf/agent tls.hpp): the key and certificate written
  * parse back with OpenSSL, belong together, carry the CN asked for, have the modes PostgreSQL
- * requires; two generations give two different keys; bad input is refused; sslmode validation.
+ * requires; two generations give two different keys; bad input is refused; sslmode validation;
+ * the SSL-only rewrite of initdb's pg_hba.conf.
  */
 #include "pgaf/agent/tls.hpp"
 
@@ -55,7 +56,8 @@ TEST(Tls, SelfSignedCertificateIsValidAndMatchesItsKey) {
 TEST(Tls, BadInputIsRefused) {
   TmpDir d;
   EXPECT_FALSE(write_self_signed_certificate(d.path + "/c", d.path + "/k", "").ok());
-  EXPECT_FALSE(write_self_signed_certificate(d.path + "/c", d.path + "/k", std::string(65, 'x')).ok());
+  EXPECT_FALSE(
+      write_self_signed_certificate(d.path + "/c", d.path + "/k", std::string(65, 'x')).ok());
   EXPECT_FALSE(fs::exists(d.path + "/c"));
   EXPECT_EQ(certificate_common_name(d.path + "/missing.crt"), "");
   EXPECT_FALSE(key_matches_certificate(d.path + "/missing.crt", d.path + "/missing.key"));
@@ -69,4 +71,38 @@ TEST(Tls, SslModes) {
   auto bad = validate_sslmode("required");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.error().message.find("--ssl-mode"), std::string::npos);
+}
+
+TEST(Tls, HbaRequireSslTurnsOnlyHostLinesIntoHostssl) {
+  const std::string in =
+      "# TYPE  DATABASE        USER            ADDRESS                 METHOD\n"
+      "# host all all 0.0.0.0/0 md5 (a comment stays a comment)\n"
+      "local   all             all                                     trust\n"
+      "host    all             all             127.0.0.1/32            trust\n"
+      "\thost\treplication all ::1/128 trust\n"
+      "hostssl all all 10.0.0.0/8 md5\n"
+      "hostnossl all all 10.0.0.0/8 reject\n"
+      "hostgssenc all all 10.0.0.0/8 gss\n"
+      "host all all 192.168.0.0/16 trust";
+  const std::string want =
+      "# TYPE  DATABASE        USER            ADDRESS                 METHOD\n"
+      "# host all all 0.0.0.0/0 md5 (a comment stays a comment)\n"
+      "local   all             all                                     trust\n"
+      "hostssl    all             all             127.0.0.1/32            trust\n"
+      "\thostssl\treplication all ::1/128 trust\n"
+      "hostssl all all 10.0.0.0/8 md5\n"
+      "hostnossl all all 10.0.0.0/8 reject\n"
+      "hostgssenc all all 10.0.0.0/8 gss\n"
+      "hostssl all all 192.168.0.0/16 trust";
+  EXPECT_EQ(hba_require_ssl(in), want);
+  EXPECT_EQ(hba_require_ssl(want), want) << "idempotent";
+  EXPECT_EQ(hba_require_ssl(""), "");
+
+  TmpDir d;
+  const std::string path = d.path + "/pg_hba.conf";
+  ASSERT_TRUE(atomic_write_file(path, in, 0644).ok());
+  ASSERT_TRUE(hba_file_require_ssl(path).ok());
+  EXPECT_EQ(*read_file(path), want);
+  EXPECT_EQ(mode_of(path), 0600u);
+  EXPECT_FALSE(hba_file_require_ssl(d.path + "/missing.conf").ok());
 }

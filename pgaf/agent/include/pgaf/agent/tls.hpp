@@ -26,6 +26,15 @@ std::string certificate_common_name(const std::string& cert_path);
 /* True when the PEM key at key_path is the private key of the certificate at cert_path. */
 bool key_matches_certificate(const std::string& cert_path, const std::string& key_path);
 
+/* pg_hba.conf text with every "host" line turned into "hostssl" (comments, "local" and other
+ * types kept byte for byte). pg_autoctl applies it once, right after its own initdb, when SSL
+ * is on and HBA is not skipped: then no TCP connection is accepted in clear text, not even by
+ * initdb's default loopback lines (stricter than the reference, which leaves them "host"). */
+std::string hba_require_ssl(const std::string& hba);
+
+/* hba_require_ssl() applied to the file at `path`, written back atomically (mode 0600). */
+Status hba_file_require_ssl(const std::string& path);
+
 /* libpq's sslmode values; error naming --ssl-mode otherwise. */
 Status validate_sslmode(const std::string& mode);
 
