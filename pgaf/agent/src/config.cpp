@@ -7,6 +7,7 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <charconv>
 #include <filesystem>
 #include <functional>
@@ -62,10 +63,32 @@ std::string Config::ssl_conninfo() const {
   return s;
 }
 
+namespace {
+/* a file path as a URI query value: unreserved characters and '/' as they are, others %XX */
+std::string uri_query_value(const std::string& v) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (const char c : v) {
+    const auto ch = static_cast<unsigned char>(c);
+    if (std::isalnum(ch) != 0 || ch == '/' || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+      out += static_cast<char>(ch);
+    } else {
+      out += '%';
+      out += hex[ch >> 4];
+      out += hex[ch & 15];
+    }
+  }
+  return out;
+}
+}  // namespace
+
 std::string Config::monitor_uri() const {
   std::string h = hostname.empty() ? std::string("localhost") : hostname;
-  return "postgres://autoctl_node@" + h + ":" + std::to_string(port) +
-         "/pg_auto_failover?sslmode=" + (ssl_active ? sslmode : std::string("prefer"));
+  std::string uri = "postgres://autoctl_node@" + h + ":" + std::to_string(port) +
+                    "/pg_auto_failover?sslmode=" + (ssl_active ? sslmode : std::string("prefer"));
+  if (ssl_active && !ssl_ca_file.empty()) uri += "&sslrootcert=" + uri_query_value(ssl_ca_file);
+  if (ssl_active && !ssl_crl_file.empty()) uri += "&sslcrl=" + uri_query_value(ssl_crl_file);
+  return uri;
 }
 
 Ini Config::to_ini() const {

@@ -67,8 +67,8 @@ AgentLab::~AgentLab() {
 }
 
 std::string AgentLab::monitor_uri() const {
-  return "postgres://autoctl_node@127.0.0.1:" + std::to_string(base_port_) +
-         "/pg_auto_failover?sslmode=" + (tls_ ? "require" : "prefer");
+  return "postgres://autoctl_node@127.0.0.1:" + std::to_string(base_port_) + "/pg_auto_failover?" +
+         uri_ssl_;
 }
 
 std::map<std::string, std::string> AgentLab::env() const {
@@ -150,10 +150,11 @@ void AgentLab::start_monitor() {
   std::string port = std::to_string(base_port_);
   /* loopback only; and a port held by someone's ephemeral socket then makes Postgres exit
    * (and be retried) instead of silently listening on IPv6 only */
-  auto r = ctl({"create", "monitor", "--pgdata", pgdata("monitor"), "--pgport", port, "--hostname",
-                "127.0.0.1", "--listen", "127.0.0.1", "--auth", "trust",
-                tls_ ? "--ssl-self-signed" : "--no-ssl"},
-               120000);
+  std::vector<std::string> create = {"create",   "monitor",   "--pgdata",   pgdata("monitor"),
+                                     "--pgport", port,        "--hostname", "127.0.0.1",
+                                     "--listen", "127.0.0.1", "--auth",     "trust"};
+  create.insert(create.end(), ssl_args_.begin(), ssl_args_.end());
+  auto r = ctl(create, 120000);
   if (r.exit_code != 0) {
     throw pgaf::test::FixtureError("create monitor failed: " + r.output);
   }
@@ -185,8 +186,8 @@ pid_t AgentLab::start_node(const std::string& name, int index,
                                    pgdata(name), "--pgport",  std::to_string(node_port(index)),
                                    "--hostname", "127.0.0.1", "--name",
                                    name,         "--monitor", monitor_uri(),
-                                   "--auth",     "trust",     tls_ ? "--ssl-self-signed" : "--no-ssl",
-                                   "--run"};
+                                   "--auth",     "trust",     "--run"};
+  args.insert(args.end(), ssl_args_.begin(), ssl_args_.end());
   args.push_back("--listen");
   args.push_back("127.0.0.1");
   args.insert(args.end(), extra.begin(), extra.end());

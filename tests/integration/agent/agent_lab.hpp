@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "pgaf/test/pg_cluster.hpp"
@@ -44,7 +45,13 @@ class AgentLab {
   AgentLab& operator=(const AgentLab&) = delete;
 
   /* Create the monitor and nodes with --ssl-self-signed instead of --no-ssl (call first). */
-  void use_self_signed_tls() { tls_ = true; }
+  void use_self_signed_tls() { use_tls_options({"--ssl-self-signed"}, "sslmode=require"); }
+  /* Create them with these SSL options instead (call first); the monitor URI the nodes get then
+   * ends with "?<uri_ssl>", e.g. "sslmode=verify-full&sslrootcert=/path/ca.crt". */
+  void use_tls_options(std::vector<std::string> args, std::string uri_ssl) {
+    ssl_args_ = std::move(args);
+    uri_ssl_ = std::move(uri_ssl);
+  }
   const std::string& dir() const { return dir_; }
   std::string pgdata(const std::string& name) const { return dir_ + "/" + name; }
   int monitor_port() const { return base_port_; }
@@ -80,7 +87,8 @@ class AgentLab {
   std::vector<pid_t> teardown();
 
  private:
-  bool tls_ = false;
+  std::vector<std::string> ssl_args_ = {"--no-ssl"};
+  std::string uri_ssl_ = "sslmode=prefer";
   int base_port_;
   std::string dir_;
   std::string token_;

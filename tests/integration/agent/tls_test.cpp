@@ -3,14 +3,18 @@
  * created with self-signed certificates (each node's own: the standby replaces the primary's
  * files that pg_basebackup copied), every pg_autoctl connection made with sslmode=require, HBA
  * lines of type hostssl (initdb's TCP lines too: clear-text connections are refused), and the
- * replication and monitor connections really encrypted (pg_stat_ssl). Ports 25590-25592 (the
- * agent_it tests run one at a time).
+ * replication and monitor connections really encrypted (pg_stat_ssl). Then the same with
+ * certificate files and a CA: sslmode=verify-full everywhere. Ports 25590-25592 (the agent_it
+ * tests run one at a time).
  */
+#include "pgaf/agent/tls.hpp"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -115,6 +119,74 @@ TEST(Tls, SelfSignedFormationEncryptsEveryConnection) {
   EXPECT_NE(slurp(lab.pgdata("node_1") + "/server.key"),
             slurp(lab.pgdata("node_2") + "/server.key"))
       << "pg_rewind must not leave the new primary's key on node_1";
+  EXPECT_TRUE(lab.teardown().empty());
+}
+
+/* Certificate files: --ssl-ca-file/--server-cert/--server-key (one certificate for 127.0.0.1, its
+ * own CA) give sslmode=verify-full by default; every node connection verifies the server against
+ * the CA, and a client trusting another CA is refused. */
+TEST(Tls, CaFilesGiveVerifyFullEverywhere) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root (runs Postgres as postgres)";
+  AgentLab lab(25590);
+  const std::string tls = lab.dir() + "/tls";
+  const std::string crt = tls + "/server.crt", key = tls + "/server.key";
+  const std::string other = tls + "/other.crt", other_key = tls + "/other.key";
+  std::filesystem::create_directories(tls);
+  ASSERT_TRUE(pgaf::agent::write_self_signed_certificate(crt, key, "127.0.0.1").ok());
+  ASSERT_TRUE(pgaf::agent::write_self_signed_certificate(other, other_key, "127.0.0.1").ok());
+  const auto id = pgaf::test::postgres_identity();
+  for (const std::string& p : {tls, crt, key, other, other_key})
+    ASSERT_EQ(::chown(p.c_str(), id.uid, id.gid), 0) << p;
+
+  lab.use_tls_options({"--ssl-ca-file", crt, "--server-cert", crt, "--server-key", key},
+                      "sslmode=verify-full&sslrootcert=" + crt);
+  lab.start_monitor();
+  lab.start_node("node_1", 1);
+  ASSERT_GE(lab.wait_states({{"node_1", "single"}}, 30000), 0)
+      << lab.state_dump() << lab.log("node_1");
+  lab.start_node("node_2", 2);
+  ASSERT_GE(lab.wait_states({{"node_1", "primary"}, {"node_2", "secondary"}}, 45000), 0)
+      << lab.state_dump() << lab.log("node_1") << lab.log("node_2");
+
+  const std::string verify = " user=postgres sslmode=verify-full sslrootcert=" + crt;
+  pgaf::test::PgConnection p(lab.conninfo(lab.node_port(1)) + verify);
+  EXPECT_EQ(p.query_value("SHOW ssl_ca_file"), crt);
+  EXPECT_EQ(p.query_value("SHOW ssl_cert_file"), crt);
+  EXPECT_EQ(p.query_value("SHOW ssl_key_file"), key);
+  std::string repl;
+  for (int i = 0; i < 100 && repl != "t"; ++i) {
+    repl = p.query_value(
+        "SELECT coalesce(bool_and(s.ssl), false) FROM pg_stat_replication r "
+        "JOIN pg_stat_ssl s USING (pid) WHERE r.application_name LIKE 'pgautofailover_standby_%'");
+    if (repl != "t") std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(repl, "t") << "replication is not encrypted";
+  pgaf::test::PgConnection s(lab.conninfo(lab.node_port(2)) + verify);
+  const std::string pci = s.query_value("SHOW primary_conninfo");
+  EXPECT_NE(pci.find("sslmode=verify-full"), std::string::npos) << pci;
+  EXPECT_NE(pci.find("sslrootcert=" + crt), std::string::npos) << pci;
+
+  pgaf::test::PgConnection m(lab.conninfo(lab.monitor_port(), "pg_auto_failover") + verify);
+  std::string mon;
+  for (int i = 0; i < 100 && mon != "2"; ++i) {
+    mon = m.query_value(
+        "SELECT least(count(*), 2) FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) "
+        "WHERE a.usename = 'autoctl_node' AND s.ssl");
+    if (mon != "2") std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(mon, "2") << "the keepers' monitor connections are not all over TLS";
+
+  /* the servers really present the certificate: a client trusting another CA is refused */
+  for (int port : {lab.monitor_port(), lab.node_port(1), lab.node_port(2)}) {
+    try {
+      pgaf::test::PgConnection c(lab.conninfo(port) +
+                                 " user=postgres sslmode=verify-ca sslrootcert=" + other);
+      ADD_FAILURE() << "port " << port << " passed verification against another CA";
+    } catch (const pgaf::test::PgError& e) {
+      EXPECT_NE(std::string(e.what()).find("certificate verify failed"), std::string::npos)
+          << port << ": " << e.what();
+    }
+  }
   EXPECT_TRUE(lab.teardown().empty());
 }
 

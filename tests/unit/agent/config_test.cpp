@@ -84,6 +84,12 @@ TEST_F(ConfigTest, SslSectionRoundTripAndOlderFiles) {
   EXPECT_NE(ci.find("sslmode=verify-full"), std::string::npos) << ci;
   EXPECT_NE(ci.find("sslrootcert=/etc/pgaf/ca.crt"), std::string::npos) << ci;
   EXPECT_NE(ci.find("sslcrl=/etc/pgaf/ca.crl"), std::string::npos) << ci;
+  EXPECT_EQ(back->monitor_uri(),
+            "postgres://autoctl_node@127.0.0.1:25501/pg_auto_failover?sslmode=verify-full"
+            "&sslrootcert=/etc/pgaf/ca.crt&sslcrl=/etc/pgaf/ca.crl");
+  back->ssl_ca_file = "/etc/my certs/ca&1.crt";
+  EXPECT_NE(back->monitor_uri().find("&sslrootcert=/etc/my%20certs/ca%261.crt"), std::string::npos)
+      << back->monitor_uri();
 
   /* self-signed: pgdata's server.crt/key, recognised as ours after a reload */
   Config ss = sample();

@@ -65,7 +65,8 @@ struct Config {
 
   std::string bindir() const; /* dirname(pg_ctl) */
   std::string local_conninfo(const std::string& db = "postgres") const;
-  /* postgres://autoctl_node@host:port/pg_auto_failover?sslmode=... (monitor role) */
+  /* postgres://autoctl_node@host:port/pg_auto_failover?sslmode=…[&sslrootcert=…][&sslcrl=…]
+   * (monitor role; file paths percent-encoded) */
   std::string monitor_uri() const;
 
   Ini to_ini() const;
