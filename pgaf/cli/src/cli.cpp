@@ -137,6 +137,10 @@ Status check_ssl_choice(const Options& o) {
   if (!o.ssl_mode.empty()) {
     if (Status m = agent::validate_sslmode(o.ssl_mode); !m) return m;
   }
+  if (!o.ssl_crl.empty() && o.ssl_ca.empty()) {
+    return make_error(ErrorCode::InvalidArgument, "--ssl-crl-file needs --ssl-ca-file",
+                      "a certificate revocation list belongs to a certificate authority");
+  }
   if (certs) {
     if (o.server_cert.empty() || o.server_key.empty()) {
       return make_error(ErrorCode::InvalidArgument,

@@ -258,6 +258,8 @@ TEST_F(CliTest, TlsOptionsAreValidated) {
       {"--server-cert /nonexistent/c.pem --server-key /nonexistent/k.pem", "--server-cert"},
       {"--no-ssl --ssl-mode require", "--no-ssl"},
       {"--ssl-self-signed --ssl-mode verify-full", "--ssl-ca-file"},
+      {"--ssl-self-signed --ssl-crl-file " + home_ + "/c.crl", "--ssl-crl-file needs"},
+      {"--no-ssl --ssl-crl-file " + home_ + "/c.crl", "--ssl-crl-file needs"},
   };
   for (const auto& c : cases) {
     CmdResult r = run(base + c.args);
