@@ -297,8 +297,13 @@ class PqxxMonitorClient final : public MonitorClient {
     return out;
   }
 
-  Result<std::optional<std::string>> formation_uri(const std::string& formation) override {
-    auto r = call("SELECT pgautofailover.formation_uri($1::text)", formation);
+  Result<std::optional<std::string>> formation_uri(const std::string& formation,
+                                                   const std::string& sslmode,
+                                                   const std::string& sslrootcert,
+                                                   const std::string& sslcrl) override {
+    auto r = call("SELECT pgautofailover.formation_uri($1::text, 'default', $2::text, $3::text, "
+                  "$4::text)",
+                  formation, sslmode, sslrootcert, sslcrl);
     if (!r) return r.error();
     if ((*r)[0][0].is_null()) return std::optional<std::string>{};
     return std::optional<std::string>{std::string((*r)[0][0].c_str())};

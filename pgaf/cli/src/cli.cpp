@@ -512,11 +512,24 @@ int cmd_show_events(const Options& o, const Globals& g) {
 int cmd_show_uri(const Options& o, const Globals& g) {
   auto uri = resolve_monitor_uri(o);
   if (!uri) return fail(uri.error());
+  /* with --pgdata: this node's TLS settings go into the formation URI, and a monitor shows the
+   * URI the nodes use (not the local conninfo used to reach it) */
+  std::string sslmode = "prefer", rootcert, crl;
+  if (!o.pgdata.empty() && o.monitor.empty()) {
+    if (auto cfg = agent::load_config_for(o.pgdata)) {
+      if (cfg->ssl_active) {
+        sslmode = cfg->sslmode;
+        rootcert = cfg->ssl_ca_file;
+        crl = cfg->ssl_crl_file;
+      }
+      if (cfg->role == Role::Monitor) uri = cfg->monitor_uri();
+    }
+  }
   std::optional<std::string> furi;
   if (o.formation != "monitor") {
     auto m = monitor_for(o);
     if (!m) return fail(m.error());
-    auto f = (*m)->formation_uri(o.formation);
+    auto f = (*m)->formation_uri(o.formation, sslmode, rootcert, crl);
     if (!f) return fail(f.error());
     furi = *f;
   }

@@ -112,6 +112,15 @@ TEST(Tls, SelfSignedFormationEncryptsEveryConnection) {
   }
 
   /* a failover over TLS: the new primary's standby reconnects encrypted */
+  /* show uri: the formation URI carries this node's sslmode; a monitor shows the nodes' URI */
+  auto u = lab.ctl({"show", "uri", "--pgdata", lab.pgdata("node_1"), "--json"});
+  EXPECT_EQ(u.exit_code, 0) << u.output;
+  EXPECT_NE(u.output.find("target_session_attrs=read-write&sslmode=require"), std::string::npos)
+      << u.output;
+  u = lab.ctl({"show", "uri", "--pgdata", lab.pgdata("monitor"), "--formation", "monitor"});
+  EXPECT_EQ(u.exit_code, 0) << u.output;
+  EXPECT_NE(u.output.find("postgres://autoctl_node@127.0.0.1:"), std::string::npos) << u.output;
+  EXPECT_NE(u.output.find("sslmode=require"), std::string::npos) << u.output;
   auto r = lab.ctl({"perform", "switchover", "--monitor", lab.monitor_uri()});
   EXPECT_EQ(r.exit_code, 0) << r.output;
   ASSERT_GE(lab.wait_states({{"node_2", "primary"}, {"node_1", "secondary"}}, 45000), 0)

@@ -260,7 +260,8 @@ class FakeMonitor final : public MonitorClient {
   Result<std::vector<EventRow>> last_events(const std::string&, int) override {
     return std::vector<EventRow>{};
   }
-  Result<std::optional<std::string>> formation_uri(const std::string&) override {
+  Result<std::optional<std::string>> formation_uri(const std::string&, const std::string&,
+                                                   const std::string&, const std::string&) override {
     return std::optional<std::string>{};
   }
   Result<bool> wait_for_state_change(const std::string&, GroupId, TimeMs) override { return false; }

@@ -251,7 +251,11 @@ class MonitorClient {
   virtual Result<bool> stop_maintenance(NodeId node_id) = 0;
   virtual Result<std::vector<StateRow>> current_state(const std::string& formation) = 0;
   virtual Result<std::vector<EventRow>> last_events(const std::string& formation, int count) = 0;
-  virtual Result<std::optional<std::string>> formation_uri(const std::string& formation) = 0;
+  /* pgautofailover.formation_uri(formation, 'default', sslmode, sslrootcert, sslcrl) */
+  virtual Result<std::optional<std::string>> formation_uri(const std::string& formation,
+                                                           const std::string& sslmode,
+                                                           const std::string& sslrootcert,
+                                                           const std::string& sslcrl) = 0;
   /* Wait at most timeout_ms for a `state` notification about (formation, group); true if one
    * arrived. LISTENs on first use; a broken connection is an error (callers then just poll). */
   virtual Result<bool> wait_for_state_change(const std::string& formation, GroupId group,
