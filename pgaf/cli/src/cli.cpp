@@ -583,6 +583,40 @@ int cmd_perform_failover(const Options& o, const Globals& g, bool switchover) {
                          "see pg_autoctl show state"));
 }
 
+/* Wait up to wait_s for the service to stop by itself, then SIGTERM it (bounded); with destroy,
+ * remove PGDATA and the configuration, state and init files. */
+int stop_and_destroy(const Config& cfg, const agent::Paths& paths, int wait_s, bool destroy) {
+  agent::SystemClock clock;
+  const TimeMs deadline = clock.now_ms() + static_cast<TimeMs>(wait_s) * 1000;
+  const long pid = agent::read_supervisor_pid(paths.pid);
+  while (agent::process_alive(pid) && clock.now_ms() < deadline) clock.sleep_ms(100);
+  if (agent::process_alive(pid)) {
+    if (wait_s > 0)
+      spdlog::warn("pg_autoctl did not stop by itself within {} s: stopping it", wait_s);
+    ::kill(static_cast<pid_t>(pid), SIGTERM);
+    while (agent::process_alive(pid) && clock.now_ms() < deadline + 90000) clock.sleep_ms(50);
+  }
+  if (agent::process_alive(pid)) {
+    return fail(make_error(ErrorCode::Timeout,
+                           "pg_autoctl (pid " + std::to_string(pid) + ") did not stop",
+                           "stop it with pg_autoctl stop --immediate, then retry"));
+  }
+  if (destroy) {
+    if (agent::running_postmaster_pid(cfg.pgdata) > 0) {
+      return fail(make_error(ErrorCode::BadState,
+                             "PostgreSQL is still running in \"" + cfg.pgdata + "\"",
+                             "stop it first; nothing was removed"));
+    }
+    std::error_code ec;
+    fs::remove_all(cfg.pgdata, ec);
+    fs::remove(paths.config, ec);
+    fs::remove(paths.state, ec);
+    fs::remove(paths.init, ec);
+    spdlog::info("removed \"{}\" and its configuration", cfg.pgdata);
+  }
+  return 0;
+}
+
 int cmd_drop_node(const Options& o, const Globals& g) {
   (void)g;
   if (!o.monitor.empty() && !o.hostname.empty()) {
@@ -606,29 +640,26 @@ int cmd_drop_node(const Options& o, const Globals& g) {
   auto r = m->remove_node(st->node_id, o.force);
   if (!r && r.error().code != ErrorCode::UnknownNode) return fail(r.error());
   spdlog::info("node {} is being dropped from the monitor", st->node_id);
-  agent::SystemClock clock;
-  TimeMs deadline = clock.now_ms() + static_cast<TimeMs>(o.wait_s) * 1000;
-  long pid = agent::read_supervisor_pid(paths->pid);
   /* the running service reaches "dropped" and stops by itself */
-  while (agent::process_alive(pid) && clock.now_ms() < deadline) {
-    clock.sleep_ms(100);
+  return stop_and_destroy(*cfg, *paths, o.wait_s, o.destroy);
+}
+
+/* pg_autoctl drop monitor: stop the monitor's service; --destroy removes its PGDATA and files.
+ * The nodes keep their configuration (they keep serving; see `disable monitor` upstream). */
+int cmd_drop_monitor(const Options& o) {
+  if (o.pgdata.empty()) return bad_args("drop monitor needs --pgdata (or PGDATA)");
+  auto cfg = agent::load_config_for(o.pgdata);
+  if (!cfg) return fail(cfg.error());
+  if (cfg->role != Role::Monitor) {
+    return fail(make_error(ErrorCode::InvalidArgument,
+                           "\"" + cfg->pgdata + "\" is not a monitor",
+                           "use pg_autoctl drop node for a Postgres node"));
   }
-  if (agent::process_alive(pid)) {
-    spdlog::warn("pg_autoctl did not stop by itself within {} s: stopping it", o.wait_s);
-    ::kill(static_cast<pid_t>(pid), SIGTERM);
-    while (agent::process_alive(pid) && clock.now_ms() < deadline + 30000) {
-      clock.sleep_ms(50);
-    }
-  }
-  if (o.destroy) {
-    std::error_code ec;
-    fs::remove_all(cfg->pgdata, ec);
-    fs::remove(paths->config, ec);
-    fs::remove(paths->state, ec);
-    fs::remove(paths->init, ec);
-    spdlog::info("removed \"{}\" and its configuration", cfg->pgdata);
-  }
-  return 0;
+  auto paths = agent::paths_for(cfg->pgdata);
+  if (!paths) return fail(paths.error());
+  long pid = agent::read_supervisor_pid(paths->pid);
+  if (agent::process_alive(pid)) ::kill(static_cast<pid_t>(pid), SIGTERM);
+  return stop_and_destroy(*cfg, *paths, 0, o.destroy);
 }
 
 /* ---- enable / disable maintenance (reference: start_maintenance / stop_maintenance) ---- */
@@ -1453,6 +1484,10 @@ int run_cli(int argc, const char* const* argv) {
                                      "drop a formation on the pg_auto_failover monitor");
   add_monitor_opts(dform);
   dform->callback([&] { action = "drop formation"; });
+  auto* dmon = drop->add_subcommand("monitor", "drop the pg_auto_failover monitor");
+  add_pgdata(dmon, o);
+  dmon->add_flag("--destroy", o.destroy, "also destroy the monitor's Postgres database");
+  dmon->callback([&] { action = "drop monitor"; });
 
   if (debug) {
     auto* d = app.add_subcommand("do", "internal commands and testing/QA tools");
@@ -1507,6 +1542,7 @@ int run_cli(int argc, const char* const* argv) {
   if (action == "show settings") return cmd_show_settings(o, g);
   if (action == "create formation") return cmd_create_formation(o, g);
   if (action == "drop formation") return cmd_drop_formation(o);
+  if (action == "drop monitor") return cmd_drop_monitor(o);
   if (action == "enable secondary") return cmd_formation_secondary(o, true);
   if (action == "disable secondary") return cmd_formation_secondary(o, false);
   if (action == "perform promotion") return cmd_perform_promotion(o);

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <set>
 
 #include "agent_lab.hpp"
@@ -126,6 +127,13 @@ TEST(Formation, BirthPrimarySecondaryAndReplication) {
   EXPECT_EQ(stop.exit_code, 0) << stop.output;
   auto again = lab.ctl({"stop", "--pgdata", lab.pgdata("monitor")});
   EXPECT_EQ(again.exit_code, 3) << "stopping a stopped node is a bad state";
+  /* pg_autoctl drop monitor: refused on a node, --destroy removes the monitor's files */
+  EXPECT_EQ(lab.ctl({"drop", "monitor", "--pgdata", lab.pgdata("node_1")}).exit_code, 1);
+  auto dm = lab.ctl({"drop", "monitor", "--pgdata", lab.pgdata("monitor"), "--destroy"});
+  EXPECT_EQ(dm.exit_code, 0) << dm.output;
+  EXPECT_FALSE(std::filesystem::exists(lab.pgdata("monitor"))) << dm.output;
+  EXPECT_EQ(lab.ctl({"drop", "monitor", "--pgdata", lab.pgdata("monitor")}).exit_code, 2)
+      << "no configuration left";
   expect_no_survivors(lab);
 }
 
