@@ -17,6 +17,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -154,10 +155,10 @@ Status check_ssl_choice(const Options& o) {
     for (const auto& [opt, path] : files) {
       if (path->empty()) continue;
       if (!fs::path(*path).is_absolute() || ::access(path->c_str(), R_OK) != 0) {
-        return make_error(ErrorCode::InvalidArgument,
-                          std::string("cannot read the file given with ") + opt + ": \"" +
-                              *path + "\"",
-                          "give an absolute path to a readable file");
+        return make_error(
+            ErrorCode::InvalidArgument,
+            std::string("cannot read the file given with ") + opt + ": \"" + *path + "\"",
+            "give an absolute path to a readable file");
       }
     }
   }
@@ -549,6 +550,26 @@ int cmd_show_uri(const Options& o, const Globals& g) {
   return 0;
 }
 
+/* A node that is a primary for good: its goal is a primary state and it reports it. */
+bool converged_primary(const agent::StateRow& r) {
+  return r.reported == r.goal && (r.goal == NodeState::Primary ||
+                                  r.goal == NodeState::WaitPrimary || r.goal == NodeState::Single);
+}
+
+/* Poll current_state — woken early by the monitor's NOTIFY on `state` — until done(rows) holds;
+ * at most wait_s seconds. True when it held. The one wait loop of the CLI's commands. */
+bool wait_for_rows(agent::MonitorClient& m, const std::string& formation, GroupId group, int wait_s,
+                   const std::function<bool(const std::vector<agent::StateRow>&)>& done) {
+  agent::SystemClock clock;
+  const TimeMs deadline = clock.now_ms() + static_cast<TimeMs>(wait_s) * 1000;
+  while (clock.now_ms() < deadline) {
+    auto rows = m.current_state(formation);
+    if (rows && done(*rows)) return true;
+    (void)m.wait_for_state_change(formation, group, 200);
+  }
+  return false;
+}
+
 int cmd_perform_failover(const Options& o, const Globals& g, bool switchover) {
   (void)g;
   auto m = monitor_for(o);
@@ -562,22 +583,17 @@ int cmd_perform_failover(const Options& o, const Globals& g, bool switchover) {
   if (Status s = (*m)->perform_failover(o.formation, o.group); !s) return fail(s.error());
   spdlog::info("{} requested for formation \"{}\" group {}", switchover ? "switchover" : "failover",
                o.formation, o.group);
-  agent::SystemClock clock;
-  TimeMs deadline = clock.now_ms() + static_cast<TimeMs>(o.wait_s) * 1000;
-  while (clock.now_ms() < deadline) {
-    (void)(*m)->wait_for_state_change(o.formation, o.group, 200);
-    auto rows = (*m)->current_state(o.formation);
-    if (!rows) continue;
-    for (auto& r : *rows) {
-      if (r.group_id == o.group && r.node_id != old_primary && r.reported == r.goal &&
-          (r.goal == NodeState::Primary || r.goal == NodeState::WaitPrimary ||
-           r.goal == NodeState::Single)) {
+  const bool promoted = wait_for_rows(**m, o.formation, o.group, o.wait_s, [&](const auto& rows) {
+    for (auto& r : rows) {
+      if (r.group_id == o.group && r.node_id != old_primary && converged_primary(r)) {
         spdlog::info("node {} \"{}\" ({}:{}) is now the primary, in state \"{}\"", r.node_id,
                      r.name, r.host, r.port, to_string(r.goal));
-        return 0;
+        return true;
       }
     }
-  }
+    return false;
+  });
+  if (promoted) return 0;
   return fail(make_error(ErrorCode::Timeout,
                          "no new primary within " + std::to_string(o.wait_s) + " s",
                          "see pg_autoctl show state"));
@@ -651,8 +667,7 @@ int cmd_drop_monitor(const Options& o) {
   auto cfg = agent::load_config_for(o.pgdata);
   if (!cfg) return fail(cfg.error());
   if (cfg->role != Role::Monitor) {
-    return fail(make_error(ErrorCode::InvalidArgument,
-                           "\"" + cfg->pgdata + "\" is not a monitor",
+    return fail(make_error(ErrorCode::InvalidArgument, "\"" + cfg->pgdata + "\" is not a monitor",
                            "use pg_autoctl drop node for a Postgres node"));
   }
   auto paths = agent::paths_for(cfg->pgdata);
@@ -701,23 +716,23 @@ Result<agent::StateRow> node_row(LocalNode& n) {
 
 /* Wait (LISTEN + poll, bounded by --wait) until this node reports `want` as its goal. */
 int wait_node_reaches(LocalNode& n, int wait_s, const std::vector<NodeState>& want) {
-  agent::SystemClock clock;
-  const TimeMs deadline = clock.now_ms() + static_cast<TimeMs>(wait_s) * 1000;
   std::string last = "unknown";
-  while (clock.now_ms() < deadline) {
-    auto r = node_row(n);
-    if (r) {
-      last = std::string(to_string(r->reported));
-      for (NodeState w : want) {
-        if (r->reported == w && r->goal == w) {
-          spdlog::info("node {} \"{}\" is now in state \"{}\"", r->node_id, r->name,
-                       to_string(w));
-          return 0;
+  const bool reached =
+      wait_for_rows(*n.monitor, n.cfg.formation, n.cfg.group, wait_s, [&](const auto& rows) {
+        for (auto& r : rows) {
+          if (r.node_id != n.node_id) continue;
+          last = std::string(to_string(r.reported));
+          for (NodeState w : want) {
+            if (r.reported == w && r.goal == w) {
+              spdlog::info("node {} \"{}\" is now in state \"{}\"", r.node_id, r.name,
+                           to_string(w));
+              return true;
+            }
+          }
         }
-      }
-    }
-    (void)n.monitor->wait_for_state_change(n.cfg.formation, n.cfg.group, 200);
-  }
+        return false;
+      });
+  if (reached) return 0;
   return fail(make_error(ErrorCode::Timeout,
                          "node " + std::to_string(n.node_id) + " did not reach state \"" +
                              std::string(to_string(want.front())) + "\" within " +
@@ -752,9 +767,9 @@ int cmd_disable_maintenance(const Options& o) {
   auto r = n->monitor->stop_maintenance(n->node_id);
   if (!r) return fail(r.error());
   spdlog::info("end of maintenance requested for node {}", n->node_id);
-  return wait_node_reaches(*n, o.wait_s,
-                           {NodeState::Secondary, NodeState::Primary, NodeState::Single,
-                            NodeState::WaitPrimary});
+  return wait_node_reaches(
+      *n, o.wait_s,
+      {NodeState::Secondary, NodeState::Primary, NodeState::Single, NodeState::WaitPrimary});
 }
 
 /* ---- get / set node and formation properties, show standby-names ---- */
@@ -792,27 +807,20 @@ Result<agent::StateRow> find_row(agent::MonitorClient& m, const std::string& for
  * a converged primary (apply_settings done), bounded by --wait. */
 int wait_group_settled(agent::MonitorClient& m, const std::string& formation, GroupId group,
                        int wait_s) {
-  agent::SystemClock clock;
-  const TimeMs deadline = clock.now_ms() + static_cast<TimeMs>(wait_s) * 1000;
   /* let the monitor assign apply_settings first */
-  clock.sleep_ms(100);
-  while (clock.now_ms() < deadline) {
-    auto rows = m.current_state(formation);
-    if (rows) {
-      bool settled = true, primary = false;
-      int n = 0;
-      for (auto& r : *rows) {
-        if (r.group_id != group) continue;
-        ++n;
-        if (r.reported != r.goal) settled = false;
-        if (r.goal == NodeState::Primary || r.goal == NodeState::WaitPrimary ||
-            r.goal == NodeState::Single)
-          primary = true;
-      }
-      if (settled && (primary || n == 0)) return 0;
+  agent::SystemClock().sleep_ms(100);
+  const bool settled = wait_for_rows(m, formation, group, wait_s, [&](const auto& rows) {
+    bool all_at_goal = true, primary = false;
+    int n = 0;
+    for (auto& r : rows) {
+      if (r.group_id != group) continue;
+      ++n;
+      if (r.reported != r.goal) all_at_goal = false;
+      if (converged_primary(r)) primary = true;
     }
-    (void)m.wait_for_state_change(formation, group, 200);
-  }
+    return all_at_goal && (primary || n == 0);
+  });
+  if (settled) return 0;
   return fail(make_error(ErrorCode::Timeout,
                          "the group did not settle within " + std::to_string(wait_s) + " s",
                          "see pg_autoctl show state"));
@@ -945,8 +953,8 @@ int cmd_create_formation(const Options& o, const Globals& g) {
   if (g.json) {
     std::cout << j.dump(4) << std::endl;
   } else {
-    spdlog::info("created formation \"{}\" of kind \"{}\" (database \"{}\")", o.formation,
-                 o.kind, o.dbname);
+    spdlog::info("created formation \"{}\" of kind \"{}\" (database \"{}\")", o.formation, o.kind,
+                 o.dbname);
   }
   return 0;
 }
@@ -979,25 +987,23 @@ int cmd_perform_promotion(const Options& o) {
     spdlog::info("node \"{}\" is already the primary", t->second);
     return 0;
   }
-  auto r = (*m)->perform_promotion(t->first, t->second);
-  if (!r) return fail(r.error());
-  agent::SystemClock clock;
-  const TimeMs deadline = clock.now_ms() + static_cast<TimeMs>(o.wait_s) * 1000;
-  while (clock.now_ms() < deadline) {
-    (void)(*m)->wait_for_state_change(t->first, row->group_id, 200);
-    auto now = find_row(**m, t->first, t->second);
-    if (now && now->reported == now->goal &&
-        (now->goal == NodeState::Primary || now->goal == NodeState::WaitPrimary ||
-         now->goal == NodeState::Single)) {
-      spdlog::info("node \"{}\" is now the primary, in state \"{}\"", t->second,
-                   to_string(now->goal));
-      return 0;
-    }
-  }
-  return fail(make_error(ErrorCode::Timeout,
-                         "node \"" + t->second + "\" did not become primary within " +
-                             std::to_string(o.wait_s) + " s",
-                         "see pg_autoctl show state"));
+  if (auto asked = (*m)->perform_promotion(t->first, t->second); !asked) return fail(asked.error());
+  const bool promoted =
+      wait_for_rows(**m, t->first, row->group_id, o.wait_s, [&](const auto& rows) {
+        for (auto& r : rows) {
+          if (r.name == t->second && converged_primary(r)) {
+            spdlog::info("node \"{}\" is now the primary, in state \"{}\"", t->second,
+                         to_string(r.goal));
+            return true;
+          }
+        }
+        return false;
+      });
+  if (promoted) return 0;
+  return fail(make_error(
+      ErrorCode::Timeout,
+      "node \"" + t->second + "\" did not become primary within " + std::to_string(o.wait_s) + " s",
+      "see pg_autoctl show state"));
 }
 
 /* ---- show settings | file | systemd ---- */
@@ -1058,7 +1064,8 @@ int cmd_show_file(const Options& o, const Globals& g) {
                      (o.file_pid ? 1 : 0);
   if (chosen > 1) return bad_args("choose one of --config, --state, --init, --pid");
   if (chosen == 0 || o.file_all) {
-    if (o.file_contents) return bad_args("--contents needs one of --config, --state, --init, --pid");
+    if (o.file_contents)
+      return bad_args("--contents needs one of --config, --state, --init, --pid");
     if (g.json) {
       nlohmann::json j = nlohmann::json::object();
       for (auto& [k, v] : all) j[k] = v;
@@ -1070,7 +1077,7 @@ int cmd_show_file(const Options& o, const Globals& g) {
     }
     return 0;
   }
-  const std::string& path = o.file_config ? paths->config
+  const std::string& path = o.file_config  ? paths->config
                             : o.file_state ? paths->state
                             : o.file_init  ? paths->init
                                            : paths->pid;
@@ -1112,8 +1119,7 @@ int cmd_show_systemd(const Options& o) {
 Result<std::pair<std::string, std::string>> split_config_key(const std::string& key) {
   const auto dot = key.find('.');
   if (dot == std::string::npos || dot == 0 || dot + 1 == key.size()) {
-    return make_error(ErrorCode::InvalidArgument,
-                      "invalid configuration key \"" + key + "\"",
+    return make_error(ErrorCode::InvalidArgument, "invalid configuration key \"" + key + "\"",
                       "keys are section.option, e.g. pgaf.lease_ms or postgresql.port");
   }
   return std::make_pair(key.substr(0, dot), key.substr(dot + 1));
@@ -1138,8 +1144,8 @@ int cmd_config_get(const Options& o, const Globals& g) {
   if (!key) return fail(key.error());
   const std::string* v = ini.get(key->first, key->second);
   if (v == nullptr) {
-    return fail(make_error(ErrorCode::BadConfig, "unknown configuration key \"" + o.config_key +
-                                                     "\"",
+    return fail(make_error(ErrorCode::BadConfig,
+                           "unknown configuration key \"" + o.config_key + "\"",
                            "pg_autoctl config get lists every key"));
   }
   std::cout << *v << std::endl;
@@ -1164,8 +1170,8 @@ int cmd_config_set(const Options& o, const Globals& g) {
   }
   agent::Ini ini = cfg->to_ini();
   if (ini.get(key->first, key->second) == nullptr) {
-    return fail(make_error(ErrorCode::BadConfig, "unknown configuration key \"" + o.config_key +
-                                                     "\"",
+    return fail(make_error(ErrorCode::BadConfig,
+                           "unknown configuration key \"" + o.config_key + "\"",
                            "pg_autoctl config get lists every key"));
   }
   ini.set(key->first, key->second, o.config_value);
@@ -1360,13 +1366,15 @@ int run_cli(int argc, const char* const* argv) {
   cform->add_option("--dbname", o.dbname, "name for postgres database to use in this formation");
   auto* es = cform->add_flag("--enable-secondary", o.enable_secondary,
                              "create a formation that has multiple nodes (default)");
-  cform->add_flag("--disable-secondary", o.disable_secondary,
-                  "create a citus formation without nodes that can be used for failover")
+  cform
+      ->add_flag("--disable-secondary", o.disable_secondary,
+                 "create a citus formation without nodes that can be used for failover")
       ->excludes(es);
   cform->add_option("--number-sync-standbys", o.number_sync_standbys,
                     "minimum number of standbys to confirm write");
   cform->callback([&] { action = "create formation"; });
-  auto* pprom = perform->add_subcommand("promotion", "perform a failover that promotes a target node");
+  auto* pprom =
+      perform->add_subcommand("promotion", "perform a failover that promotes a target node");
   add_pgdata(pprom, o);
   pprom->add_option("--monitor", o.monitor, "monitor uri")->envname("PG_AUTOCTL_MONITOR");
   pprom->add_option("--formation", o.formation, "formation to target, defaults to 'default'");
@@ -1380,16 +1388,15 @@ int run_cli(int argc, const char* const* argv) {
   disable->require_subcommand(1);
   for (CLI::App* parent : {enable, disable}) {
     const bool on = parent == enable;
-    auto* m = parent->add_subcommand(
-        "maintenance", on ? "enable Postgres maintenance mode on this node"
-                          : "disable Postgres maintenance mode on this node");
+    auto* m = parent->add_subcommand("maintenance",
+                                     on ? "enable Postgres maintenance mode on this node"
+                                        : "disable Postgres maintenance mode on this node");
     add_pgdata(m, o);
     if (on) m->add_flag("--allow-failover", o.allow_failover, "allow failover");
     m->add_option("--wait", o.wait_s, "how many seconds to wait, default to 60");
     m->callback([&action, on] { action = on ? "enable maintenance" : "disable maintenance"; });
-    auto* sec = parent->add_subcommand(
-        "secondary", on ? "enable secondary nodes on a formation"
-                        : "disable secondary nodes on a formation");
+    auto* sec = parent->add_subcommand("secondary", on ? "enable secondary nodes on a formation"
+                                                       : "disable secondary nodes on a formation");
     add_monitor_opts(sec);
     sec->callback([&action, on] { action = on ? "enable secondary" : "disable secondary"; });
   }
@@ -1404,8 +1411,8 @@ int run_cli(int argc, const char* const* argv) {
     auto* node = parent->add_subcommand("node", "a pg_auto_failover node setting");
     node->require_subcommand(1);
     for (const char* what : {"candidate-priority", "replication-quorum"}) {
-      auto* c = node->add_subcommand(what, std::string(setting ? "set" : "get") +
-                                               " the node " + what);
+      auto* c =
+          node->add_subcommand(what, std::string(setting ? "set" : "get") + " the node " + what);
       add_monitor_opts(c);
       c->add_option("--name", o.name, "the node name (default: this node, from --pgdata)");
       if (setting) {
@@ -1417,9 +1424,9 @@ int run_cli(int argc, const char* const* argv) {
     }
     auto* form = parent->add_subcommand("formation", "a pg_auto_failover formation setting");
     form->require_subcommand(1);
-    auto* nss = form->add_subcommand("number-sync-standbys",
-                                     std::string(setting ? "set" : "get") +
-                                         " number_sync_standbys for the formation");
+    auto* nss =
+        form->add_subcommand("number-sync-standbys", std::string(setting ? "set" : "get") +
+                                                         " number_sync_standbys for the formation");
     add_monitor_opts(nss);
     if (setting) {
       nss->add_option("--wait", o.wait_s, "how many seconds to wait, default to 60");
@@ -1444,22 +1451,24 @@ int run_cli(int argc, const char* const* argv) {
   auto* ssystemd = show->add_subcommand("systemd", "print systemd service file for this node");
   add_pgdata(ssystemd, o);
   ssystemd->callback([&] { action = "show systemd"; });
-  auto* sstandby = show->add_subcommand(
-      "standby-names", "prints synchronous_standby_names for a given group");
+  auto* sstandby =
+      show->add_subcommand("standby-names", "prints synchronous_standby_names for a given group");
   add_monitor_opts(sstandby);
   sstandby->add_option("--group", o.group, "group to query");
   sstandby->callback([&] { action = "show standby-names"; });
 
   auto* config = app.add_subcommand("config", "manages the pg_autoctl configuration");
   config->require_subcommand(1);
-  auto* cget = config->add_subcommand("get", "get the value of a given pg_autoctl configuration "
-                                             "variable");
+  auto* cget = config->add_subcommand("get",
+                                      "get the value of a given pg_autoctl configuration "
+                                      "variable");
   add_pgdata(cget, o);
   cget->add_flag("--json", g.json, "output data in the JSON format");
   cget->add_option("key", o.config_key, "section.option (all of them when omitted)");
   cget->callback([&] { action = "config get"; });
-  auto* cset = config->add_subcommand("set", "set the value of a given pg_autoctl configuration "
-                                             "variable");
+  auto* cset = config->add_subcommand("set",
+                                      "set the value of a given pg_autoctl configuration "
+                                      "variable");
   add_pgdata(cset, o);
   cset->add_flag("--json", g.json, "output data in the JSON format");
   cset->add_option("key", o.config_key, "section.option")->required();
@@ -1480,8 +1489,8 @@ int run_cli(int argc, const char* const* argv) {
   dnode->add_flag("--force", o.force, "force dropping the node from the monitor");
   dnode->add_option("--wait", o.wait_s, "how many seconds to wait, default to 60");
   dnode->callback([&] { action = "drop node"; });
-  auto* dform = drop->add_subcommand("formation",
-                                     "drop a formation on the pg_auto_failover monitor");
+  auto* dform =
+      drop->add_subcommand("formation", "drop a formation on the pg_auto_failover monitor");
   add_monitor_opts(dform);
   dform->callback([&] { action = "drop formation"; });
   auto* dmon = drop->add_subcommand("monitor", "drop the pg_auto_failover monitor");

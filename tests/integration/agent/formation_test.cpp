@@ -19,6 +19,7 @@
 #include <set>
 
 #include "agent_lab.hpp"
+#include "steps.hpp"
 
 namespace pgaf::agent_it {
 namespace {
@@ -36,17 +37,6 @@ void sleep_ms(int ms) {
   do {                                                                            \
     if (geteuid() != 0) GTEST_SKIP() << "needs root (runs Postgres as postgres)"; \
   } while (0)
-
-/* monitor + node_1 (primary) + node_2 (secondary) */
-void birth(AgentLab& lab) {
-  lab.start_monitor();
-  lab.start_node("node_1", 1);
-  ASSERT_GE(lab.wait_states({{"node_1", "single"}}, 30000), 0)
-      << lab.state_dump() << lab.log("node_1");
-  lab.start_node("node_2", 2);
-  ASSERT_GE(lab.wait_states({{"node_1", "primary"}, {"node_2", "secondary"}}, 45000), 0)
-      << lab.state_dump() << lab.log("node_1") << lab.log("node_2");
-}
 
 long postmaster_pid(const std::string& pgdata) {
   FILE* f = std::fopen((pgdata + "/postmaster.pid").c_str(), "r");
@@ -612,10 +602,10 @@ TEST(Formation, GetSetNodeAndFormationSettings) {
   /* bad values: exit 1, nothing changes */
   EXPECT_EQ(lab.ctl({"set", "node", "candidate-priority", "--pgdata", n2, "101"}).exit_code, 1);
   EXPECT_EQ(lab.ctl({"set", "node", "replication-quorum", "--pgdata", n2, "maybe"}).exit_code, 1);
-  EXPECT_EQ(lab.ctl({"set", "formation", "number-sync-standbys", "--monitor", lab.monitor_uri(),
-                     "x"})
-                .exit_code,
-            1);
+  EXPECT_EQ(
+      lab.ctl({"set", "formation", "number-sync-standbys", "--monitor", lab.monitor_uri(), "x"})
+          .exit_code,
+      1);
   r = lab.ctl({"get", "node", "candidate-priority", "--pgdata", n2});
   EXPECT_NE(r.output.find("70"), std::string::npos) << r.output;
 
@@ -624,11 +614,16 @@ TEST(Formation, GetSetNodeAndFormationSettings) {
   r = lab.ctl({"create", "formation", "--monitor", mon, "--formation", "other", "--json"});
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("\"name\": \"other\""), std::string::npos) << r.output;
-  EXPECT_NE(lab.ctl({"create", "formation", "--monitor", mon, "--formation", "other"}).exit_code, 0);
-  EXPECT_EQ(lab.ctl({"create", "formation", "--monitor", mon, "--formation", "x", "--kind",
-                     "citus"}).exit_code, 1);
-  EXPECT_EQ(lab.ctl({"disable", "secondary", "--monitor", mon, "--formation", "other"}).exit_code, 0);
-  EXPECT_EQ(lab.ctl({"enable", "secondary", "--monitor", mon, "--formation", "other"}).exit_code, 0);
+  EXPECT_NE(lab.ctl({"create", "formation", "--monitor", mon, "--formation", "other"}).exit_code,
+            0);
+  EXPECT_EQ(
+      lab.ctl({"create", "formation", "--monitor", mon, "--formation", "x", "--kind", "citus"})
+          .exit_code,
+      1);
+  EXPECT_EQ(lab.ctl({"disable", "secondary", "--monitor", mon, "--formation", "other"}).exit_code,
+            0);
+  EXPECT_EQ(lab.ctl({"enable", "secondary", "--monitor", mon, "--formation", "other"}).exit_code,
+            0);
   EXPECT_EQ(lab.ctl({"drop", "formation", "--monitor", mon, "--formation", "other"}).exit_code, 0);
   EXPECT_NE(lab.ctl({"drop", "formation", "--monitor", mon, "--formation", "other"}).exit_code, 0);
 

@@ -12,19 +12,27 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <utility>
 
 #include "agent_lab.hpp"
+#include "steps.hpp"
 
 namespace pgaf::agent_it {
 namespace {
+
+/* "t" once every standby streams over TLS */
+const char* const kReplicationEncrypted =
+    "SELECT coalesce(bool_and(s.ssl), false) FROM pg_stat_replication r "
+    "JOIN pg_stat_ssl s USING (pid) WHERE r.application_name LIKE 'pgautofailover_standby_%'";
+/* "2" once both keepers talk to the monitor over TLS */
+const char* const kKeepersOverTls =
+    "SELECT least(count(*), 2) FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) "
+    "WHERE a.usename = 'autoctl_node' AND s.ssl";
 
 std::string slurp(const std::string& p) {
   std::ifstream in(p);
@@ -37,13 +45,8 @@ TEST(Tls, SelfSignedFormationEncryptsEveryConnection) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root (runs Postgres as postgres)";
   AgentLab lab(25590);
   lab.use_self_signed_tls();
-  lab.start_monitor();
-  lab.start_node("node_1", 1);
-  ASSERT_GE(lab.wait_states({{"node_1", "single"}}, 30000), 0)
-      << lab.state_dump() << lab.log("node_1");
-  lab.start_node("node_2", 2);
-  ASSERT_GE(lab.wait_states({{"node_1", "primary"}, {"node_2", "secondary"}}, 45000), 0)
-      << lab.state_dump() << lab.log("node_1") << lab.log("node_2");
+  birth(lab);
+  if (HasFatalFailure()) return;
 
   /* every node has its own certificate; configs say so */
   for (const char* n : {"monitor", "node_1", "node_2"}) {
@@ -58,27 +61,14 @@ TEST(Tls, SelfSignedFormationEncryptsEveryConnection) {
 
   pgaf::test::PgConnection p(lab.conninfo(lab.node_port(1)) + " user=postgres");
   /* the standby streams over TLS */
-  std::string repl;
-  for (int i = 0; i < 100 && repl != "t"; ++i) {
-    repl = p.query_value(
-        "SELECT coalesce(bool_and(s.ssl), false) FROM pg_stat_replication r "
-        "JOIN pg_stat_ssl s USING (pid) WHERE r.application_name LIKE 'pgautofailover_standby_%'");
-    if (repl != "t") std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  EXPECT_EQ(repl, "t") << "replication is not encrypted";
+  EXPECT_EQ(poll_value(p, kReplicationEncrypted, "t"), "t") << "replication is not encrypted";
   pgaf::test::PgConnection s(lab.conninfo(lab.node_port(2)) + " user=postgres");
   EXPECT_NE(s.query_value("SHOW primary_conninfo").find("sslmode=require"), std::string::npos);
   /* the keepers' monitor connections are encrypted */
   pgaf::test::PgConnection m(lab.conninfo(lab.monitor_port(), "pg_auto_failover") +
                              " user=postgres");
-  std::string mon;
-  for (int i = 0; i < 100 && mon != "2"; ++i) {
-    mon = m.query_value(
-        "SELECT least(count(*), 2) FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) "
-        "WHERE a.usename = 'autoctl_node' AND s.ssl");
-    if (mon != "2") std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  EXPECT_EQ(mon, "2") << "the keepers' monitor connections are not all over TLS";
+  EXPECT_EQ(poll_value(m, kKeepersOverTls, "2"), "2")
+      << "the keepers' monitor connections are not all over TLS";
   EXPECT_EQ(m.query_value("SELECT count(*) FROM pg_stat_activity a JOIN pg_stat_ssl s USING "
                           "(pid) WHERE a.usename = 'autoctl_node' AND NOT s.ssl"),
             "0");
@@ -111,7 +101,6 @@ TEST(Tls, SelfSignedFormationEncryptsEveryConnection) {
     EXPECT_NE(std::string(e.what()).find("no pg_hba.conf entry"), std::string::npos) << e.what();
   }
 
-  /* a failover over TLS: the new primary's standby reconnects encrypted */
   /* show uri: the formation URI carries this node's sslmode; a monitor shows the nodes' URI */
   auto u = lab.ctl({"show", "uri", "--pgdata", lab.pgdata("node_1"), "--json"});
   EXPECT_EQ(u.exit_code, 0) << u.output;
@@ -121,6 +110,7 @@ TEST(Tls, SelfSignedFormationEncryptsEveryConnection) {
   EXPECT_EQ(u.exit_code, 0) << u.output;
   EXPECT_NE(u.output.find("postgres://autoctl_node@127.0.0.1:"), std::string::npos) << u.output;
   EXPECT_NE(u.output.find("sslmode=require"), std::string::npos) << u.output;
+  /* a switchover over TLS; node_1 keeps its own key through pg_rewind */
   auto r = lab.ctl({"perform", "switchover", "--monitor", lab.monitor_uri()});
   EXPECT_EQ(r.exit_code, 0) << r.output;
   ASSERT_GE(lab.wait_states({{"node_2", "primary"}, {"node_1", "secondary"}}, 45000), 0)
@@ -149,41 +139,23 @@ TEST(Tls, CaFilesGiveVerifyFullEverywhere) {
 
   lab.use_tls_options({"--ssl-ca-file", crt, "--server-cert", crt, "--server-key", key},
                       "sslmode=verify-full&sslrootcert=" + crt);
-  lab.start_monitor();
-  lab.start_node("node_1", 1);
-  ASSERT_GE(lab.wait_states({{"node_1", "single"}}, 30000), 0)
-      << lab.state_dump() << lab.log("node_1");
-  lab.start_node("node_2", 2);
-  ASSERT_GE(lab.wait_states({{"node_1", "primary"}, {"node_2", "secondary"}}, 45000), 0)
-      << lab.state_dump() << lab.log("node_1") << lab.log("node_2");
+  birth(lab);
+  if (HasFatalFailure()) return;
 
   const std::string verify = " user=postgres sslmode=verify-full sslrootcert=" + crt;
   pgaf::test::PgConnection p(lab.conninfo(lab.node_port(1)) + verify);
   EXPECT_EQ(p.query_value("SHOW ssl_ca_file"), crt);
   EXPECT_EQ(p.query_value("SHOW ssl_cert_file"), crt);
   EXPECT_EQ(p.query_value("SHOW ssl_key_file"), key);
-  std::string repl;
-  for (int i = 0; i < 100 && repl != "t"; ++i) {
-    repl = p.query_value(
-        "SELECT coalesce(bool_and(s.ssl), false) FROM pg_stat_replication r "
-        "JOIN pg_stat_ssl s USING (pid) WHERE r.application_name LIKE 'pgautofailover_standby_%'");
-    if (repl != "t") std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  EXPECT_EQ(repl, "t") << "replication is not encrypted";
+  EXPECT_EQ(poll_value(p, kReplicationEncrypted, "t"), "t") << "replication is not encrypted";
   pgaf::test::PgConnection s(lab.conninfo(lab.node_port(2)) + verify);
   const std::string pci = s.query_value("SHOW primary_conninfo");
   EXPECT_NE(pci.find("sslmode=verify-full"), std::string::npos) << pci;
   EXPECT_NE(pci.find("sslrootcert=" + crt), std::string::npos) << pci;
 
   pgaf::test::PgConnection m(lab.conninfo(lab.monitor_port(), "pg_auto_failover") + verify);
-  std::string mon;
-  for (int i = 0; i < 100 && mon != "2"; ++i) {
-    mon = m.query_value(
-        "SELECT least(count(*), 2) FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) "
-        "WHERE a.usename = 'autoctl_node' AND s.ssl");
-    if (mon != "2") std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  EXPECT_EQ(mon, "2") << "the keepers' monitor connections are not all over TLS";
+  EXPECT_EQ(poll_value(m, kKeepersOverTls, "2"), "2")
+      << "the keepers' monitor connections are not all over TLS";
 
   /* the servers really present the certificate: a client trusting another CA is refused */
   for (int port : {lab.monitor_port(), lab.node_port(1), lab.node_port(2)}) {
