@@ -30,6 +30,22 @@ void collect_warning(void* arg, const PGresult* res) {
   if (out->size() < 16) out->push_back(trim(PQresultErrorMessage(res)));
 }
 
+/* the rows of one result, NULL as nullopt */
+std::vector<Row> rows_of(const PGresult* r) {
+  std::vector<Row> rows;
+  for (int i = 0; i < PQntuples(r); ++i) {
+    Row row;
+    for (int j = 0; j < PQnfields(r); ++j) {
+      if (PQgetisnull(r, i, j))
+        row.emplace_back(std::nullopt);
+      else
+        row.emplace_back(std::string(PQgetvalue(r, i, j)));
+    }
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
 }  // namespace
 
 PgConn::PgConn(PGconn* c) : conn_(c), warnings_(std::make_unique<std::vector<std::string>>()) {
@@ -120,30 +136,25 @@ QueryOutcome PgConn::exec(const std::string& sql, const std::vector<std::string>
       return out;
     }
   }
+  /* Read every result, not only the first: in an implicit transaction the COMMIT runs after
+   * the statement's rows were sent, so a commit refused at PRE_COMMIT (pgaf_fence: "cannot
+   * commit: the write lease of this node expired") arrives as an error *after* the rows. An
+   * error anywhere makes the outcome an error: the write was never acknowledged. */
   bool have_result = false;
   while (PGresult* r = PQgetResult(conn_)) {
     const ExecStatusType st = PQresultStatus(r);
-    if (!have_result) {
-      have_result = true;
-      if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
-        out.kind = QueryOutcome::Kind::Ok;
-        for (int i = 0; i < PQntuples(r); ++i) {
-          Row row;
-          for (int j = 0; j < PQnfields(r); ++j) {
-            if (PQgetisnull(r, i, j))
-              row.emplace_back(std::nullopt);
-            else
-              row.emplace_back(std::string(PQgetvalue(r, i, j)));
-          }
-          out.rows.push_back(std::move(row));
-        }
-      } else {
-        const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-        out.sqlstate = state ? state : "";
-        out.message = trim(PQresultErrorMessage(r));
-        out.kind = QueryOutcome::Kind::ServerError;
-      }
+    const bool good = st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK;
+    if (!have_result && good) {
+      out.kind = QueryOutcome::Kind::Ok;
+      out.rows = rows_of(r);
+    } else if (!good && out.kind != QueryOutcome::Kind::ServerError) {
+      const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+      out.sqlstate = state ? state : "";
+      out.message = trim(PQresultErrorMessage(r));
+      out.kind = QueryOutcome::Kind::ServerError;
+      out.rows.clear();
     }
+    have_result = true;
     PQclear(r);
   }
   if (warnings_) out.warnings = *warnings_;

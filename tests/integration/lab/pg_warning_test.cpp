@@ -3,7 +3,8 @@
  * synchronous standby that never comes, whose wait is cancelled (pg_cancel_backend, as an agent
  * disabling synchronous replication does), returns "ok" to libpq *with a WARNING* — committed
  * locally, maybe not replicated. PgConn must surface that warning so the workload records the
- * write as unknown rather than as an acknowledged durable write. Port 25710.
+ * write as unknown rather than as an acknowledged durable write. And a commit refused after the
+ * rows (pgaf_fence at PRE_COMMIT) is an error, never ok. Ports 25710-25711.
  */
 #include <gtest/gtest.h>
 
@@ -38,8 +39,9 @@ TEST(LabPg, CancelledSyncRepWaitIsAnOkWithAWarning) {
   /* wait until the insert sits in SyncRep, then cancel it (bounded) */
   bool cancelled = false;
   for (int i = 0; i < 200 && !cancelled; ++i) {
-    cancelled = pg.query_value("select count(pg_cancel_backend(pid)) from pg_stat_activity "
-                               "where wait_event = 'SyncRep'") == "1";
+    cancelled = pg.query_value(
+                    "select count(pg_cancel_backend(pid)) from pg_stat_activity "
+                    "where wait_event = 'SyncRep'") == "1";
     if (!cancelled) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   ASSERT_TRUE(cancelled) << "the insert never waited for the synchronous standby";
@@ -51,4 +53,40 @@ TEST(LabPg, CancelledSyncRepWaitIsAnOkWithAWarning) {
   /* the next statement starts with no stale warning */
   QueryOutcome next = conn.exec("select 2", {}, 5000);
   EXPECT_TRUE(next.warnings.empty());
+}
+
+/* A commit refused at PRE_COMMIT arrives *after* the statement's rows: `insert … returning`
+ * gets its row, then the error. The outcome must be the error — never an acknowledged write
+ * (the lab once recorded such commits as ok and then reported them as lost). Port 25711. */
+TEST(LabPg, CommitRefusedAfterTheRowsIsNotAcknowledged) {
+  pgaf::test::PgClusterOptions o;
+  o.port = 25711;
+  o.name = "pgaf-lab-fence";
+  o.conf_lines = {"shared_preload_libraries = 'pgaf_fence'"};
+  pgaf::test::PgCluster pg(o);
+  pg.exec("create extension pgaf_fence; create table t(id int)");
+
+  auto c = PgConn::connect(pg.conninfo());
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  PgConn conn = std::move(c).value();
+  QueryOutcome before = conn.exec("insert into t values (1) returning id", {}, 5000);
+  ASSERT_TRUE(before.ok()) << before.message;
+  ASSERT_EQ(before.rows.size(), 1u);
+
+  /* the fence armed with a deadline in the past: every writing commit is refused */
+  EXPECT_LT(std::stoll(pg.query_value("select pgaf_fence_set_deadline(0)")), 0);
+  QueryOutcome refused = conn.exec("insert into t values (2) returning id", {}, 5000);
+  EXPECT_FALSE(refused.ok()) << "a refused commit was recorded as acknowledged";
+  EXPECT_EQ(refused.kind, QueryOutcome::Kind::ServerError);
+  EXPECT_EQ(refused.sqlstate, "25006");
+  EXPECT_NE(refused.message.find("write lease"), std::string::npos) << refused.message;
+  EXPECT_TRUE(refused.rows.empty()) << "rows of a refused transaction are not an answer";
+  EXPECT_EQ(pg.query_value("select count(*) from t where id = 2"), "0");
+  EXPECT_TRUE(conn.connected()) << "a refused commit does not end the session";
+
+  /* reads still answer, and a renewed lease lets the next write through */
+  QueryOutcome read = conn.exec("select count(*) from t", {}, 5000);
+  ASSERT_TRUE(read.ok()) << read.message;
+  pg.exec("select pgaf_fence_disarm()");
+  EXPECT_TRUE(conn.exec("insert into t values (3) returning id", {}, 5000).ok());
 }
