@@ -140,6 +140,12 @@ class Machine {
     return nullptr;
   }
 
+  /* an election produced a candidate that is on its way to being promoted */
+  bool promotion_chosen() {
+    for (Node* n : live())
+      if (is_being_promoted(*n)) return true;
+    return false;
+  }
   bool failover_in_progress() {
     for (Node* n : live())
       if (is_participating_in_promotion(*n)) return true;
@@ -296,8 +302,12 @@ void Machine::proceed(Node& a) {
    * standby to catch up): nodes must not wait for it to converge (F9) */
   const bool p_writable = p != nullptr && can_take_writes_in_state(p->reported_state) &&
                           can_take_writes_in_state(p->goal_state);
-  /* rules 9-10: back from report_lsn when the primary is fine */
-  if (a.converged(S::ReportLsn) && p_writable && p_healthy && p->id != aid) {
+  /* rules 9-10: back from report_lsn when the primary is fine — unless an election already
+   * chose a candidate: that candidate will be promoted and the old primary demoted, so a
+   * standby that went back to streaming from the old primary would acknowledge commits the
+   * new timeline never gets (simulator seed 183684) */
+  if (a.converged(S::ReportLsn) && p_writable && p_healthy && p->id != aid &&
+      !promotion_chosen()) {
     assign(a, S::Secondary, "the primary is healthy again");
     return;
   }
@@ -541,6 +551,19 @@ bool Machine::ms_failover(Node& a, Node* p) {
       top = c;
   }
   if (top == nullptr) top = candidates.front();
+  /* A failed primary on a newer timeline than every candidate was promoted and no standby has
+   * streamed its timeline yet: its WAL up to the fork point holds commits that the previous
+   * primary's synchronous standbys acknowledged (it was elected as the most advanced), which a
+   * standby still on the old timeline may lack. Electing one would lose them (simulator seeds
+   * 46144, 94613, 115487, 183684, 203759): wait for the primary (the reference does not fail
+   * over here either — its candidates must be secondaries). */
+  if (p != nullptr && p->id != top->id && p->reported_tli > top->reported_tli &&
+      state_belongs_to_primary(p->reported_state)) {
+    message(MessageLevel::Log, "Failover refused: no standby has reached timeline " +
+                                   std::to_string(p->reported_tli) + " of the primary " +
+                                   describe(*p) + " yet; waiting for it to come back");
+    return false;
+  }
   if (p != nullptr && p->id != top->id &&
       !wal_within(p, top, s_.promote_wal_log_threshold_bytes) && p->reported_lsn != 0) {
     message(MessageLevel::Log, "Failover refused: the most advanced standby " + describe(*top) +
@@ -1065,6 +1088,15 @@ Status on_set_priority(Machine& m, const SetCandidatePriorityEvent& e) {
     return make_error(ErrorCode::BadState,
                       "cannot change settings while the primary is applying settings",
                       "retry in a moment");
+  }
+  /* an elected candidate stays promotable until its promotion is over: with priority 0 it
+   * could be neither promoted (the invariant of check_invariants) nor sent back (simulator
+   * seeds 133505, 152005). The reference accepts the change and promotes it anyway. */
+  if (e.candidate_priority == 0 && is_being_promoted(n)) {
+    return make_error(ErrorCode::BadState,
+                      "cannot set candidate priority 0 on " + describe(n) +
+                          ": it is being promoted",
+                      "retry once the failover is over (pg_autoctl show state)");
   }
   n.candidate_priority = e.candidate_priority;
   int nonzero = 0;

@@ -664,6 +664,71 @@ TEST(DecideElection, SwitchoverWhileStandbysAreBackFromReportLsn) {
   EXPECT_FALSE(can_take_writes_in_state(m.goal(1)));
 }
 
+TEST(DecideElection, ElectedCandidateKeepsANonZeroPriority) {
+  /* simulator seeds 133505, 152005: priority 0 set on the node being fast-forwarded made rule
+   * 11 promote a priority-0 node (core_assert) */
+  Monitor m;
+  m.build_stable(3, {100, 100, 50});
+  m.report(2, S::Secondary, 0x1000000);
+  m.report(3, S::Secondary, 0x1000200);
+  m.advance(3000);
+  m.health(1, Health::Bad);
+  m.reach(2, 0x1000000);
+  m.reach(3, 0x1000200);
+  ASSERT_EQ(m.goal(2), S::FastForward);
+  auto r = m.try_apply(SetCandidatePriorityEvent{2, 0});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::BadState);
+  EXPECT_NE(r.error().message.find("being promoted"), std::string::npos) << r.error().message;
+  EXPECT_EQ(m.node(2).candidate_priority, 100);
+  EXPECT_TRUE(m.try_apply(SetCandidatePriorityEvent{3, 0}).ok()) << "others may change";
+  m.reach(2, 0x1000200);
+  EXPECT_EQ(m.goal(2), S::PreparePromotion);
+}
+
+TEST(DecideElection, ReportLsnNodeWaitsWhileACandidateIsChosen) {
+  /* simulator seed 183684: the old primary came back healthy while the elected candidate was
+   * fast-forwarding; the other report_lsn node went back to streaming from the old primary and
+   * acknowledged commits that the new timeline never got */
+  Monitor m;
+  m.build_stable(3);
+  m.node(2).reported_state = S::ReportLsn;
+  m.node(2).goal_state = S::FastForward;
+  m.node(3).reported_state = S::ReportLsn;
+  m.node(3).goal_state = S::ReportLsn;
+  m.health(1, Health::Good);
+  m.report(1, S::Primary);
+  m.report(3, S::ReportLsn);
+  EXPECT_EQ(m.goal(3), S::ReportLsn) << "it must not stream from the primary being replaced";
+  EXPECT_EQ(m.goal(2), S::FastForward);
+}
+
+TEST(DecideElection, NoStandbyOnThePrimarysTimelineMeansNoFailover) {
+  /* simulator seeds 46144, 94613, 115487, 203759: the new primary (timeline 2) was lost before
+   * any standby streamed from it; electing a timeline-1 standby lost commits that the previous
+   * primary's synchronous standby — the new primary — had acknowledged */
+  Monitor m;
+  m.build_stable(3);
+  m.report(1, S::Primary, 0x1000200, true, 2);
+  m.report(2, S::Secondary, 0x1000000, true, 1);
+  m.report(3, S::Secondary, 0x1000000, true, 1);
+  m.advance(3000);
+  m.report(1, S::Primary, 0x1000200, false, 2);
+  m.health(1, Health::Bad);
+  settle(m, 8, {1});
+  for (NodeId id : {2, 3}) {
+    EXPECT_NE(m.goal(id), S::FastForward) << "node " << id << " was elected";
+    EXPECT_NE(m.goal(id), S::PreparePromotion) << "node " << id << " was elected";
+    EXPECT_FALSE(can_take_writes_in_state(m.goal(id)));
+  }
+  /* once a standby reports the primary's timeline, the election may proceed */
+  m.report(3, S::ReportLsn, 0x1000300, true, 2);
+  settle(m, 8, {1});
+  EXPECT_TRUE(can_take_writes_in_state(m.goal(3)) || m.goal(3) == S::PreparePromotion ||
+              m.goal(3) == S::StopReplication)
+      << to_string(m.goal(3));
+}
+
 TEST(DecideRemove, ForceRemovalOfAnUnfencedPrimaryIsRefused) {
   Monitor m;
   m.build_stable(2);
@@ -755,7 +820,8 @@ TEST(DecideInput, InvalidSettingsAreAnError) {
 
 TEST(DecideInput, SnapshotWithTwoWritableGoalsDoesNotCrash) {
   Monitor m;
-  m.g.nodes = {test::make_node(1, S::Primary, S::Primary), test::make_node(2, S::Primary, S::Primary)};
+  m.g.nodes = {test::make_node(1, S::Primary, S::Primary),
+               test::make_node(2, S::Primary, S::Primary)};
   auto r = decide(m.g, TickEvent{}, m.s, m.now);
   EXPECT_TRUE(r.ok()) << "bad input never asserts";
 }
