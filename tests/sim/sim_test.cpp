@@ -223,6 +223,30 @@ TEST(Shrink, KeepsTheFailureAndDropsFaults) {
   FAIL() << "no multi-fault failing schedule found to shrink";
 }
 
+TEST(Shard, ShardsAreDisjointAndCoverTheRange) {
+  const RunOptions o;
+  const Summary all = run_seeds(1, 40, GenOptions{}, o, false);
+  std::int64_t schedules = 0, events = 0, acked = 0;
+  for (std::uint64_t i = 1; i <= 3; ++i) {
+    const Summary part = run_seeds(1, 40, GenOptions{}, o, false, Shard{i, 3});
+    schedules += part.schedules;
+    events += part.events;
+    acked += part.acked;
+  }
+  EXPECT_EQ(schedules, 40);
+  EXPECT_EQ(events, all.events) << "every seed ran exactly once";
+  EXPECT_EQ(acked, all.acked);
+  EXPECT_EQ(run_seeds(5, 5, GenOptions{}, o, false, Shard{2, 3}).schedules, 0);
+  EXPECT_EQ(run_seeds(5, 6, GenOptions{}, o, false, Shard{2, 3}).schedules, 1);
+}
+
+TEST(Shard, MalformedShardsAreRefused) {
+  EXPECT_TRUE(parse_shard("1/1"));
+  EXPECT_EQ(parse_shard("3/4")->index, 3u);
+  for (const char* bad : {"", "/", "0/3", "4/3", "1/0", "a/b", "1/", "/2", "1-2", "-1/2", "1/2/3"})
+    EXPECT_FALSE(parse_shard(bad)) << bad;
+}
+
 TEST(Clock, TrueAtInvertsLocalTime) {
   for (std::int64_t ppm : {-500, -1, 0, 1, 500}) {
     Clock c;

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "pgaf/core/error.hpp"
 #include "pgaf/sim/sim.hpp"
 
 namespace pgaf::sim {
@@ -58,11 +59,32 @@ Schedule shrink(const Schedule& failing, const std::string& kind, const RunOptio
   return best;
 }
 
+std::optional<Shard> parse_shard(std::string_view text) {
+  const auto slash = text.find('/');
+  if (slash == std::string_view::npos || slash == 0 || slash + 1 >= text.size())
+    return std::nullopt;
+  auto number = [](std::string_view t) -> std::optional<std::uint64_t> {
+    if (t.empty() || t.size() > 9) return std::nullopt;
+    std::uint64_t v = 0;
+    for (char c : t) {
+      if (c < '0' || c > '9') return std::nullopt;
+      v = v * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    return v;
+  };
+  const auto i = number(text.substr(0, slash));
+  const auto n = number(text.substr(slash + 1));
+  if (!i || !n || *n == 0 || *i == 0 || *i > *n) return std::nullopt;
+  return Shard{*i, *n};
+}
+
 Summary run_seeds(std::uint64_t first, std::uint64_t last, const GenOptions& g, const RunOptions& o,
-                  bool stop_at_first_failure) {
+                  bool stop_at_first_failure, Shard shard) {
+  PGAF_ASSERT(shard.count >= 1 && shard.index >= 1 && shard.index <= shard.count, "invalid shard");
   Summary sum;
   const auto t0 = std::chrono::steady_clock::now();
-  for (std::uint64_t seed = first; seed <= last; ++seed) {
+  if (last - first < shard.index - 1) return sum;
+  for (std::uint64_t seed = first + (shard.index - 1); seed <= last; seed += shard.count) {
     const Schedule s = generate_schedule(seed, g);
     RunResult r = run_schedule(s, o);
     sum.schedules++;
@@ -80,7 +102,7 @@ Summary run_seeds(std::uint64_t first, std::uint64_t last, const GenOptions& g, 
       }
       if (stop_at_first_failure) break;
     }
-    if (seed == last) break; /* guard against last == UINT64_MAX */
+    if (last - seed < shard.count) break; /* the next seed would pass last (or wrap) */
   }
   sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return sum;

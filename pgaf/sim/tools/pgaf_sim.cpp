@@ -103,6 +103,10 @@ int main(int argc, char** argv) {
   app.add_flag("--trace", trace, "print every event of the replayed schedule");
   app.add_flag("--minimise", minimise, "with --seed: shrink a failing schedule first");
   app.add_flag("--keep-going", keep_going, "with --seeds: do not stop at the first failure");
+  std::string shard_text = "1/1";
+  app.add_option("--shard", shard_text,
+                 "with --seeds: run shard I of N (I/N): seeds A+I-1, A+I-1+N, ... (disjoint shards "
+                 "that cover the range)");
   app.add_option("--nodes", nodes, "nodes per formation (1..5; default random)")
       ->check(CLI::Range(0, 5));
   app.add_option("--primary-lost-pct", primary_lost_pct, "share of primary-host-lost schedules")
@@ -147,10 +151,22 @@ int main(int argc, char** argv) {
                    seeds.c_str());
       return 2;
     }
+    const auto shard = parse_shard(shard_text);
+    if (!shard) {
+      std::fprintf(stderr,
+                   "pgaf-sim: invalid value for --shard: \"%s\"\nHINT: use I/N with 1 <= I <= N\n",
+                   shard_text.c_str());
+      return 2;
+    }
     RunOptions o;
     o.vouch_from_previous_sample = vouch_prev;
     o.fence_dies_with_agent = agent_fence_only || !fence_in_pg;
-    Summary s = run_seeds(first, last, g, o, !keep_going);
+    std::printf("pgaf-sim: seeds %llu..%llu shard %llu/%llu\n",
+                static_cast<unsigned long long>(first), static_cast<unsigned long long>(last),
+                static_cast<unsigned long long>(shard->index),
+                static_cast<unsigned long long>(shard->count));
+    std::fflush(stdout);
+    Summary s = run_seeds(first, last, g, o, !keep_going, *shard);
     std::printf(
         "pgaf-sim: schedules %lld, violations %lld, RTO primary-host-lost p50 %lld ms p99 %lld ms "
         "(n=%zu), commits acknowledged %lld, async commits lost %lld, events %lld, seeds/s %.0f\n",

@@ -187,8 +187,17 @@ struct Summary {
   std::optional<RunResult> first_failure;
   std::optional<Schedule> first_failure_schedule;
 };
+/* Shard i of n (1-based) takes the seeds first + k*n + (i-1): the n shards are disjoint and
+ * cover the range, whatever machine runs each (a CI matrix, Kubernetes Indexed Jobs). */
+struct Shard {
+  std::uint64_t index = 1;
+  std::uint64_t count = 1;
+};
+/* Parses "i/n" with 1 <= i <= n; nullopt otherwise. */
+std::optional<Shard> parse_shard(std::string_view text);
+
 Summary run_seeds(std::uint64_t first, std::uint64_t last, const GenOptions& g, const RunOptions& o,
-                  bool stop_at_first_failure);
+                  bool stop_at_first_failure, Shard shard = {});
 
 std::int64_t percentile(std::vector<std::int64_t> v, double p); /* nearest rank; -1 if empty */
 
