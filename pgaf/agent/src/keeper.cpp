@@ -648,6 +648,21 @@ IterationResult Keeper::iterate() {
   state_.last_report_seq =
       std::max<std::int64_t>(state_.last_report_seq + 1, static_cast<std::int64_t>(wall_us));
   a.report_seq = state_.last_report_seq;
+  /* one-way partitions: a primary says which standbys stopped acknowledging its WAL */
+  if (can_take_writes_in_state(state_.current_role) && ps.running && !ps.in_recovery) {
+    if (auto acks = pg_.wal_acks()) {
+      const TimeMs now = clock_.now_ms();
+      std::vector<NodeId> expected;
+      for (const auto& o : other_nodes_) expected.push_back(o.node_id);
+      acks_.on_sample(now, acks->current, acks->flush, expected);
+      a.stale_standbys = acks_.stale(now);
+      if (!a.stale_standbys->empty())
+        spdlog::warn("{} standby(s) did not acknowledge our WAL for {} ms",
+                     a.stale_standbys->size(), cfg_.settings.standby_ack_timeout_ms);
+    }
+  } else {
+    acks_.reset();
+  }
   TimeMs t_send = clock_.now_ms();
   auto reply = monitor_.node_active(a);
   if (reply) {

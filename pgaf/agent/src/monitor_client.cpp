@@ -82,6 +82,20 @@ class PqxxMonitorClient final : public MonitorClient {
     const std::string args8 =
         "$1::text, $2::bigint, $3::int, $4::pgautofailover.replication_state, $5::bool, "
         "$6::int, $7::pg_lsn, $8::text";
+    if (acks_supported_ && a.report_seq > 0 && a.stale_standbys) {
+      /* a primary's verdict on its standbys (10-argument overload, pgaf monitors only) */
+      std::string ids = "{";
+      for (std::size_t i = 0; i < a.stale_standbys->size(); ++i)
+        ids += (i ? "," : "") + std::to_string((*a.stale_standbys)[i]);
+      ids += "}";
+      auto r = call(cols + "FROM pgautofailover.node_active(" + args8 + ", $9::bigint, $10::bigint[])",
+                    a.formation, a.node_id, a.group_id, std::string(to_string(a.current)),
+                    a.pg_is_running, a.tli, format_lsn(a.lsn), a.sync_state, a.report_seq, ids);
+      if (r) return assignment((*r)[0], false);
+      if (r.error().code != ErrorCode::ExtensionMissing) return r.error();
+      spdlog::info("the monitor takes no WAL acknowledgement verdicts: using the 9-argument form");
+      acks_supported_ = false;
+    }
     if (seq_supported_ && a.report_seq > 0) {
       /* pgaf monitors number the reports (9-argument overload); fall back to the reference's
        * 8-argument form when the monitor does not have it */
@@ -413,6 +427,7 @@ class PqxxMonitorClient final : public MonitorClient {
   std::string uri_;
   Settings s_;
   bool seq_supported_ = true;
+  bool acks_supported_ = true;
   std::unique_ptr<pqxx::connection> conn_;
   std::unique_ptr<pqxx::connection> listen_;
   std::unique_ptr<Receiver> receiver_;

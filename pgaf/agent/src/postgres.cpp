@@ -662,6 +662,33 @@ class RealPostgres final : public PostgresControl {
     return out;
   }
 
+  Result<WalAcks> wal_acks() override {
+    auto r = query(
+        "SELECT pg_current_wal_lsn()::text, r.application_name, coalesce(r.flush_lsn::text, '') "
+        "FROM (SELECT 1) one LEFT JOIN pg_stat_replication r ON r.application_name LIKE "
+        "'pgautofailover_standby_%'");
+    if (!r) return r.error();
+    WalAcks out;
+    for (const auto& row : *r) {
+      if (auto cur = parse_lsn(row[0].c_str())) out.current = *cur;
+      if (row[1].is_null()) continue;
+      const std::string app = row[1].c_str();
+      const std::string prefix = "pgautofailover_standby_";
+      const std::string id = app.substr(prefix.size());
+      if (id.empty() || id.size() > 18 || id.find_first_not_of("0123456789") != std::string::npos)
+        continue;
+      const std::string flush = row[2].c_str();
+      Lsn lsn = 0;
+      if (!flush.empty()) {
+        auto l = parse_lsn(flush);
+        if (!l) continue;
+        lsn = *l;
+      }
+      out.flush[std::stoll(id)] = lsn;
+    }
+    return out;
+  }
+
   Status emit_heartbeat() override {
     return exec("SELECT pg_logical_emit_message(false, 'pgaf_heartbeat', '')");
   }

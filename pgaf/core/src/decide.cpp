@@ -154,6 +154,10 @@ class Machine {
 
   bool healthy(const Node& n) const { return is_healthy(n, s_, now_); }
   bool unhealthy(const Node& n) const { return is_unhealthy(n, d_.after, s_, now_); }
+  /* the current primary p reported that n does not acknowledge its WAL (one-way partition) */
+  static bool acks_stale(const Node& n, const Node* p) {
+    return p != nullptr && n.wal_ack_stale_by != 0 && n.wal_ack_stale_by == p->id;
+  }
   bool reporting(const Node& n) const {
     return now_ - n.report_time_ms < s_.node_considered_unhealthy_timeout_ms;
   }
@@ -335,7 +339,7 @@ void Machine::proceed(Node& a) {
     }
   }
   /* rule 16: caught up */
-  if (a.converged(S::Catchingup) && p_writable_conv && healthy(a) &&
+  if (a.converged(S::Catchingup) && p_writable_conv && healthy(a) && !acks_stale(a, p) &&
       a.reported_tli == p->reported_tli &&
       wal_within(p, &a, s_.enable_sync_wal_log_threshold_bytes)) {
     assign(a, S::Secondary, "it caught up with the primary");
@@ -432,6 +436,11 @@ void Machine::proceed_primary(Node& p) {
       if (o->goal_state == S::Secondary &&
           !one_of(o->reported_state, {S::ReportLsn, S::JoinSecondary}) && unhealthy(*o)) {
         assign(*o, S::Catchingup, "it is unhealthy");
+      } else if (o->goal_state == S::Secondary && o->reported_state == S::Secondary &&
+                 acks_stale(*o, &p)) {
+        /* pgaf: reachable, but it has not acknowledged the primary's WAL for
+         * standby_ack_timeout_ms (one-way partition): stop counting it for sync rep */
+        assign(*o, S::Catchingup, "it does not acknowledge the primary's WAL");
       }
       if (o->converged(S::Secondary)) {
         ++secondary;
@@ -697,6 +706,22 @@ Status on_node_active(Machine& m, const NodeActiveEvent& e) {
   }
   if (e.report_seq > 0) n.last_report_seq = e.report_seq;
   const TimeMs now = m.now();
+  if (e.stale_standbys && can_take_writes_in_state(e.reported_state)) {
+    for (Node& o : m.g().nodes) {
+      if (o.id == n.id) continue;
+      const bool stale = std::find(e.stale_standbys->begin(), e.stale_standbys->end(), o.id) !=
+                         e.stale_standbys->end();
+      if (stale && o.wal_ack_stale_by != n.id) {
+        o.wal_ack_stale_by = n.id;
+        m.message(MessageLevel::Log, describe(n) + " reports that " + describe(o) +
+                                         " does not acknowledge its WAL");
+      } else if (!stale && o.wal_ack_stale_by == n.id) {
+        o.wal_ack_stale_by = 0;
+        m.message(MessageLevel::Log,
+                  describe(n) + " reports that " + describe(o) + " acknowledges its WAL again");
+      }
+    }
+  }
   if (n.reported_state != e.reported_state) {
     m.d().reported_state_changed = true;
     n.state_change_time_ms = now;
@@ -1032,8 +1057,11 @@ Status on_stop_maintenance(Machine& m, const StopMaintenanceEvent& e) {
   if (!r.ok()) return r.error();
   Node& n = **r;
   const int count = m.live_count();
-  /* wait_maintenance: the operator cancels a maintenance that has not started yet */
-  const bool waiting = n.goal_state == S::WaitMaintenance;
+  /* wait_maintenance, or maintenance not reached yet (the node was cut off or down on its way):
+   * the operator cancels a maintenance that has not started yet — refusing it left the node in
+   * maintenance for good once it got there (simulator seed 66458) */
+  const bool waiting = n.goal_state == S::WaitMaintenance ||
+                       (n.goal_state == S::Maintenance && n.reported_state != S::Maintenance);
   if (!(n.converged(S::Maintenance) || waiting ||
         (count > 2 && n.converged(S::PrepareMaintenance)))) {
     return make_error(ErrorCode::BadState,

@@ -44,6 +44,7 @@ const std::vector<Field>& fields() {
       {"postgresql_restart_failure_timeout_ms", [](Settings& s) -> std::int64_t& { return s.postgresql_restart_failure_timeout_ms; }, 0, 3600000},
       {"listen_notifications_timeout_ms", [](Settings& s) -> std::int64_t& { return s.listen_notifications_timeout_ms; }, 1, 86400000},
       {"prepare_promotion_catchup_ms", [](Settings& s) -> std::int64_t& { return s.prepare_promotion_catchup_ms; }, 0, 3600000},
+      {"standby_ack_timeout_ms", [](Settings& s) -> std::int64_t& { return s.standby_ack_timeout_ms; }, 0, 3600000},
   };
   return f;
 }

@@ -105,6 +105,9 @@ CREATE TABLE pgautofailover.node (
   -- pgaf: report_seq of the last node_active applied (0 = none, or the agent sends none); a
   -- report with a sequence not above it is stale and ignored (docs/monitor.md)
   lastreportseq       bigint NOT NULL DEFAULT 0,
+  -- pgaf: one-way partitions — id of the primary whose last report said this standby does not
+  -- acknowledge its WAL (0 = none); it counts only while that node is the primary
+  walackstaleby       bigint NOT NULL DEFAULT 0,
   UNIQUE (formationid, nodename),
   UNIQUE (nodehost, nodeport),
   PRIMARY KEY (nodeid),
@@ -207,6 +210,31 @@ CREATE FUNCTION pgautofailover.node_active
     IN current_lsn            pg_lsn,
     IN current_rep_state      text,
     IN report_seq             bigint,
+   OUT assigned_node_id             bigint,
+   OUT assigned_group_id            int,
+   OUT assigned_group_state         pgautofailover.replication_state,
+   OUT assigned_candidate_priority  int,
+   OUT assigned_replication_quorum  bool
+ )
+RETURNS record LANGUAGE C SECURITY DEFINER
+SET search_path = pgautofailover, pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'pgaf_node_active';
+
+-- pgaf: the numbered report of a primary, with the standbys that have not acknowledged its WAL
+-- for standby_ack_timeout_ms (one-way partitions: the monitor stops counting them for
+-- synchronous replication). NULL = no verdict (the stored ones stay).
+CREATE FUNCTION pgautofailover.node_active
+ (
+    IN formation_id           text,
+    IN node_id                bigint,
+    IN group_id               int,
+    IN current_group_role     pgautofailover.replication_state,
+    IN current_pg_is_running  bool,
+    IN current_tli            int,
+    IN current_lsn            pg_lsn,
+    IN current_rep_state      text,
+    IN report_seq             bigint,
+    IN stale_standbys         bigint[],
    OUT assigned_node_id             bigint,
    OUT assigned_group_id            int,
    OUT assigned_group_state         pgautofailover.replication_state,

@@ -257,6 +257,37 @@ Result<Table> register_node(Db& db, const Args& a) {
 
 /* ---- node_active ---- */
 
+/* A bigint[] in its text form ("{1,2}", "{}"): at most 64 positive ids. */
+Result<std::vector<NodeId>> parse_id_array(const char* text, const char* field) {
+  const std::string t = text;
+  auto bad = [&](const std::string& why) {
+    return make_error(ErrorCode::InvalidArgument,
+                      std::string("invalid value for ") + field + ": \"" + t.substr(0, 64) + "\"",
+                      why);
+  };
+  if (t.size() < 2 || t.front() != '{' || t.back() != '}')
+    return bad("give an array of node ids, e.g. '{2,3}'");
+  std::vector<NodeId> ids;
+  std::string inner = t.substr(1, t.size() - 2);
+  if (inner.empty()) return ids;
+  std::size_t pos = 0;
+  while (pos <= inner.size()) {
+    const std::size_t comma = inner.find(',', pos);
+    const std::string item =
+        inner.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    if (item.empty() || item.size() > 18 ||
+        item.find_first_not_of("0123456789") != std::string::npos)
+      return bad("node ids are positive integers (no NULL elements)");
+    const NodeId id = std::stoll(item);
+    if (id <= 0) return bad("node ids are positive integers (no NULL elements)");
+    if (ids.size() >= 64) return bad("at most 64 node ids");
+    ids.push_back(id);
+    if (comma == std::string::npos) break;
+    pos = comma + 1;
+  }
+  return ids;
+}
+
 Result<Table> node_active(Db& db, const Args& a) {
   PGAF_TRY(formation, a.text(0, "formation_id"));
   PGAF_TRY(id, a.int64(1, "node_id"));
@@ -290,6 +321,10 @@ Result<Table> node_active(Db& db, const Args& a) {
                         "report_seq is a per-node sequence number that strictly increases, or 0 "
                         "when the agent does not number its reports");
     ev.report_seq = seq;
+  }
+  if (a.has(9) && a.raw(9) != nullptr) { /* the 10-argument overload: a primary's verdicts */
+    PGAF_TRY(ids, parse_id_array(a.raw(9), "stale_standbys"));
+    ev.stale_standbys = std::move(ids);
   }
 
   PGAF_CHECK(db.lock_formation(formation, false));

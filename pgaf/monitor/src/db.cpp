@@ -36,7 +36,7 @@ const StmtDef kStmts[] = {
      " n.nodeid, n.groupid, n.nodename, n.nodehost, n.nodeport, n.nodecluster, n.sysidentifier,"
      " n.candidatepriority, n.replicationquorum, n.reportedstate, n.goalstate,"
      " n.reportedpgisrunning, n.reportedtli, n.reportedlsn, n.reportedrepstate, n.health, " PGAF_MS(
-         "n.reporttime") ", " PGAF_MS("n.healthchecktime") ", " PGAF_MS("n.statechangetime") ", " PGAF_MS("n.walreporttime") ", " PGAF_MS("n.streamstoptime") ", " PGAF_MS("n.leasegrantedtime") ", n.lastreportseq, n.xmin FROM pgautofailover.formation f"
+         "n.reporttime") ", " PGAF_MS("n.healthchecktime") ", " PGAF_MS("n.statechangetime") ", " PGAF_MS("n.walreporttime") ", " PGAF_MS("n.streamstoptime") ", " PGAF_MS("n.leasegrantedtime") ", n.lastreportseq, n.walackstaleby, n.xmin FROM pgautofailover.formation f"
                                                                                                                                                                                                    " LEFT JOIN pgautofailover.node n ON n.formationid = f.formationid AND n.groupid = $2::int"
                                                                                                                                                                                                    " WHERE f.formationid = $1 ORDER BY n.nodeid"},
     {Stmt::LoadFormation, false,
@@ -56,16 +56,17 @@ const StmtDef kStmts[] = {
      ", health = $10::int, healthchecktime = " PGAF_TS("11") ", statechangetime = " PGAF_TS("12")
      ", candidatepriority = $13::int, replicationquorum = $14::bool, streamstoptime = " PGAF_TS(
          "15") ", leasegrantedtime = " PGAF_TS("16") ", lastreportseq = greatest(lastreportseq, $17::int8)"
-     " WHERE nodeid = $1::int8 AND ($18::xid IS NULL OR xmin = $18::xid) RETURNING nodeid"},
+     ", walackstaleby = $18::int8"
+     " WHERE nodeid = $1::int8 AND ($19::xid IS NULL OR xmin = $19::xid) RETURNING nodeid"},
     {Stmt::InsertNode, false,
      "INSERT INTO pgautofailover.node (formationid, nodeid, groupid, nodename, nodehost, nodeport,"
      " sysidentifier, goalstate, reportedstate, reportedpgisrunning, reportedrepstate, reporttime,"
      " reportedtli, reportedlsn, walreporttime, health, healthchecktime, statechangetime,"
      " candidatepriority, replicationquorum, nodecluster, streamstoptime, leasegrantedtime,"
-     " lastreportseq)"
+     " lastreportseq, walackstaleby)"
      " VALUES ($1, $2::int8, $3::int, $4, $5, $6::int, $7::int8, $8" PGAF_STATE ", $9" PGAF_STATE
      ", $10::bool, $11, " PGAF_TS("12") ", $13::int, $14::pg_lsn, " PGAF_TS("15") ", $16::int, " PGAF_TS(
-         "17") ", " PGAF_TS("18") ", $19::int, $20::bool, $21, " PGAF_TS("22") ", " PGAF_TS("23") ", $24::int8)"},
+         "17") ", " PGAF_TS("18") ", $19::int, $20::bool, $21, " PGAF_TS("22") ", " PGAF_TS("23") ", $24::int8, $25::int8)"},
     {Stmt::DeleteNode, false, "DELETE FROM pgautofailover.node WHERE nodeid = $1::int8"},
     {Stmt::UpdateFormationNss, false,
      "UPDATE pgautofailover.formation SET number_sync_standbys = $2::int WHERE formationid = $1"},

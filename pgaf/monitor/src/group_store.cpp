@@ -64,6 +64,7 @@ Result<Node> node_from_row(const Rows& r, int i) {
   n.stream_stop_time_ms = ms(25, -1);
   n.lease_granted_ms = ms(26, -1);
   n.last_report_seq = std::atoll(r.at(i, 27));
+  n.wal_ack_stale_by = std::atoll(r.at(i, 28));
   return n;
 }
 
@@ -77,7 +78,8 @@ bool node_differs(const Node& a, const Node& b) {
          a.candidate_priority != b.candidate_priority ||
          a.replication_quorum != b.replication_quorum ||
          a.stream_stop_time_ms != b.stream_stop_time_ms ||
-         a.lease_granted_ms != b.lease_granted_ms || a.last_report_seq != b.last_report_seq;
+         a.lease_granted_ms != b.lease_granted_ms || a.last_report_seq != b.last_report_seq ||
+         a.wal_ack_stale_by != b.wal_ack_stale_by;
 }
 
 /* Differences that matter to other nodes' decisions: never written in the shared path. */
@@ -103,7 +105,7 @@ Result<bool> update_node(Db& db, const Node& n, const Arg& if_xmin = Arg{}) {
                      ms_arg(n.state_change_time_ms, false), std::to_string(n.candidate_priority),
                      n.replication_quorum ? "t" : "f", ms_arg(n.stream_stop_time_ms, true),
                      ms_arg(n.lease_granted_ms, true), std::to_string(n.last_report_seq),
-                     if_xmin});
+                     std::to_string(n.wal_ack_stale_by), if_xmin});
   if (!r.ok()) return r.error();
   return !r->empty();
 }
@@ -120,7 +122,7 @@ Status insert_node(Db& db, const std::string& formation, const Node& n) {
        ms_arg(n.health_check_time_ms, false), ms_arg(n.state_change_time_ms, false),
        std::to_string(n.candidate_priority), n.replication_quorum ? "t" : "f", n.node_cluster,
        ms_arg(n.stream_stop_time_ms, true), ms_arg(n.lease_granted_ms, true),
-       std::to_string(n.last_report_seq)});
+       std::to_string(n.last_report_seq), std::to_string(n.wal_ack_stale_by)});
   if (!r.ok()) return r.error();
   return Status::Ok();
 }
@@ -315,7 +317,7 @@ Result<GroupSnapshot> load_group_versions(Db& db, const std::string& formation, 
      * taking the restart time as the grant is never earlier than the lost one. */
     if (can_take_writes_in_state(n->goal_state) && n->lease_granted_ms < g.monitor_start_ms)
       n->lease_granted_ms = g.monitor_start_ms;
-    if (versions != nullptr) versions->emplace_back(n->id, r.str(i, 28));
+    if (versions != nullptr) versions->emplace_back(n->id, r.str(i, 29));
     g.nodes.push_back(std::move(*n));
   }
   return g;

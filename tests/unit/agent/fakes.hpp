@@ -186,6 +186,13 @@ class FakePostgres final : public PostgresControl {
     if (!running) return make_error(ErrorCode::Pgsql, "not running");
     return replies;
   }
+  WalAcks acks; /* what wal_acks() answers (current = lsn) */
+  Result<WalAcks> wal_acks() override {
+    if (!running || in_recovery) return make_error(ErrorCode::Pgsql, "not a running primary");
+    WalAcks a = acks;
+    a.current = lsn;
+    return a;
+  }
 };
 
 class FakeMonitor final : public MonitorClient {

@@ -70,6 +70,41 @@ TEST(Keeper, InitToSingleRunsInitPrimaryThenAcceptsWrites) {
   EXPECT_EQ(r.monitor.reports[0].current, NodeState::Init);
 }
 
+TEST(Keeper, PrimaryReportsTheStandbysThatStopAcknowledgingItsWal) {
+  /* one-way partition primary -> standby: the standby still reaches the primary and the
+   * monitor, but its flush LSN stops while the primary's WAL moves on */
+  Rig r;
+  r.pg.initialized = r.pg.running = true;
+  r.monitor.goal = NodeState::Primary;
+  r.start(NodeState::Primary, NodeState::Primary);
+  r.pg.acks.flush = {{3, r.pg.lsn}, {4, r.pg.lsn}};
+  r.keeper->iterate();
+  ASSERT_FALSE(r.monitor.reports.empty());
+  ASSERT_TRUE(r.monitor.reports.back().stale_standbys.has_value());
+  EXPECT_TRUE(r.monitor.reports.back().stale_standbys->empty());
+  for (int i = 0; i < 6; ++i) {
+    r.clock.now += 500;
+    r.pg.lsn += 0x100;
+    r.pg.acks.flush[3] = r.pg.lsn; /* node 3 keeps up; node 4 is stuck */
+    r.keeper->iterate();
+  }
+  EXPECT_EQ(*r.monitor.reports.back().stale_standbys, std::vector<NodeId>{4});
+  r.pg.acks.flush[4] = r.pg.lsn; /* the partition heals */
+  r.clock.now += 500;
+  r.keeper->iterate();
+  EXPECT_TRUE(r.monitor.reports.back().stale_standbys->empty());
+}
+
+TEST(Keeper, AStandbyGivesNoAcknowledgementVerdict) {
+  Rig r;
+  r.pg.initialized = r.pg.running = r.pg.in_recovery = true;
+  r.monitor.goal = NodeState::Secondary;
+  r.start(NodeState::Secondary, NodeState::Secondary);
+  r.keeper->iterate();
+  ASSERT_FALSE(r.monitor.reports.empty());
+  EXPECT_FALSE(r.monitor.reports.back().stale_standbys.has_value());
+}
+
 TEST(Keeper, InitPrimaryWithoutLeaseStaysReadOnly) {
   Rig r;
   r.monitor.goal = NodeState::Single;

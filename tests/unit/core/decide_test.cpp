@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "group_builder.hpp"
+#include "pgaf/core/keeper_table.hpp"
 #include "pgaf/core/sync_names.hpp"
 
 namespace pgaf {
@@ -173,6 +174,70 @@ TEST(DecideBirth, NumberSyncStandbysKeepsPrimaryBlocking) {
   m.health(3, Health::Bad);
   m.reach(1);
   EXPECT_EQ(m.goal(1), S::Primary) << "nss >= 1: writes block rather than go async";
+}
+
+/* ---- one-way partitions: a standby that does not acknowledge the primary's WAL ---- */
+
+NodeActiveEvent primary_report(NodeId id, std::vector<NodeId> stale, NodeState st = S::Primary) {
+  NodeActiveEvent e;
+  e.node_id = id;
+  e.reported_state = st;
+  e.lsn = 0x1000000;
+  e.tli = 1;
+  e.stale_standbys = std::move(stale);
+  return e;
+}
+
+TEST(DecideOneWay, StandbyThatStopsAcknowledgingLeavesSyncRep) {
+  Monitor m;
+  m.build_stable(2);
+  ASSERT_TRUE(m.converged(1, S::Primary));
+  ASSERT_EQ(*synchronous_standby_names(m.g), "ANY 1 (pgautofailover_standby_2)");
+  m.apply(primary_report(1, {}));
+  EXPECT_EQ(m.goal(2), S::Secondary) << "an acknowledging standby stays";
+  /* healthy for the monitor (its health checks and reports go through), silent for the primary */
+  m.report(2, S::Secondary);
+  m.apply(primary_report(1, {2}));
+  EXPECT_EQ(m.node(2).wal_ack_stale_by, 1);
+  EXPECT_EQ(m.goal(2), S::Catchingup);
+  EXPECT_EQ(m.goal(1), S::WaitPrimary) << "no quorum standby left: writes go on without one";
+  EXPECT_EQ(*synchronous_standby_names(m.g), "");
+  /* it catches up only once the primary says it acknowledges again */
+  m.report(1, S::WaitPrimary);
+  m.report(2, S::Catchingup);
+  EXPECT_EQ(m.goal(2), S::Catchingup) << "still not acknowledging";
+  m.apply(primary_report(1, {}, S::WaitPrimary));
+  EXPECT_EQ(m.node(2).wal_ack_stale_by, 0);
+  m.report(2, S::Catchingup);
+  EXPECT_EQ(m.goal(2), S::Secondary);
+}
+
+TEST(DecideOneWay, OnlyTheCurrentPrimarysVerdictCounts) {
+  Monitor m;
+  m.build_stable(3);
+  /* a verdict left by another node (an old primary) is ignored */
+  m.node(3).wal_ack_stale_by = 2;
+  m.report(3, S::Secondary);
+  m.reach(1);
+  EXPECT_EQ(m.goal(3), S::Secondary);
+  /* a standby cannot mark anyone stale, whatever it sends */
+  NodeActiveEvent e = primary_report(2, {3}, S::Secondary);
+  m.apply(e);
+  EXPECT_EQ(m.goal(3), S::Secondary);
+  /* with two quorum standbys the primary keeps the other one and stays primary */
+  m.apply(primary_report(1, {3}));
+  EXPECT_EQ(m.goal(3), S::Catchingup);
+  EXPECT_EQ(m.goal(2), S::Secondary);
+  EXPECT_TRUE(m.goal(1) == S::Primary || m.goal(1) == S::ApplySettings) << to_string(m.goal(1));
+}
+
+TEST(DecideOneWay, ReportsWithoutAVerdictChangeNothing) {
+  Monitor m;
+  m.build_stable(2);
+  m.apply(primary_report(1, {2}));
+  ASSERT_EQ(m.goal(2), S::Catchingup);
+  m.report(1, S::WaitPrimary); /* the reference's agents send no verdict: it stays */
+  EXPECT_EQ(m.node(2).wal_ack_stale_by, 1);
 }
 
 /* ---- two-node automatic failover and fencing ---- */
@@ -599,6 +664,22 @@ TEST(DecideMaintenance, StopCancelsAMaintenanceNotStartedYet) {
   EXPECT_EQ(m.goal(3), S::Catchingup);
 }
 
+TEST(DecideMaintenance, StopCancelsAMaintenanceTheNodeHasNotReachedYet) {
+  /* simulator seed 66458: the node is cut off (or down) after it was told maintenance and
+   * before it reported it; stop_maintenance was refused until it got there, and the operator's
+   * retries ran out: it stayed in maintenance for good */
+  Monitor m;
+  m.build_stable(2);
+  m.apply(StartMaintenanceEvent{2});
+  m.reach(1);
+  m.reach(2);
+  ASSERT_EQ(m.goal(2), S::Maintenance);
+  ASSERT_EQ(m.node(2).reported_state, S::WaitMaintenance);
+  m.apply(StopMaintenanceEvent{2});
+  EXPECT_EQ(m.goal(2), S::Catchingup);
+  ASSERT_TRUE(find_keeper_transition(S::WaitMaintenance, S::Catchingup).has_value());
+}
+
 TEST(DecideMaintenance, Errors) {
   Monitor m;
   m.build_stable(2);
@@ -795,7 +876,7 @@ TEST(DecideSettings, ReplicationQuorumFalseMustKeepNssValid) {
 TEST(DecideInput, EventForAnUnknownNode) {
   Monitor m;
   m.reg(1);
-  auto r = m.try_apply(NodeActiveEvent{7, S::Single, true, 1, 0, "", 0});
+  auto r = m.try_apply(NodeActiveEvent{7, S::Single, true, 1, 0, "", 0, std::nullopt});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, ErrorCode::UnknownNode);
   EXPECT_EQ(std::string(sqlstate(r.error().code)), "42704");
@@ -830,17 +911,17 @@ TEST(DecideInput, StaleReportsAreIgnored) {
   /* F10 of docs/simulator.md: a report delayed past newer ones must not revert the state */
   Monitor m;
   m.build_stable(2);
-  NodeActiveEvent newer{2, S::Secondary, true, 1, 0x1000000, "", 20};
+  NodeActiveEvent newer{2, S::Secondary, true, 1, 0x1000000, "", 20, std::nullopt};
   m.apply(newer);
   const auto before = m.node(2);
-  NodeActiveEvent stale{2, S::Catchingup, false, 1, 0x1000000, "", 19};
+  NodeActiveEvent stale{2, S::Catchingup, false, 1, 0x1000000, "", 19, std::nullopt};
   auto d = m.apply(stale);
   EXPECT_TRUE(d.stale_report);
   EXPECT_TRUE(d.assignments.empty());
   EXPECT_EQ(m.node(2).reported_state, S::Secondary);
   EXPECT_TRUE(m.node(2).pg_is_running);
   EXPECT_EQ(m.node(2).report_time_ms, before.report_time_ms) << "a stale report renews nothing";
-  NodeActiveEvent legacy{2, S::Secondary, true, 1, 0x1000000, "", 0};
+  NodeActiveEvent legacy{2, S::Secondary, true, 1, 0x1000000, "", 0, std::nullopt};
   EXPECT_FALSE(m.apply(legacy).stale_report) << "agents that send no sequence are never stale";
 }
 

@@ -115,12 +115,12 @@ struct Explorer {
     }
     for (const auto& x : g.nodes) {
       /* the keeper reaches its goal (LSN: the primary writes, standbys follow) */
-      NodeActiveEvent reach{x.id, x.goal_state, true, x.reported_tli, x.reported_lsn, "", 0};
+      NodeActiveEvent reach{x.id, x.goal_state, true, x.reported_tli, x.reported_lsn, "", 0, std::nullopt};
       if (reach.lsn == 0) reach.lsn = 0x1000000;
       ev.push_back({reach, 100});
-      NodeActiveEvent same{x.id, x.reported_state, true, x.reported_tli, x.reported_lsn, "", 0};
+      NodeActiveEvent same{x.id, x.reported_state, true, x.reported_tli, x.reported_lsn, "", 0, std::nullopt};
       ev.push_back({same, 100});
-      NodeActiveEvent down{x.id, x.reported_state, false, x.reported_tli, x.reported_lsn, "", 0};
+      NodeActiveEvent down{x.id, x.reported_state, false, x.reported_tli, x.reported_lsn, "", 0, std::nullopt};
       ev.push_back({down, 100});
       ev.push_back({HealthCheckEvent{x.id, x.health == Health::Bad ? Health::Good : Health::Bad},
                     100});

@@ -99,6 +99,12 @@ struct SlotInfo {
 
 /* application_name -> reply_time (text) of every streaming pgautofailover standby. */
 using StandbyReplies = std::map<std::string, std::string>;
+/* The primary's WAL position and the flush LSN of every connected pgautofailover standby, by
+ * node id (from application_name pgautofailover_standby_<id>). */
+struct WalAcks {
+  Lsn current = 0;
+  std::map<NodeId, Lsn> flush;
+};
 
 class PostgresControl {
  public:
@@ -148,6 +154,11 @@ class PostgresControl {
   /* A few bytes of WAL that commit nothing and never wait for a standby (non-transactional
    * logical message): the standbys receive it and reply, which keeps their vouch fresh. */
   virtual Status emit_heartbeat() = 0;
+  /* pg_current_wal_lsn() and pg_stat_replication's flush_lsn per standby (one-way partitions:
+   * WalAckTracker). Default: not available (fakes), which means no verdict is reported. */
+  virtual Result<WalAcks> wal_acks() {
+    return make_error(ErrorCode::Unsupported, "WAL acknowledgements are not available");
+  }
 };
 
 /* ---- the monitor ---- */
@@ -193,6 +204,9 @@ struct NodeActiveArgs {
   /* Strictly increasing per node (0 = none): the monitor ignores a report older than one it
    * already applied (a call that timed out on our side but still ran late). */
   std::int64_t report_seq = 0;
+  /* A primary's verdict (WalAckTracker): standbys that do not acknowledge its WAL. nullopt: no
+   * verdict (not a primary, or no sample yet). */
+  std::optional<std::vector<NodeId>> stale_standbys;
 };
 
 struct StateRow {

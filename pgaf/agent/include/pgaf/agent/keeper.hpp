@@ -26,6 +26,7 @@
 #include "pgaf/agent/interfaces.hpp"
 #include "pgaf/core/keeper_table.hpp"
 #include "pgaf/core/lease.hpp"
+#include "pgaf/core/wal_acks.hpp"
 
 namespace pgaf::agent {
 
@@ -132,6 +133,8 @@ class Keeper {
   long monitor_failures_ = 0;
   std::mutex reload_mu_;
   std::optional<Config> pending_reload_;
+  /* while primary: which standbys stopped acknowledging our WAL (reported to the monitor) */
+  WalAckTracker acks_{cfg_.settings.standby_ack_timeout_ms};
 };
 
 /* Host part of a postgres:// URI or conninfo "host=" (for HBA rules); "" if none. */

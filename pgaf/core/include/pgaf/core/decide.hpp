@@ -45,6 +45,10 @@ struct NodeActiveEvent {
    * (pg_auto_failover's agents): always applied. A report whose seq is not above the last one
    * applied is stale: it changes nothing and is answered with the current goal. */
   std::int64_t report_seq = 0;
+  /* From a primary: the standbys that have not acknowledged its WAL for standby_ack_timeout_ms
+   * (WalAckTracker). nullopt = not reported (pg_auto_failover's agents, or not a primary): the
+   * stored verdicts stay as they are. */
+  std::optional<std::vector<NodeId>> stale_standbys;
 };
 
 /* register_node: the caller has allocated the id; name may be empty (→ node_<id>). */

@@ -63,6 +63,10 @@ struct Node {
   TimeMs lease_granted_ms = -1;
   /* report_seq of the last node_active applied (0 = none, or the agent does not send one). */
   std::int64_t last_report_seq = 0;
+  /* One-way partitions: the id of the primary whose last report said this standby does not
+   * acknowledge its WAL (see wal_acks.hpp), or 0. It only counts while that node is still the
+   * primary: such a standby is not counted for synchronous replication. */
+  NodeId wal_ack_stale_by = 0;
 
   bool converged(NodeState s) const { return reported_state == s && goal_state == s; }
 };

@@ -78,6 +78,13 @@ struct Settings {
   TimeMs listen_notifications_timeout_ms = 60000;
   /* Bound for a fast-forward of a lagging candidate, and for prepare_promotion catch-up. */
   TimeMs prepare_promotion_catchup_ms = 5000;
+  /* A primary's agent reports a standby as not acknowledging WAL when, for this long (its own
+   * clock), the standby's flush LSN in pg_stat_replication neither advanced nor reached the
+   * primary's WAL position. The monitor then stops counting it for synchronous replication
+   * (it goes to catchingup; a primary left without quorum standbys goes to wait_primary), so a
+   * one-way partition primary -> standby stalls writes for about this long, not until the
+   * standby's health check fails (pgaf; the reference has no such report). 0 = never report. */
+  TimeMs standby_ack_timeout_ms = 2000;
 
   /* Monitor-side bound: how long after the last evidence a lease is provably expired
    * (drift-scaled lease plus margin). */
