@@ -1,9 +1,9 @@
 /*
  * wal_acks_test.cpp — WalAckTracker: which standbys stopped acknowledging the primary's WAL.
  */
-#include <gtest/gtest.h>
-
 #include "pgaf/core/wal_acks.hpp"
+
+#include <gtest/gtest.h>
 
 namespace pgaf {
 namespace {
