@@ -1378,6 +1378,10 @@ void ScenarioRun::teardown() {
   }
   for (auto& [name, c] : services_) (void)c.wait_for(std::chrono::milliseconds(2000));
   services_.clear();
+  /* lab run returns only once everything it started is gone: the processes killed above that
+   * daemonized (postmasters) are our orphans now — reap them, so none is left even as a zombie */
+  auto orphans = netns::reap_orphans(std::chrono::milliseconds(3000));
+  if (!orphans.ok()) log_line(sc_.name, "teardown: " + orphans.error().message);
 }
 
 void ScenarioRun::collect_logs(bool keep) {
@@ -1501,6 +1505,9 @@ int run_all(const std::vector<Scenario>& scenarios, RunOptions opt) {
     return 2;
   }
   if (!reaped->empty()) std::cout << "lab: reaped leftovers of crashed runs:\n" << *reaped;
+  /* pg_ctl's postmasters are re-parented to us, so teardown can wait until they are gone */
+  if (Status sr = netns::become_subreaper(); !sr.ok())
+    std::cerr << "lab: " << sr.error().to_string() << std::endl;
   auto caps = netns::probe_capabilities();
   if (!caps.ok()) {
     std::cerr << "lab: could not probe kernel capabilities: " << caps.error().to_string()

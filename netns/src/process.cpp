@@ -15,6 +15,8 @@
 #include <pwd.h>
 #include <sched.h>
 #include <signal.h>
+#include <dirent.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,7 +24,12 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <sstream>
 #include <thread>
+#include <vector>
 
 #include "internal.hpp"
 #include "pgaf/netns/network.hpp"
@@ -72,8 +79,85 @@ int drop_to(const UserCredentials& user) noexcept {
 
 /* ---- ChildProcess ---- */
 
+namespace {
+/* pids of the children some ChildProcess still has to reap (reap_orphans leaves them alone) */
+std::mutex g_tracked_mu;
+std::set<pid_t> g_tracked;
+void track(pid_t pid, bool on) {
+  if (pid <= 0) return;
+  std::lock_guard<std::mutex> l(g_tracked_mu);
+  if (on)
+    g_tracked.insert(pid);
+  else
+    g_tracked.erase(pid);
+}
+bool tracked(pid_t pid) {
+  std::lock_guard<std::mutex> l(g_tracked_mu);
+  return g_tracked.count(pid) != 0;
+}
+/* Our children (PPid == self) that no ChildProcess tracks, with their state letter. */
+std::vector<std::pair<pid_t, char>> untracked_children() {
+  std::vector<std::pair<pid_t, char>> out;
+  const pid_t self = ::getpid();
+  DIR* d = ::opendir("/proc");
+  if (d == nullptr) return out;
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    std::ifstream f(std::string("/proc/") + e->d_name + "/stat");
+    std::string line;
+    if (!std::getline(f, line)) continue;
+    /* pid (comm) state ppid ...: comm may hold spaces and parentheses, the last ')' ends it */
+    const auto close = line.rfind(')');
+    if (close == std::string::npos || close + 4 > line.size()) continue;
+    std::istringstream rest(line.substr(close + 2));
+    char state = 0;
+    long ppid = 0;
+    if (!(rest >> state >> ppid) || ppid != self) continue;
+    const auto pid = static_cast<pid_t>(std::strtol(e->d_name, nullptr, 10));
+    if (!tracked(pid)) out.emplace_back(pid, state);
+  }
+  ::closedir(d);
+  return out;
+}
+}  // namespace
+
+Status become_subreaper() {
+  if (::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0)
+    return sys_error(ErrorCode::Internal, "could not become a child subreaper", errno);
+  return Status::Ok();
+}
+
+Result<int> reap_orphans(std::chrono::milliseconds bound) {
+  int reaped = 0;
+  const auto deadline = std::chrono::steady_clock::now() + bound;
+  for (;;) {
+    auto children = untracked_children();
+    if (children.empty()) return reaped;
+    for (const auto& [pid, state] : children) {
+      if (state != 'Z') {
+        (void)::kill(pid, SIGKILL);
+        continue;
+      }
+      int st = 0;
+      if (::waitpid(pid, &st, WNOHANG) == pid) ++reaped;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::string left;
+  for (const auto& [pid, state] : untracked_children())
+    left += (left.empty() ? "" : ", ") + std::to_string(pid) + " (" + state + ")";
+  if (left.empty()) return reaped;
+  return make_error(ErrorCode::Timeout,
+                    "orphaned processes still there after " + std::to_string(bound.count()) +
+                        " ms: " + left,
+                    "they ignore SIGKILL only while in uninterruptible sleep (state D)");
+}
+
 ChildProcess::ChildProcess(pid_t pid, UniqueFd pidfd, std::string description)
-    : pid_(pid), pidfd_(std::move(pidfd)), description_(std::move(description)) {}
+    : pid_(pid), pidfd_(std::move(pidfd)), description_(std::move(description)) {
+  track(pid_, true);
+}
 
 ChildProcess::ChildProcess(ChildProcess&& o) noexcept
     : pid_(std::exchange(o.pid_, -1)),
@@ -147,6 +231,7 @@ Result<int> ChildProcess::wait_for(std::chrono::milliseconds timeout) {
     if (r == pid_) {
       status_ = st;
       pidfd_.reset();
+      track(pid_, false);
       return st;
     }
     if (r < 0 && errno != EINTR)

@@ -601,6 +601,31 @@ TEST_F(NetnsTest, TeardownKillsProcessesInTheNetwork) {
   EXPECT_TRUE(pgaf::netns::list_namespaces(prefix_).empty());
 }
 
+TEST_F(NetnsTest, TeardownLeavesNoDaemonBehindNotEvenAZombie) {
+  /* a child that daemonizes (as pg_ctl starts a postmaster) leaves an orphan in the network;
+   * the lab is a subreaper, so after teardown the orphan is its zombie until reaped */
+  ASSERT_TRUE(pgaf::netns::become_subreaper().ok());
+  pgaf::netns::SpawnOptions o;
+  o.argv = {"sh", "-c", "sleep 60 & exit 0"};
+  auto launcher = net_.spawn("a", o);
+  ASSERT_TRUE(launcher.ok());
+  ASSERT_TRUE(launcher->wait_for(5000ms).ok());
+  pgaf::netns::SpawnOptions keep;
+  keep.argv = {"sleep", "60"};
+  auto tracked = net_.spawn("b", keep); /* a ChildProcess keeps its own child */
+  ASSERT_TRUE(tracked.ok());
+  ASSERT_TRUE(net_.destroy().ok());
+  auto reaped = pgaf::netns::reap_orphans(3000ms);
+  ASSERT_TRUE(reaped.ok()) << reaped.error().to_string();
+  EXPECT_EQ(*reaped, 1) << "the daemonized sleep";
+  auto ws = tracked->wait_for(2000ms);
+  ASSERT_TRUE(ws.ok()) << "reap_orphans must not reap a tracked child";
+  EXPECT_TRUE(WIFSIGNALED(*ws));
+  auto again = pgaf::netns::reap_orphans(100ms);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, 0);
+}
+
 /* ---- input validation ---- */
 
 TEST(NetnsValidation, BadSpecsAreRejectedNamingTheField) {

@@ -119,6 +119,17 @@ class ChildProcess {
   std::optional<int> status_;
 };
 
+/* Make this process the subreaper of its descendants (PR_SET_CHILD_SUBREAPER): a daemon one of
+ * our children starts (pg_ctl's postmaster) is re-parented to us, not to PID 1, so that
+ * reap_orphans() can make sure it is gone. */
+Status become_subreaper();
+
+/* Reap our children that no ChildProcess tracks (orphans re-parented to us): SIGKILL the live
+ * ones, reap the zombies, until none is left or `bound` passes. Returns how many were reaped;
+ * ErrorCode::Timeout naming the survivors if some are left. ChildProcess objects keep their own
+ * children: they are never reaped here. */
+Result<int> reap_orphans(std::chrono::milliseconds bound);
+
 /* ---------------------------------------------------------------------------------------------
  * TCP helpers (sockets are created inside the host's namespace, then usable from any thread)
  * ------------------------------------------------------------------------------------------- */
