@@ -92,7 +92,12 @@ TEST(Seeds, TenThousandSchedulesNoViolation) {
 TEST(Regression, SafetyFindingsPastTenThousandSeeds) {
   const RunOptions o;
   for (std::uint64_t seed :
-       {46144ULL, 94613ULL, 115487ULL, 183684ULL, 203759ULL, 133505ULL, 152005ULL}) {
+       {46144ULL, 94613ULL, 115487ULL, 183684ULL, 203759ULL, 133505ULL, 152005ULL,
+        /* sync_loss in 1..1000000: an election counted a stale report_lsn (fresh_lsn) */
+        384687ULL, 461118ULL, 465998ULL, 467683ULL, 473536ULL, 512907ULL, 522681ULL, 590505ULL,
+        602407ULL, 664817ULL, 715591ULL, 796837ULL, 836695ULL, 892652ULL,
+        /* convergence: a cancelled or unreached maintenance (stop_maintenance) */
+        66458ULL, 99258ULL}) {
     RunResult r = run_schedule(generate_schedule(seed, GenOptions{}), o);
     EXPECT_FALSE(r.violation.has_value())
         << "seed " << seed << ": " << r.violation->kind << ": " << r.violation->detail;

@@ -504,6 +504,13 @@ bool Machine::ms_failover(Node& a, Node* p) {
   std::vector<Node*> candidates;
   int missing = 0;
   int quorum_candidates = 0;
+  /* Its LSN counts for this election only if reported after it provably stopped streaming: a
+   * node that reached report_lsn in an earlier election, was sent back to a streaming goal and
+   * streamed again (e.g. while its agent was down) is "report_lsn" for the monitor with an LSN
+   * from before; electing past it lost the commits it confirmed since (simulator seed 467683) */
+  auto fresh_lsn = [](const Node& n) {
+    return n.stream_stop_time_ms >= 0 && n.wal_report_time_ms >= n.stream_stop_time_ms;
+  };
   for (Node* n : live()) {
     const bool old_primary = is_in_primary_state(*n) || is_being_demoted_primary(*n) ||
                              is_demoted_primary(*n);
@@ -512,8 +519,13 @@ bool Machine::ms_failover(Node& a, Node* p) {
       /* a silent quorum node may hold acknowledged commits unless it provably stopped
        * streaming: it reported report_lsn and has not been given a streaming goal since */
       if (n->replication_quorum &&
-          (n->reported_state != S::ReportLsn || state_streams_from_primary(n->goal_state)))
+          (n->reported_state != S::ReportLsn || state_streams_from_primary(n->goal_state) ||
+           !fresh_lsn(*n)))
         ++missing;
+      continue;
+    }
+    if (n->converged(S::ReportLsn) && !fresh_lsn(*n)) {
+      if (n->replication_quorum) ++missing;
       continue;
     }
     if (n->converged(S::ReportLsn)) {

@@ -784,6 +784,34 @@ TEST(DecideElection, ReportLsnNodeWaitsWhileACandidateIsChosen) {
   EXPECT_EQ(m.goal(2), S::FastForward);
 }
 
+TEST(DecideElection, AReportLsnFromAnEarlierElectionDoesNotCount) {
+  /* simulator seed 467683: node 2 reached report_lsn in an earlier election, was sent back to
+   * secondary, and streamed (confirming synchronous commits) while its agent was down; in the
+   * next election its stored report_lsn and old LSN were taken as its answer, node 3 was elected
+   * and the commits node 2 confirmed were lost */
+  Monitor m;
+  m.build_stable(3);
+  m.advance(3000);
+  m.report(1, S::Primary, 0x1000200, false);
+  m.health(1, Health::Bad);
+  Node& two = m.node(2);
+  two.reported_state = S::ReportLsn;
+  two.goal_state = S::ReportLsn;
+  two.reported_lsn = 0x1000000;
+  two.stream_stop_time_ms = -1; /* it streamed since its last report_lsn */
+  m.report(3, S::ReportLsn, 0x1000100);
+  for (NodeId id : {2, 3}) {
+    EXPECT_NE(m.goal(id), S::PreparePromotion) << "node " << id << " elected on a stale answer";
+    EXPECT_NE(m.goal(id), S::FastForward) << "node " << id << " elected on a stale answer";
+  }
+  /* its fresh answer holds the commits: it wins */
+  m.report(2, S::ReportLsn, 0x1000180);
+  settle(m, 4, {1});
+  EXPECT_TRUE(m.goal(2) == S::PreparePromotion || m.goal(2) == S::StopReplication ||
+              can_take_writes_in_state(m.goal(2)))
+      << to_string(m.goal(2));
+}
+
 TEST(DecideElection, NoStandbyOnThePrimarysTimelineMeansNoFailover) {
   /* simulator seeds 46144, 94613, 115487, 203759: the new primary (timeline 2) was lost before
    * any standby streamed from it; electing a timeline-1 standby lost commits that the previous
