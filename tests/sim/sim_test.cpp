@@ -96,6 +96,8 @@ TEST(Regression, SafetyFindingsPastTenThousandSeeds) {
         /* sync_loss in 1..1000000: an election counted a stale report_lsn (fresh_lsn) */
         384687ULL, 461118ULL, 465998ULL, 467683ULL, 473536ULL, 512907ULL, 522681ULL, 590505ULL,
         602407ULL, 664817ULL, 715591ULL, 796837ULL, 836695ULL, 892652ULL,
+        /* sync_loss: a report_lsn node still streaming answered the election (keeper) */
+        465499ULL, 692572ULL, 899575ULL,
         /* convergence: a cancelled or unreached maintenance (stop_maintenance) */
         66458ULL, 99258ULL}) {
     RunResult r = run_schedule(generate_schedule(seed, GenOptions{}), o);

@@ -584,8 +584,21 @@ Status Keeper::ensure_current_state() {
     case NodeState::StopReplication:
     case NodeState::Catchingup:
       return pg_.ensure_running(200);
-    case NodeState::Secondary:
     case NodeState::ReportLsn: {
+      /* A transition out of report_lsn that failed midway (e.g. follow_primary done, then
+       * check_timeline failed) leaves an upstream configured; when the monitor sends the node
+       * back to report_lsn it must stop streaming, or it confirms commits that the election it
+       * answers does not see (simulator seed 692572). */
+      auto st = pg_.status();
+      if (st && st->running && st->wal_receiver_active) {
+        spdlog::info("report_lsn: PostgreSQL still streams from an upstream, stopping it");
+        if (Status s = run_step(KeeperStep::RestartWithoutUpstream); !s) return s;
+      }
+      Status s = pg_.ensure_running(200);
+      if (!s) return s;
+      return maintain_slots(true);
+    }
+    case NodeState::Secondary: {
       Status s = pg_.ensure_running(200);
       if (!s) return s;
       return maintain_slots(true);
@@ -631,6 +644,16 @@ IterationResult Keeper::iterate() {
   apply_pending_reload();
   IterationResult r;
   auto st = pg_.status();
+  if (state_.current_role == NodeState::ReportLsn && st && st->running &&
+      st->wal_receiver_active) {
+    /* never answer an election while still streaming: the LSN reported would not be final,
+     * and Postgres would go on confirming commits the election does not see (simulator seeds
+     * 692572, 899575; a transition out of report_lsn failed midway) */
+    spdlog::info("report_lsn: PostgreSQL still streams from an upstream, stopping it");
+    if (Status s = run_step(KeeperStep::RestartWithoutUpstream); !s)
+      spdlog::warn("could not stop streaming: {}", s.error().message);
+    st = pg_.status();
+  }
   PgStatus ps = st ? *st : PgStatus{};
   NodeActiveArgs a;
   a.formation = cfg_.formation;

@@ -548,6 +548,12 @@ void World::agent_loop(int n) {
   Agent& a = agent(n);
   if (!a.alive || a.busy || a.call_outstanding) return;
   Pg& p = pg(n);
+  if (a.current == NodeState::ReportLsn && p.running && p.upstream != 0) {
+    /* never answer an election while still streaming: the LSN would not be final (seed
+     * 899575). As Keeper::iterate does. */
+    agent_ensure_state(n);
+    if (a.busy) return;
+  }
   if (a.seen_pg_epoch != p.epoch) {
     /* Postgres restarted, stopped or was promoted under us: forget the lease. */
     if (a.lease.expires_at() >= 0 && !(p.running && p.primary)) a.lease.revoke();
@@ -650,6 +656,17 @@ void World::agent_ensure_state(int n) {
   } else if (must_be_stopped(a.current) && p.running) {
     TR(who_node(n).c_str(), "ensure state {}: stop postgres", to_string(a.current));
     pg_stop(n, true);
+  } else if (a.current == NodeState::ReportLsn && p.running && p.upstream != 0) {
+    /* a transition out of report_lsn that failed midway left an upstream configured; the
+     * monitor sent the node back to report_lsn: it must stop streaming, or it confirms commits
+     * the election it answers does not see (simulator seed 692572). As Keeper does. */
+    a.busy = true;
+    a.transition_id++;
+    a.target = a.current;
+    a.steps = {KeeperStep::RestartWithoutUpstream};
+    a.step_idx = 0;
+    TR(who_node(n).c_str(), "ensure state {}: restart without upstream", to_string(a.current));
+    agent_next_step(n);
   }
 }
 

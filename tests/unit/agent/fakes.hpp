@@ -93,6 +93,8 @@ class FakePostgres final : public PostgresControl {
     s.tli = tli;
     s.lsn = lsn;
     s.system_identifier = 7000000000000000001;
+    /* a standby streams while it has an upstream configured */
+    s.wal_receiver_active = in_recovery && standby && standby->upstream.has_value();
     return s;
   }
   Status set_read_only(bool on) override {

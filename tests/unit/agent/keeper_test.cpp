@@ -105,6 +105,23 @@ TEST(Keeper, AStandbyGivesNoAcknowledgementVerdict) {
   EXPECT_FALSE(r.monitor.reports.back().stale_standbys.has_value());
 }
 
+TEST(Keeper, ReportLsnNeverAnswersAnElectionWhileStreaming) {
+  /* simulator seeds 692572, 899575: a transition out of report_lsn failed after it configured
+   * an upstream; sent back to report_lsn, the node answered the election with an LSN that was
+   * not final and went on confirming commits the election did not see */
+  Rig r;
+  r.pg.initialized = r.pg.running = r.pg.in_recovery = true;
+  StandbySetup streaming;
+  streaming.upstream = Upstream{"10.0.0.1", 5432, 1};
+  r.pg.standby = streaming;
+  r.monitor.goal = NodeState::ReportLsn;
+  r.start(NodeState::ReportLsn, NodeState::ReportLsn);
+  r.monitor.node_active_down = true; /* no reply: only the report itself is at stake */
+  r.keeper->iterate();
+  EXPECT_TRUE(r.pg.has_op("standby_setup(none)")) << "it must stop streaming before it reports";
+  EXPECT_FALSE(r.pg.standby && r.pg.standby->upstream) << "no upstream left";
+}
+
 TEST(Keeper, InitPrimaryWithoutLeaseStaysReadOnly) {
   Rig r;
   r.monitor.goal = NodeState::Single;
