@@ -370,8 +370,11 @@ void Machine::proceed(Node& a) {
     }
     if (p != nullptr && p->id != aid && !is_maintenance_goal(p->goal_state)) {
       /* an old primary already demoted stays so (no keeper edge back: F13) */
-      if (state_belongs_to_primary(p->reported_state) || can_take_writes_in_state(p->goal_state) ||
-          p->goal_state == S::Draining)
+      /* ...nor is one whose goal is already demoted (its report is stale: it was cut off; the
+       * keeper has no demoted -> demote_timeout edge, simulator seed 259481) */
+      if ((state_belongs_to_primary(p->reported_state) ||
+           can_take_writes_in_state(p->goal_state) || p->goal_state == S::Draining) &&
+          p->goal_state != S::Demoted)
         assign(*p, S::DemoteTimeout, "a standby is being promoted");
       assign(a, S::StopReplication, "the old primary is being demoted");
       return;

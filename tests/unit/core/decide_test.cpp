@@ -812,6 +812,19 @@ TEST(DecideElection, AReportLsnFromAnEarlierElectionDoesNotCount) {
       << to_string(m.goal(2));
 }
 
+TEST(DecideElection, AnOldPrimaryAlreadyToldDemotedIsNotSentBackToDemoteTimeout) {
+  /* simulator seed 259481: cut off, the old primary still "reports" primary to the monitor
+   * while its goal is demoted; a second election's candidate reached prepare_promotion */
+  Monitor m;
+  m.build_stable(3);
+  m.node(1).goal_state = S::Demoted;
+  m.node(2).reported_state = S::PreparePromotion;
+  m.node(2).goal_state = S::PreparePromotion;
+  m.report(2, S::PreparePromotion);
+  EXPECT_EQ(m.goal(1), S::Demoted) << "the keeper has no demoted -> demote_timeout edge";
+  EXPECT_EQ(m.goal(2), S::StopReplication);
+}
+
 TEST(DecideElection, NoStandbyOnThePrimarysTimelineMeansNoFailover) {
   /* simulator seeds 46144, 94613, 115487, 203759: the new primary (timeline 2) was lost before
    * any standby streamed from it; electing a timeline-1 standby lost commits that the previous
