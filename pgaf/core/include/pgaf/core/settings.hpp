@@ -16,11 +16,12 @@
 #include <vector>
 
 #include "pgaf/core/error.hpp"
+#include "pgaf/core/lsn.hpp"
 
 namespace pgaf {
 
 using TimeMs = std::int64_t; /* milliseconds on some monotonic clock (whose clock: see each use) */
-using Lsn = std::uint64_t;   /* a WAL position, as pg_lsn */
+/* Lsn (a WAL position) and its text form: pgaf/core/lsn.hpp */
 
 struct Settings {
   /* ---- monitor: health checks (GUCs pgautofailover.health_check_*) ---- */
