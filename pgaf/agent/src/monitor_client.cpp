@@ -134,8 +134,9 @@ class PqxxMonitorClient final : public MonitorClient {
         formation, group);
     if (!r) return r.error();
     auto v = addresses(*r);
-    if (v.empty()) return std::optional<NodeAddress>{};
-    return std::optional<NodeAddress>{v[0]};
+    if (!v) return v.error();
+    if (v->empty()) return std::optional<NodeAddress>{};
+    return std::optional<NodeAddress>{(*v)[0]};
   }
 
   Result<std::string> synchronous_standby_names(const std::string& formation,
@@ -394,7 +395,7 @@ class PqxxMonitorClient final : public MonitorClient {
     return a;
   }
 
-  static std::vector<NodeAddress> addresses(const pqxx::result& r) {
+  static Result<std::vector<NodeAddress>> addresses(const pqxx::result& r) {
     std::vector<NodeAddress> out;
     for (const auto& row : r) {
       NodeAddress n;
@@ -402,8 +403,11 @@ class PqxxMonitorClient final : public MonitorClient {
       n.name = row[1].c_str();
       n.host = row[2].c_str();
       n.port = row[3].as<int>();
-      auto l = parse_lsn(row[4].is_null() ? "0/0" : row[4].c_str());
-      n.lsn = l ? *l : 0;
+      if (!row[4].is_null()) { /* NULL: no position known (lsn.hpp) */
+        auto l = parse_lsn_or_error(row[4].c_str());
+        if (!l) return make_error(ErrorCode::Monitor, "monitor: " + l.error().message);
+        n.lsn = *l;
+      }
       n.is_primary = row[5].as<bool>();
       out.push_back(n);
     }
