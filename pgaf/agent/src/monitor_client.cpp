@@ -2,8 +2,9 @@
  * monitor_client.cpp — the libpqxx MonitorClient: the monitor SQL API of upstream-design.md §5.2.
  *
  * Invariants: one connection for calls and one for LISTEN, both re-established on failure; every
- * connection attempt is bounded (connect_timeout, libpq's minimum is 2 s) and every statement is
- * bounded by statement_timeout = monitor_call_timeout_ms. Server errors map back to our error
+ * connection attempt is bounded by connect_timeout = monitor_call_timeout_ms rounded up to whole
+ * seconds (unless the URI sets its own; libpq 15 reads 1 as 2, its minimum) and every statement
+ * is bounded by statement_timeout = monitor_call_timeout_ms. Server errors map back to our error
  * codes through their SQLSTATE (the monitor raises them from the same table).
  */
 #include <spdlog/spdlog.h>
@@ -339,7 +340,10 @@ class PqxxMonitorClient final : public MonitorClient {
  private:
   std::string conninfo() const {
     std::string c = uri_;
-    if (c.find("connect_timeout") == std::string::npos) c = with_param(c, "connect_timeout=2");
+    if (c.find("connect_timeout") == std::string::npos) {
+      c = with_param(c, "connect_timeout=" + std::to_string(Settings::connect_timeout_seconds(
+                                                 s_.monitor_call_timeout_ms)));
+    }
     if (c.find("application_name") == std::string::npos) {
       c = with_param(c, "application_name=pg_autoctl");
     }
