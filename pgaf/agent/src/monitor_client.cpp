@@ -271,7 +271,7 @@ class PqxxMonitorClient final : public MonitorClient {
       s.candidate_priority = row[7].as<int>();
       s.replication_quorum = row[8].as<bool>();
       s.tli = row[9].is_null() ? 0 : row[9].as<int>();
-      s.lsn = row[10].is_null() ? "0/0" : row[10].c_str();
+      s.lsn = row[10].is_null() ? format_lsn(0) : row[10].c_str();
       s.health = row[11].is_null() ? -1 : row[11].as<int>();
       out.push_back(s);
     }
