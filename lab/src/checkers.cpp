@@ -11,6 +11,8 @@
 #include <map>
 #include <set>
 
+#include "pgaf/core/state.hpp"
+
 namespace pgaf::lab {
 namespace {
 
@@ -35,10 +37,6 @@ std::vector<const Op*> acked(const History& h) {
 bool promoting_goal(const std::string& s) {
   return s == "report_lsn" || s == "prepare_promotion" || s == "stop_replication" ||
          s == "fast_forward";
-}
-
-bool writable_reported(const std::string& s) {
-  return s == "wait_primary" || s == "primary" || s == "single";
 }
 
 }  // namespace
@@ -303,8 +301,8 @@ Verdict check_rto(const History& h, const CheckConfig& c, std::vector<FaultRto>*
       if (e.t_ms < f.start_ms || e.t_ms > r.window_end_ms) continue;
       if (!t_detect && targets.count(e.node)) t_detect = e.t_ms;
       if (!t_decide && promoting_goal(e.goal)) t_decide = e.t_ms;
-      if (!t_promote && t_decide && writable_reported(e.reported) && e.t_ms >= *t_decide &&
-          (!targets.count(e.node) || f.action == "switchover")) {
+      if (!t_promote && t_decide && pgaf::can_take_writes_in_state(e.reported) &&
+          e.t_ms >= *t_decide && (!targets.count(e.node) || f.action == "switchover")) {
         t_promote = e.t_ms;
       }
     }
@@ -360,7 +358,7 @@ Verdict check_failover(const History& h, const CheckConfig& c) {
   bool promoted_sample = false;
   nlohmann::json sample_witness;
   for (const auto& s : h.fsm) {
-    if (s.node != h.initial_primary && writable_reported(s.reported) &&
+    if (s.node != h.initial_primary && pgaf::can_take_writes_in_state(s.reported) &&
         s.t_ms >= h.phases.faults_start_ms && h.phases.faults_start_ms >= 0) {
       promoted_sample = true;
       sample_witness = {{"t_ms", s.t_ms}, {"node", s.node}, {"reported", s.reported}};

@@ -200,17 +200,6 @@ std::vector<std::string> PgConn::notifications() {
   return out;
 }
 
-Lsn parse_lsn(const std::string& s) {
-  const auto slash = s.find('/');
-  if (slash == std::string::npos || slash == 0 || slash + 1 >= s.size()) return 0;
-  char* end = nullptr;
-  const unsigned long long hi = std::strtoull(s.substr(0, slash).c_str(), &end, 16);
-  if (*end != '\0') return 0;
-  const unsigned long long lo = std::strtoull(s.substr(slash + 1).c_str(), &end, 16);
-  if (*end != '\0') return 0;
-  return static_cast<Lsn>((hi << 32) | (lo & 0xffffffffULL));
-}
-
 int timeline_of_walfile(const std::string& walfile) {
   if (walfile.size() != 24) return 0;
   char* end = nullptr;

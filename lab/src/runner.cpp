@@ -33,6 +33,7 @@
 #include <sstream>
 #include <thread>
 
+#include "pgaf/core/state.hpp"
 #include "pgaf/lab/checkers.hpp"
 #include "pgaf/lab/pg.hpp"
 #include "pgaf/netns/network.hpp"
@@ -192,10 +193,6 @@ struct Recorder {
     return sample_now;
   }
 };
-
-bool writable_state(const std::string& s) {
-  return s == "primary" || s == "wait_primary" || s == "single";
-}
 
 struct HostDirs {
   std::string name;
@@ -607,7 +604,7 @@ Status ScenarioRun::build_formation() {
       if (Status s = wait_for(
               [&] {
                 auto f = rec_.fsm_snapshot();
-                return f.count("node1") && writable_state(f["node1"].reported) &&
+                return f.count("node1") && pgaf::can_take_writes_in_state(f["node1"].reported) &&
                        f["node1"].reported == f["node1"].goal;
               },
               left(), "waiting for node1 to become a writable primary");
@@ -694,7 +691,7 @@ Status ScenarioRun::build_formation() {
       !s.ok())
     return s;
   for (const auto& [n, s] : rec_.fsm_snapshot()) {
-    if (writable_state(s.reported)) rec_.h.initial_primary = n;
+    if (pgaf::can_take_writes_in_state(s.reported)) rec_.h.initial_primary = n;
   }
   std::string uri = "postgresql://";
   for (int i = 1; i <= sc_.formation.nodes; ++i) {
@@ -823,7 +820,7 @@ void ScenarioRun::sampler_loop(const HostDirs& h) {
         s.in_recovery = r[0].value_or("") == "true";
         s.read_only = r[1].value_or("") == "on";
         s.timeline = r[2] ? std::atoi(r[2]->c_str()) : 0;
-        s.lsn = r[3] ? parse_lsn(*r[3]) : 0;
+        s.lsn = r[3] ? parse_lsn(*r[3]).value_or(0) : 0; /* NULL or malformed: 0, unknown */
       }
     }
     s.t_ms = rec_.now();
@@ -881,7 +878,7 @@ void ScenarioRun::client_loop(int client) {
           auto it = by_address.find(r[0].value_or(""));
           op.node = it == by_address.end() ? r[0].value_or("?") : it->second;
           op.timeline = r[1] ? timeline_of_walfile(*r[1]) : 0;
-          op.lsn = r[2] ? parse_lsn(*r[2]) : 0;
+          op.lsn = r[2] ? parse_lsn(*r[2]).value_or(0) : 0; /* NULL or malformed: 0, unknown */
         }
         if (op.node.rfind("node", 0) != 0 || op.timeline < 1) {
           /* an answer we cannot attribute is recorded as unknown, never as a clean ok */
@@ -949,7 +946,8 @@ std::string ScenarioRun::resolve_target(const Target& t) {
     case Target::Kind::Primary: {
       std::string best;
       for (const auto& [n, s] : fsm) {
-        if (writable_state(s.reported) && (best.empty() || s.goal == s.reported)) best = n;
+        if (pgaf::can_take_writes_in_state(s.reported) && (best.empty() || s.goal == s.reported))
+          best = n;
       }
       if (!best.empty()) return best;
       for (const auto& [n, s] : rec_.sample_snapshot()) {
@@ -1303,7 +1301,7 @@ void ScenarioRun::await_convergence() {
 void ScenarioRun::final_read() {
   std::string primary;
   for (const auto& [n, s] : rec_.fsm_snapshot()) {
-    if (writable_state(s.reported) && s.reported == s.goal) primary = n;
+    if (pgaf::can_take_writes_in_state(s.reported) && s.reported == s.goal) primary = n;
   }
   if (primary.empty()) {
     for (const auto& [n, s] : rec_.sample_snapshot()) {

@@ -97,7 +97,8 @@ bool FenceGuard::tick() {
      * received after that sample (error bounded by the sampling period). */
     /* Make the standbys reply every ~200 ms rather than every wal_receiver_status_interval
      * (1 s): a few bytes of WAL, no commit, never waits for a standby. */
-    if (armed_ && (last_heartbeat_ms_ < 0 || now - last_heartbeat_ms_ >= 200)) {
+    if (armed_ &&
+        (last_heartbeat_ms_ < 0 || now - last_heartbeat_ms_ >= s_.standby_heartbeat_interval_ms)) {
       last_heartbeat_ms_ = now;
       (void)pg_.emit_heartbeat();
     }
@@ -123,7 +124,7 @@ bool FenceGuard::tick() {
   if (!ro) spdlog::error("fencing: {}", ro.error().to_string());
   Status term = pg_.terminate_client_backends();
   if (!term) spdlog::error("fencing: {}", term.error().to_string());
-  Status stop = pg_.ensure_stopped(10000);
+  Status stop = pg_.ensure_stopped(s_.fence_stop_timeout_ms);
   if (!stop) spdlog::error("fencing: {}", stop.error().to_string());
   armed_ = false;
   fenced_ = true;
@@ -276,7 +277,7 @@ Status Keeper::apply_sync_names(bool wait_for_catchup) {
 Status Keeper::run_step(KeeperStep step) {
   step_log_.emplace_back(to_string(step));
   spdlog::debug("step {}", to_string(step));
-  const TimeMs start_timeout = 30000;
+  const TimeMs start_timeout = cfg_.settings.postgres_start_timeout_ms;
   switch (step) {
     case KeeperStep::InitPrimary: {
       if (!pg_.pgdata_initialized()) {
@@ -386,12 +387,15 @@ Status Keeper::run_step(KeeperStep step) {
       if (!st || !st->running) return pg_.ensure_running(start_timeout);
       if (Status s = pg_.reload(); !s) return s;
       /* L6 (fencing.md): report only once the WAL receiver is really gone */
-      TimeMs deadline = clock_.now_ms() + 5000;
+      TimeMs deadline = clock_.now_ms() + cfg_.settings.prepare_promotion_walreceiver_ms;
       while (true) {
         auto now_st = pg_.status();
         if (now_st && now_st->running && !now_st->wal_receiver_active) return Status::Ok();
         if (clock_.now_ms() >= deadline || stop_requested()) {
-          return make_error(ErrorCode::Timeout, "the WAL receiver did not stop within 5 s");
+          return make_error(ErrorCode::Timeout,
+                            "the WAL receiver did not stop within " +
+                                std::to_string(cfg_.settings.prepare_promotion_walreceiver_ms) +
+                                " ms");
         }
         clock_.sleep_ms(10);
       }
@@ -565,7 +569,8 @@ Status Keeper::ensure_current_state() {
     if (!guard_.may_write()) return Status::Ok(); /* the guard owns this case */
     auto st = pg_.status();
     if (!st || !st->running) {
-      Status s = pg_.ensure_running(guard_.fenced() ? 30000 : 200);
+      Status s = pg_.ensure_running(guard_.fenced() ? cfg_.settings.postgres_start_timeout_ms
+                                                    : cfg_.settings.postgres_running_check_ms);
       if (!s) return s;
       st = pg_.status();
       if (!st) return st.error();
@@ -583,7 +588,7 @@ Status Keeper::ensure_current_state() {
     case NodeState::PreparePromotion:
     case NodeState::StopReplication:
     case NodeState::Catchingup:
-      return pg_.ensure_running(200);
+      return pg_.ensure_running(cfg_.settings.postgres_running_check_ms);
     case NodeState::ReportLsn: {
       /* A transition out of report_lsn that failed midway (e.g. follow_primary done, then
        * check_timeline failed) leaves an upstream configured; when the monitor sends the node
@@ -594,12 +599,12 @@ Status Keeper::ensure_current_state() {
         spdlog::info("report_lsn: PostgreSQL still streams from an upstream, stopping it");
         if (Status s = run_step(KeeperStep::RestartWithoutUpstream); !s) return s;
       }
-      Status s = pg_.ensure_running(200);
+      Status s = pg_.ensure_running(cfg_.settings.postgres_running_check_ms);
       if (!s) return s;
       return maintain_slots(true);
     }
     case NodeState::Secondary: {
-      Status s = pg_.ensure_running(200);
+      Status s = pg_.ensure_running(cfg_.settings.postgres_running_check_ms);
       if (!s) return s;
       return maintain_slots(true);
     }
@@ -607,7 +612,7 @@ Status Keeper::ensure_current_state() {
     case NodeState::DemoteTimeout:
     case NodeState::Draining: {
       auto st = pg_.status();
-      if (st && st->running) return pg_.ensure_stopped(30000);
+      if (st && st->running) return pg_.ensure_stopped(cfg_.settings.postgres_stop_timeout_ms);
       return Status::Ok();
     }
     default:
@@ -757,7 +762,7 @@ int Keeper::run(const std::atomic<bool>& stop_requested) {
       return exit_code(ErrorCode::Dropped);
     }
     immediate = r.transitioned;
-    if (r.failed) clock_.sleep_ms(100);
+    if (r.failed) clock_.sleep_ms(cfg_.settings.node_active_retry_delay_ms);
   }
   return 0;
 }

@@ -2,8 +2,9 @@
  * monitor_client.cpp — the libpqxx MonitorClient: the monitor SQL API of upstream-design.md §5.2.
  *
  * Invariants: one connection for calls and one for LISTEN, both re-established on failure; every
- * connection attempt is bounded (connect_timeout, libpq's minimum is 2 s) and every statement is
- * bounded by statement_timeout = monitor_call_timeout_ms. Server errors map back to our error
+ * connection attempt is bounded by connect_timeout = monitor_call_timeout_ms rounded up to whole
+ * seconds (unless the URI sets its own; libpq 15 reads 1 as 2, its minimum) and every statement
+ * is bounded by statement_timeout = monitor_call_timeout_ms. Server errors map back to our error
  * codes through their SQLSTATE (the monitor raises them from the same table).
  */
 #include <spdlog/spdlog.h>
@@ -148,8 +149,9 @@ class PqxxMonitorClient final : public MonitorClient {
         formation, group);
     if (!r) return r.error();
     auto v = addresses(*r);
-    if (v.empty()) return std::optional<NodeAddress>{};
-    return std::optional<NodeAddress>{v[0]};
+    if (!v) return v.error();
+    if (v->empty()) return std::optional<NodeAddress>{};
+    return std::optional<NodeAddress>{(*v)[0]};
   }
 
   Result<std::string> synchronous_standby_names(const std::string& formation,
@@ -283,7 +285,7 @@ class PqxxMonitorClient final : public MonitorClient {
       s.candidate_priority = row[7].as<int>();
       s.replication_quorum = row[8].as<bool>();
       s.tli = row[9].is_null() ? 0 : row[9].as<int>();
-      s.lsn = row[10].is_null() ? "0/0" : row[10].c_str();
+      s.lsn = row[10].is_null() ? format_lsn(0) : row[10].c_str();
       s.health = row[11].is_null() ? -1 : row[11].as<int>();
       out.push_back(s);
     }
@@ -352,7 +354,10 @@ class PqxxMonitorClient final : public MonitorClient {
  private:
   std::string conninfo() const {
     std::string c = uri_;
-    if (c.find("connect_timeout") == std::string::npos) c = with_param(c, "connect_timeout=2");
+    if (c.find("connect_timeout") == std::string::npos) {
+      c = with_param(c, "connect_timeout=" + std::to_string(Settings::connect_timeout_seconds(
+                                                 s_.monitor_call_timeout_ms)));
+    }
     if (c.find("application_name") == std::string::npos) {
       c = with_param(c, "application_name=pg_autoctl");
     }
@@ -408,7 +413,7 @@ class PqxxMonitorClient final : public MonitorClient {
     return a;
   }
 
-  static std::vector<NodeAddress> addresses(const pqxx::result& r) {
+  static Result<std::vector<NodeAddress>> addresses(const pqxx::result& r) {
     std::vector<NodeAddress> out;
     for (const auto& row : r) {
       NodeAddress n;
@@ -416,8 +421,11 @@ class PqxxMonitorClient final : public MonitorClient {
       n.name = row[1].c_str();
       n.host = row[2].c_str();
       n.port = row[3].as<int>();
-      auto l = parse_lsn(row[4].is_null() ? "0/0" : row[4].c_str());
-      n.lsn = l ? *l : 0;
+      if (!row[4].is_null()) { /* NULL: no position known (lsn.hpp) */
+        auto l = parse_lsn_or_error(row[4].c_str());
+        if (!l) return make_error(ErrorCode::Monitor, "monitor: " + l.error().message);
+        n.lsn = *l;
+      }
       n.is_primary = row[5].as<bool>();
       out.push_back(n);
     }

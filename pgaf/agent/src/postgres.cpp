@@ -26,21 +26,6 @@ namespace pgaf::agent {
 
 namespace fs = std::filesystem;
 
-std::string format_lsn(Lsn lsn) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%X/%X", static_cast<unsigned>(lsn >> 32),
-                static_cast<unsigned>(lsn & 0xffffffffu));
-  return buf;
-}
-
-Result<Lsn> parse_lsn(const std::string& s) {
-  unsigned hi = 0, lo = 0;
-  if (std::sscanf(s.c_str(), "%X/%X", &hi, &lo) != 2) {
-    return make_error(ErrorCode::InvalidArgument, "invalid LSN \"" + s + "\"");
-  }
-  return (static_cast<Lsn>(hi) << 32) | lo;
-}
-
 Status write_expected_status(const std::string& path, PgExpected e) {
   Status d = make_dirs(fs::path(path).parent_path().string());
   if (!d) return d;
@@ -322,8 +307,9 @@ class RealPostgres final : public PostgresControl {
     st.read_only = (ro == "on" || ro == "true" || ro == "1");
     st.tli = row[2].is_null() ? 0 : row[2].as<int>();
     if (!row[3].is_null()) {
-      auto l = parse_lsn(row[3].c_str());
-      if (l) st.lsn = *l;
+      auto l = parse_lsn_or_error(row[3].c_str());
+      if (!l) return l.error();
+      st.lsn = *l;
     }
     st.system_identifier = row[4].as<std::int64_t>();
     st.sync_state = row[5].c_str();
@@ -398,8 +384,9 @@ class RealPostgres final : public PostgresControl {
       SlotInfo s;
       s.name = row[0].c_str();
       s.active = row[1].as<bool>();
-      auto l = parse_lsn(row[2].c_str());
-      s.restart_lsn = l ? *l : 0;
+      auto l = parse_lsn_or_error(row[2].c_str());
+      if (!l) return l.error();
+      s.restart_lsn = *l;
       out.push_back(s);
     }
     return out;
@@ -569,7 +556,7 @@ class RealPostgres final : public PostgresControl {
   Result<Lsn> replay_lsn() override {
     auto r = query("SELECT coalesce(pg_last_wal_replay_lsn(), '0/0')::text");
     if (!r) return r.error();
-    return parse_lsn((*r)[0][0].c_str());
+    return parse_lsn_or_error((*r)[0][0].c_str());
   }
 
   Result<int> upstream_timeline(const Upstream& from) override {

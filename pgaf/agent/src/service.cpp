@@ -259,7 +259,7 @@ class Postmaster {
         if (sig != SIGKILL) {
           sig = sig == SIGINT ? SIGQUIT : SIGKILL;
           ::kill(pid, sig);
-          deadline = clock.now_ms() + 5000;
+          deadline = clock.now_ms() + cfg_.settings.stop_escalation_ms;
         }
       }
       clock.sleep_ms(20);
@@ -276,7 +276,9 @@ class Postmaster {
 class Controller {
  public:
   Controller(const Config& cfg, std::string expected_path)
-      : pm_(cfg), expected_path_(std::move(expected_path)) {}
+      : pm_(cfg),
+        expected_path_(std::move(expected_path)),
+        stop_timeout_ms_(cfg.settings.postgres_stop_timeout_ms) {}
 
   void step() {
     PgExpected e = read_expected_status(expected_path_);
@@ -300,16 +302,17 @@ class Controller {
         was_running_ = true;
       }
     } else if (e == PgExpected::Stopped) {
-      if (running) pm_.stop(SIGINT, 30000);
+      if (running) pm_.stop(SIGINT, stop_timeout_ms_);
       was_running_ = false;
       failures_ = 0;
     }
   }
-  void stop(int sig) { pm_.stop(sig == SIGQUIT ? SIGQUIT : SIGINT, 30000); }
+  void stop(int sig) { pm_.stop(sig == SIGQUIT ? SIGQUIT : SIGINT, stop_timeout_ms_); }
 
  private:
   Postmaster pm_;
   std::string expected_path_;
+  TimeMs stop_timeout_ms_;
   SystemClock clock_;
   TimeMs next_start_ = 0;
   int failures_ = 0;
@@ -393,7 +396,7 @@ int run_supervisor(const Config& cfg, int verbosity) {
     if (!stopping && g_signal != 0) {
       stop_sig = g_signal;
       stopping = true;
-      stop_deadline = clock.now_ms() + 60000;
+      stop_deadline = clock.now_ms() + cfg.settings.service_stop_timeout_ms;
       spdlog::info("stop requested ({}): stopping the services", strsignal(stop_sig));
       /* node-active first, so it does not react to Postgres stopping */
       for (auto it = services.rbegin(); it != services.rend(); ++it) {
@@ -415,7 +418,7 @@ int run_supervisor(const Config& cfg, int verbosity) {
         spdlog::info("the {} service reports this node was dropped: stopping", s.name);
         stopping = true;
         stop_sig = SIGTERM;
-        stop_deadline = clock.now_ms() + 60000;
+        stop_deadline = clock.now_ms() + cfg.settings.service_stop_timeout_ms;
         result = code;
         for (auto& o : services)
           if (o.child && o.child->running()) ::kill(o.child->id(), SIGTERM);
@@ -425,7 +428,7 @@ int run_supervisor(const Config& cfg, int verbosity) {
         spdlog::error("the {} service failed fatally: stopping", s.name);
         stopping = true;
         stop_sig = SIGTERM;
-        stop_deadline = clock.now_ms() + 60000;
+        stop_deadline = clock.now_ms() + cfg.settings.service_stop_timeout_ms;
         result = code;
         for (auto& o : services)
           if (o.child && o.child->running()) ::kill(o.child->id(), SIGTERM);
@@ -436,7 +439,7 @@ int run_supervisor(const Config& cfg, int verbosity) {
       if (s.restarts.size() >= 5) {
         spdlog::error("the {} service failed 5 times in 300 s: stopping", s.name);
         stopping = true;
-        stop_deadline = now + 60000;
+        stop_deadline = now + cfg.settings.service_stop_timeout_ms;
         result = exit_code(ErrorCode::Internal);
         for (auto& o : services)
           if (o.child && o.child->running()) ::kill(o.child->id(), SIGTERM);
@@ -454,7 +457,7 @@ int run_supervisor(const Config& cfg, int verbosity) {
       spdlog::warn("services did not stop in time: killing them");
       for (auto& s : services)
         if (s.child && s.child->running()) ::kill(s.child->id(), SIGKILL);
-      stop_deadline = clock.now_ms() + 5000;
+      stop_deadline = clock.now_ms() + cfg.settings.stop_escalation_ms;
     }
     clock.sleep_ms(20);
   }
@@ -530,7 +533,7 @@ std::int64_t read_system_identifier(const Config& cfg) {
   spec.program = cfg.bindir() + "/pg_controldata";
   spec.args = {cfg.pgdata};
   spec.env_set["LC_ALL"] = "C";
-  spec.timeout_ms = 10000;
+  spec.timeout_ms = cfg.settings.pg_controldata_timeout_ms;
   auto r = runner->run(spec);
   if (r.exit_code != 0) return 0;
   auto pos = r.output.find("Database system identifier:");
@@ -550,7 +553,7 @@ Status create_monitor(const Config& cfg) {
     spec.program = cfg.bindir() + "/initdb";
     spec.args = {"-D", cfg.pgdata, "-U", cfg.username, "-E", "UTF8", "--locale=C"};
     if (std::getenv("PG_REGRESS_SOCK_DIR") != nullptr) spec.args.push_back("--no-sync");
-    spec.timeout_ms = 120000;
+    spec.timeout_ms = cfg.settings.initdb_timeout_ms;
     auto r = runner->run(spec);
     if (r.exit_code != 0) {
       return make_error(ErrorCode::Pgctl, "initdb failed for \"" + cfg.pgdata + "\"", {}, r.output);
@@ -583,19 +586,23 @@ Status create_monitor(const Config& cfg) {
       std::getenv("PG_REGRESS_SOCK_DIR") != nullptr
           ? std::string(std::getenv("PG_REGRESS_SOCK_DIR"))
           : (cfg.host.empty() || cfg.host[0] != '/' ? default_socket_dir() : cfg.host);
+  /* pg_ctl -t is whole seconds; its process gets 10 s more to report */
+  const std::string pg_ctl_seconds =
+      std::to_string(Settings::connect_timeout_seconds(cfg.settings.pg_ctl_timeout_ms));
+  const TimeMs pg_ctl_process_timeout_ms = cfg.settings.pg_ctl_timeout_ms + 10000;
   ProcessSpec start;
   start.program = cfg.pg_ctl;
   start.args = {"-D",
                 cfg.pgdata,
                 "-w",
                 "-t",
-                "60",
+                pg_ctl_seconds,
                 "-l",
                 cfg.pgdata + "/startup.log",
                 "-o",
                 "-p " + std::to_string(cfg.port) + " -k '" + sock + "'",
                 "start"};
-  start.timeout_ms = 70000;
+  start.timeout_ms = pg_ctl_process_timeout_ms;
   /* bounded retry: the port may be briefly held (e.g. by an ephemeral client socket) */
   ProcessResult r;
   for (int attempt = 1; attempt <= 3; ++attempt) {
@@ -611,9 +618,11 @@ Status create_monitor(const Config& cfg) {
   }
   Status result = Status::Ok();
   try {
-    std::string base = "port=" + std::to_string(cfg.port) +
-                       " host=" + (sock.empty() ? std::string("127.0.0.1") : sock) +
-                       " user=" + cfg.username + " connect_timeout=10";
+    std::string base =
+        "port=" + std::to_string(cfg.port) +
+        " host=" + (sock.empty() ? std::string("127.0.0.1") : sock) + " user=" + cfg.username +
+        " connect_timeout=" +
+        std::to_string(Settings::connect_timeout_seconds(cfg.settings.local_connect_timeout_ms));
     {
       pqxx::connection c(base + " dbname=postgres");
       pqxx::nontransaction tx(c);
@@ -639,8 +648,8 @@ Status create_monitor(const Config& cfg) {
   }
   ProcessSpec stop;
   stop.program = cfg.pg_ctl;
-  stop.args = {"-D", cfg.pgdata, "-w", "-t", "60", "-m", "fast", "stop"};
-  stop.timeout_ms = 70000;
+  stop.args = {"-D", cfg.pgdata, "-w", "-t", pg_ctl_seconds, "-m", "fast", "stop"};
+  stop.timeout_ms = pg_ctl_process_timeout_ms;
   (void)runner->run(stop);
   return result;
 }

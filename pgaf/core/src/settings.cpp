@@ -45,6 +45,19 @@ const std::vector<Field>& fields() {
       {"listen_notifications_timeout_ms", [](Settings& s) -> std::int64_t& { return s.listen_notifications_timeout_ms; }, 1, 86400000},
       {"prepare_promotion_catchup_ms", [](Settings& s) -> std::int64_t& { return s.prepare_promotion_catchup_ms; }, 0, 3600000},
       {"standby_ack_timeout_ms", [](Settings& s) -> std::int64_t& { return s.standby_ack_timeout_ms; }, 0, 3600000},
+      {"prepare_promotion_walreceiver_ms", [](Settings& s) -> std::int64_t& { return s.prepare_promotion_walreceiver_ms; }, 0, 3600000},
+      {"node_active_retry_delay_ms", [](Settings& s) -> std::int64_t& { return s.node_active_retry_delay_ms; }, 0, 3600000},
+      {"standby_heartbeat_interval_ms", [](Settings& s) -> std::int64_t& { return s.standby_heartbeat_interval_ms; }, 1, 3600000},
+      {"fence_stop_timeout_ms", [](Settings& s) -> std::int64_t& { return s.fence_stop_timeout_ms; }, 1, 3600000},
+      {"postgres_start_timeout_ms", [](Settings& s) -> std::int64_t& { return s.postgres_start_timeout_ms; }, 1, 3600000},
+      {"postgres_running_check_ms", [](Settings& s) -> std::int64_t& { return s.postgres_running_check_ms; }, 0, 3600000},
+      {"postgres_stop_timeout_ms", [](Settings& s) -> std::int64_t& { return s.postgres_stop_timeout_ms; }, 1, 3600000},
+      {"stop_escalation_ms", [](Settings& s) -> std::int64_t& { return s.stop_escalation_ms; }, 1, 3600000},
+      {"service_stop_timeout_ms", [](Settings& s) -> std::int64_t& { return s.service_stop_timeout_ms; }, 1, 3600000},
+      {"pg_ctl_timeout_ms", [](Settings& s) -> std::int64_t& { return s.pg_ctl_timeout_ms; }, 1, 3600000},
+      {"initdb_timeout_ms", [](Settings& s) -> std::int64_t& { return s.initdb_timeout_ms; }, 1, 86400000},
+      {"pg_controldata_timeout_ms", [](Settings& s) -> std::int64_t& { return s.pg_controldata_timeout_ms; }, 1, 3600000},
+      {"local_connect_timeout_ms", [](Settings& s) -> std::int64_t& { return s.local_connect_timeout_ms; }, 1, 3600000},
   };
   return f;
 }
@@ -77,6 +90,10 @@ TimeMs Settings::monitor_lease_wait_ms() const {
 
 TimeMs Settings::monitor_vouch_wait_ms() const {
   return scaled(standby_vouch_ms, clock_drift_ppm, lease_margin_ms);
+}
+
+std::int64_t Settings::connect_timeout_seconds(TimeMs ms) {
+  return ms <= 1000 ? 1 : (ms + 999) / 1000;
 }
 
 Status Settings::validate() const {

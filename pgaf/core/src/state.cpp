@@ -53,6 +53,11 @@ bool can_take_writes_in_state(NodeState s) {
          s == NodeState::JoinPrimary || s == NodeState::ApplySettings;
 }
 
+bool can_take_writes_in_state(std::string_view wire_name) {
+  const auto s = parse_node_state(wire_name);
+  return s.ok() && can_take_writes_in_state(*s);
+}
+
 bool can_initiate_failover(NodeState s) {
   return s == NodeState::Single || s == NodeState::Primary || s == NodeState::JoinPrimary;
 }

@@ -309,7 +309,7 @@ Result<Table> node_active(Db& db, const Args& a) {
     ev.tli = v;
   }
   if (a.raw(6) != nullptr) {
-    PGAF_TRY(v, parse_lsn(a.raw(6)));
+    PGAF_TRY(v, parse_lsn_or_error(a.raw(6)));
     ev.lsn = v;
   }
   ev.sync_state = a.text_or(7, "");

@@ -182,26 +182,6 @@ Settings current_settings() {
   return s;
 }
 
-std::string format_lsn(Lsn lsn) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%X/%X", static_cast<unsigned>(lsn >> 32),
-                static_cast<unsigned>(lsn & 0xffffffffU));
-  return buf;
-}
-
-Result<Lsn> parse_lsn(const char* text) {
-  if (text == nullptr) return make_error(ErrorCode::InvalidArgument, "lsn must not be NULL");
-  const char* slash = std::strchr(text, '/');
-  if (slash == nullptr)
-    return make_error(ErrorCode::InvalidArgument, "invalid lsn \"" + std::string(text) + "\"");
-  std::uint64_t hi = 0, lo = 0;
-  auto r1 = std::from_chars(text, slash, hi, 16);
-  auto r2 = std::from_chars(slash + 1, slash + std::strlen(slash), lo, 16);
-  if (r1.ec != std::errc() || r2.ec != std::errc() || r1.ptr != slash || *r2.ptr != '\0')
-    return make_error(ErrorCode::InvalidArgument, "invalid lsn \"" + std::string(text) + "\"");
-  return static_cast<Lsn>((hi << 32) | lo);
-}
-
 Result<std::int64_t> parse_int64(const char* text, const char* what) {
   if (text == nullptr)
     return make_error(ErrorCode::InvalidArgument, std::string(what) + " must not be NULL");

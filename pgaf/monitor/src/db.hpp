@@ -17,6 +17,7 @@
 #include "bridge.h"
 #include "pgaf/core/decide.hpp"
 #include "pgaf/core/error.hpp"
+#include "pgaf/core/lsn.hpp"
 #include "pgaf/core/settings.hpp"
 
 namespace pgaf::monitor {
@@ -78,9 +79,7 @@ class Db {
 /* The Settings that decide() gets: pgaf::Settings defaults overridden by the GUCs. */
 Settings current_settings();
 
-/* Text conversions for the wire (lsn as "X/Y", timestamps as Unix ms). */
-std::string format_lsn(Lsn lsn);
-Result<Lsn> parse_lsn(const char* text);
+/* Text conversions for the wire (timestamps as Unix ms; LSNs: pgaf/core/lsn.hpp). */
 Result<std::int64_t> parse_int64(const char* text, const char* what);
 Arg ms_arg(TimeMs ms, bool null_if_negative);
 

@@ -48,7 +48,10 @@ Result<Node> node_from_row(const Rows& r, int i) {
   n.goal_state = *gs;
   n.pg_is_running = r.null(i, 16) ? true : parse_bool(r.at(i, 16));
   n.reported_tli = std::atoi(r.at(i, 17));
-  auto lsn = parse_lsn(r.at(i, 18));
+  if (r.null(i, 18)) /* reportedlsn is NOT NULL: a NULL here is a broken table */
+    return make_error(ErrorCode::Internal,
+                      "reportedlsn of node " + std::to_string(n.id) + " is NULL");
+  auto lsn = parse_lsn_or_error(r.at(i, 18));
   if (!lsn.ok()) return lsn.error();
   n.reported_lsn = *lsn;
   n.sync_state = r.str(i, 19);

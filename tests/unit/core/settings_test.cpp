@@ -71,6 +71,38 @@ TEST(Settings, ValidateRejectsInconsistentLease) {
   EXPECT_FALSE(u.validate().ok());
 }
 
+TEST(Settings, ConnectTimeoutIsWholeSecondsRoundedUpAtLeastOne) {
+  EXPECT_EQ(Settings::connect_timeout_seconds(0), 1) << "0 would mean: wait forever";
+  EXPECT_EQ(Settings::connect_timeout_seconds(1), 1);
+  EXPECT_EQ(Settings::connect_timeout_seconds(999), 1);
+  EXPECT_EQ(Settings::connect_timeout_seconds(1000), 1);
+  EXPECT_EQ(Settings::connect_timeout_seconds(1001), 2);
+  EXPECT_EQ(Settings::connect_timeout_seconds(2000), 2);
+  EXPECT_EQ(Settings::connect_timeout_seconds(10000), 10);
+  EXPECT_EQ(Settings::connect_timeout_seconds(3600000), 3600);
+}
+
+TEST(Settings, AgentTimeoutsAreNamedAndChecked) {
+  for (const char* name :
+       {"prepare_promotion_walreceiver_ms", "node_active_retry_delay_ms",
+        "standby_heartbeat_interval_ms", "fence_stop_timeout_ms", "postgres_start_timeout_ms",
+        "postgres_running_check_ms", "postgres_stop_timeout_ms", "stop_escalation_ms",
+        "service_stop_timeout_ms", "pg_ctl_timeout_ms", "initdb_timeout_ms",
+        "pg_controldata_timeout_ms", "local_connect_timeout_ms"}) {
+    Settings s;
+    EXPECT_TRUE(s.set(name, "1234").ok()) << name;
+    EXPECT_FALSE(s.set(name, "-1").ok()) << name;
+    bool listed = false;
+    for (const auto& [k, v] : s.list()) {
+      if (k == name) {
+        listed = true;
+        EXPECT_EQ(v, "1234") << name;
+      }
+    }
+    EXPECT_TRUE(listed) << name;
+  }
+}
+
 TEST(Settings, ListNamesEveryField) {
   Settings s;
   auto l = s.list();

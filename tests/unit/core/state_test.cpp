@@ -42,6 +42,17 @@ TEST(State, WritableStates) {
   }
 }
 
+/* The wire-name form agrees with the enum form on every state; non-states are not writable. */
+TEST(State, WritableByWireName) {
+  for (NodeState st : all_node_states()) {
+    EXPECT_EQ(can_take_writes_in_state(to_string(st)), can_take_writes_in_state(st))
+        << to_string(st);
+  }
+  for (const char* name : {"", "unknown", "Primary", "primary ", "writable", "wait-primary"}) {
+    EXPECT_FALSE(can_take_writes_in_state(std::string_view(name))) << '"' << name << '"';
+  }
+}
+
 TEST(State, BelongsToPrimary) {
   EXPECT_TRUE(state_belongs_to_primary(NodeState::Draining));
   EXPECT_TRUE(state_belongs_to_primary(NodeState::DemoteTimeout));

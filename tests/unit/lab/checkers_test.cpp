@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "history_builder.hpp"
+#include "pgaf/core/state.hpp"
 
 using namespace pgaf::lab;
 using labtest::Builder;
@@ -312,4 +313,43 @@ TEST(Checkers, TwoWritableNodesPerSamplerFail) {
   c.h.samples.push_back({13000, "node1", true, false, false, 1, 0});
   c.h.samples.push_back({13100, "node1", true, false, false, 1, 0});
   EXPECT_EQ(check_writable_primaries(c.h).status, VerdictStatus::Pass);
+}
+
+/* The checkers judge "writable" with core's can_take_writes_in_state, for every state: a node
+ * other than the initial primary seen in a writable state after the faults began is a promotion,
+ * whatever the writable state (the lab once knew only single/wait_primary/primary, so a promoted
+ * node seen in join_primary or apply_settings was no promotion at all). */
+TEST(Checkers, EveryWritableStateOfAnotherNodeIsAPromotion) {
+  for (const pgaf::NodeState st : pgaf::all_node_states()) {
+    const std::string name(pgaf::to_string(st));
+    Builder b(2);
+    for (TimeMs t = 0; t < 30000; t += 500)
+      b.fsm_all(t, {"primary", t < 12000 ? "secondary" : name});
+    CheckConfig c;
+    c.failover = FailoverExpectation::Required;
+    const bool writable = pgaf::can_take_writes_in_state(st);
+    EXPECT_EQ(check_failover(b.h, c).status, writable ? VerdictStatus::Pass : VerdictStatus::Fail)
+        << name;
+    c.failover = FailoverExpectation::Forbidden;
+    const Verdict v = check_failover(b.h, c);
+    EXPECT_EQ(v.status, writable ? VerdictStatus::Fail : VerdictStatus::Pass) << name;
+    if (writable) {
+      ASSERT_FALSE(v.witnesses.empty()) << name;
+      EXPECT_EQ(v.witnesses[0].value("reported", ""), name);
+    }
+  }
+}
+
+/* The RTO breakdown's promotion time is the first writable report after the decision, whatever
+ * the writable state. */
+TEST(Checkers, RtoPromotionTimeCountsEveryWritableState) {
+  for (const char* writable : {"wait_primary", "primary", "join_primary", "apply_settings"}) {
+    Builder b = Builder::clean_failover();
+    b.h.events.back().reported = writable;
+    b.h.events.back().goal = writable;
+    std::vector<FaultRto> out;
+    (void)check_rto(b.h, sync_config(), &out);
+    ASSERT_EQ(out.size(), 1u);
+    ASSERT_TRUE(out[0].promote_ms.has_value()) << writable;
+  }
 }

@@ -1,6 +1,7 @@
 /*
- * pg_test.cpp — the lab's libpq helpers: LSN and WAL-file parsing, and a bounded connect to a
- * loopback port nobody listens on (a definite, quick failure naming the cause).
+ * pg_test.cpp — the lab's libpq helpers: WAL-file parsing (LSN text: tests/unit/core/lsn_test.cpp),
+ * and a bounded connect to a loopback port nobody listens on (a definite, quick failure naming the
+ * cause).
  */
 #include "pgaf/lab/pg.hpp"
 
@@ -9,16 +10,6 @@
 #include <chrono>
 
 using namespace pgaf::lab;
-
-TEST(Pg, ParsesLsn) {
-  EXPECT_EQ(parse_lsn("0/0"), 0u);
-  EXPECT_EQ(parse_lsn("0/3000060"), 0x3000060u);
-  EXPECT_EQ(parse_lsn("16/B374D848"), 0x16B374D848u);
-  EXPECT_EQ(parse_lsn("garbage"), 0u);
-  EXPECT_EQ(parse_lsn("1/"), 0u);
-  EXPECT_EQ(parse_lsn("/1"), 0u);
-  EXPECT_EQ(parse_lsn("1x/2"), 0u);
-}
 
 TEST(Pg, TimelineOfWalFile) {
   EXPECT_EQ(timeline_of_walfile("000000010000000000000003"), 1);

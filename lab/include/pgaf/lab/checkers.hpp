@@ -58,7 +58,7 @@ struct FaultRto {
   TimeMs gap_to_ms = 0;
   std::optional<TimeMs> detect_ms;    /* fault start → first monitor event about a target */
   std::optional<TimeMs> decide_ms;    /* detect → first promotion-path goal assigned */
-  std::optional<TimeMs> promote_ms;   /* decide → another node reports wait_primary/primary */
+  std::optional<TimeMs> promote_ms;   /* decide → another node reports a writable state */
   std::optional<TimeMs> reconnect_ms; /* promote → first acked write after the gap */
 };
 

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "pgaf/core/error.hpp"
+#include "pgaf/core/lsn.hpp"
 #include "pgaf/core/settings.hpp"
 
 namespace pgaf::lab {
@@ -74,8 +75,8 @@ class PgConn {
   std::unique_ptr<std::vector<std::string>> warnings_;
 };
 
-/* "16/B374D848" → 0x16B374D848; malformed → 0. */
-Lsn parse_lsn(const std::string& s);
+/* LSN text: pgaf::parse_lsn / format_lsn (pgaf/core/lsn.hpp). */
+
 /* "000000020000000000000003" (a WAL file name) → timeline 2; malformed → 0. */
 int timeline_of_walfile(const std::string& walfile);
 

@@ -41,8 +41,4 @@ Status write_managed_config_files(const Config& cfg);
 /* The monitor's pgautofailover.* GUCs for the [pgaf] settings that differ from the defaults. */
 std::vector<std::pair<std::string, std::string>> monitor_gucs(const Settings& s);
 
-/* "1/2A3B4C" ↔ Lsn */
-std::string format_lsn(Lsn lsn);
-Result<Lsn> parse_lsn(const std::string& s);
-
 }  // namespace pgaf::agent

@@ -16,11 +16,12 @@
 #include <vector>
 
 #include "pgaf/core/error.hpp"
+#include "pgaf/core/lsn.hpp"
 
 namespace pgaf {
 
 using TimeMs = std::int64_t; /* milliseconds on some monotonic clock (whose clock: see each use) */
-using Lsn = std::uint64_t;   /* a WAL position, as pg_lsn */
+/* Lsn (a WAL position) and its text form: pgaf/core/lsn.hpp */
 
 struct Settings {
   /* ---- monitor: health checks (GUCs pgautofailover.health_check_*) ---- */
@@ -67,7 +68,9 @@ struct Settings {
   /* ---- agent (keeper config timeout.* and the node-active loop) ---- */
   /* Period of node_active reports. Reference: 1 s loop. Must be well under lease_ms. */
   TimeMs node_active_interval_ms = 500;
-  /* Connection and statement deadline for one monitor call (PGCONNECT_TIMEOUT; reference 2 s). */
+  /* Connection and statement deadline for one monitor call (PGCONNECT_TIMEOUT; reference 2 s).
+   * The connection's libpq connect_timeout is this, rounded up to whole seconds
+   * (connect_timeout_seconds); libpq 15 documents 2 s as its minimum (1 is read as 2). */
   TimeMs monitor_call_timeout_ms = 1000;
   /* A primary whose Postgres is down keeps reporting "running" while it retries restarting it,
    * for at most this long / this many restarts (timeout.postgresql_restart_failure_*; reference
@@ -85,11 +88,56 @@ struct Settings {
    * one-way partition primary -> standby stalls writes for about this long, not until the
    * standby's health check fails (pgaf; the reference has no such report). 0 = never report. */
   TimeMs standby_ack_timeout_ms = 2000;
+  /* A standby in stop_replication waits this long for its WAL receiver to be gone before it
+   * reports (fencing.md, L6). Reference timeout.prepare_promotion_walreceiver = 5 s. */
+  TimeMs prepare_promotion_walreceiver_ms = 5000;
+  /* After a failed keeper round, wait this long before the next one (a failed round does not
+   * wait for a state notification). */
+  TimeMs node_active_retry_delay_ms = 100;
+
+  /* ---- agent: the primary's fence (fencing.md) ---- */
+  /* While a primary holds its lease, it writes a few bytes of WAL this often so that its
+   * standbys reply (and vouch) faster than wal_receiver_status_interval (1 s). Keep it well under
+   * standby_vouch_ms. */
+  TimeMs standby_heartbeat_interval_ms = 200;
+  /* When the lease runs out, the fence makes Postgres read-only, ends its client backends, then
+   * waits this long for Postgres to stop. */
+  TimeMs fence_stop_timeout_ms = 10000;
+
+  /* ---- agent: Postgres process control ---- */
+  /* Bound on starting, promoting, restarting or stopping Postgres within one keeper transition
+   * (and on restarting a fenced primary). */
+  TimeMs postgres_start_timeout_ms = 30000;
+  /* Outside transitions, one keeper round waits at most this long for a Postgres it expects to
+   * run; a slower start is waited for at the next round, so reports keep flowing. */
+  TimeMs postgres_running_check_ms = 200;
+  /* A fast stop (SIGINT) may take this long before it is escalated to an immediate stop
+   * (SIGQUIT); also the bound for stopping a demoted node's Postgres. */
+  TimeMs postgres_stop_timeout_ms = 30000;
+  /* After an escalated stop signal (SIGQUIT, then SIGKILL), wait this long before the next
+   * escalation (the Postgres controller; the supervisor's services). */
+  TimeMs stop_escalation_ms = 5000;
+  /* The supervisor waits this long for its services to stop before it kills them. */
+  TimeMs service_stop_timeout_ms = 60000;
+  /* pg_ctl start/stop of `pg_autoctl create monitor` (pg_ctl -t, rounded up to whole seconds;
+   * the process itself is given 10 s more). */
+  TimeMs pg_ctl_timeout_ms = 60000;
+  /* initdb of `pg_autoctl create monitor`. */
+  TimeMs initdb_timeout_ms = 120000;
+  /* pg_controldata (reading the system identifier). */
+  TimeMs pg_controldata_timeout_ms = 10000;
+  /* Connecting to the local Postgres while setting up the monitor database (libpq
+   * connect_timeout, rounded up to whole seconds). */
+  TimeMs local_connect_timeout_ms = 10000;
 
   /* Monitor-side bound: how long after the last evidence a lease is provably expired
    * (drift-scaled lease plus margin). */
   TimeMs monitor_lease_wait_ms() const;
   TimeMs monitor_vouch_wait_ms() const;
+
+  /* A libpq connect_timeout (whole seconds) for a deadline in ms: rounded up, at least 1 (0 would
+   * mean "wait forever"). */
+  static std::int64_t connect_timeout_seconds(TimeMs ms);
 
   /* Returns an error naming the first invalid field, or Ok. */
   Status validate() const;

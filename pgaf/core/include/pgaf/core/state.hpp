@@ -51,6 +51,10 @@ Result<NodeState> parse_node_state(std::string_view name);
 
 /* Predicates of the reference (names kept so the rules read the same). */
 bool can_take_writes_in_state(NodeState s);        /* single, wait_primary, primary, join_primary, apply_settings */
+/* The same predicate on a wire name, for code that holds names (lab, CLI, reports): never test
+ * writability with string comparisons. "", "unknown" and names that are not states are not
+ * writable. */
+bool can_take_writes_in_state(std::string_view wire_name);
 bool can_initiate_failover(NodeState s);           /* single, primary, join_primary */
 bool state_belongs_to_primary(NodeState s);        /* writable ∪ draining, demote_timeout, prepare_maintenance */
 bool is_maintenance_goal(NodeState s);             /* prepare_maintenance, wait_maintenance, maintenance */
