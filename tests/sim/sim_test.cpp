@@ -98,6 +98,10 @@ TEST(Regression, SafetyFindingsPastTenThousandSeeds) {
         602407ULL, 664817ULL, 715591ULL, 796837ULL, 836695ULL, 892652ULL,
         /* sync_loss: a report_lsn node still streaming answered the election (keeper) */
         465499ULL, 692572ULL, 899575ULL,
+        /* a cancelled maintenance takes part in elections; its way back rewinds first */
+        206589ULL, 73500ULL, 78858ULL, 193947ULL,
+        /* no_edge: demoted is not sent back to demote_timeout */
+        259481ULL, 722188ULL, 787519ULL,
         /* convergence: a cancelled or unreached maintenance (stop_maintenance) */
         66458ULL, 99258ULL}) {
     RunResult r = run_schedule(generate_schedule(seed, GenOptions{}), o);

@@ -546,6 +546,9 @@ bool Machine::ms_failover(Node& a, Node* p) {
                 * acknowledged commits, so it takes part in the election */
                (n->goal_state == S::WaitMaintenance &&
                 one_of(n->reported_state, {S::Secondary, S::Catchingup, S::WaitMaintenance})) ||
+               /* a maintenance cancelled before it started: the old primary may still count
+                * it in synchronous_standby_names (simulator seed 206589) */
+               (n->reported_state == S::WaitMaintenance && n->goal_state == S::Catchingup) ||
                n->converged(S::Draining) || n->converged(S::Demoted) ||
                (n->reported_state == S::Demoted && n->goal_state == S::Catchingup)) {
       assign(*n, S::ReportLsn, "a failover is in progress: reporting the last LSN");

@@ -94,8 +94,11 @@ std::vector<KeeperTransition> make_table() {
   add({S::Secondary, S::Catchingup}, S::WaitMaintenance, {}, "Waiting to go to maintenance");
   add({S::Secondary, S::Catchingup, S::WaitMaintenance}, S::Maintenance,
       {K::ReleaseToOperator}, "Maintenance: the operator owns Postgres");
-  add({S::WaitMaintenance}, S::Catchingup, {K::FollowPrimary},
-      "Maintenance cancelled before it started");
+  /* it may have streamed from an old primary past the new primary's fork point while it
+   * waited (simulator seed 73500): rewind first, as secondary -> catchingup does (F8) */
+  add({S::WaitMaintenance}, S::Catchingup,
+      {K::StopPostgres, K::RewindOrBaseBackup, K::FollowPrimary},
+      "Maintenance cancelled before it started (rewind first)");
   add({S::Maintenance, S::PrepareMaintenance}, S::Catchingup,
       {K::RewindOrBaseBackup, K::FollowPrimary}, "Back from maintenance");
   add({S::Primary, S::WaitPrimary}, S::ApplySettings, {}, "Settings changed");

@@ -680,6 +680,24 @@ TEST(DecideMaintenance, StopCancelsAMaintenanceTheNodeHasNotReachedYet) {
   ASSERT_TRUE(find_keeper_transition(S::WaitMaintenance, S::Catchingup).has_value());
 }
 
+TEST(DecideMaintenance, ACancelledMaintenanceStillTakesPartInAnElection) {
+  /* simulator seed 206589: node 3's maintenance was cancelled while the primary, cut off, still
+   * counted it in synchronous_standby_names; on its way back (wait_maintenance -> catchingup)
+   * it was left out of the election and the commits only it confirmed were lost */
+  Monitor m;
+  m.build_stable(3);
+  m.apply(StartMaintenanceEvent{3});
+  m.reach(3);
+  ASSERT_EQ(m.node(3).reported_state, S::WaitMaintenance);
+  m.apply(StopMaintenanceEvent{3});
+  ASSERT_EQ(m.goal(3), S::Catchingup);
+  m.advance(3000);
+  m.health(1, Health::Bad);
+  m.report(2, S::Secondary);
+  EXPECT_EQ(m.goal(3), S::ReportLsn) << "it may hold acknowledged commits";
+  EXPECT_NE(m.goal(2), S::PreparePromotion);
+}
+
 TEST(DecideMaintenance, Errors) {
   Monitor m;
   m.build_stable(2);
