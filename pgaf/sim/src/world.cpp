@@ -9,11 +9,13 @@
 #include "world.hpp"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <unordered_set>
 
 #include "pgaf/core/sync_names.hpp"
+#include "sim_io.hpp"
 
 #define TR(who, ...)                                    \
   do {                                                  \
@@ -145,6 +147,10 @@ World::World(const Schedule& s, const RunOptions& o)
     faults_.push_back(ActiveFault{s_.faults[i], 0, 0, false});
 }
 
+World::~World() {
+  for (auto& a : agents_) a.io.reset(); /* unwind suspended keeper steps first */
+}
+
 /* ---------------------------------------------------------------- plumbing */
 
 void World::push(Ev e) {
@@ -266,6 +272,9 @@ void World::pg_start(int n) {
   Pg& p = pg(n);
   if (p.running) return;
   p.running = true;
+  p.primary = !p.standby_signal; /* standby.signal: start in recovery */
+  p.upstream = p.primary ? 0 : p.conf_upstream;
+  p.target_lsn = p.primary ? 0 : p.conf_target_lsn;
   p.epoch++;
   p.streaming = false;
   pg_reset_standby_view(n);
@@ -302,7 +311,10 @@ void World::pg_set_tli(int n, int tli, const char* why) {
 void World::pg_promote(int n) {
   Pg& p = pg(n);
   p.primary = true;
+  p.standby_signal = false; /* promotion removes standby.signal */
   p.upstream = 0;
+  p.target_lsn = 0;
+  p.conf_target_lsn = 0;
   pg_set_tli(n, p.tli + 1, "promote");
   pg_append(n, kMarkerBase + next_id_++, false, kMarkerBytes); /* end-of-recovery record */
   p.epoch++;
@@ -315,6 +327,75 @@ void World::pg_append(int n, std::uint64_t id, bool commit, Lsn bytes) {
   Pg& p = pg(n);
   const Lsn last = p.log.empty() ? kInitLsn : p.log.back().lsn;
   p.log.push_back(Rec{last + bytes, id, commit});
+}
+
+void World::pg_initdb(int n) {
+  Pg& p = pg(n);
+  p.has_data = true;
+  p.log.clear();
+  p.tli = 1;
+  p.primary = true;
+  p.standby_signal = false;
+  p.conf_upstream = 0;
+  p.conf_target_lsn = 0;
+  p.read_only = false;
+  p.slots.clear();
+  p.sysid = 7000000000000000000LL + static_cast<std::int64_t>(s_.seed % 1000000) * 100 + n;
+  pg_append(n, kMarkerBase + next_id_++, false, kMarkerBytes);
+  TR(who_node(n).c_str(), "initdb (timeline 1)");
+}
+
+/* pg_basebackup or pg_rewind from node u: the data directory becomes a copy of u's (stopped,
+ * with standby.signal following u until the keeper writes its own standby setup). */
+void World::pg_copy_from(int n, int u, const char* how) {
+  Pg& p = pg(n);
+  Pg& up = pg(u);
+  pg_stop(n, false);
+  if (p.has_data && up.tli < p.tli)
+    violate("timeline", fmt::format("node{} rebuilt from node{} on older timeline {} < {}", n, u,
+                                    up.tli, p.tli));
+  p.log = up.log;
+  p.tli = up.tli;
+  p.sysid = up.sysid;
+  p.has_data = true;
+  p.primary = false;
+  p.standby_signal = true;
+  p.conf_upstream = u;
+  p.conf_target_lsn = 0;
+  p.upstream = 0;
+  p.read_only = false;
+  p.slots.clear();
+  pg_set_sync_names(n, "");
+  p.epoch++;
+  TR(who_node(n).c_str(), "{} from node{} (tli {}, lsn {:X})", how, u, p.tli,
+     p.log.empty() ? 0 : p.log.back().lsn);
+}
+
+/* A reload of primary_conninfo (PG ≥ 13): the WAL receiver restarts towards the new upstream. */
+void World::pg_set_upstream(int n, int u) {
+  Pg& p = pg(n);
+  if (p.upstream == u) return;
+  p.upstream = u;
+  if (p.streaming) TR(who_node(n).c_str(), "wal receiver stopped (primary_conninfo changed)");
+  p.streaming = false;
+}
+
+/* pg_stat_replication's best sync_state among the standbys that replied within 200 ms. */
+std::string World::pg_sync_state(int n) const {
+  const Pg& p = pg(n);
+  if (!p.primary || !p.running) return "";
+  std::string best;
+  for (int m = 1; m <= n_; ++m) {
+    if (m == n || p.reply_at[static_cast<std::size_t>(m)] < 0) continue;
+    if (now_ - p.reply_at[static_cast<std::size_t>(m)] > 200 * kMs) continue;
+    const bool member =
+        std::find(p.sync_members.begin(), p.sync_members.end(), m) != p.sync_members.end();
+    if (member)
+      best = "quorum";
+    else if (best.empty())
+      best = "async";
+  }
+  return best;
 }
 
 void World::pg_set_sync_names(int n, const std::string& names) {
@@ -429,6 +510,10 @@ void World::repl_tick(int n) {
     if (ok && loss > 0 && rng_.chance(loss)) ok = false;
     if (ok) {
       std::size_t upto = up.log.size();
+      if (p.target_lsn != 0) { /* recovery_target_lsn: replay stops there */
+        upto = std::min(upto, p.log.size());
+        while (upto < up.log.size() && up.log[upto].lsn <= p.target_lsn) upto++;
+      }
       if (s_.broken == Broken::StandbyAcksEarly && upto > p.log.size())
         upto--; /* lag one record... */
       for (std::size_t i = p.log.size(); i < upto; ++i) p.log.push_back(up.log[i]);
@@ -527,20 +612,7 @@ NodeActiveEvent World::agent_report(int n) {
   ev.pg_is_running = running;
   ev.tli = p.has_data ? p.tli : 0;
   ev.lsn = p.log.empty() ? 0 : p.log.back().lsn;
-  if (p.primary && p.running) {
-    std::string best;
-    for (int m = 1; m <= n_; ++m) {
-      if (m == n || p.reply_at[static_cast<std::size_t>(m)] < 0) continue;
-      if (now_ - p.reply_at[static_cast<std::size_t>(m)] > 200 * kMs) continue;
-      const bool member =
-          std::find(p.sync_members.begin(), p.sync_members.end(), m) != p.sync_members.end();
-      if (member)
-        best = "quorum";
-      else if (best.empty())
-        best = "async";
-    }
-    ev.sync_state = best;
-  }
+  ev.sync_state = pg_sync_state(n);
   return ev;
 }
 
@@ -621,6 +693,7 @@ void World::agent_on_reply(int n, std::int64_t call_id, bool ok, NodeState goal)
   a.unfenced = false; /* the agent manages Postgres again (arms its fence or leaves the role) */
   a.registered = true;
   a.lease.on_monitor_reply(a.call_t_send, goal);
+  a.io->guard.on_monitor_reply(a.call_t_send, goal);
   if (can_take_writes_in_state(goal))
     a.granted_ever = true;
   else
@@ -649,7 +722,7 @@ void World::agent_ensure_state(int n) {
     agent_next_step(n);
   } else if (must_be_stopped(a.current) && p.running) {
     TR(who_node(n).c_str(), "ensure state {}: stop postgres", to_string(a.current));
-    pg_stop(n, true);
+    (void)a.io->pg.ensure_stopped(30000);
   }
 }
 
@@ -721,24 +794,41 @@ void World::agent_step_event(int n, const Ev& e) {
   Agent& a = agent(n);
   if (!a.busy || e.a != a.transition_id || e.b != static_cast<std::int64_t>(a.step_idx)) return;
   const KeeperStep st = a.steps[a.step_idx];
-  const StepOutcome o = agent_exec_step(n, st, e.c == 1);
-  if (stop_) return;
-  switch (o) {
-    case StepOutcome::Done:
-      a.step_idx++;
-      agent_next_step(n);
-      break;
-    case StepOutcome::Poll:
-      push(Ev{after_local(n, now_, 50), 0, EvKind::AgentStep, n, a.epoch, a.transition_id, e.b, 0});
-      break;
-    case StepOutcome::Fail:
-      TR(who_node(n).c_str(), "step {} failed; transition {} → {} will be retried", to_string(st),
-         to_string(a.current), to_string(a.target));
-      if (a.target == a.current && st == KeeperStep::StartPostgres) a.restart_failures++;
-      a.busy = false;
-      agent_schedule_loop(n, s_.settings.node_active_interval_ms);
-      break;
+  /* The real keeper runs the step (pgaf::agent::Keeper::run_step) on the agent's fiber: it acts
+   * at once on the simulated Postgres and monitor, or sleeps (a bounded wait), and then the
+   * fiber yields and the step resumes at the node-local wake-up time. */
+  AgentIo& io = *a.io;
+  bool finished;
+  if (e.c == 1) {
+    finished = io.fiber.start([&io, st] { io.step_status = io.keeper.run_step(st); });
+  } else {
+    if (!io.fiber.suspended()) return;
+    finished = io.fiber.resume();
   }
+  if (stop_) return;
+  if (!finished) {
+    push(Ev{after_local(n, now_, io.clock.requested_sleep_ms()), 0, EvKind::AgentStep, n, a.epoch,
+            a.transition_id, e.b, 0});
+    return;
+  }
+  if (io.step_status) {
+    a.step_idx++;
+    agent_next_step(n);
+    return;
+  }
+  TR(who_node(n).c_str(), "step {} failed ({}); transition {} → {} will be retried", to_string(st),
+     io.step_status.error().message, to_string(a.current), to_string(a.target));
+  if (a.target == a.current && st == KeeperStep::StartPostgres) a.restart_failures++;
+  a.busy = false;
+  agent_schedule_loop(n, s_.settings.node_active_interval_ms);
+}
+
+/* A new agent process: a fresh Keeper and FenceGuard (nothing survives but the state file, which
+ * the world keeps in Agent::current/assigned/report_seq). */
+void World::agent_new_process(int n) {
+  Agent& a = agent(n);
+  a.io.reset();
+  a.io = std::make_shared<AgentIo>(*this, n, s_.settings);
 }
 
 void World::agent_finish_transition(int n) {
@@ -753,194 +843,6 @@ void World::agent_finish_transition(int n) {
   agent_schedule_loop(n, 0);     /* report at once */
 }
 
-int World::monitor_primary_for(int n) const {
-  if (!host_up_[0] || !pair_ok(n, kMonitor)) return 0;
-  for (const Node& x : g_.nodes)
-    if (can_take_writes_in_state(x.goal_state) && x.id != n) return static_cast<int>(x.id);
-  return 0;
-}
-
-int World::monitor_most_advanced_for(int n) const {
-  if (!host_up_[0] || !pair_ok(n, kMonitor)) return 0;
-  const Node* best = nullptr;
-  for (const Node& x : g_.nodes) {
-    if (x.id == n || state_belongs_to_primary(x.reported_state) ||
-        x.goal_state == NodeState::Dropped)
-      continue;
-    if (!best || x.reported_tli > best->reported_tli ||
-        (x.reported_tli == best->reported_tli && x.reported_lsn > best->reported_lsn))
-      best = &x;
-  }
-  return best ? static_cast<int>(best->id) : 0;
-}
-
-World::StepOutcome World::agent_exec_step(int n, KeeperStep st, bool first) {
-  Agent& a = agent(n);
-  Pg& p = pg(n);
-  const TimeMs now = clocks_[static_cast<std::size_t>(n)].local_ms(now_);
-  auto can_start = [&] { return now_ >= p.blocked_until; };
-  auto copy_from = [&](int u, bool follow) {
-    Pg& up = pg(u);
-    if (p.has_data && up.tli < p.tli)
-      violate("timeline", fmt::format("node{} rebuilt from node{} on older timeline {} < {}", n, u,
-                                      up.tli, p.tli));
-    p.log = up.log;
-    p.tli = up.tli;
-    p.has_data = true;
-    p.primary = false;
-    p.upstream = follow ? u : 0;
-    p.read_only = false;
-    pg_set_sync_names(n, "");
-    p.running = false;
-    p.epoch++;
-    pg_start(n);
-  };
-  switch (st) {
-    case KeeperStep::InitPrimary:
-      if (!can_start()) return StepOutcome::Fail;
-      if (!p.has_data) {
-        p.has_data = true;
-        p.log.clear();
-        p.tli = 1;
-        p.primary = true;
-        pg_append(n, kMarkerBase + next_id_++, false, kMarkerBytes);
-      }
-      pg_start(n);
-      if (!p.primary) pg_promote(n);
-      p.read_only = false;
-      pg_set_sync_names(n, "");
-      return StepOutcome::Done;
-    case KeeperStep::InitFromStandby: {
-      const int u = monitor_most_advanced_for(n);
-      if (u == 0 || !pair_ok(n, u) || !pg(u).running) return StepOutcome::Fail;
-      copy_from(u, false);
-      return StepOutcome::Done;
-    }
-    case KeeperStep::InitStandby: {
-      const int u = monitor_primary_for(n);
-      if (u == 0 || !pair_ok(n, u) || !pg(u).running || !can_start()) return StepOutcome::Fail;
-      pg_stop(n, false);
-      copy_from(u, true);
-      return StepOutcome::Done;
-    }
-    case KeeperStep::StartPostgres:
-      if (!can_start() || !p.has_data) return StepOutcome::Fail;
-      pg_start(n);
-      return StepOutcome::Done;
-    case KeeperStep::StopPostgres:
-    case KeeperStep::StopForMaintenance:
-    case KeeperStep::DropNode:
-      pg_stop(n, true);
-      return StepOutcome::Done;
-    case KeeperStep::CheckpointAndStop:
-      p.upstream = 0;
-      pg_stop(n, true);
-      return StepOutcome::Done;
-    case KeeperStep::SetupStandbyNoUpstream:
-      p.primary = false;
-      p.upstream = 0;
-      return StepOutcome::Done;
-    case KeeperStep::DisableSyncRep:
-      if (!p.running) return StepOutcome::Fail;
-      pg_set_sync_names(n, "");
-      pg_process_waiters(n, true);
-      return StepOutcome::Done;
-    case KeeperStep::EnableSyncRep:
-    case KeeperStep::ApplySettings: {
-      if (first) {
-        if (!host_up_[0] || !pair_ok(n, kMonitor) || !p.running) return StepOutcome::Fail;
-        auto names = synchronous_standby_names(g_);
-        if (!names.ok()) return StepOutcome::Fail;
-        pg_set_sync_names(n, *names);
-        pg_process_waiters(n, false);
-        if (st == KeeperStep::ApplySettings || p.sync_k == 0) return StepOutcome::Done;
-        a.step_target = p.log.size();
-        a.step_deadline = now + 1000;
-      }
-      if (!p.running) return StepOutcome::Fail;
-      for (int m : p.sync_members)
-        if (m >= 1 && m <= n_ && p.reply_at[static_cast<std::size_t>(m)] >= 0 &&
-            p.flushed[static_cast<std::size_t>(m)] >= a.step_target)
-          return StepOutcome::Done;
-      return now >= a.step_deadline ? StepOutcome::Fail : StepOutcome::Poll;
-    }
-    case KeeperStep::MaintainSlots:
-    case KeeperStep::DropLocalSlots:
-    case KeeperStep::ReleaseToOperator:
-      return StepOutcome::Done;
-    case KeeperStep::CleanupStandbySetup:
-    case KeeperStep::StopWalReceiver:
-      p.upstream = 0;
-      return StepOutcome::Done;
-    case KeeperStep::SetReadOnly:
-      p.read_only = true;
-      return StepOutcome::Done;
-    case KeeperStep::SetReadWrite:
-      if (!p.running) return StepOutcome::Fail;
-      p.read_only = false;
-      return StepOutcome::Done;
-    case KeeperStep::Promote:
-      if (!p.running) {
-        if (!can_start() || !p.has_data) return StepOutcome::Fail;
-        pg_start(n);
-      }
-      if (!p.primary) pg_promote(n);
-      return StepOutcome::Done;
-    case KeeperStep::RewindOrBaseBackup: {
-      const int u = monitor_primary_for(n);
-      if (u == 0 || !pair_ok(n, u) || !pg(u).running || !can_start()) return StepOutcome::Fail;
-      pg_stop(n, true);
-      copy_from(u, true);
-      return StepOutcome::Done;
-    }
-    case KeeperStep::FollowPrimary: {
-      const int u = monitor_primary_for(n);
-      if (u == 0 || !can_start() || !p.has_data) return StepOutcome::Fail;
-      pg_stop(n, true);
-      p.primary = false;
-      p.upstream = u;
-      pg_start(n);
-      return StepOutcome::Done;
-    }
-    case KeeperStep::CheckTimeline: {
-      if (first) a.step_deadline = now + 1000;
-      const int u = p.upstream;
-      if (u > 0 && p.streaming && pg(u).tli == p.tli) return StepOutcome::Done;
-      return now >= a.step_deadline ? StepOutcome::Fail : StepOutcome::Poll;
-    }
-    case KeeperStep::RestartWithoutUpstream:
-      if (!can_start() || !p.has_data) return StepOutcome::Fail;
-      pg_stop(n, true);
-      p.primary = false; /* standby.signal with an empty primary_conninfo */
-      p.upstream = 0;
-      pg_start(n);
-      return StepOutcome::Done;
-    case KeeperStep::FastForward: {
-      /* Stream from the most advanced standby up to its position (recovery_target_lsn); done
-       * when our WAL contains its record at that position — a diverged WAL never gets there. */
-      if (first) {
-        const int u = monitor_most_advanced_for(n);
-        if (u == 0 || !p.running) return StepOutcome::Fail;
-        if (pg(u).log.empty() || is_prefix(pg(u).log, p.log)) return StepOutcome::Done;
-        a.step_target = pg(u).log.size();
-        a.step_source = u;
-        a.step_deadline = now + s_.settings.prepare_promotion_catchup_ms;
-        p.upstream = u;
-      }
-      {
-        const auto& src = pg(a.step_source).log;
-        if (p.log.size() >= a.step_target && src.size() >= a.step_target &&
-            p.log[a.step_target - 1].id == src[a.step_target - 1].id) {
-          p.upstream = 0;
-          return StepOutcome::Done;
-        }
-      }
-      return now >= a.step_deadline ? StepOutcome::Fail : StepOutcome::Poll;
-    }
-  }
-  return StepOutcome::Fail;
-}
-
 void World::agent_crash(int n) {
   Agent& a = agent(n);
   if (a.alive && !a.frozen) agent_lost_fence(n);
@@ -948,6 +850,7 @@ void World::agent_crash(int n) {
   a.epoch++;
   a.busy = false;
   a.call_outstanding = false;
+  if (a.io) a.io->fiber.kill(); /* the process is gone, mid-step or not */
   /* The lease stays as it was: its deadline is enforced without the agent (see docs/simulator.md);
    * it can no longer be renewed. */
   TR(who_node(n).c_str(), "agent down");
@@ -961,6 +864,7 @@ void World::agent_restart(int n) {
   a.epoch++;
   a.busy = false;
   a.call_outstanding = false;
+  agent_new_process(n);
   a.lease.revoke(); /* a fresh process knows no lease */
   a.granted_ever = false;
   a.seen_pg_epoch = pg(n).epoch;
@@ -1521,6 +1425,7 @@ RunResult World::run() {
     Agent& a = agent(n);
     a.alive = true;
     a.epoch = 1;
+    agent_new_process(n);
     const TimeMs boot = n == 1 ? 10 : 400 + 150 * n + rng_.range(0, 100);
     a.loop_token = 1;
     push(Ev{after_local(n, 0, boot), 0, EvKind::AgentLoop, n, a.epoch, a.loop_token, 0, 0});
@@ -1573,6 +1478,7 @@ const char* running_schedule_token() {
 RunResult run_schedule(const Schedule& s, const RunOptions& o) {
   static const bool handler_installed = [] {
     set_assert_handler(&throw_core_assertion);
+    spdlog::set_level(spdlog::level::off); /* the keeper's own logging */
     return true;
   }();
   (void)handler_installed;

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <queue>
 #include <string>
 #include <vector>
@@ -25,6 +26,8 @@
 #include "pgaf/sim/sim.hpp"
 
 namespace pgaf::sim {
+
+struct AgentIo; /* sim_io.hpp */
 
 /* splitmix64: small, fast, and good enough to drive a simulation. */
 class Rng {
@@ -104,7 +107,14 @@ struct Waiter {
 struct Pg {
   bool has_data = false;
   bool running = false;
-  bool primary = false; /* else: standby (in recovery) */
+  bool primary = false; /* running out of recovery (set at every start from standby_signal) */
+  /* Configuration files, applied at the next start (primary_conninfo also at a reload). */
+  bool standby_signal = false;
+  int conf_upstream = 0;   /* primary_conninfo: node id, 0 = none */
+  Lsn conf_target_lsn = 0; /* recovery_target_lsn, 0 = none */
+  Lsn target_lsn = 0;      /* recovery_target_lsn in effect (standby stops replaying there) */
+  std::int64_t sysid = 0;  /* system identifier (initdb; copied by a base backup) */
+  std::vector<std::string> slots; /* replication slots */
   int tli = 0;
   std::vector<Rec> log;
   int upstream = 0; /* node id of primary_conninfo, 0 = none */
@@ -146,9 +156,8 @@ struct Agent {
   NodeState target = NodeState::Init;
   std::vector<KeeperStep> steps;
   std::size_t step_idx = 0;
-  TimeMs step_deadline = 0;
-  std::size_t step_target = 0;
-  int step_source = 0;
+  /* The agent process: the real Keeper and FenceGuard on the simulated interfaces. */
+  std::shared_ptr<AgentIo> io;
   std::vector<SimTime> sampled_reply; /* per node: reply time seen at the previous sample */
   TimeMs last_sample_ms = -1;
   TimeMs pg_down_since = -1;
@@ -173,8 +182,15 @@ struct ActiveFault {
 };
 
 class World {
+  friend class SimClock;
+  friend class SimPostgres;
+  friend class SimMonitor;
+
  public:
   World(const Schedule& s, const RunOptions& o);
+  ~World();
+  World(const World&) = delete;
+  World& operator=(const World&) = delete;
   RunResult run();
 
  private:
@@ -203,6 +219,10 @@ class World {
   void pg_set_tli(int n, int tli, const char* why);
   void pg_set_sync_names(int n, const std::string& names);
   void pg_append(int n, std::uint64_t id, bool commit, Lsn bytes);
+  void pg_initdb(int n);
+  void pg_copy_from(int n, int u, const char* how);
+  void pg_set_upstream(int n, int u);
+  std::string pg_sync_state(int n) const;
   void pg_process_waiters(int n, bool cancel);
   void pg_reset_standby_view(int n);
   bool writable(int n) const;
@@ -219,8 +239,7 @@ class World {
   void agent_start_transition(int n);
   void agent_next_step(int n);
   void agent_step_event(int n, const Ev& e);
-  enum class StepOutcome { Done, Fail, Poll };
-  StepOutcome agent_exec_step(int n, KeeperStep st, bool first);
+  void agent_new_process(int n);
   void agent_finish_transition(int n);
   void agent_ensure_state(int n);
   void agent_crash(int n);
@@ -229,8 +248,6 @@ class World {
   void agent_restart(int n);
   NodeActiveEvent agent_report(int n);
   TimeMs step_duration(KeeperStep st);
-  int monitor_primary_for(int n) const;       /* get_primary via the monitor, or 0 */
-  int monitor_most_advanced_for(int n) const; /* get_most_advanced_standby, or 0 */
 
   /* ---- monitor ---- */
   TimeMs mon_now() const { return clocks_[0].local_ms(now_); }
