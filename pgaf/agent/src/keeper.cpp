@@ -10,8 +10,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <chrono>
-#include <ctime>
 #include <set>
 
 #include "pgaf/core/sync_names.hpp"
@@ -273,7 +271,12 @@ Status Keeper::apply_sync_names(bool wait_for_catchup) {
   }
 }
 
+void Keeper::set_step_observer(std::function<void(KeeperStep)> observer) {
+  step_observer_ = std::move(observer);
+}
+
 Status Keeper::run_step(KeeperStep step) {
+  if (step_observer_) step_observer_(step);
   step_log_.emplace_back(to_string(step));
   spdlog::debug("step {}", to_string(step));
   const TimeMs start_timeout = 30000;
@@ -544,6 +547,26 @@ Status Keeper::reach_assigned_state() {
      * and no step below enables writes */
     guard_.set_current(to);
   }
+  /* Ensure the current state first, as the reference keeper does: a read-only state that runs
+   * Postgres (a standby being promoted, catching up or reporting its LSN) gets it started again
+   * before the transition, or a Postgres crash between two transitions leaves a step such as
+   * SetReadWrite failing at every round (pgaf-sim, seed 585, once it ran this code). A
+   * secondary's steps start Postgres themselves; writable states are ensure_current_state's. */
+  const bool needs_running = from == NodeState::PreparePromotion ||
+                             from == NodeState::StopReplication ||
+                             from == NodeState::Catchingup || from == NodeState::ReportLsn;
+  const bool must_stop = to == NodeState::Draining || to == NodeState::Demoted ||
+                         to == NodeState::DemoteTimeout;
+  if (needs_running && !must_stop) {
+    auto st = pg_.status();
+    if (!st || !st->running) {
+      if (Status s = run_step(KeeperStep::StartPostgres); !s) {
+        spdlog::error("failed to start PostgreSQL before the transition to \"{}\": {}",
+                      to_string(to), s.error().to_string());
+        return s;
+      }
+    }
+  }
   for (KeeperStep step : tr->steps) {
     Status s = run_step(step);
     if (!s) {
@@ -642,11 +665,8 @@ IterationResult Keeper::iterate() {
   a.lsn = ps.running ? ps.lsn : 0;
   a.sync_state = ps.sync_state;
   /* strictly increasing across restarts: persisted, and at least the wall clock in µs */
-  auto wall_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                     std::chrono::system_clock::now().time_since_epoch())
-                     .count();
-  state_.last_report_seq =
-      std::max<std::int64_t>(state_.last_report_seq + 1, static_cast<std::int64_t>(wall_us));
+  const std::int64_t wall_us = clock_.wall_clock_us();
+  state_.last_report_seq = std::max<std::int64_t>(state_.last_report_seq + 1, wall_us);
   a.report_seq = state_.last_report_seq;
   TimeMs t_send = clock_.now_ms();
   auto reply = monitor_.node_active(a);
@@ -662,7 +682,7 @@ IterationResult Keeper::iterate() {
     }
     state_.assigned_role = reply->goal;
     state_.group_id = reply->group_id;
-    state_.last_monitor_contact = static_cast<std::int64_t>(std::time(nullptr));
+    state_.last_monitor_contact = clock_.wall_clock_us() / 1000000;
     Status o = refresh_other_nodes();
     if (!o) spdlog::warn("could not refresh the other nodes: {}", o.error().message);
     if (!sysid_published_ && ps.system_identifier != 0 && state_.current_role != NodeState::Init &&

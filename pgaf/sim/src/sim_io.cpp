@@ -101,9 +101,12 @@ TimeMs SimClock::now_ms() {
 }
 
 void SimClock::sleep_ms(TimeMs ms) {
-  if (fiber_ == nullptr || !fiber_->inside()) return; /* nothing to wait for outside a step */
-  sleep_ms_ = std::max<TimeMs>(ms, 1);
-  fiber_->yield();
+  w_.agent_wait(n_, AgentWait::Sleep, std::max<TimeMs>(ms, 1));
+}
+
+/* An arbitrary epoch plus the node's own clock: monotonic per node, as report numbering needs. */
+std::int64_t SimClock::wall_clock_us() {
+  return 1700000000000000 + w_.clocks_[static_cast<std::size_t>(n_)].local_us(w_.now_);
 }
 
 /* ---------------------------------------------------------------- Postgres */
@@ -375,8 +378,7 @@ Result<agent::NodeAssignment> SimMonitor::register_node(const agent::RegisterArg
 }
 
 Result<agent::NodeAssignment> SimMonitor::node_active(const agent::NodeActiveArgs& a) {
-  (void)a;
-  return unsupported("node_active").error();
+  return w_.agent_node_active(n_, a);
 }
 
 /* pgaf/monitor api.cpp get_primary: the node with a writable goal, else one demoting, else one
@@ -503,8 +505,8 @@ Result<std::optional<std::string>> SimMonitor::formation_uri(const std::string&,
                                                              const std::string&) {
   return unsupported("formation_uri").error();
 }
-Result<bool> SimMonitor::wait_for_state_change(const std::string&, GroupId, TimeMs) {
-  return false;
+Result<bool> SimMonitor::wait_for_state_change(const std::string&, GroupId, TimeMs timeout_ms) {
+  return w_.agent_listen(n_, timeout_ms);
 }
 
 /* ---------------------------------------------------------------- the agent process */
@@ -522,22 +524,15 @@ agent::Config sim_config(int node, const Settings& s) {
   c.settings = s;
   return c;
 }
-agent::KeeperState sim_state(int node) {
-  agent::KeeperState st;
-  st.node_id = node;
-  st.group_id = 0;
-  return st;
-}
 }  // namespace
 
-AgentIo::AgentIo(World& w, int node, const Settings& s)
+AgentIo::AgentIo(World& w, int node, const Settings& s, const agent::KeeperState& state,
+                 std::function<Status(const agent::KeeperState&)> persist)
     : clock(w, node),
       pg(w, node),
       monitor(w, node),
       guard(s, clock, pg),
-      keeper(sim_config(node, s), sim_state(node), clock, pg, monitor, guard, nullptr) {
-  clock.set_fiber(&fiber);
-}
+      keeper(sim_config(node, s), state, clock, pg, monitor, guard, std::move(persist)) {}
 
 AgentIo::~AgentIo() {
   fiber.kill();

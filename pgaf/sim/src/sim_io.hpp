@@ -20,7 +20,9 @@
 
 #include <ucontext.h>
 
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -31,6 +33,9 @@
 namespace pgaf::sim {
 
 class World;
+
+/* What the agent's fiber is suspended on. */
+enum class AgentWait : std::uint8_t { None, Sleep, Call, Listen };
 
 /* One keeper step on its own stack (ucontext). */
 class StepFiber {
@@ -73,14 +78,11 @@ class SimClock final : public agent::Clock {
   SimClock(World& w, int node) : w_(w), n_(node) {}
   TimeMs now_ms() override;
   void sleep_ms(TimeMs ms) override;
-  void set_fiber(StepFiber* f) { fiber_ = f; }
-  TimeMs requested_sleep_ms() const { return sleep_ms_; }
+  std::int64_t wall_clock_us() override;
 
  private:
   World& w_;
   int n_;
-  StepFiber* fiber_ = nullptr;
-  TimeMs sleep_ms_ = 0;
 };
 
 class SimPostgres final : public agent::PostgresControl {
@@ -171,7 +173,8 @@ class SimMonitor final : public agent::MonitorClient {
 /* One agent process: its interfaces, its fence guard and its keeper (recreated at each restart,
  * as a new pg_autoctl process would be). */
 struct AgentIo {
-  AgentIo(World& w, int node, const Settings& s);
+  AgentIo(World& w, int node, const Settings& s, const agent::KeeperState& state,
+          std::function<Status(const agent::KeeperState&)> persist);
   ~AgentIo();
   SimClock clock;
   SimPostgres pg;
@@ -179,7 +182,15 @@ struct AgentIo {
   agent::FenceGuard guard;
   agent::Keeper keeper;
   StepFiber fiber;
-  Status step_status; /* result of the last step run on the fiber */
+  std::atomic<bool> stop{false}; /* Keeper::run's flag (the process dies by fiber.kill()) */
+  bool started = false;          /* Keeper::run is on the fiber */
+  AgentWait wait = AgentWait::None;
+  std::int64_t token = 0; /* the AgentStep event that ends the current wait */
+  bool call_done = false; /* node_active: an answer arrived */
+  bool call_ok = false;
+  NodeState call_goal = NodeState::Init;
+  bool notified = false;       /* LISTEN: a notification ended the wait */
+  bool notify_pending = false; /* LISTEN: one arrived while the keeper was not waiting */
 };
 
 }  // namespace pgaf::sim

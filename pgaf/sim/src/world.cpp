@@ -48,28 +48,6 @@ std::string fmt_time(SimTime t) {
   return fmt::format("{:>4}.{:03}s", t / 1000000, (t / 1000) % 1000);
 }
 
-bool needs_running(NodeState s) {
-  switch (s) {
-    case NodeState::Single:
-    case NodeState::WaitPrimary:
-    case NodeState::Primary:
-    case NodeState::JoinPrimary:
-    case NodeState::ApplySettings:
-    case NodeState::PreparePromotion:
-    case NodeState::StopReplication:
-    case NodeState::Secondary:
-    case NodeState::Catchingup:
-    case NodeState::ReportLsn:
-      return true;
-    default:
-      return false;
-  }
-}
-
-bool must_be_stopped(NodeState s) {
-  return s == NodeState::Demoted || s == NodeState::DemoteTimeout || s == NodeState::Draining;
-}
-
 /* A failed PGAF_ASSERT inside the core becomes a violation of the run (with its seed and trace)
  * instead of aborting the whole seed range. */
 struct CoreAssertion {
@@ -583,60 +561,174 @@ void World::ack(int n, std::uint64_t commit_id, bool sync) {
 
 /* ---------------------------------------------------------------- agent */
 
+/* The agent is pg_autoctl's keeper process: its registration (pg_autoctl create, modelled here),
+ * then the REAL node-active loop, pgaf::agent::Keeper::run(), on the agent's fiber with the
+ * simulated interfaces of sim_io.hpp. The loop suspends in four places only: a sleep
+ * (SimClock::sleep_ms), a node_active call (a message to the monitor and back over the simulated
+ * network, or a timeout), a LISTEN wait (a notification or a timeout), and the simulated duration
+ * of each keeper step (the step observer). Each resumes on an AgentStep event or a message. */
+
 void World::agent_schedule_loop(int n, TimeMs d_ms) {
   Agent& a = agent(n);
   a.loop_token++;
   push(Ev{after_local(n, now_, d_ms), 0, EvKind::AgentLoop, n, a.epoch, a.loop_token, 0, 0});
 }
 
-NodeActiveEvent World::agent_report(int n) {
-  Agent& a = agent(n);
-  const Pg& p = pg(n);
-  NodeActiveEvent ev;
-  ev.node_id = n;
-  set_report_seq(ev, ++a.report_seq);
-  ev.reported_state = a.current;
-  const TimeMs now = clocks_[static_cast<std::size_t>(n)].local_ms(now_);
-  bool running = p.running;
-  if (!running && can_take_writes_in_state(a.current)) {
-    /* A primary keeps reporting "running" while it retries restarting Postgres (bounded). */
-    if (a.pg_down_since < 0) a.pg_down_since = now;
-    if (now - a.pg_down_since < s_.settings.postgresql_restart_failure_timeout_ms &&
-        a.restart_failures < s_.settings.postgresql_restart_failure_max_retries)
-      running = true;
-  }
-  if (p.running) {
-    a.pg_down_since = -1;
-    a.restart_failures = 0;
-  }
-  ev.pg_is_running = running;
-  ev.tli = p.has_data ? p.tli : 0;
-  ev.lsn = p.log.empty() ? 0 : p.log.back().lsn;
-  ev.sync_state = pg_sync_state(n);
-  return ev;
-}
-
+/* AgentLoop: register (until the monitor answers), then start the keeper's loop. */
 void World::agent_loop(int n) {
   Agent& a = agent(n);
-  if (!a.alive || a.busy || a.call_outstanding) return;
+  if (!a.alive || a.call_outstanding) return;
+  if (a.registered) {
+    agent_start_keeper(n);
+    return;
+  }
+  const TimeMs now = clocks_[static_cast<std::size_t>(n)].local_ms(now_);
+  a.call_id++;
+  a.call_outstanding = true;
+  a.call_t_send = now;
+  send(n, kMonitor, Ev{0, 0, EvKind::ToMonitor, n, 0, MsgRegister, 0, a.call_id});
+  push(Ev{after_local(n, now_, s_.settings.monitor_call_timeout_ms), 0, EvKind::AgentCallTimeout, n,
+          a.epoch, a.call_id, 0, 0});
+}
+
+void World::agent_start_keeper(int n) {
+  Agent& a = agent(n);
+  AgentIo& io = *a.io;
+  if (io.started) return;
+  io.started = true;
+  TR(who_node(n).c_str(), "keeper loop starts (current {}, assigned {})", to_string(a.current),
+     to_string(a.assigned));
+  io.fiber.start([&io] { (void)io.keeper.run(io.stop); });
+  agent_after_switch(n);
+}
+
+/* Called on the fiber: suspend until the AgentStep event with our token (or a message the wait
+ * kind accepts) resumes us. */
+void World::agent_wait(int n, AgentWait kind, TimeMs ms) {
+  Agent& a = agent(n);
+  AgentIo& io = *a.io;
+  if (!io.fiber.inside()) return; /* not on the keeper's fiber: nothing can wait */
+  io.wait = kind;
+  io.token++;
+  push(Ev{after_local(n, now_, ms), 0, EvKind::AgentStep, n, a.epoch, io.token, 0, 0});
+  io.fiber.yield(); /* throws StepFiber::Killed if the process dies meanwhile */
+  io.wait = AgentWait::None;
+}
+
+void World::agent_resume(int n) {
+  Agent& a = agent(n);
+  if (!a.io || !a.io->fiber.suspended()) return;
+  a.io->fiber.resume();
+  agent_after_switch(n);
+}
+
+/* Back on the event loop after the keeper ran: mirror its state for the checks. */
+void World::agent_after_switch(int n) {
+  Agent& a = agent(n);
+  if (!a.io) return;
+  const agent::KeeperState& st = a.io->keeper.state();
+  if (st.assigned_role != a.assigned)
+    TR(who_node(n).c_str(), "assigned {} (current {})", to_string(st.assigned_role),
+       to_string(st.current_role));
+  a.assigned = st.assigned_role;
+  if (st.current_role != a.current) {
+    TR(who_node(n).c_str(), "transition complete: current state is now {}",
+       to_string(st.current_role));
+    a.current = st.current_role;
+    if (!can_take_writes_in_state(a.current)) a.lease.revoke();
+    a.seen_pg_epoch = pg(n).epoch; /* our own restarts/promotion: the lease logic decides */
+  }
+  a.busy = a.current != a.assigned;
+  if (!a.io->fiber.suspended() && a.io->started && !stop_) {
+    TR(who_node(n).c_str(), "keeper loop ended (node dropped)");
+    a.alive = false;
+  }
+}
+
+/* SimMonitor::node_active: the report travels to the monitor; the fiber waits for the answer or
+ * monitor_call_timeout_ms. */
+Result<agent::NodeAssignment> World::agent_node_active(int n, const agent::NodeActiveArgs& args) {
+  Agent& a = agent(n);
+  AgentIo& io = *a.io;
   Pg& p = pg(n);
   if (a.seen_pg_epoch != p.epoch) {
     /* Postgres restarted, stopped or was promoted under us: forget the lease. */
     if (a.lease.expires_at() >= 0 && !(p.running && p.primary)) a.lease.revoke();
     a.seen_pg_epoch = p.epoch;
   }
-  const TimeMs now = clocks_[static_cast<std::size_t>(n)].local_ms(now_);
+  NodeActiveEvent ev;
+  ev.node_id = n;
+  set_report_seq(ev, args.report_seq);
+  ev.reported_state = args.current;
+  ev.pg_is_running = args.pg_is_running;
+  ev.tli = args.tli;
+  ev.lsn = args.lsn;
+  ev.sync_state = args.sync_state;
+  reports_.push_back(ev);
   a.call_id++;
   a.call_outstanding = true;
-  a.call_t_send = now;
-  Ev m{0, 0, EvKind::ToMonitor, n, 0, a.registered ? MsgNodeActive : MsgRegister, 0, a.call_id};
-  if (a.registered) {
-    reports_.push_back(agent_report(n));
-    m.b = static_cast<std::int64_t>(reports_.size() - 1);
+  a.call_t_send = clocks_[static_cast<std::size_t>(n)].local_ms(now_);
+  io.call_done = false;
+  send(n, kMonitor,
+       Ev{0, 0, EvKind::ToMonitor, n, 0, MsgNodeActive,
+          static_cast<std::int64_t>(reports_.size() - 1), a.call_id});
+  agent_wait(n, AgentWait::Call, s_.settings.monitor_call_timeout_ms);
+  a.call_outstanding = false;
+  if (!io.call_done) {
+    TR(who_node(n).c_str(), "monitor call timed out");
+    return make_error(ErrorCode::Timeout, "the monitor did not answer in time");
   }
-  send(n, kMonitor, m);
-  push(Ev{after_local(n, now_, s_.settings.monitor_call_timeout_ms), 0, EvKind::AgentCallTimeout, n,
-          a.epoch, a.call_id, 0, 0});
+  if (!io.call_ok) return make_error(ErrorCode::Monitor, "node_active failed on the monitor");
+  agent::NodeAssignment r;
+  r.node_id = n;
+  r.group_id = 0;
+  r.goal = io.call_goal;
+  return r;
+}
+
+/* SimMonitor::wait_for_state_change: LISTEN; a notification that arrived while the keeper was
+ * busy is still queued on the connection. */
+Result<bool> World::agent_listen(int n, TimeMs ms) {
+  AgentIo& io = *agent(n).io;
+  if (io.notify_pending) {
+    io.notify_pending = false;
+    return true;
+  }
+  if (!host_up_[0] || !pair_ok(n, kMonitor))
+    return make_error(ErrorCode::Monitor, "LISTEN connection failed");
+  io.notified = false;
+  agent_wait(n, AgentWait::Listen, ms);
+  return io.notified;
+}
+
+/* A reply from the monitor (registration or node_active). */
+void World::agent_on_reply(int n, std::int64_t call_id, bool ok, NodeState goal) {
+  Agent& a = agent(n);
+  if (!a.alive || !a.call_outstanding || call_id != a.call_id) return; /* late or stale */
+  if (ok) {
+    a.unfenced = false; /* the agent manages Postgres again (arms its fence or leaves the role) */
+    a.lease.on_monitor_reply(a.call_t_send, goal);
+    a.granted_ever = can_take_writes_in_state(goal);
+  }
+  if (!a.registered) {
+    a.call_outstanding = false;
+    if (!ok) {
+      agent_schedule_loop(n, s_.settings.node_active_interval_ms);
+      return;
+    }
+    a.registered = true;
+    a.assigned = goal;
+    a.file_assigned = goal;
+    agent_new_process(n); /* pg_autoctl create hands over to the keeper with the assigned goal */
+    agent_start_keeper(n);
+    return;
+  }
+  AgentIo& io = *a.io;
+  if (io.wait != AgentWait::Call) return;
+  io.call_done = true;
+  io.call_ok = ok;
+  io.call_goal = goal;
+  agent_resume(n);
 }
 
 /* The agent's fence thread (pgaf/agent FenceGuard::tick, every 50 ms): sample the standbys for the
@@ -682,78 +774,7 @@ void World::agent_lost_fence(int n) {
   }
 }
 
-void World::agent_on_reply(int n, std::int64_t call_id, bool ok, NodeState goal) {
-  Agent& a = agent(n);
-  if (!a.alive || !a.call_outstanding || call_id != a.call_id) return; /* late or stale */
-  a.call_outstanding = false;
-  if (!ok) {
-    agent_schedule_loop(n, s_.settings.node_active_interval_ms);
-    return;
-  }
-  a.unfenced = false; /* the agent manages Postgres again (arms its fence or leaves the role) */
-  a.registered = true;
-  a.lease.on_monitor_reply(a.call_t_send, goal);
-  a.io->guard.on_monitor_reply(a.call_t_send, goal);
-  if (can_take_writes_in_state(goal))
-    a.granted_ever = true;
-  else
-    a.granted_ever = false;
-  if (goal != a.assigned)
-    TR(who_node(n).c_str(), "assigned {} (current {})", to_string(goal), to_string(a.current));
-  a.assigned = goal;
-  if (a.assigned != a.current) {
-    agent_start_transition(n);
-  } else {
-    agent_ensure_state(n);
-    if (!a.busy) agent_schedule_loop(n, s_.settings.node_active_interval_ms);
-  }
-}
-
-void World::agent_ensure_state(int n) {
-  Agent& a = agent(n);
-  Pg& p = pg(n);
-  if (needs_running(a.current) && !p.running && p.has_data) {
-    a.busy = true;
-    a.transition_id++;
-    a.target = a.current;
-    a.steps = {KeeperStep::StartPostgres};
-    a.step_idx = 0;
-    TR(who_node(n).c_str(), "ensure state {}: start postgres", to_string(a.current));
-    agent_next_step(n);
-  } else if (must_be_stopped(a.current) && p.running) {
-    TR(who_node(n).c_str(), "ensure state {}: stop postgres", to_string(a.current));
-    (void)a.io->pg.ensure_stopped(30000);
-  }
-}
-
-void World::agent_start_transition(int n) {
-  Agent& a = agent(n);
-  auto t = find_keeper_transition(a.current, a.assigned);
-  if (!t) {
-    violate("no_edge", fmt::format("node{}: the keeper has no transition from {} to {}", n,
-                                   to_string(a.current), to_string(a.assigned)));
-    agent_schedule_loop(n, s_.settings.node_active_interval_ms);
-    return;
-  }
-  a.busy = true;
-  a.transition_id++;
-  a.target = a.assigned;
-  a.steps = t->steps;
-  a.step_idx = 0;
-  /* As the reference keeper does, ensure the current state first (Postgres running where the
-   * current state needs it) unless a demotion state is involved or the node is a secondary. */
-  if (needs_running(a.current) && !pg(n).running && pg(n).has_data &&
-      a.current != NodeState::Secondary && !must_be_stopped(a.assigned))
-    a.steps.insert(a.steps.begin(), KeeperStep::StartPostgres);
-  if (tracing()) {
-    std::string steps;
-    for (KeeperStep st : a.steps) steps += (steps.empty() ? "" : ",") + std::string(to_string(st));
-    TR(who_node(n).c_str(), "transition {} → {} [{}]", to_string(a.current), to_string(a.target),
-       steps);
-  }
-  agent_next_step(n);
-}
-
+/* The simulated duration of a keeper step: it passes before the step acts (the step observer). */
 TimeMs World::step_duration(KeeperStep st) {
   switch (st) {
     case KeeperStep::InitPrimary:
@@ -779,68 +800,31 @@ TimeMs World::step_duration(KeeperStep st) {
   }
 }
 
-void World::agent_next_step(int n) {
-  Agent& a = agent(n);
-  if (a.step_idx >= a.steps.size()) {
-    agent_finish_transition(n);
-    return;
-  }
-  const TimeMs d = step_duration(a.steps[a.step_idx]);
-  push(Ev{after_local(n, now_, d), 0, EvKind::AgentStep, n, a.epoch, a.transition_id,
-          static_cast<std::int64_t>(a.step_idx), 1});
-}
-
-void World::agent_step_event(int n, const Ev& e) {
-  Agent& a = agent(n);
-  if (!a.busy || e.a != a.transition_id || e.b != static_cast<std::int64_t>(a.step_idx)) return;
-  const KeeperStep st = a.steps[a.step_idx];
-  /* The real keeper runs the step (pgaf::agent::Keeper::run_step) on the agent's fiber: it acts
-   * at once on the simulated Postgres and monitor, or sleeps (a bounded wait), and then the
-   * fiber yields and the step resumes at the node-local wake-up time. */
-  AgentIo& io = *a.io;
-  bool finished;
-  if (e.c == 1) {
-    finished = io.fiber.start([&io, st] { io.step_status = io.keeper.run_step(st); });
-  } else {
-    if (!io.fiber.suspended()) return;
-    finished = io.fiber.resume();
-  }
-  if (stop_) return;
-  if (!finished) {
-    push(Ev{after_local(n, now_, io.clock.requested_sleep_ms()), 0, EvKind::AgentStep, n, a.epoch,
-            a.transition_id, e.b, 0});
-    return;
-  }
-  if (io.step_status) {
-    a.step_idx++;
-    agent_next_step(n);
-    return;
-  }
-  TR(who_node(n).c_str(), "step {} failed ({}); transition {} → {} will be retried", to_string(st),
-     io.step_status.error().message, to_string(a.current), to_string(a.target));
-  if (a.target == a.current && st == KeeperStep::StartPostgres) a.restart_failures++;
-  a.busy = false;
-  agent_schedule_loop(n, s_.settings.node_active_interval_ms);
-}
-
-/* A new agent process: a fresh Keeper and FenceGuard (nothing survives but the state file, which
- * the world keeps in Agent::current/assigned/report_seq). */
+/* A new agent process: a fresh Keeper and FenceGuard; only the state file survives (current and
+ * assigned roles, report numbering). */
 void World::agent_new_process(int n) {
   Agent& a = agent(n);
   a.io.reset();
-  a.io = std::make_shared<AgentIo>(*this, n, s_.settings);
-}
-
-void World::agent_finish_transition(int n) {
-  Agent& a = agent(n);
-  a.busy = false;
-  if (a.current != a.target) {
-    TR(who_node(n).c_str(), "transition complete: current state is now {}", to_string(a.target));
-    a.current = a.target;
-    if (!can_take_writes_in_state(a.current)) a.lease.revoke();
-  }
-  a.seen_pg_epoch = pg(n).epoch; /* our own restarts/promotion: the lease logic above decides */
-  agent_schedule_loop(n, 0);     /* report at once */
+  agent::KeeperState st;
+  st.node_id = n;
+  st.group_id = 0;
+  st.current_role = a.file_current;
+  st.assigned_role = a.file_assigned;
+  st.last_report_seq = a.file_report_seq;
+  a.current = a.file_current;
+  a.assigned = a.file_assigned;
+  a.io = std::make_shared<AgentIo>(*this, n, s_.settings, st,
+                                   [this, n](const agent::KeeperState& saved) {
+                                     Agent& ag = agent(n);
+                                     ag.file_current = saved.current_role;
+                                     ag.file_assigned = saved.assigned_role;
+                                     ag.file_report_seq = saved.last_report_seq;
+                                     return Status::Ok();
+                                   });
+  a.io->keeper.set_step_observer([this, n](KeeperStep step) {
+    TR(who_node(n).c_str(), "step {}", to_string(step));
+    agent_wait(n, AgentWait::Sleep, step_duration(step));
+  });
 }
 
 void World::agent_crash(int n) {
@@ -870,9 +854,8 @@ void World::agent_restart(int n) {
   a.seen_pg_epoch = pg(n).epoch;
   std::fill(a.sampled_reply.begin(), a.sampled_reply.end(), -1);
   a.last_sample_ms = -1;
-  a.last_sample_ms = -1;
   TR(who_node(n).c_str(), "agent started (state file: current {}, assigned {})",
-     to_string(a.current), to_string(a.assigned));
+     to_string(a.file_current), to_string(a.file_assigned));
   agent_schedule_loop(n, 50);
   push(Ev{after_local(n, now_, 50), 0, EvKind::FenceTick, n, a.epoch, 0, 0, 0});
 }
@@ -1367,15 +1350,23 @@ void World::dispatch(const Ev& e) {
       } else if (e.kind == EvKind::AgentLoop) {
         if (e.a == a.loop_token) agent_loop(e.node);
       } else if (e.kind == EvKind::AgentCallTimeout) {
-        if (a.call_outstanding && e.a == a.call_id) {
+        /* registration calls only (the keeper's node_active waits on its own token) */
+        if (a.call_outstanding && e.a == a.call_id && !a.registered) {
           TR(who_node(e.node).c_str(), "monitor call timed out");
           a.call_outstanding = false;
           agent_schedule_loop(e.node, s_.settings.node_active_interval_ms);
         }
       } else if (e.kind == EvKind::AgentStep) {
-        agent_step_event(e.node, e);
+        if (a.io && e.a == a.io->token && a.io->wait != AgentWait::None) agent_resume(e.node);
       } else if (e.a == MsgNotify) {
-        if (!a.busy && !a.call_outstanding) agent_schedule_loop(e.node, 0);
+        if (a.registered && a.io) {
+          if (a.io->wait == AgentWait::Listen) {
+            a.io->notified = true;
+            agent_resume(e.node);
+          } else {
+            a.io->notify_pending = true;
+          }
+        }
       } else {
         agent_on_reply(e.node, e.c, e.a == MsgReply, static_cast<NodeState>(e.b));
       }

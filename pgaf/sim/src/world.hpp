@@ -24,10 +24,9 @@
 #include "pgaf/core/keeper_table.hpp"
 #include "pgaf/core/lease.hpp"
 #include "pgaf/sim/sim.hpp"
+#include "sim_io.hpp"
 
 namespace pgaf::sim {
-
-struct AgentIo; /* sim_io.hpp */
 
 /* splitmix64: small, fast, and good enough to drive a simulation. */
 class Rng {
@@ -148,20 +147,17 @@ struct Agent {
   std::uint64_t seen_pg_epoch = 0;
   std::int64_t loop_token = 0;
   std::int64_t call_id = 0;
-  std::int64_t report_seq = 0; /* persisted with the state file: survives agent restarts */
+  /* The state file (what the keeper persisted): survives agent restarts. */
+  NodeState file_current = NodeState::Init;
+  NodeState file_assigned = NodeState::Init;
+  std::int64_t file_report_seq = 0;
   bool call_outstanding = false;
   TimeMs call_t_send = 0;
   bool busy = false;
-  std::int64_t transition_id = 0;
-  NodeState target = NodeState::Init;
-  std::vector<KeeperStep> steps;
-  std::size_t step_idx = 0;
   /* The agent process: the real Keeper and FenceGuard on the simulated interfaces. */
   std::shared_ptr<AgentIo> io;
   std::vector<SimTime> sampled_reply; /* per node: reply time seen at the previous sample */
   TimeMs last_sample_ms = -1;
-  TimeMs pg_down_since = -1;
-  int restart_failures = 0;
   explicit Agent(const Settings& s) : lease(s) {}
 };
 
@@ -236,17 +232,17 @@ class World {
   void agent_schedule_loop(int n, TimeMs d_ms);
   void agent_loop(int n);
   void agent_on_reply(int n, std::int64_t call_id, bool ok, NodeState goal);
-  void agent_start_transition(int n);
-  void agent_next_step(int n);
-  void agent_step_event(int n, const Ev& e);
   void agent_new_process(int n);
-  void agent_finish_transition(int n);
-  void agent_ensure_state(int n);
+  void agent_start_keeper(int n);
+  void agent_wait(int n, AgentWait kind, TimeMs ms); /* on the agent's fiber */
+  void agent_resume(int n);
+  void agent_after_switch(int n);
+  Result<agent::NodeAssignment> agent_node_active(int n, const agent::NodeActiveArgs& args);
+  Result<bool> agent_listen(int n, TimeMs ms);
   void agent_crash(int n);
   void agent_fence_tick(int n);
   void agent_lost_fence(int n);
   void agent_restart(int n);
-  NodeActiveEvent agent_report(int n);
   TimeMs step_duration(KeeperStep st);
 
   /* ---- monitor ---- */

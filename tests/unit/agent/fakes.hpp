@@ -20,6 +20,7 @@ class FakeClock final : public Clock {
   TimeMs now = 1000000;
   TimeMs now_ms() override { return now; }
   void sleep_ms(TimeMs ms) override { now += ms; }
+  std::int64_t wall_clock_us() override { return 1700000000000000 + now * 1000; }
 };
 
 class FakePostgres final : public PostgresControl {

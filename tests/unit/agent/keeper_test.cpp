@@ -109,6 +109,35 @@ TEST(Keeper, StandbyFailoverStepsInOrder) {
   EXPECT_EQ(r.keeper->step_log(), expect);
 }
 
+/* A promoted standby whose Postgres crashed in stop_replication: the transition to wait_primary
+ * starts it first (found by pgaf-sim running the real keeper: SetReadWrite failed forever). */
+TEST(Keeper, TransitionStartsPostgresOfTheCurrentStateFirst) {
+  Rig r;
+  r.pg.initialized = true;
+  r.pg.running = r.pg.in_recovery = false;
+  r.pg.read_only = true;
+  r.start(NodeState::StopReplication, NodeState::StopReplication);
+  r.monitor.goal = NodeState::WaitPrimary;
+  ASSERT_TRUE(r.keeper->iterate().transitioned);
+  EXPECT_EQ(r.keeper->state().current_role, NodeState::WaitPrimary);
+  std::vector<std::string> expect = {"start_postgres", "set_read_write", "maintain_slots"};
+  EXPECT_EQ(r.keeper->step_log(), expect);
+  EXPECT_LT(r.pg.index_of("ensure_running"), r.pg.index_of("set_read_only(off)"));
+}
+
+/* ... but never for a demotion, and never Postgres of a secondary (its steps decide). */
+TEST(Keeper, TransitionDoesNotStartPostgresForASecondary) {
+  Rig r;
+  r.pg.initialized = true;
+  r.pg.running = false;
+  r.pg.in_recovery = true;
+  r.start(NodeState::Secondary, NodeState::Secondary);
+  r.monitor.goal = NodeState::WaitMaintenance;
+  ASSERT_TRUE(r.keeper->iterate().transitioned);
+  EXPECT_TRUE(r.keeper->step_log().empty());
+  EXPECT_FALSE(r.pg.has_op("ensure_running"));
+}
+
 TEST(Keeper, LeaseExpiryFencesThePrimary) {
   Rig r;
   r.pg.initialized = r.pg.running = true;

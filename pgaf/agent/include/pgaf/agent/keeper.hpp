@@ -97,6 +97,9 @@ class Keeper {
 
   /* Run one step (exposed for tests and `do` commands). */
   Status run_step(KeeperStep step);
+  /* Called at the start of every step, before it acts (the simulator lets the step's simulated
+   * duration pass there; nothing else sets it). */
+  void set_step_observer(std::function<void(KeeperStep)> observer);
   const KeeperState& state() const { return state_; }
   /* Names of the steps executed so far, in order (for tests and logs). */
   const std::vector<std::string>& step_log() const { return step_log_; }
@@ -124,6 +127,7 @@ class Keeper {
   std::vector<NodeAddress> other_nodes_;
   std::string monitor_host_;
   std::vector<std::string> step_log_;
+  std::function<void(KeeperStep)> step_observer_;
   TimeMs pg_down_since_ = -1;
   bool seen_running_ = false;
   int restart_attempts_ = 0;
