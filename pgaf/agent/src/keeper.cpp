@@ -323,6 +323,7 @@ Status Keeper::run_step(KeeperStep step) {
       }
       if (Status s = pg_.write_managed_config(); !s) return s;
       if (Status s = pg_.write_standby_setup(standby_setup(*up)); !s) return s;
+      following_ = up->node_id;
       if (Status s = pg_.ensure_running(start_timeout); !s) return s;
       auto st = pg_.status();
       if (st && st->system_identifier != 0) {
@@ -448,6 +449,7 @@ Status Keeper::run_step(KeeperStep step) {
       }
       if (Status s = pg_.write_managed_config(); !s) return s;
       if (Status s = pg_.write_standby_setup(standby_setup(*up)); !s) return s;
+      following_ = up->node_id;
       return pg_.ensure_running(start_timeout);
     }
     case KeeperStep::DropLocalSlots: {
@@ -470,6 +472,7 @@ Status Keeper::run_step(KeeperStep step) {
       auto up = primary_upstream();
       if (!up) return up.error();
       if (Status s = pg_.write_standby_setup(standby_setup(*up)); !s) return s;
+      following_ = up->node_id;
       auto st = pg_.status();
       if (st && st->running) {
         if (!st->in_recovery) {
@@ -572,6 +575,15 @@ Status Keeper::reach_assigned_state() {
     if (!s) {
       spdlog::error("failed to transition from \"{}\" to \"{}\" at step {}: {}", to_string(from),
                     to_string(to), to_string(step), s.error().to_string());
+      if (from == NodeState::ReportLsn || from == NodeState::PreparePromotion) {
+        /* We still report `from`, a state in which the monitor counts on this node NOT
+         * streaming from the primary (its reported LSN is final, it vouches for no one). A step
+         * such as RewindOrBaseBackup may already have started Postgres following the primary:
+         * go back to no upstream until the transition is retried (pgaf-sim seeds 14542,
+         * 28095: the node confirmed commits to the old primary that the elected node lacked). */
+        Status back = run_step(KeeperStep::StopWalReceiver);
+        if (!back) spdlog::error("could not stop streaming again: {}", back.error().to_string());
+      }
       return s;
     }
   }
@@ -580,6 +592,19 @@ Status Keeper::reach_assigned_state() {
   if (Status p = persist(); !p) return p;
   spdlog::info("Transition complete: current state is now \"{}\"", to_string(to));
   return Status::Ok();
+}
+
+/* A catching-up standby follows the primary it was given when it entered the state; during a
+ * failover that may be the old primary being demoted (get_primary names it until the new one is
+ * writable), and the monitor keeps the goal catchingup until the node catches up with the new
+ * one: follow the new primary once the monitor names it (pgaf-sim seed 43926: stuck forever). */
+Status Keeper::follow_new_primary() {
+  if (following_ == 0) return Status::Ok(); /* unknown (agent restarted): keep it */
+  auto p = monitor_.get_primary(cfg_.formation, state_.group_id);
+  if (!p || p->node_id == state_.node_id || p->node_id == following_) return Status::Ok();
+  spdlog::info("the primary is now node {} (was node {}): follow it", p->node_id, following_);
+  if (Status s = run_step(KeeperStep::RewindOrBaseBackup); !s) return s;
+  return run_step(KeeperStep::FollowPrimary);
 }
 
 Status Keeper::ensure_current_state() {
@@ -605,8 +630,12 @@ Status Keeper::ensure_current_state() {
   switch (cur) {
     case NodeState::PreparePromotion:
     case NodeState::StopReplication:
-    case NodeState::Catchingup:
       return pg_.ensure_running(200);
+    case NodeState::Catchingup: {
+      Status s = pg_.ensure_running(200);
+      if (!s) return s;
+      return follow_new_primary();
+    }
     case NodeState::Secondary:
     case NodeState::ReportLsn: {
       Status s = pg_.ensure_running(200);
@@ -703,7 +732,14 @@ IterationResult Keeper::iterate() {
     }
   }
 
-  if (state_.assigned_role != state_.current_role) {
+  /* Following a primary needs an assignment confirmed in this round: while we could not hear the
+   * monitor it may have started a failover, and a standby that follows the old primary then
+   * vouches for it and confirms commits the elected node lacks (pgaf-sim seed 28095). */
+  const bool follows_primary = state_.assigned_role == NodeState::Secondary ||
+                               state_.assigned_role == NodeState::Catchingup;
+  if (state_.assigned_role != state_.current_role && follows_primary && !r.monitor_ok) {
+    r.failed = true;
+  } else if (state_.assigned_role != state_.current_role) {
     Status s = reach_assigned_state();
     if (s) {
       r.transitioned = true;

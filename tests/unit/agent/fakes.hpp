@@ -193,6 +193,8 @@ class FakeMonitor final : public MonitorClient {
  public:
   bool reachable = true;
   bool node_active_down = false;    /* only node_active fails */
+  int fail_get_primary_after = -1;  /* get_primary fails after this many calls (-1: never) */
+  int get_primary_calls = 0;
   NodeState goal = NodeState::Init; /* what node_active answers */
   std::vector<NodeActiveArgs> reports;
   std::vector<NodeAddress> others;
@@ -215,6 +217,7 @@ class FakeMonitor final : public MonitorClient {
   }
   Result<NodeAddress> get_primary(const std::string&, GroupId) override {
     if (!reachable) return down();
+    if (fail_get_primary_after >= 0 && get_primary_calls++ >= fail_get_primary_after) return down();
     return primary;
   }
   Result<std::vector<NodeAddress>> get_other_nodes(NodeId) override {

@@ -138,6 +138,54 @@ TEST(Keeper, TransitionDoesNotStartPostgresForASecondary) {
   EXPECT_FALSE(r.pg.has_op("ensure_running"));
 }
 
+/* A transition out of report_lsn that fails after Postgres started following the primary goes
+ * back to no upstream: the monitor counts on a report_lsn node not streaming (pgaf-sim 28095). */
+TEST(Keeper, FailedTransitionOutOfReportLsnStopsStreamingAgain) {
+  Rig r;
+  r.pg.initialized = r.pg.running = r.pg.in_recovery = true;
+  r.start(NodeState::ReportLsn, NodeState::ReportLsn);
+  r.monitor.goal = NodeState::Secondary;
+  r.monitor.fail_get_primary_after = 1; /* RewindOrBaseBackup gets it, FollowPrimary does not */
+  IterationResult it = r.keeper->iterate();
+  EXPECT_TRUE(it.failed);
+  EXPECT_EQ(r.keeper->state().current_role, NodeState::ReportLsn);
+  ASSERT_GE(r.pg.index_of("standby_setup(10.0.0.1:5432)"), 0);
+  EXPECT_GT(r.pg.index_of("standby_setup(none)"), r.pg.index_of("standby_setup(10.0.0.1:5432)"));
+  EXPECT_EQ(r.keeper->step_log().back(), "stop_wal_receiver");
+}
+
+/* A stale assignment to follow the primary waits for the monitor to confirm it. */
+TEST(Keeper, NoFollowingThePrimaryWithoutTheMonitor) {
+  Rig r;
+  r.pg.initialized = r.pg.running = r.pg.in_recovery = true;
+  r.start(NodeState::ReportLsn, NodeState::Secondary); /* state file: assigned secondary */
+  r.monitor.node_active_down = true;
+  IterationResult it = r.keeper->iterate();
+  EXPECT_FALSE(it.monitor_ok);
+  EXPECT_FALSE(it.transitioned);
+  EXPECT_TRUE(r.keeper->step_log().empty());
+  EXPECT_EQ(r.keeper->state().current_role, NodeState::ReportLsn);
+}
+
+/* A catching-up standby that followed the old primary (named by get_primary while it was being
+ * demoted) follows the new one once the monitor names it (pgaf-sim seed 43926). */
+TEST(Keeper, CatchingUpFollowsTheNewPrimary) {
+  Rig r;
+  r.pg.initialized = r.pg.running = r.pg.in_recovery = true;
+  r.start(NodeState::Secondary, NodeState::Secondary);
+  r.monitor.goal = NodeState::Catchingup;
+  ASSERT_TRUE(r.keeper->iterate().transitioned);
+  EXPECT_TRUE(r.pg.has_op("standby_setup(10.0.0.1:5432)"));
+  EXPECT_FALSE(r.pg.has_op("rewind(10.0.0.3:5432)"));
+  r.keeper->iterate(); /* same primary: nothing to do */
+  EXPECT_FALSE(r.pg.has_op("rewind(10.0.0.3:5432)"));
+  r.monitor.primary = NodeAddress{3, "node_3", "10.0.0.3", 5432, 0, true};
+  r.keeper->iterate();
+  EXPECT_TRUE(r.pg.has_op("rewind(10.0.0.3:5432)"));
+  EXPECT_TRUE(r.pg.has_op("standby_setup(10.0.0.3:5432)"));
+  EXPECT_EQ(r.keeper->state().current_role, NodeState::Catchingup);
+}
+
 TEST(Keeper, LeaseExpiryFencesThePrimary) {
   Rig r;
   r.pg.initialized = r.pg.running = true;

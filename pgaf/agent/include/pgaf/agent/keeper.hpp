@@ -107,6 +107,7 @@ class Keeper {
  private:
   Status reach_assigned_state();
   Status ensure_current_state();
+  Status follow_new_primary();
   bool report_pg_is_running(const PgStatus& st);
   Status maintain_slots(bool advance);
   Status refresh_other_nodes();
@@ -132,6 +133,7 @@ class Keeper {
   bool seen_running_ = false;
   int restart_attempts_ = 0;
   bool sysid_published_ = false;
+  NodeId following_ = 0; /* the upstream of our last standby setup (0: unknown) */
   int dropped_rounds_ = 0;
   long monitor_failures_ = 0;
   std::mutex reload_mu_;
