@@ -556,10 +556,10 @@ Status Keeper::reach_assigned_state() {
    * SetReadWrite failing at every round (pgaf-sim, seed 585, once it ran this code). A
    * secondary's steps start Postgres themselves; writable states are ensure_current_state's. */
   const bool needs_running = from == NodeState::PreparePromotion ||
-                             from == NodeState::StopReplication ||
-                             from == NodeState::Catchingup || from == NodeState::ReportLsn;
-  const bool must_stop = to == NodeState::Draining || to == NodeState::Demoted ||
-                         to == NodeState::DemoteTimeout;
+                             from == NodeState::StopReplication || from == NodeState::Catchingup ||
+                             from == NodeState::ReportLsn;
+  const bool must_stop =
+      to == NodeState::Draining || to == NodeState::Demoted || to == NodeState::DemoteTimeout;
   if (needs_running && !must_stop) {
     auto st = pg_.status();
     if (!st || !st->running) {
@@ -735,8 +735,8 @@ IterationResult Keeper::iterate() {
   /* Following a primary needs an assignment confirmed in this round: while we could not hear the
    * monitor it may have started a failover, and a standby that follows the old primary then
    * vouches for it and confirms commits the elected node lacks (pgaf-sim seed 28095). */
-  const bool follows_primary = state_.assigned_role == NodeState::Secondary ||
-                               state_.assigned_role == NodeState::Catchingup;
+  const bool follows_primary =
+      state_.assigned_role == NodeState::Secondary || state_.assigned_role == NodeState::Catchingup;
   if (state_.assigned_role != state_.current_role && follows_primary && !r.monitor_ok) {
     r.failed = true;
   } else if (state_.assigned_role != state_.current_role) {

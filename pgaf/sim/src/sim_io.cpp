@@ -352,11 +352,10 @@ agent::NodeAddress address_of(const Node& x) {
   a.host = x.host;
   a.port = x.port;
   a.lsn = x.reported_lsn;
-  a.is_primary = x.reported_state == NodeState::Single ||
-                 x.reported_state == NodeState::WaitPrimary ||
-                 x.reported_state == NodeState::Primary ||
-                 x.reported_state == NodeState::JoinPrimary ||
-                 x.reported_state == NodeState::ApplySettings;
+  a.is_primary =
+      x.reported_state == NodeState::Single || x.reported_state == NodeState::WaitPrimary ||
+      x.reported_state == NodeState::Primary || x.reported_state == NodeState::JoinPrimary ||
+      x.reported_state == NodeState::ApplySettings;
   return a;
 }
 }  // namespace
@@ -499,8 +498,7 @@ Result<std::vector<agent::StateRow>> SimMonitor::current_state(const std::string
 Result<std::vector<agent::EventRow>> SimMonitor::last_events(const std::string&, int) {
   return unsupported("last_events").error();
 }
-Result<std::optional<std::string>> SimMonitor::formation_uri(const std::string&,
-                                                             const std::string&,
+Result<std::optional<std::string>> SimMonitor::formation_uri(const std::string&, const std::string&,
                                                              const std::string&,
                                                              const std::string&) {
   return unsupported("formation_uri").error();

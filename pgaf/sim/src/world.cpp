@@ -3,8 +3,9 @@
  * client, faults and invariant checks. See world.hpp for the model's invariants and sim.hpp for
  * the invariants it checks.
  *
- * The monitor and the agents run the REAL core: decide() (monitor), find_keeper_transition()
- * (agent) and AgentLease (agent fencing). Everything else here is the environment.
+ * The monitor and the agents run the REAL core and keeper: decide() (monitor), pgaf::agent::Keeper
+ * on a fiber per agent (sim_io.hpp: the agent's interfaces on this world) and AgentLease (agent
+ * fencing). Everything else here is the environment.
  */
 #include "world.hpp"
 
