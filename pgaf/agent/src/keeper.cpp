@@ -18,6 +18,35 @@ namespace pgaf::agent {
 
 /* ---------------- FenceGuard ---------------- */
 
+namespace {
+/* The quorum of synchronous_standby_names: 'ANY k (a, b)' (also 'FIRST k (…)', 'k (…)') gives k
+ * and the listed names; '' gives none. */
+struct SyncQuorum {
+  int k = 0;
+  std::set<std::string> names;
+};
+SyncQuorum parse_sync_quorum(const std::string& v) {
+  SyncQuorum q;
+  const auto open = v.find('(');
+  const auto close = v.rfind(')');
+  if (open == std::string::npos || close == std::string::npos || close < open) return q;
+  for (char c : v.substr(0, open))
+    if (c >= '0' && c <= '9') q.k = q.k * 10 + (c - '0');
+  if (q.k == 0) q.k = 1;
+  std::string cur;
+  for (char c : v.substr(open + 1, close - open - 1)) {
+    if (c == ',') {
+      if (!cur.empty()) q.names.insert(cur);
+      cur.clear();
+    } else if (c != ' ' && c != '"') {
+      cur += c;
+    }
+  }
+  if (!cur.empty()) q.names.insert(cur);
+  return q;
+}
+}  // namespace
+
 FenceGuard::FenceGuard(const Settings& s, Clock& clock, PostgresControl& pg)
     : s_(s), clock_(clock), pg_(pg), lease_(s) {}
 
@@ -101,13 +130,19 @@ bool FenceGuard::tick() {
     }
     auto replies = pg_.standby_replies();
     if (replies) {
+      /* Only the quorum standbys vouch, k of them (AgentLease::on_standby_sample): the monitor
+       * waits for the vouch of those only before it promotes (pgaf-sim seed 66 of the real
+       * fence thread: a standby outside the quorum kept an isolated primary writing while the
+       * monitor promoted another node). */
+      auto names = pg_.synchronous_standby_names();
+      const SyncQuorum quorum = names ? parse_sync_quorum(*names) : SyncQuorum{};
       int fresh = 0;
       for (auto& [name, t] : *replies) {
         auto it = last_replies_.find(name);
-        if (it != last_replies_.end() && it->second != t) ++fresh;
+        if (it != last_replies_.end() && it->second != t && quorum.names.count(name) != 0) ++fresh;
       }
       last_replies_ = std::move(*replies);
-      lease_.on_standby_sample(now, fresh, 1, current_);
+      lease_.on_standby_sample(now, fresh, std::max(1, quorum.k), current_);
     } else {
       last_replies_.clear();
     }

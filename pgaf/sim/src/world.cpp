@@ -112,8 +112,7 @@ World::World(const Schedule& s, const RunOptions& o)
     p.reply_at.assign(E, -1);
     p.flushed.assign(E, 0);
   }
-  agents_.assign(E, Agent(s_.settings));
-  for (auto& a : agents_) a.sampled_reply.assign(E, -1);
+  agents_.assign(E, Agent{});
   hc_tries_.assign(E, 0);
   hc_active_.assign(E, false);
   res_.seed = s_.seed;
@@ -452,7 +451,8 @@ bool World::writable(int n) const {
   const Agent& a = agents_[static_cast<std::size_t>(n)];
   if (s_.broken == Broken::AgentIgnoresLease) return a.granted_ever;
   if (a.unfenced) return true;
-  return a.lease.may_write(clocks_[static_cast<std::size_t>(n)].local_ms(now_));
+  /* the real FenceGuard's lease (pushed to pgaf_fence while armed) */
+  return a.io && a.io->guard.may_write();
 }
 
 /* Could a commit sent now be acknowledged without anything else changing: writable, and either
@@ -636,8 +636,6 @@ void World::agent_after_switch(int n) {
     TR(who_node(n).c_str(), "transition complete: current state is now {}",
        to_string(st.current_role));
     a.current = st.current_role;
-    if (!can_take_writes_in_state(a.current)) a.lease.revoke();
-    a.seen_pg_epoch = pg(n).epoch; /* our own restarts/promotion: the lease logic decides */
   }
   a.busy = a.current != a.assigned;
   if (!a.io->fiber.suspended() && a.io->started && !stop_) {
@@ -651,12 +649,6 @@ void World::agent_after_switch(int n) {
 Result<agent::NodeAssignment> World::agent_node_active(int n, const agent::NodeActiveArgs& args) {
   Agent& a = agent(n);
   AgentIo& io = *a.io;
-  Pg& p = pg(n);
-  if (a.seen_pg_epoch != p.epoch) {
-    /* Postgres restarted, stopped or was promoted under us: forget the lease. */
-    if (a.lease.expires_at() >= 0 && !(p.running && p.primary)) a.lease.revoke();
-    a.seen_pg_epoch = p.epoch;
-  }
   NodeActiveEvent ev;
   ev.node_id = n;
   set_report_seq(ev, args.report_seq);
@@ -708,7 +700,6 @@ void World::agent_on_reply(int n, std::int64_t call_id, bool ok, NodeState goal)
   if (!a.alive || !a.call_outstanding || call_id != a.call_id) return; /* late or stale */
   if (ok) {
     a.unfenced = false; /* the agent manages Postgres again (arms its fence or leaves the role) */
-    a.lease.on_monitor_reply(a.call_t_send, goal);
     a.granted_ever = can_take_writes_in_state(goal);
   }
   if (!a.registered) {
@@ -732,37 +723,14 @@ void World::agent_on_reply(int n, std::int64_t call_id, bool ok, NodeState goal)
   agent_resume(n);
 }
 
-/* The agent's fence thread (pgaf/agent FenceGuard::tick, every 50 ms): sample the standbys for the
- * vouch. The fence itself is idealised: writable() consults the lease at every instant, i.e. the
- * fence acts exactly at expiry (the real thread acts within its period plus the time to stop
- * Postgres, which fence_guard_ms covers). */
+/* The agent's fence thread: the REAL FenceGuard::tick every 50 ms (service.cpp's loop) — it samples
+ * the standbys' replies for the vouch and fences Postgres when the lease ran out while armed.
+ * writable() also consults the guard's lease at every instant, i.e. the fence's reaction time is
+ * idealised to zero (the real thread reacts within its period plus the time to stop Postgres,
+ * which fence_guard_ms covers) — as pgaf_fence enforces the deadline inside Postgres. */
 void World::agent_fence_tick(int n) {
   Agent& a = agent(n);
-  Pg& p = pg(n);
-  const TimeMs now = clocks_[static_cast<std::size_t>(n)].local_ms(now_);
-  /* Quorum standbys whose reply is newer than at the previous sample. */
-  if (p.primary && p.running) {
-    int streaming = 0;
-    for (int m = 1; m <= n_; ++m) {
-      if (m == n) continue;
-      const auto mi = static_cast<std::size_t>(m);
-      const SimTime r = p.reply_at[mi];
-      /* As FenceGuard::tick: a standby counts when its reply changed since a previous sample
-       * that saw it (the first sample after a restart only records). */
-      if (r >= 0 && a.sampled_reply[mi] >= 0 && r > a.sampled_reply[mi] &&
-          s_.replication_quorum[mi - 1])
-        streaming++;
-      a.sampled_reply[mi] = r;
-    }
-    const int required = std::max(1, s_.number_sync_standbys);
-    if (!opt_.vouch_from_previous_sample)
-      a.lease.on_standby_sample(now, streaming, required, a.current);
-    else if (a.last_sample_ms >= 0)
-      a.lease.on_standby_sample(a.last_sample_ms, streaming, required, a.current);
-    a.last_sample_ms = now;
-  } else {
-    a.last_sample_ms = -1;
-  }
+  if (a.io) (void)a.io->guard.tick();
   push(Ev{after_local(n, now_, 50), 0, EvKind::FenceTick, n, a.epoch, 0, 0, 0});
 }
 
@@ -822,6 +790,8 @@ void World::agent_new_process(int n) {
                                      ag.file_report_seq = saved.last_report_seq;
                                      return Status::Ok();
                                    });
+  if (s_.broken == Broken::AgentIgnoresLease)
+    a.io->guard.disable_fencing_for_tests(); /* never fences (PGAF_TEST_DISABLE_FENCING) */
   a.io->keeper.set_step_observer([this, n](KeeperStep step) {
     TR(who_node(n).c_str(), "step {}", to_string(step));
     agent_wait(n, AgentWait::Sleep, step_duration(step));
@@ -850,11 +820,7 @@ void World::agent_restart(int n) {
   a.busy = false;
   a.call_outstanding = false;
   agent_new_process(n);
-  a.lease.revoke(); /* a fresh process knows no lease */
-  a.granted_ever = false;
-  a.seen_pg_epoch = pg(n).epoch;
-  std::fill(a.sampled_reply.begin(), a.sampled_reply.end(), -1);
-  a.last_sample_ms = -1;
+  a.granted_ever = false; /* a fresh process knows no lease (a new FenceGuard) */
   TR(who_node(n).c_str(), "agent started (state file: current {}, assigned {})",
      to_string(a.file_current), to_string(a.file_assigned));
   agent_schedule_loop(n, 50);

@@ -139,12 +139,10 @@ struct Agent {
   bool registered = false;
   NodeState current = NodeState::Init; /* persisted (state file) */
   NodeState assigned = NodeState::Init;
-  AgentLease lease;
   bool granted_ever = false; /* for Broken::AgentIgnoresLease */
   /* The fence thread is gone (agent dead or paused) while Postgres was writable under a lease:
    * Postgres stays writable (RunOptions::fence_dies_with_agent). */
   bool unfenced = false;
-  std::uint64_t seen_pg_epoch = 0;
   std::int64_t loop_token = 0;
   std::int64_t call_id = 0;
   /* The state file (what the keeper persisted): survives agent restarts. */
@@ -156,9 +154,6 @@ struct Agent {
   bool busy = false;
   /* The agent process: the real Keeper and FenceGuard on the simulated interfaces. */
   std::shared_ptr<AgentIo> io;
-  std::vector<SimTime> sampled_reply; /* per node: reply time seen at the previous sample */
-  TimeMs last_sample_ms = -1;
-  explicit Agent(const Settings& s) : lease(s) {}
 };
 
 struct Ack {

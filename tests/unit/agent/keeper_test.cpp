@@ -251,6 +251,7 @@ TEST(Keeper, StandbyVouchKeepsAPrimaryServingWithoutTheMonitor) {
   Rig r;
   r.pg.initialized = r.pg.running = true;
   r.pg.replies = {{"pgautofailover_standby_3", "t0"}};
+  r.pg.sync_names = "ANY 1 (pgautofailover_standby_3)";
   r.start(NodeState::Primary, NodeState::Primary);
   r.monitor.goal = NodeState::Primary;
   r.keeper->iterate();
@@ -271,6 +272,32 @@ TEST(Keeper, StandbyVouchKeepsAPrimaryServingWithoutTheMonitor) {
   }
   EXPECT_TRUE(fenced);
   EXPECT_FALSE(r.pg.running);
+}
+
+/* A standby outside synchronous_standby_names (replication_quorum false) never vouches, and k
+ * quorum standbys are needed (pgaf-sim seed 66, once it ran the real fence thread). */
+TEST(Keeper, OnlyKQuorumStandbysVouch) {
+  for (int listed : {0, 1, 2}) {
+    Rig r;
+    r.pg.initialized = r.pg.running = true;
+    r.pg.replies = {{"pgautofailover_standby_3", "t0"}, {"pgautofailover_standby_4", "t0"}};
+    r.pg.sync_names = listed == 0   ? "ANY 1 (pgautofailover_standby_4)"
+                      : listed == 1 ? "ANY 2 (pgautofailover_standby_3, pgautofailover_standby_4)"
+                                    : "ANY 1 (pgautofailover_standby_3, pgautofailover_standby_4)";
+    r.start(NodeState::Primary, NodeState::Primary);
+    r.monitor.goal = NodeState::Primary;
+    r.keeper->iterate();
+    r.monitor.reachable = false;
+    EXPECT_FALSE(r.guard->tick()); /* baseline */
+    bool fenced = false;
+    for (int i = 1; i <= 40 && !fenced; ++i) {
+      r.clock.now += 100;
+      r.pg.replies["pgautofailover_standby_3"] = "t" + std::to_string(i); /* only 3 replies */
+      fenced = r.guard->tick();
+    }
+    /* 3 alone vouches only when it is listed and one listed standby is enough */
+    EXPECT_EQ(fenced, listed != 2) << "case " << listed;
+  }
 }
 
 TEST(Keeper, OldPrimaryRestartNeverStartsPostgresBeforeTheMonitorSpeaks) {

@@ -153,9 +153,9 @@ struct RunResult {
 struct RunOptions {
   bool trace = false;
   SimLimits limits;
-  /* How the simulated agent feeds AgentLease::on_standby_sample. false (the documented API): the
-   * sample time itself. true (an experiment, see docs/simulator.md "Findings"): the time of the
-   * previous sample, the latest instant the standbys are known to have been streaming. */
+  /* Ignored since the simulator runs the real FenceGuard (which feeds AgentLease itself; the lease
+   * dates a vouch at the previous sample since core c22a67e). Kept so that the replay commands
+   * printed by older versions, and docs/simulator.md's, still parse. */
   bool vouch_from_previous_sample = false;
   /* true (as pgaf/agent does it): the fence is a thread of the agent, so while the agent is dead or
    * paused a Postgres that was writable stays writable. false: the lease deadline is enforced
