@@ -176,6 +176,16 @@ Status SimPostgres::set_read_only(bool on) {
   return Status::Ok();
 }
 
+/* pgaf_fence: with the default model (RunOptions::fence_dies_with_agent false) the deadline the
+ * guard pushes holds inside Postgres — the world keeps consulting the dead agent's guard lease,
+ * which is that deadline; --agent-fence-only models a Postgres without the extension. */
+Status SimPostgres::set_fence_deadline(TimeMs deadline_ms) {
+  (void)deadline_ms;
+  if (w_.opt_.fence_dies_with_agent)
+    return make_error(ErrorCode::Unsupported, "pgaf_fence is not available");
+  return need_running();
+}
+
 Status SimPostgres::terminate_client_backends() {
   if (Status s = need_running(); !s) return s;
   w_.pg(n_).waiters.clear(); /* never acknowledged */

@@ -96,6 +96,7 @@ class SimPostgres final : public agent::PostgresControl {
   Status release_to_operator() override;
   Result<agent::PgStatus> status() override;
   Status set_read_only(bool on) override;
+  Status set_fence_deadline(TimeMs deadline_ms) override;
   Status terminate_client_backends() override;
   Status set_synchronous_standby_names(const std::string& value) override;
   Result<std::string> synchronous_standby_names() override;

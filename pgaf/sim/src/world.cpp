@@ -10,6 +10,7 @@
 #include "world.hpp"
 
 #include <fmt/format.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -58,6 +59,28 @@ struct CoreAssertion {
                                        const char* msg) {
   throw CoreAssertion{fmt::format("{} ({}) at {}:{}", msg, expr, file, line)};
 }
+
+/* The keeper's own log lines (spdlog) go to the trace of the run, labelled with the node whose
+ * keeper or fence thread is running; nothing is formatted unless the run is traced. */
+thread_local World* t_log_world = nullptr;
+thread_local int t_log_node = 0;
+struct LogNode {
+  int prev;
+  explicit LogNode(int n) : prev(t_log_node) { t_log_node = n; }
+  ~LogNode() { t_log_node = prev; }
+  LogNode(const LogNode&) = delete;
+  LogNode& operator=(const LogNode&) = delete;
+};
+class TraceSink final : public spdlog::sinks::base_sink<spdlog::details::null_mutex> {
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    if (t_log_world == nullptr || t_log_node == 0) return;
+    const auto level = spdlog::level::to_string_view(msg.level);
+    t_log_world->keeper_log(t_log_node, std::string_view(level.data(), level.size()),
+                            std::string_view(msg.payload.data(), msg.payload.size()));
+  }
+  void flush_() override {}
+};
 
 /* Core versions that order node_active reports (NodeActiveEvent::report_seq, finding F10)
  * get a per-node sequence number; older ones simply do not have the field. */
@@ -141,6 +164,10 @@ SimTime World::after_local(int host, SimTime now, TimeMs d_ms) const {
   const Clock& c = clocks_[static_cast<std::size_t>(host)];
   const SimTime t = c.true_at(c.local_us(now) + d_ms * kMs);
   return std::max(t, now + 1);
+}
+
+void World::keeper_log(int n, std::string_view level, std::string_view text) {
+  TR(who_node(n).c_str(), "keeper {}: {}", level, text);
 }
 
 void World::tr(const char* who, const std::string& text) {
@@ -599,7 +626,10 @@ void World::agent_start_keeper(int n) {
   io.started = true;
   TR(who_node(n).c_str(), "keeper loop starts (current {}, assigned {})", to_string(a.current),
      to_string(a.assigned));
-  io.fiber.start([&io] { (void)io.keeper.run(io.stop); });
+  {
+    LogNode ln(n);
+    io.fiber.start([&io] { (void)io.keeper.run(io.stop); });
+  }
   agent_after_switch(n);
 }
 
@@ -619,7 +649,10 @@ void World::agent_wait(int n, AgentWait kind, TimeMs ms) {
 void World::agent_resume(int n) {
   Agent& a = agent(n);
   if (!a.io || !a.io->fiber.suspended()) return;
-  a.io->fiber.resume();
+  {
+    LogNode ln(n);
+    a.io->fiber.resume();
+  }
   agent_after_switch(n);
 }
 
@@ -730,7 +763,10 @@ void World::agent_on_reply(int n, std::int64_t call_id, bool ok, NodeState goal)
  * which fence_guard_ms covers) — as pgaf_fence enforces the deadline inside Postgres. */
 void World::agent_fence_tick(int n) {
   Agent& a = agent(n);
-  if (a.io) (void)a.io->guard.tick();
+  if (a.io) {
+    LogNode ln(n);
+    (void)a.io->guard.tick();
+  }
   push(Ev{after_local(n, now_, 50), 0, EvKind::FenceTick, n, a.epoch, 0, 0, 0});
 }
 
@@ -1436,13 +1472,18 @@ const char* running_schedule_token() {
 RunResult run_schedule(const Schedule& s, const RunOptions& o) {
   static const bool handler_installed = [] {
     set_assert_handler(&throw_core_assertion);
-    spdlog::set_level(spdlog::level::off); /* the keeper's own logging */
+    spdlog::set_default_logger(
+        std::make_shared<spdlog::logger>("pgaf-sim", std::make_shared<TraceSink>()));
     return true;
   }();
   (void)handler_installed;
   g_running_token = encode(s);
   World w(s, o);
+  /* the keeper's own logging: into the trace when tracing, else off (never formatted) */
+  spdlog::set_level(o.trace ? spdlog::level::info : spdlog::level::off);
+  t_log_world = o.trace ? &w : nullptr;
   RunResult r = w.run();
+  t_log_world = nullptr;
   return r;
 }
 

@@ -183,6 +183,8 @@ class World {
   World(const World&) = delete;
   World& operator=(const World&) = delete;
   RunResult run();
+  /* A log line of node n's keeper or fence thread (traced runs only). */
+  void keeper_log(int n, std::string_view level, std::string_view text);
 
  private:
   /* ---- event plumbing ---- */
