@@ -842,6 +842,7 @@ void ScenarioRun::client_loop(int client) {
       "returning host(inet_server_addr()), pg_walfile_name(pg_current_wal_lsn()), "
       "pg_current_wal_lsn()::text";
   PgConn c;
+  bool diagnosed_missing_table = false;
   std::int64_t seq = 0;
   TimeMs next = steady_ms() + jitter(rng);
   while (!stop_.load()) {
@@ -899,6 +900,21 @@ void ScenarioRun::client_loop(int client) {
       case QueryOutcome::Kind::ServerError:
         op.outcome = OpOutcome::Fail;
         op.error = (o.sqlstate.empty() ? "" : o.sqlstate + ": ") + o.message;
+        if (o.sqlstate == "42P01" && !diagnosed_missing_table) {
+          /* the table the lab created is not where the writes go (seen once in CI): name the
+           * server that answered, so the report says which one it was */
+          diagnosed_missing_table = true;
+          auto who = c.query(
+              "select coalesce(inet_server_addr()::text, 'local'), inet_server_port()::text, "
+              "(select system_identifier::text from pg_control_system()), current_database(), "
+              "pg_is_in_recovery()::text, current_setting('data_directory')",
+              2000);
+          std::string desc = who.ok() && !who->empty() ? "" : "(could not ask it)";
+          if (who.ok() && !who->empty())
+            for (const auto& f : (*who)[0]) desc += (desc.empty() ? "" : " ") + f.value_or("-");
+          log_line(sc_.name, "client " + std::to_string(client) +
+                                 ": lab_writes is missing on the server that answered: " + desc);
+        }
         break;
       case QueryOutcome::Kind::Lost:
       case QueryOutcome::Kind::Timeout:

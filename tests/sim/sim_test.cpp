@@ -125,6 +125,32 @@ TEST(Regression, SafetyFindingsPastTenThousandSeeds) {
   }
 }
 
+/* Findings of the simulator once it ran the real keeper (docs/simulator.md K2-K4): each
+ * minimised schedule failed against the keeper before its fix — sync_loss (14542: steps-only
+ * simulator; 28095: real keeper loop), convergence (43926), and, with the real fence thread,
+ * two_writable (66). Unit tests in tests/unit/agent/keeper_test.cpp pin each keeper rule. */
+TEST(Regression, RealKeeperFindings) {
+  const RunOptions o;
+  for (const char* token :
+       {"v1;seed=14542;n=5;nss=0;prio=100,0,100,90,100;q=1,1,1,1,0;drift=500,-285,319,-500,500,-20;"
+        "f=11,0,0,7,1885,5877,68,287,0;f=10,-1,0,1,2313,2002,35,53,0;"
+        "f=13,-2,0,7,183,102,49,1050,0;pl=0;broken=none",
+        "v1;seed=28095;n=3;nss=1;prio=100,90,100;q=1,1,1;drift=500,500,500,500;"
+        "f=5,-2,0,5,400,2134,72,262,0;f=0,-1,0,5,5482,1801,48,1017,0;"
+        "f=0,2,0,6,5343,996,36,1146,0;f=12,0,0,7,784,156,24,88,0;f=9,-1,0,2,158,359,48,628,0;"
+        "pl=0;broken=none",
+        "v1;seed=43926;n=4;nss=0;prio=100,100,100,0;q=1,0,1,0;drift=232,500,500,-500,-62;"
+        "f=2,2,0,0,195,5623,51,415,0;f=5,-1,0,3,3793,3913,57,1088,0;pl=0;broken=none",
+        "v1;seed=66;n=3;nss=0;prio=100,100,100;q=1,0,1;drift=-500,-500,500,500;"
+        "f=6,2,0,3,4624,3752,71,634,0;f=0,-1,0,7,4208,5403,52,1100,0;pl=0;broken=none"}) {
+    auto sch = decode(token);
+    ASSERT_TRUE(sch.ok()) << token;
+    RunResult r = run_schedule(*sch, o);
+    EXPECT_FALSE(r.violation.has_value())
+        << token << ": " << r.violation->kind << ": " << r.violation->detail;
+  }
+}
+
 /* The designed fencing (fencing.md L4b: the lease deadline is enforced inside Postgres by
  * pgaf_fence) must be safe on the CI range: no split brain, no two writable primaries, no lost
  * synchronous commit, no timeline going back. Liveness findings (docs/simulator.md F9-F12) are

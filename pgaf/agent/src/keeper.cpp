@@ -10,8 +10,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <chrono>
-#include <ctime>
 #include <set>
 
 #include "pgaf/core/sync_names.hpp"
@@ -19,6 +17,35 @@
 namespace pgaf::agent {
 
 /* ---------------- FenceGuard ---------------- */
+
+namespace {
+/* The quorum of synchronous_standby_names: 'ANY k (a, b)' (also 'FIRST k (…)', 'k (…)') gives k
+ * and the listed names; '' gives none. */
+struct SyncQuorum {
+  int k = 0;
+  std::set<std::string> names;
+};
+SyncQuorum parse_sync_quorum(const std::string& v) {
+  SyncQuorum q;
+  const auto open = v.find('(');
+  const auto close = v.rfind(')');
+  if (open == std::string::npos || close == std::string::npos || close < open) return q;
+  for (char c : v.substr(0, open))
+    if (c >= '0' && c <= '9') q.k = q.k * 10 + (c - '0');
+  if (q.k == 0) q.k = 1;
+  std::string cur;
+  for (char c : v.substr(open + 1, close - open - 1)) {
+    if (c == ',') {
+      if (!cur.empty()) q.names.insert(cur);
+      cur.clear();
+    } else if (c != ' ' && c != '"') {
+      cur += c;
+    }
+  }
+  if (!cur.empty()) q.names.insert(cur);
+  return q;
+}
+}  // namespace
 
 FenceGuard::FenceGuard(const Settings& s, Clock& clock, PostgresControl& pg)
     : s_(s), clock_(clock), pg_(pg), lease_(s) {}
@@ -104,13 +131,19 @@ bool FenceGuard::tick() {
     }
     auto replies = pg_.standby_replies();
     if (replies) {
+      /* Only the quorum standbys vouch, k of them (AgentLease::on_standby_sample): the monitor
+       * waits for the vouch of those only before it promotes (pgaf-sim seed 66 of the real
+       * fence thread: a standby outside the quorum kept an isolated primary writing while the
+       * monitor promoted another node). */
+      auto names = pg_.synchronous_standby_names();
+      const SyncQuorum quorum = names ? parse_sync_quorum(*names) : SyncQuorum{};
       int fresh = 0;
       for (auto& [name, t] : *replies) {
         auto it = last_replies_.find(name);
-        if (it != last_replies_.end() && it->second != t) ++fresh;
+        if (it != last_replies_.end() && it->second != t && quorum.names.count(name) != 0) ++fresh;
       }
       last_replies_ = std::move(*replies);
-      lease_.on_standby_sample(now, fresh, 1, current_);
+      lease_.on_standby_sample(now, fresh, std::max(1, quorum.k), current_);
     } else {
       last_replies_.clear();
     }
@@ -274,7 +307,12 @@ Status Keeper::apply_sync_names(bool wait_for_catchup) {
   }
 }
 
+void Keeper::set_step_observer(std::function<void(KeeperStep)> observer) {
+  step_observer_ = std::move(observer);
+}
+
 Status Keeper::run_step(KeeperStep step) {
+  if (step_observer_) step_observer_(step);
   step_log_.emplace_back(to_string(step));
   spdlog::debug("step {}", to_string(step));
   const TimeMs start_timeout = cfg_.settings.postgres_start_timeout_ms;
@@ -321,6 +359,7 @@ Status Keeper::run_step(KeeperStep step) {
       }
       if (Status s = pg_.write_managed_config(); !s) return s;
       if (Status s = pg_.write_standby_setup(standby_setup(*up)); !s) return s;
+      following_ = up->node_id;
       if (Status s = pg_.ensure_running(start_timeout); !s) return s;
       auto st = pg_.status();
       if (st && st->system_identifier != 0) {
@@ -449,6 +488,7 @@ Status Keeper::run_step(KeeperStep step) {
       }
       if (Status s = pg_.write_managed_config(); !s) return s;
       if (Status s = pg_.write_standby_setup(standby_setup(*up)); !s) return s;
+      following_ = up->node_id;
       return pg_.ensure_running(start_timeout);
     }
     case KeeperStep::DropLocalSlots: {
@@ -471,6 +511,7 @@ Status Keeper::run_step(KeeperStep step) {
       auto up = primary_upstream();
       if (!up) return up.error();
       if (Status s = pg_.write_standby_setup(standby_setup(*up)); !s) return s;
+      following_ = up->node_id;
       auto st = pg_.status();
       if (st && st->running) {
         if (!st->in_recovery) {
@@ -548,11 +589,40 @@ Status Keeper::reach_assigned_state() {
      * and no step below enables writes */
     guard_.set_current(to);
   }
+  /* Ensure the current state first, as the reference keeper does: a read-only state that runs
+   * Postgres (a standby being promoted, catching up or reporting its LSN) gets it started again
+   * before the transition, or a Postgres crash between two transitions leaves a step such as
+   * SetReadWrite failing at every round (pgaf-sim, seed 585, once it ran this code). A
+   * secondary's steps start Postgres themselves; writable states are ensure_current_state's. */
+  const bool needs_running = from == NodeState::PreparePromotion ||
+                             from == NodeState::StopReplication || from == NodeState::Catchingup ||
+                             from == NodeState::ReportLsn;
+  const bool must_stop =
+      to == NodeState::Draining || to == NodeState::Demoted || to == NodeState::DemoteTimeout;
+  if (needs_running && !must_stop) {
+    auto st = pg_.status();
+    if (!st || !st->running) {
+      if (Status s = run_step(KeeperStep::StartPostgres); !s) {
+        spdlog::error("failed to start PostgreSQL before the transition to \"{}\": {}",
+                      to_string(to), s.error().to_string());
+        return s;
+      }
+    }
+  }
   for (KeeperStep step : tr->steps) {
     Status s = run_step(step);
     if (!s) {
       spdlog::error("failed to transition from \"{}\" to \"{}\" at step {}: {}", to_string(from),
                     to_string(to), to_string(step), s.error().to_string());
+      if (from == NodeState::ReportLsn || from == NodeState::PreparePromotion) {
+        /* We still report `from`, a state in which the monitor counts on this node NOT
+         * streaming from the primary (its reported LSN is final, it vouches for no one). A step
+         * such as RewindOrBaseBackup may already have started Postgres following the primary:
+         * go back to no upstream until the transition is retried (pgaf-sim seeds 14542,
+         * 28095: the node confirmed commits to the old primary that the elected node lacked). */
+        Status back = run_step(KeeperStep::StopWalReceiver);
+        if (!back) spdlog::error("could not stop streaming again: {}", back.error().to_string());
+      }
       return s;
     }
   }
@@ -561,6 +631,19 @@ Status Keeper::reach_assigned_state() {
   if (Status p = persist(); !p) return p;
   spdlog::info("Transition complete: current state is now \"{}\"", to_string(to));
   return Status::Ok();
+}
+
+/* A catching-up standby follows the primary it was given when it entered the state; during a
+ * failover that may be the old primary being demoted (get_primary names it until the new one is
+ * writable), and the monitor keeps the goal catchingup until the node catches up with the new
+ * one: follow the new primary once the monitor names it (pgaf-sim seed 43926: stuck forever). */
+Status Keeper::follow_new_primary() {
+  if (following_ == 0) return Status::Ok(); /* unknown (agent restarted): keep it */
+  auto p = monitor_.get_primary(cfg_.formation, state_.group_id);
+  if (!p || p->node_id == state_.node_id || p->node_id == following_) return Status::Ok();
+  spdlog::info("the primary is now node {} (was node {}): follow it", p->node_id, following_);
+  if (Status s = run_step(KeeperStep::RewindOrBaseBackup); !s) return s;
+  return run_step(KeeperStep::FollowPrimary);
 }
 
 Status Keeper::ensure_current_state() {
@@ -587,8 +670,12 @@ Status Keeper::ensure_current_state() {
   switch (cur) {
     case NodeState::PreparePromotion:
     case NodeState::StopReplication:
-    case NodeState::Catchingup:
       return pg_.ensure_running(cfg_.settings.postgres_running_check_ms);
+    case NodeState::Catchingup: {
+      Status s = pg_.ensure_running(cfg_.settings.postgres_running_check_ms);
+      if (!s) return s;
+      return follow_new_primary();
+    }
     case NodeState::ReportLsn: {
       /* A transition out of report_lsn that failed midway (e.g. follow_primary done, then
        * check_timeline failed) leaves an upstream configured; when the monitor sends the node
@@ -670,11 +757,8 @@ IterationResult Keeper::iterate() {
   a.lsn = ps.running ? ps.lsn : 0;
   a.sync_state = ps.sync_state;
   /* strictly increasing across restarts: persisted, and at least the wall clock in µs */
-  auto wall_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                     std::chrono::system_clock::now().time_since_epoch())
-                     .count();
-  state_.last_report_seq =
-      std::max<std::int64_t>(state_.last_report_seq + 1, static_cast<std::int64_t>(wall_us));
+  const std::int64_t wall_us = clock_.wall_clock_us();
+  state_.last_report_seq = std::max<std::int64_t>(state_.last_report_seq + 1, wall_us);
   a.report_seq = state_.last_report_seq;
   /* one-way partitions: a primary says which standbys stopped acknowledging its WAL */
   if (can_take_writes_in_state(state_.current_role) && ps.running && !ps.in_recovery) {
@@ -705,7 +789,7 @@ IterationResult Keeper::iterate() {
     }
     state_.assigned_role = reply->goal;
     state_.group_id = reply->group_id;
-    state_.last_monitor_contact = static_cast<std::int64_t>(std::time(nullptr));
+    state_.last_monitor_contact = clock_.wall_clock_us() / 1000000;
     Status o = refresh_other_nodes();
     if (!o) spdlog::warn("could not refresh the other nodes: {}", o.error().message);
     if (!sysid_published_ && ps.system_identifier != 0 && state_.current_role != NodeState::Init &&
@@ -726,7 +810,14 @@ IterationResult Keeper::iterate() {
     }
   }
 
-  if (state_.assigned_role != state_.current_role) {
+  /* Following a primary needs an assignment confirmed in this round: while we could not hear the
+   * monitor it may have started a failover, and a standby that follows the old primary then
+   * vouches for it and confirms commits the elected node lacks (pgaf-sim seed 28095). */
+  const bool follows_primary =
+      state_.assigned_role == NodeState::Secondary || state_.assigned_role == NodeState::Catchingup;
+  if (state_.assigned_role != state_.current_role && follows_primary && !r.monitor_ok) {
+    r.failed = true;
+  } else if (state_.assigned_role != state_.current_role) {
     Status s = reach_assigned_state();
     if (s) {
       r.transitioned = true;

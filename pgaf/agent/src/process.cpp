@@ -37,6 +37,12 @@ TimeMs SystemClock::now_ms() {
       .count();
 }
 
+std::int64_t SystemClock::wall_clock_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 void SystemClock::sleep_ms(TimeMs ms) {
   if (ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
 }

@@ -3,17 +3,21 @@
  * client, faults and invariant checks. See world.hpp for the model's invariants and sim.hpp for
  * the invariants it checks.
  *
- * The monitor and the agents run the REAL core: decide() (monitor), find_keeper_transition()
- * (agent) and AgentLease (agent fencing). Everything else here is the environment.
+ * The monitor and the agents run the REAL core and keeper: decide() (monitor), pgaf::agent::Keeper
+ * on a fiber per agent (sim_io.hpp: the agent's interfaces on this world) and AgentLease (agent
+ * fencing). Everything else here is the environment.
  */
 #include "world.hpp"
 
 #include <fmt/format.h>
+#include <spdlog/sinks/base_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <unordered_set>
 
 #include "pgaf/core/sync_names.hpp"
+#include "sim_io.hpp"
 
 #define TR(who, ...)                                    \
   do {                                                  \
@@ -46,28 +50,6 @@ std::string fmt_time(SimTime t) {
   return fmt::format("{:>4}.{:03}s", t / 1000000, (t / 1000) % 1000);
 }
 
-bool needs_running(NodeState s) {
-  switch (s) {
-    case NodeState::Single:
-    case NodeState::WaitPrimary:
-    case NodeState::Primary:
-    case NodeState::JoinPrimary:
-    case NodeState::ApplySettings:
-    case NodeState::PreparePromotion:
-    case NodeState::StopReplication:
-    case NodeState::Secondary:
-    case NodeState::Catchingup:
-    case NodeState::ReportLsn:
-      return true;
-    default:
-      return false;
-  }
-}
-
-bool must_be_stopped(NodeState s) {
-  return s == NodeState::Demoted || s == NodeState::DemoteTimeout || s == NodeState::Draining;
-}
-
 /* A failed PGAF_ASSERT inside the core becomes a violation of the run (with its seed and trace)
  * instead of aborting the whole seed range. */
 struct CoreAssertion {
@@ -77,6 +59,28 @@ struct CoreAssertion {
                                        const char* msg) {
   throw CoreAssertion{fmt::format("{} ({}) at {}:{}", msg, expr, file, line)};
 }
+
+/* The keeper's own log lines (spdlog) go to the trace of the run, labelled with the node whose
+ * keeper or fence thread is running; nothing is formatted unless the run is traced. */
+thread_local World* t_log_world = nullptr;
+thread_local int t_log_node = 0;
+struct LogNode {
+  int prev;
+  explicit LogNode(int n) : prev(t_log_node) { t_log_node = n; }
+  ~LogNode() { t_log_node = prev; }
+  LogNode(const LogNode&) = delete;
+  LogNode& operator=(const LogNode&) = delete;
+};
+class TraceSink final : public spdlog::sinks::base_sink<spdlog::details::null_mutex> {
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    if (t_log_world == nullptr || t_log_node == 0) return;
+    const auto level = spdlog::level::to_string_view(msg.level);
+    t_log_world->keeper_log(t_log_node, std::string_view(level.data(), level.size()),
+                            std::string_view(msg.payload.data(), msg.payload.size()));
+  }
+  void flush_() override {}
+};
 
 /* Core versions that order node_active reports (NodeActiveEvent::report_seq, finding F10)
  * get a per-node sequence number; older ones simply do not have the field. */
@@ -131,8 +135,7 @@ World::World(const Schedule& s, const RunOptions& o)
     p.reply_at.assign(E, -1);
     p.flushed.assign(E, 0);
   }
-  agents_.assign(E, Agent(s_.settings));
-  for (auto& a : agents_) a.sampled_reply.assign(E, -1);
+  agents_.assign(E, Agent{});
   hc_tries_.assign(E, 0);
   hc_active_.assign(E, false);
   res_.seed = s_.seed;
@@ -143,6 +146,10 @@ World::World(const Schedule& s, const RunOptions& o)
 
   for (std::size_t i = 0; i < s_.faults.size(); ++i)
     faults_.push_back(ActiveFault{s_.faults[i], 0, 0, false});
+}
+
+World::~World() {
+  for (auto& a : agents_) a.io.reset(); /* unwind suspended keeper steps first */
 }
 
 /* ---------------------------------------------------------------- plumbing */
@@ -157,6 +164,10 @@ SimTime World::after_local(int host, SimTime now, TimeMs d_ms) const {
   const Clock& c = clocks_[static_cast<std::size_t>(host)];
   const SimTime t = c.true_at(c.local_us(now) + d_ms * kMs);
   return std::max(t, now + 1);
+}
+
+void World::keeper_log(int n, std::string_view level, std::string_view text) {
+  TR(who_node(n).c_str(), "keeper {}: {}", level, text);
 }
 
 void World::tr(const char* who, const std::string& text) {
@@ -266,6 +277,9 @@ void World::pg_start(int n) {
   Pg& p = pg(n);
   if (p.running) return;
   p.running = true;
+  p.primary = !p.standby_signal; /* standby.signal: start in recovery */
+  p.upstream = p.primary ? 0 : p.conf_upstream;
+  p.target_lsn = p.primary ? 0 : p.conf_target_lsn;
   p.epoch++;
   p.streaming = false;
   pg_reset_standby_view(n);
@@ -302,7 +316,10 @@ void World::pg_set_tli(int n, int tli, const char* why) {
 void World::pg_promote(int n) {
   Pg& p = pg(n);
   p.primary = true;
+  p.standby_signal = false; /* promotion removes standby.signal */
   p.upstream = 0;
+  p.target_lsn = 0;
+  p.conf_target_lsn = 0;
   pg_set_tli(n, p.tli + 1, "promote");
   pg_append(n, kMarkerBase + next_id_++, false, kMarkerBytes); /* end-of-recovery record */
   p.epoch++;
@@ -315,6 +332,75 @@ void World::pg_append(int n, std::uint64_t id, bool commit, Lsn bytes) {
   Pg& p = pg(n);
   const Lsn last = p.log.empty() ? kInitLsn : p.log.back().lsn;
   p.log.push_back(Rec{last + bytes, id, commit});
+}
+
+void World::pg_initdb(int n) {
+  Pg& p = pg(n);
+  p.has_data = true;
+  p.log.clear();
+  p.tli = 1;
+  p.primary = true;
+  p.standby_signal = false;
+  p.conf_upstream = 0;
+  p.conf_target_lsn = 0;
+  p.read_only = false;
+  p.slots.clear();
+  p.sysid = 7000000000000000000LL + static_cast<std::int64_t>(s_.seed % 1000000) * 100 + n;
+  pg_append(n, kMarkerBase + next_id_++, false, kMarkerBytes);
+  TR(who_node(n).c_str(), "initdb (timeline 1)");
+}
+
+/* pg_basebackup or pg_rewind from node u: the data directory becomes a copy of u's (stopped,
+ * with standby.signal following u until the keeper writes its own standby setup). */
+void World::pg_copy_from(int n, int u, const char* how) {
+  Pg& p = pg(n);
+  Pg& up = pg(u);
+  pg_stop(n, false);
+  if (p.has_data && up.tli < p.tli)
+    violate("timeline", fmt::format("node{} rebuilt from node{} on older timeline {} < {}", n, u,
+                                    up.tli, p.tli));
+  p.log = up.log;
+  p.tli = up.tli;
+  p.sysid = up.sysid;
+  p.has_data = true;
+  p.primary = false;
+  p.standby_signal = true;
+  p.conf_upstream = u;
+  p.conf_target_lsn = 0;
+  p.upstream = 0;
+  p.read_only = false;
+  p.slots.clear();
+  pg_set_sync_names(n, "");
+  p.epoch++;
+  TR(who_node(n).c_str(), "{} from node{} (tli {}, lsn {:X})", how, u, p.tli,
+     p.log.empty() ? 0 : p.log.back().lsn);
+}
+
+/* A reload of primary_conninfo (PG ≥ 13): the WAL receiver restarts towards the new upstream. */
+void World::pg_set_upstream(int n, int u) {
+  Pg& p = pg(n);
+  if (p.upstream == u) return;
+  p.upstream = u;
+  if (p.streaming) TR(who_node(n).c_str(), "wal receiver stopped (primary_conninfo changed)");
+  p.streaming = false;
+}
+
+/* pg_stat_replication's best sync_state among the standbys that replied within 200 ms. */
+std::string World::pg_sync_state(int n) const {
+  const Pg& p = pg(n);
+  if (!p.primary || !p.running) return "";
+  std::string best;
+  for (int m = 1; m <= n_; ++m) {
+    if (m == n || p.reply_at[static_cast<std::size_t>(m)] < 0) continue;
+    if (now_ - p.reply_at[static_cast<std::size_t>(m)] > 200 * kMs) continue;
+    const bool member =
+        std::find(p.sync_members.begin(), p.sync_members.end(), m) != p.sync_members.end();
+    if (member)
+      best = "quorum";
+    else if (best.empty())
+      best = "async";
+  }
+  return best;
 }
 
 void World::pg_set_sync_names(int n, const std::string& names) {
@@ -392,7 +478,8 @@ bool World::writable(int n) const {
   const Agent& a = agents_[static_cast<std::size_t>(n)];
   if (s_.broken == Broken::AgentIgnoresLease) return a.granted_ever;
   if (a.unfenced) return true;
-  return a.lease.may_write(clocks_[static_cast<std::size_t>(n)].local_ms(now_));
+  /* the real FenceGuard's lease (pushed to pgaf_fence while armed) */
+  return a.io && a.io->guard.may_write();
 }
 
 /* Could a commit sent now be acknowledged without anything else changing: writable, and either
@@ -429,6 +516,10 @@ void World::repl_tick(int n) {
     if (ok && loss > 0 && rng_.chance(loss)) ok = false;
     if (ok) {
       std::size_t upto = up.log.size();
+      if (p.target_lsn != 0) { /* recovery_target_lsn: replay stops there */
+        upto = std::min(upto, p.log.size());
+        while (upto < up.log.size() && up.log[upto].lsn <= p.target_lsn) upto++;
+      }
       if (s_.broken == Broken::StandbyAcksEarly && upto > p.log.size())
         upto--; /* lag one record... */
       for (std::size_t i = p.log.size(); i < upto; ++i) p.log.push_back(up.log[i]);
@@ -498,111 +589,184 @@ void World::ack(int n, std::uint64_t commit_id, bool sync) {
 
 /* ---------------------------------------------------------------- agent */
 
+/* The agent is pg_autoctl's keeper process: its registration (pg_autoctl create, modelled here),
+ * then the REAL node-active loop, pgaf::agent::Keeper::run(), on the agent's fiber with the
+ * simulated interfaces of sim_io.hpp. The loop suspends in four places only: a sleep
+ * (SimClock::sleep_ms), a node_active call (a message to the monitor and back over the simulated
+ * network, or a timeout), a LISTEN wait (a notification or a timeout), and the simulated duration
+ * of each keeper step (the step observer). Each resumes on an AgentStep event or a message. */
+
 void World::agent_schedule_loop(int n, TimeMs d_ms) {
   Agent& a = agent(n);
   a.loop_token++;
   push(Ev{after_local(n, now_, d_ms), 0, EvKind::AgentLoop, n, a.epoch, a.loop_token, 0, 0});
 }
 
-NodeActiveEvent World::agent_report(int n) {
-  Agent& a = agent(n);
-  const Pg& p = pg(n);
-  NodeActiveEvent ev;
-  ev.node_id = n;
-  set_report_seq(ev, ++a.report_seq);
-  ev.reported_state = a.current;
-  const TimeMs now = clocks_[static_cast<std::size_t>(n)].local_ms(now_);
-  bool running = p.running;
-  if (!running && can_take_writes_in_state(a.current)) {
-    /* A primary keeps reporting "running" while it retries restarting Postgres (bounded). */
-    if (a.pg_down_since < 0) a.pg_down_since = now;
-    if (now - a.pg_down_since < s_.settings.postgresql_restart_failure_timeout_ms &&
-        a.restart_failures < s_.settings.postgresql_restart_failure_max_retries)
-      running = true;
-  }
-  if (p.running) {
-    a.pg_down_since = -1;
-    a.restart_failures = 0;
-  }
-  ev.pg_is_running = running;
-  ev.tli = p.has_data ? p.tli : 0;
-  ev.lsn = p.log.empty() ? 0 : p.log.back().lsn;
-  if (p.primary && p.running) {
-    std::string best;
-    for (int m = 1; m <= n_; ++m) {
-      if (m == n || p.reply_at[static_cast<std::size_t>(m)] < 0) continue;
-      if (now_ - p.reply_at[static_cast<std::size_t>(m)] > 200 * kMs) continue;
-      const bool member =
-          std::find(p.sync_members.begin(), p.sync_members.end(), m) != p.sync_members.end();
-      if (member)
-        best = "quorum";
-      else if (best.empty())
-        best = "async";
-    }
-    ev.sync_state = best;
-  }
-  return ev;
-}
-
+/* AgentLoop: register (until the monitor answers), then start the keeper's loop. */
 void World::agent_loop(int n) {
   Agent& a = agent(n);
-  if (!a.alive || a.busy || a.call_outstanding) return;
-  Pg& p = pg(n);
-  if (a.current == NodeState::ReportLsn && p.running && p.upstream != 0) {
-    /* never answer an election while still streaming: the LSN would not be final (seed
-     * 899575). As Keeper::iterate does. */
-    agent_ensure_state(n);
-    if (a.busy) return;
-  }
-  if (a.seen_pg_epoch != p.epoch) {
-    /* Postgres restarted, stopped or was promoted under us: forget the lease. */
-    if (a.lease.expires_at() >= 0 && !(p.running && p.primary)) a.lease.revoke();
-    a.seen_pg_epoch = p.epoch;
+  if (!a.alive || a.call_outstanding) return;
+  if (a.registered) {
+    agent_start_keeper(n);
+    return;
   }
   const TimeMs now = clocks_[static_cast<std::size_t>(n)].local_ms(now_);
   a.call_id++;
   a.call_outstanding = true;
   a.call_t_send = now;
-  Ev m{0, 0, EvKind::ToMonitor, n, 0, a.registered ? MsgNodeActive : MsgRegister, 0, a.call_id};
-  if (a.registered) {
-    reports_.push_back(agent_report(n));
-    m.b = static_cast<std::int64_t>(reports_.size() - 1);
-  }
-  send(n, kMonitor, m);
+  send(n, kMonitor, Ev{0, 0, EvKind::ToMonitor, n, 0, MsgRegister, 0, a.call_id});
   push(Ev{after_local(n, now_, s_.settings.monitor_call_timeout_ms), 0, EvKind::AgentCallTimeout, n,
           a.epoch, a.call_id, 0, 0});
 }
 
-/* The agent's fence thread (pgaf/agent FenceGuard::tick, every 50 ms): sample the standbys for the
- * vouch. The fence itself is idealised: writable() consults the lease at every instant, i.e. the
- * fence acts exactly at expiry (the real thread acts within its period plus the time to stop
- * Postgres, which fence_guard_ms covers). */
+void World::agent_start_keeper(int n) {
+  Agent& a = agent(n);
+  AgentIo& io = *a.io;
+  if (io.started) return;
+  io.started = true;
+  TR(who_node(n).c_str(), "keeper loop starts (current {}, assigned {})", to_string(a.current),
+     to_string(a.assigned));
+  {
+    LogNode ln(n);
+    io.fiber.start([&io] { (void)io.keeper.run(io.stop); });
+  }
+  agent_after_switch(n);
+}
+
+/* Called on the fiber: suspend until the AgentStep event with our token (or a message the wait
+ * kind accepts) resumes us. */
+void World::agent_wait(int n, AgentWait kind, TimeMs ms) {
+  Agent& a = agent(n);
+  AgentIo& io = *a.io;
+  if (!io.fiber.inside()) return; /* not on the keeper's fiber: nothing can wait */
+  io.wait = kind;
+  io.token++;
+  push(Ev{after_local(n, now_, ms), 0, EvKind::AgentStep, n, a.epoch, io.token, 0, 0});
+  io.fiber.yield(); /* throws StepFiber::Killed if the process dies meanwhile */
+  io.wait = AgentWait::None;
+}
+
+void World::agent_resume(int n) {
+  Agent& a = agent(n);
+  if (!a.io || !a.io->fiber.suspended()) return;
+  {
+    LogNode ln(n);
+    a.io->fiber.resume();
+  }
+  agent_after_switch(n);
+}
+
+/* Back on the event loop after the keeper ran: mirror its state for the checks. */
+void World::agent_after_switch(int n) {
+  Agent& a = agent(n);
+  if (!a.io) return;
+  const agent::KeeperState& st = a.io->keeper.state();
+  if (st.assigned_role != a.assigned)
+    TR(who_node(n).c_str(), "assigned {} (current {})", to_string(st.assigned_role),
+       to_string(st.current_role));
+  a.assigned = st.assigned_role;
+  if (st.current_role != a.current) {
+    TR(who_node(n).c_str(), "transition complete: current state is now {}",
+       to_string(st.current_role));
+    a.current = st.current_role;
+  }
+  a.busy = a.current != a.assigned;
+  if (!a.io->fiber.suspended() && a.io->started && !stop_) {
+    TR(who_node(n).c_str(), "keeper loop ended (node dropped)");
+    a.alive = false;
+  }
+}
+
+/* SimMonitor::node_active: the report travels to the monitor; the fiber waits for the answer or
+ * monitor_call_timeout_ms. */
+Result<agent::NodeAssignment> World::agent_node_active(int n, const agent::NodeActiveArgs& args) {
+  Agent& a = agent(n);
+  AgentIo& io = *a.io;
+  NodeActiveEvent ev;
+  ev.node_id = n;
+  set_report_seq(ev, args.report_seq);
+  ev.reported_state = args.current;
+  ev.pg_is_running = args.pg_is_running;
+  ev.tli = args.tli;
+  ev.lsn = args.lsn;
+  ev.sync_state = args.sync_state;
+  ev.stale_standbys = args.stale_standbys; /* one-way partitions: the primary's verdict */
+  reports_.push_back(ev);
+  a.call_id++;
+  a.call_outstanding = true;
+  a.call_t_send = clocks_[static_cast<std::size_t>(n)].local_ms(now_);
+  io.call_done = false;
+  send(n, kMonitor,
+       Ev{0, 0, EvKind::ToMonitor, n, 0, MsgNodeActive,
+          static_cast<std::int64_t>(reports_.size() - 1), a.call_id});
+  agent_wait(n, AgentWait::Call, s_.settings.monitor_call_timeout_ms);
+  a.call_outstanding = false;
+  if (!io.call_done) {
+    TR(who_node(n).c_str(), "monitor call timed out");
+    return make_error(ErrorCode::Timeout, "the monitor did not answer in time");
+  }
+  if (!io.call_ok) return make_error(ErrorCode::Monitor, "node_active failed on the monitor");
+  agent::NodeAssignment r;
+  r.node_id = n;
+  r.group_id = 0;
+  r.goal = io.call_goal;
+  return r;
+}
+
+/* SimMonitor::wait_for_state_change: LISTEN; a notification that arrived while the keeper was
+ * busy is still queued on the connection. */
+Result<bool> World::agent_listen(int n, TimeMs ms) {
+  AgentIo& io = *agent(n).io;
+  if (io.notify_pending) {
+    io.notify_pending = false;
+    return true;
+  }
+  if (!host_up_[0] || !pair_ok(n, kMonitor))
+    return make_error(ErrorCode::Monitor, "LISTEN connection failed");
+  io.notified = false;
+  agent_wait(n, AgentWait::Listen, ms);
+  return io.notified;
+}
+
+/* A reply from the monitor (registration or node_active). */
+void World::agent_on_reply(int n, std::int64_t call_id, bool ok, NodeState goal) {
+  Agent& a = agent(n);
+  if (!a.alive || !a.call_outstanding || call_id != a.call_id) return; /* late or stale */
+  if (ok) {
+    a.unfenced = false; /* the agent manages Postgres again (arms its fence or leaves the role) */
+    a.granted_ever = can_take_writes_in_state(goal);
+  }
+  if (!a.registered) {
+    a.call_outstanding = false;
+    if (!ok) {
+      agent_schedule_loop(n, s_.settings.node_active_interval_ms);
+      return;
+    }
+    a.registered = true;
+    a.assigned = goal;
+    a.file_assigned = goal;
+    agent_new_process(n); /* pg_autoctl create hands over to the keeper with the assigned goal */
+    agent_start_keeper(n);
+    return;
+  }
+  AgentIo& io = *a.io;
+  if (io.wait != AgentWait::Call) return;
+  io.call_done = true;
+  io.call_ok = ok;
+  io.call_goal = goal;
+  agent_resume(n);
+}
+
+/* The agent's fence thread: the REAL FenceGuard::tick every 50 ms (service.cpp's loop) — it samples
+ * the standbys' replies for the vouch and fences Postgres when the lease ran out while armed.
+ * writable() also consults the guard's lease at every instant, i.e. the fence's reaction time is
+ * idealised to zero (the real thread reacts within its period plus the time to stop Postgres,
+ * which fence_guard_ms covers) — as pgaf_fence enforces the deadline inside Postgres. */
 void World::agent_fence_tick(int n) {
   Agent& a = agent(n);
-  Pg& p = pg(n);
-  const TimeMs now = clocks_[static_cast<std::size_t>(n)].local_ms(now_);
-  /* Quorum standbys whose reply is newer than at the previous sample. */
-  if (p.primary && p.running) {
-    int streaming = 0;
-    for (int m = 1; m <= n_; ++m) {
-      if (m == n) continue;
-      const auto mi = static_cast<std::size_t>(m);
-      const SimTime r = p.reply_at[mi];
-      /* As FenceGuard::tick: a standby counts when its reply changed since a previous sample
-       * that saw it (the first sample after a restart only records). */
-      if (r >= 0 && a.sampled_reply[mi] >= 0 && r > a.sampled_reply[mi] &&
-          s_.replication_quorum[mi - 1])
-        streaming++;
-      a.sampled_reply[mi] = r;
-    }
-    const int required = std::max(1, s_.number_sync_standbys);
-    if (!opt_.vouch_from_previous_sample)
-      a.lease.on_standby_sample(now, streaming, required, a.current);
-    else if (a.last_sample_ms >= 0)
-      a.lease.on_standby_sample(a.last_sample_ms, streaming, required, a.current);
-    a.last_sample_ms = now;
-  } else {
-    a.last_sample_ms = -1;
+  if (a.io) {
+    LogNode ln(n);
+    (void)a.io->guard.tick();
   }
   push(Ev{after_local(n, now_, 50), 0, EvKind::FenceTick, n, a.epoch, 0, 0, 0});
 }
@@ -616,88 +780,7 @@ void World::agent_lost_fence(int n) {
   }
 }
 
-void World::agent_on_reply(int n, std::int64_t call_id, bool ok, NodeState goal) {
-  Agent& a = agent(n);
-  if (!a.alive || !a.call_outstanding || call_id != a.call_id) return; /* late or stale */
-  a.call_outstanding = false;
-  if (!ok) {
-    agent_schedule_loop(n, s_.settings.node_active_interval_ms);
-    return;
-  }
-  a.unfenced = false; /* the agent manages Postgres again (arms its fence or leaves the role) */
-  a.registered = true;
-  a.lease.on_monitor_reply(a.call_t_send, goal);
-  if (can_take_writes_in_state(goal))
-    a.granted_ever = true;
-  else
-    a.granted_ever = false;
-  if (goal != a.assigned)
-    TR(who_node(n).c_str(), "assigned {} (current {})", to_string(goal), to_string(a.current));
-  a.assigned = goal;
-  if (a.assigned != a.current) {
-    agent_start_transition(n);
-  } else {
-    agent_ensure_state(n);
-    if (!a.busy) agent_schedule_loop(n, s_.settings.node_active_interval_ms);
-  }
-}
-
-void World::agent_ensure_state(int n) {
-  Agent& a = agent(n);
-  Pg& p = pg(n);
-  if (needs_running(a.current) && !p.running && p.has_data) {
-    a.busy = true;
-    a.transition_id++;
-    a.target = a.current;
-    a.steps = {KeeperStep::StartPostgres};
-    a.step_idx = 0;
-    TR(who_node(n).c_str(), "ensure state {}: start postgres", to_string(a.current));
-    agent_next_step(n);
-  } else if (must_be_stopped(a.current) && p.running) {
-    TR(who_node(n).c_str(), "ensure state {}: stop postgres", to_string(a.current));
-    pg_stop(n, true);
-  } else if (a.current == NodeState::ReportLsn && p.running && p.upstream != 0) {
-    /* a transition out of report_lsn that failed midway left an upstream configured; the
-     * monitor sent the node back to report_lsn: it must stop streaming, or it confirms commits
-     * the election it answers does not see (simulator seed 692572). As Keeper does. */
-    a.busy = true;
-    a.transition_id++;
-    a.target = a.current;
-    a.steps = {KeeperStep::RestartWithoutUpstream};
-    a.step_idx = 0;
-    TR(who_node(n).c_str(), "ensure state {}: restart without upstream", to_string(a.current));
-    agent_next_step(n);
-  }
-}
-
-void World::agent_start_transition(int n) {
-  Agent& a = agent(n);
-  auto t = find_keeper_transition(a.current, a.assigned);
-  if (!t) {
-    violate("no_edge", fmt::format("node{}: the keeper has no transition from {} to {}", n,
-                                   to_string(a.current), to_string(a.assigned)));
-    agent_schedule_loop(n, s_.settings.node_active_interval_ms);
-    return;
-  }
-  a.busy = true;
-  a.transition_id++;
-  a.target = a.assigned;
-  a.steps = t->steps;
-  a.step_idx = 0;
-  /* As the reference keeper does, ensure the current state first (Postgres running where the
-   * current state needs it) unless a demotion state is involved or the node is a secondary. */
-  if (needs_running(a.current) && !pg(n).running && pg(n).has_data &&
-      a.current != NodeState::Secondary && !must_be_stopped(a.assigned))
-    a.steps.insert(a.steps.begin(), KeeperStep::StartPostgres);
-  if (tracing()) {
-    std::string steps;
-    for (KeeperStep st : a.steps) steps += (steps.empty() ? "" : ",") + std::string(to_string(st));
-    TR(who_node(n).c_str(), "transition {} → {} [{}]", to_string(a.current), to_string(a.target),
-       steps);
-  }
-  agent_next_step(n);
-}
-
+/* The simulated duration of a keeper step: it passes before the step acts (the step observer). */
 TimeMs World::step_duration(KeeperStep st) {
   switch (st) {
     case KeeperStep::InitPrimary:
@@ -723,239 +806,33 @@ TimeMs World::step_duration(KeeperStep st) {
   }
 }
 
-void World::agent_next_step(int n) {
+/* A new agent process: a fresh Keeper and FenceGuard; only the state file survives (current and
+ * assigned roles, report numbering). */
+void World::agent_new_process(int n) {
   Agent& a = agent(n);
-  if (a.step_idx >= a.steps.size()) {
-    agent_finish_transition(n);
-    return;
-  }
-  const TimeMs d = step_duration(a.steps[a.step_idx]);
-  push(Ev{after_local(n, now_, d), 0, EvKind::AgentStep, n, a.epoch, a.transition_id,
-          static_cast<std::int64_t>(a.step_idx), 1});
-}
-
-void World::agent_step_event(int n, const Ev& e) {
-  Agent& a = agent(n);
-  if (!a.busy || e.a != a.transition_id || e.b != static_cast<std::int64_t>(a.step_idx)) return;
-  const KeeperStep st = a.steps[a.step_idx];
-  const StepOutcome o = agent_exec_step(n, st, e.c == 1);
-  if (stop_) return;
-  switch (o) {
-    case StepOutcome::Done:
-      a.step_idx++;
-      agent_next_step(n);
-      break;
-    case StepOutcome::Poll:
-      push(Ev{after_local(n, now_, 50), 0, EvKind::AgentStep, n, a.epoch, a.transition_id, e.b, 0});
-      break;
-    case StepOutcome::Fail:
-      TR(who_node(n).c_str(), "step {} failed; transition {} → {} will be retried", to_string(st),
-         to_string(a.current), to_string(a.target));
-      if (a.target == a.current && st == KeeperStep::StartPostgres) a.restart_failures++;
-      a.busy = false;
-      agent_schedule_loop(n, s_.settings.node_active_interval_ms);
-      break;
-  }
-}
-
-void World::agent_finish_transition(int n) {
-  Agent& a = agent(n);
-  a.busy = false;
-  if (a.current != a.target) {
-    TR(who_node(n).c_str(), "transition complete: current state is now {}", to_string(a.target));
-    a.current = a.target;
-    if (!can_take_writes_in_state(a.current)) a.lease.revoke();
-  }
-  a.seen_pg_epoch = pg(n).epoch; /* our own restarts/promotion: the lease logic above decides */
-  agent_schedule_loop(n, 0);     /* report at once */
-}
-
-int World::monitor_primary_for(int n) const {
-  if (!host_up_[0] || !pair_ok(n, kMonitor)) return 0;
-  for (const Node& x : g_.nodes)
-    if (can_take_writes_in_state(x.goal_state) && x.id != n) return static_cast<int>(x.id);
-  return 0;
-}
-
-int World::monitor_most_advanced_for(int n) const {
-  if (!host_up_[0] || !pair_ok(n, kMonitor)) return 0;
-  const Node* best = nullptr;
-  for (const Node& x : g_.nodes) {
-    if (x.id == n || state_belongs_to_primary(x.reported_state) ||
-        x.goal_state == NodeState::Dropped)
-      continue;
-    if (!best || x.reported_tli > best->reported_tli ||
-        (x.reported_tli == best->reported_tli && x.reported_lsn > best->reported_lsn))
-      best = &x;
-  }
-  return best ? static_cast<int>(best->id) : 0;
-}
-
-World::StepOutcome World::agent_exec_step(int n, KeeperStep st, bool first) {
-  Agent& a = agent(n);
-  Pg& p = pg(n);
-  const TimeMs now = clocks_[static_cast<std::size_t>(n)].local_ms(now_);
-  auto can_start = [&] { return now_ >= p.blocked_until; };
-  auto copy_from = [&](int u, bool follow) {
-    Pg& up = pg(u);
-    if (p.has_data && up.tli < p.tli)
-      violate("timeline", fmt::format("node{} rebuilt from node{} on older timeline {} < {}", n, u,
-                                      up.tli, p.tli));
-    p.log = up.log;
-    p.tli = up.tli;
-    p.has_data = true;
-    p.primary = false;
-    p.upstream = follow ? u : 0;
-    p.read_only = false;
-    pg_set_sync_names(n, "");
-    p.running = false;
-    p.epoch++;
-    pg_start(n);
-  };
-  switch (st) {
-    case KeeperStep::InitPrimary:
-      if (!can_start()) return StepOutcome::Fail;
-      if (!p.has_data) {
-        p.has_data = true;
-        p.log.clear();
-        p.tli = 1;
-        p.primary = true;
-        pg_append(n, kMarkerBase + next_id_++, false, kMarkerBytes);
-      }
-      pg_start(n);
-      if (!p.primary) pg_promote(n);
-      p.read_only = false;
-      pg_set_sync_names(n, "");
-      return StepOutcome::Done;
-    case KeeperStep::InitFromStandby: {
-      const int u = monitor_most_advanced_for(n);
-      if (u == 0 || !pair_ok(n, u) || !pg(u).running) return StepOutcome::Fail;
-      copy_from(u, false);
-      return StepOutcome::Done;
-    }
-    case KeeperStep::InitStandby: {
-      const int u = monitor_primary_for(n);
-      if (u == 0 || !pair_ok(n, u) || !pg(u).running || !can_start()) return StepOutcome::Fail;
-      pg_stop(n, false);
-      copy_from(u, true);
-      return StepOutcome::Done;
-    }
-    case KeeperStep::StartPostgres:
-      if (!can_start() || !p.has_data) return StepOutcome::Fail;
-      pg_start(n);
-      return StepOutcome::Done;
-    case KeeperStep::StopPostgres:
-    case KeeperStep::StopForMaintenance:
-    case KeeperStep::DropNode:
-      pg_stop(n, true);
-      return StepOutcome::Done;
-    case KeeperStep::CheckpointAndStop:
-      p.upstream = 0;
-      pg_stop(n, true);
-      return StepOutcome::Done;
-    case KeeperStep::SetupStandbyNoUpstream:
-      p.primary = false;
-      p.upstream = 0;
-      return StepOutcome::Done;
-    case KeeperStep::DisableSyncRep:
-      if (!p.running) return StepOutcome::Fail;
-      pg_set_sync_names(n, "");
-      pg_process_waiters(n, true);
-      return StepOutcome::Done;
-    case KeeperStep::EnableSyncRep:
-    case KeeperStep::ApplySettings: {
-      if (first) {
-        if (!host_up_[0] || !pair_ok(n, kMonitor) || !p.running) return StepOutcome::Fail;
-        auto names = synchronous_standby_names(g_);
-        if (!names.ok()) return StepOutcome::Fail;
-        pg_set_sync_names(n, *names);
-        pg_process_waiters(n, false);
-        if (st == KeeperStep::ApplySettings || p.sync_k == 0) return StepOutcome::Done;
-        a.step_target = p.log.size();
-        a.step_deadline = now + 1000;
-      }
-      if (!p.running) return StepOutcome::Fail;
-      for (int m : p.sync_members)
-        if (m >= 1 && m <= n_ && p.reply_at[static_cast<std::size_t>(m)] >= 0 &&
-            p.flushed[static_cast<std::size_t>(m)] >= a.step_target)
-          return StepOutcome::Done;
-      return now >= a.step_deadline ? StepOutcome::Fail : StepOutcome::Poll;
-    }
-    case KeeperStep::MaintainSlots:
-    case KeeperStep::DropLocalSlots:
-    case KeeperStep::ReleaseToOperator:
-      return StepOutcome::Done;
-    case KeeperStep::CleanupStandbySetup:
-    case KeeperStep::StopWalReceiver:
-      p.upstream = 0;
-      return StepOutcome::Done;
-    case KeeperStep::SetReadOnly:
-      p.read_only = true;
-      return StepOutcome::Done;
-    case KeeperStep::SetReadWrite:
-      if (!p.running) return StepOutcome::Fail;
-      p.read_only = false;
-      return StepOutcome::Done;
-    case KeeperStep::Promote:
-      if (!p.running) {
-        if (!can_start() || !p.has_data) return StepOutcome::Fail;
-        pg_start(n);
-      }
-      if (!p.primary) pg_promote(n);
-      return StepOutcome::Done;
-    case KeeperStep::RewindOrBaseBackup: {
-      const int u = monitor_primary_for(n);
-      if (u == 0 || !pair_ok(n, u) || !pg(u).running || !can_start()) return StepOutcome::Fail;
-      pg_stop(n, true);
-      copy_from(u, true);
-      return StepOutcome::Done;
-    }
-    case KeeperStep::FollowPrimary: {
-      const int u = monitor_primary_for(n);
-      if (u == 0 || !can_start() || !p.has_data) return StepOutcome::Fail;
-      pg_stop(n, true);
-      p.primary = false;
-      p.upstream = u;
-      pg_start(n);
-      return StepOutcome::Done;
-    }
-    case KeeperStep::CheckTimeline: {
-      if (first) a.step_deadline = now + 1000;
-      const int u = p.upstream;
-      if (u > 0 && p.streaming && pg(u).tli == p.tli) return StepOutcome::Done;
-      return now >= a.step_deadline ? StepOutcome::Fail : StepOutcome::Poll;
-    }
-    case KeeperStep::RestartWithoutUpstream:
-      if (!can_start() || !p.has_data) return StepOutcome::Fail;
-      pg_stop(n, true);
-      p.primary = false; /* standby.signal with an empty primary_conninfo */
-      p.upstream = 0;
-      pg_start(n);
-      return StepOutcome::Done;
-    case KeeperStep::FastForward: {
-      /* Stream from the most advanced standby up to its position (recovery_target_lsn); done
-       * when our WAL contains its record at that position — a diverged WAL never gets there. */
-      if (first) {
-        const int u = monitor_most_advanced_for(n);
-        if (u == 0 || !p.running) return StepOutcome::Fail;
-        if (pg(u).log.empty() || is_prefix(pg(u).log, p.log)) return StepOutcome::Done;
-        a.step_target = pg(u).log.size();
-        a.step_source = u;
-        a.step_deadline = now + s_.settings.prepare_promotion_catchup_ms;
-        p.upstream = u;
-      }
-      {
-        const auto& src = pg(a.step_source).log;
-        if (p.log.size() >= a.step_target && src.size() >= a.step_target &&
-            p.log[a.step_target - 1].id == src[a.step_target - 1].id) {
-          p.upstream = 0;
-          return StepOutcome::Done;
-        }
-      }
-      return now >= a.step_deadline ? StepOutcome::Fail : StepOutcome::Poll;
-    }
-  }
-  return StepOutcome::Fail;
+  a.io.reset();
+  agent::KeeperState st;
+  st.node_id = n;
+  st.group_id = 0;
+  st.current_role = a.file_current;
+  st.assigned_role = a.file_assigned;
+  st.last_report_seq = a.file_report_seq;
+  a.current = a.file_current;
+  a.assigned = a.file_assigned;
+  a.io = std::make_shared<AgentIo>(*this, n, s_.settings, st,
+                                   [this, n](const agent::KeeperState& saved) {
+                                     Agent& ag = agent(n);
+                                     ag.file_current = saved.current_role;
+                                     ag.file_assigned = saved.assigned_role;
+                                     ag.file_report_seq = saved.last_report_seq;
+                                     return Status::Ok();
+                                   });
+  if (s_.broken == Broken::AgentIgnoresLease)
+    a.io->guard.disable_fencing_for_tests(); /* never fences (PGAF_TEST_DISABLE_FENCING) */
+  a.io->keeper.set_step_observer([this, n](KeeperStep step) {
+    TR(who_node(n).c_str(), "step {}", to_string(step));
+    agent_wait(n, AgentWait::Sleep, step_duration(step));
+  });
 }
 
 void World::agent_crash(int n) {
@@ -965,6 +842,7 @@ void World::agent_crash(int n) {
   a.epoch++;
   a.busy = false;
   a.call_outstanding = false;
+  if (a.io) a.io->fiber.kill(); /* the process is gone, mid-step or not */
   /* The lease stays as it was: its deadline is enforced without the agent (see docs/simulator.md);
    * it can no longer be renewed. */
   TR(who_node(n).c_str(), "agent down");
@@ -978,14 +856,10 @@ void World::agent_restart(int n) {
   a.epoch++;
   a.busy = false;
   a.call_outstanding = false;
-  a.lease.revoke(); /* a fresh process knows no lease */
-  a.granted_ever = false;
-  a.seen_pg_epoch = pg(n).epoch;
-  std::fill(a.sampled_reply.begin(), a.sampled_reply.end(), -1);
-  a.last_sample_ms = -1;
-  a.last_sample_ms = -1;
+  agent_new_process(n);
+  a.granted_ever = false; /* a fresh process knows no lease (a new FenceGuard) */
   TR(who_node(n).c_str(), "agent started (state file: current {}, assigned {})",
-     to_string(a.current), to_string(a.assigned));
+     to_string(a.file_current), to_string(a.file_assigned));
   agent_schedule_loop(n, 50);
   push(Ev{after_local(n, now_, 50), 0, EvKind::FenceTick, n, a.epoch, 0, 0, 0});
 }
@@ -1480,15 +1354,23 @@ void World::dispatch(const Ev& e) {
       } else if (e.kind == EvKind::AgentLoop) {
         if (e.a == a.loop_token) agent_loop(e.node);
       } else if (e.kind == EvKind::AgentCallTimeout) {
-        if (a.call_outstanding && e.a == a.call_id) {
+        /* registration calls only (the keeper's node_active waits on its own token) */
+        if (a.call_outstanding && e.a == a.call_id && !a.registered) {
           TR(who_node(e.node).c_str(), "monitor call timed out");
           a.call_outstanding = false;
           agent_schedule_loop(e.node, s_.settings.node_active_interval_ms);
         }
       } else if (e.kind == EvKind::AgentStep) {
-        agent_step_event(e.node, e);
+        if (a.io && e.a == a.io->token && a.io->wait != AgentWait::None) agent_resume(e.node);
       } else if (e.a == MsgNotify) {
-        if (!a.busy && !a.call_outstanding) agent_schedule_loop(e.node, 0);
+        if (a.registered && a.io) {
+          if (a.io->wait == AgentWait::Listen) {
+            a.io->notified = true;
+            agent_resume(e.node);
+          } else {
+            a.io->notify_pending = true;
+          }
+        }
       } else {
         agent_on_reply(e.node, e.c, e.a == MsgReply, static_cast<NodeState>(e.b));
       }
@@ -1538,6 +1420,7 @@ RunResult World::run() {
     Agent& a = agent(n);
     a.alive = true;
     a.epoch = 1;
+    agent_new_process(n);
     const TimeMs boot = n == 1 ? 10 : 400 + 150 * n + rng_.range(0, 100);
     a.loop_token = 1;
     push(Ev{after_local(n, 0, boot), 0, EvKind::AgentLoop, n, a.epoch, a.loop_token, 0, 0});
@@ -1590,12 +1473,18 @@ const char* running_schedule_token() {
 RunResult run_schedule(const Schedule& s, const RunOptions& o) {
   static const bool handler_installed = [] {
     set_assert_handler(&throw_core_assertion);
+    spdlog::set_default_logger(
+        std::make_shared<spdlog::logger>("pgaf-sim", std::make_shared<TraceSink>()));
     return true;
   }();
   (void)handler_installed;
   g_running_token = encode(s);
   World w(s, o);
+  /* the keeper's own logging: into the trace when tracing, else off (never formatted) */
+  spdlog::set_level(o.trace ? spdlog::level::info : spdlog::level::off);
+  t_log_world = o.trace ? &w : nullptr;
   RunResult r = w.run();
+  t_log_world = nullptr;
   return r;
 }
 

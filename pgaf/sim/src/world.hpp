@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <queue>
 #include <string>
 #include <vector>
@@ -23,6 +24,7 @@
 #include "pgaf/core/keeper_table.hpp"
 #include "pgaf/core/lease.hpp"
 #include "pgaf/sim/sim.hpp"
+#include "sim_io.hpp"
 
 namespace pgaf::sim {
 
@@ -104,7 +106,14 @@ struct Waiter {
 struct Pg {
   bool has_data = false;
   bool running = false;
-  bool primary = false; /* else: standby (in recovery) */
+  bool primary = false; /* running out of recovery (set at every start from standby_signal) */
+  /* Configuration files, applied at the next start (primary_conninfo also at a reload). */
+  bool standby_signal = false;
+  int conf_upstream = 0;   /* primary_conninfo: node id, 0 = none */
+  Lsn conf_target_lsn = 0; /* recovery_target_lsn, 0 = none */
+  Lsn target_lsn = 0;      /* recovery_target_lsn in effect (standby stops replaying there) */
+  std::int64_t sysid = 0;  /* system identifier (initdb; copied by a base backup) */
+  std::vector<std::string> slots; /* replication slots */
   int tli = 0;
   std::vector<Rec> log;
   int upstream = 0; /* node id of primary_conninfo, 0 = none */
@@ -130,30 +139,21 @@ struct Agent {
   bool registered = false;
   NodeState current = NodeState::Init; /* persisted (state file) */
   NodeState assigned = NodeState::Init;
-  AgentLease lease;
   bool granted_ever = false; /* for Broken::AgentIgnoresLease */
   /* The fence thread is gone (agent dead or paused) while Postgres was writable under a lease:
    * Postgres stays writable (RunOptions::fence_dies_with_agent). */
   bool unfenced = false;
-  std::uint64_t seen_pg_epoch = 0;
   std::int64_t loop_token = 0;
   std::int64_t call_id = 0;
-  std::int64_t report_seq = 0; /* persisted with the state file: survives agent restarts */
+  /* The state file (what the keeper persisted): survives agent restarts. */
+  NodeState file_current = NodeState::Init;
+  NodeState file_assigned = NodeState::Init;
+  std::int64_t file_report_seq = 0;
   bool call_outstanding = false;
   TimeMs call_t_send = 0;
   bool busy = false;
-  std::int64_t transition_id = 0;
-  NodeState target = NodeState::Init;
-  std::vector<KeeperStep> steps;
-  std::size_t step_idx = 0;
-  TimeMs step_deadline = 0;
-  std::size_t step_target = 0;
-  int step_source = 0;
-  std::vector<SimTime> sampled_reply; /* per node: reply time seen at the previous sample */
-  TimeMs last_sample_ms = -1;
-  TimeMs pg_down_since = -1;
-  int restart_failures = 0;
-  explicit Agent(const Settings& s) : lease(s) {}
+  /* The agent process: the real Keeper and FenceGuard on the simulated interfaces. */
+  std::shared_ptr<AgentIo> io;
 };
 
 struct Ack {
@@ -173,9 +173,18 @@ struct ActiveFault {
 };
 
 class World {
+  friend class SimClock;
+  friend class SimPostgres;
+  friend class SimMonitor;
+
  public:
   World(const Schedule& s, const RunOptions& o);
+  ~World();
+  World(const World&) = delete;
+  World& operator=(const World&) = delete;
   RunResult run();
+  /* A log line of node n's keeper or fence thread (traced runs only). */
+  void keeper_log(int n, std::string_view level, std::string_view text);
 
  private:
   /* ---- event plumbing ---- */
@@ -203,6 +212,10 @@ class World {
   void pg_set_tli(int n, int tli, const char* why);
   void pg_set_sync_names(int n, const std::string& names);
   void pg_append(int n, std::uint64_t id, bool commit, Lsn bytes);
+  void pg_initdb(int n);
+  void pg_copy_from(int n, int u, const char* how);
+  void pg_set_upstream(int n, int u);
+  std::string pg_sync_state(int n) const;
   void pg_process_waiters(int n, bool cancel);
   void pg_reset_standby_view(int n);
   bool writable(int n) const;
@@ -216,21 +229,18 @@ class World {
   void agent_schedule_loop(int n, TimeMs d_ms);
   void agent_loop(int n);
   void agent_on_reply(int n, std::int64_t call_id, bool ok, NodeState goal);
-  void agent_start_transition(int n);
-  void agent_next_step(int n);
-  void agent_step_event(int n, const Ev& e);
-  enum class StepOutcome { Done, Fail, Poll };
-  StepOutcome agent_exec_step(int n, KeeperStep st, bool first);
-  void agent_finish_transition(int n);
-  void agent_ensure_state(int n);
+  void agent_new_process(int n);
+  void agent_start_keeper(int n);
+  void agent_wait(int n, AgentWait kind, TimeMs ms); /* on the agent's fiber */
+  void agent_resume(int n);
+  void agent_after_switch(int n);
+  Result<agent::NodeAssignment> agent_node_active(int n, const agent::NodeActiveArgs& args);
+  Result<bool> agent_listen(int n, TimeMs ms);
   void agent_crash(int n);
   void agent_fence_tick(int n);
   void agent_lost_fence(int n);
   void agent_restart(int n);
-  NodeActiveEvent agent_report(int n);
   TimeMs step_duration(KeeperStep st);
-  int monitor_primary_for(int n) const;       /* get_primary via the monitor, or 0 */
-  int monitor_most_advanced_for(int n) const; /* get_most_advanced_standby, or 0 */
 
   /* ---- monitor ---- */
   TimeMs mon_now() const { return clocks_[0].local_ms(now_); }

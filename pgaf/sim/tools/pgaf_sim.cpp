@@ -119,7 +119,8 @@ int main(int argc, char** argv) {
   app.add_flag("--agent-fence-only", agent_fence_only,
                "model: only the agent fences (no pgaf_fence): shows finding F3");
   app.add_flag("--vouch-from-previous-sample", vouch_prev,
-               "experiment: date standby vouches at the previous sample (see docs/simulator.md)");
+               "ignored (kept so that old replay commands parse): the real FenceGuard samples the "
+               "standbys and AgentLease dates vouches at the previous sample since core c22a67e");
   app.add_option("--broken", broken,
                  "a deliberately broken variant: none, agent-ignores-lease, "
                  "monitor-skips-lease-wait, standby-acks-early");

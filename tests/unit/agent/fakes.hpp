@@ -20,6 +20,7 @@ class FakeClock final : public Clock {
   TimeMs now = 1000000;
   TimeMs now_ms() override { return now; }
   void sleep_ms(TimeMs ms) override { now += ms; }
+  std::int64_t wall_clock_us() override { return 1700000000000000 + now * 1000; }
 };
 
 class FakePostgres final : public PostgresControl {
@@ -201,6 +202,8 @@ class FakeMonitor final : public MonitorClient {
  public:
   bool reachable = true;
   bool node_active_down = false;    /* only node_active fails */
+  int fail_get_primary_after = -1;  /* get_primary fails after this many calls (-1: never) */
+  int get_primary_calls = 0;
   NodeState goal = NodeState::Init; /* what node_active answers */
   std::vector<NodeActiveArgs> reports;
   std::vector<NodeAddress> others;
@@ -223,6 +226,7 @@ class FakeMonitor final : public MonitorClient {
   }
   Result<NodeAddress> get_primary(const std::string&, GroupId) override {
     if (!reachable) return down();
+    if (fail_get_primary_after >= 0 && get_primary_calls++ >= fail_get_primary_after) return down();
     return primary;
   }
   Result<std::vector<NodeAddress>> get_other_nodes(NodeId) override {

@@ -161,6 +161,83 @@ TEST(Keeper, StandbyFailoverStepsInOrder) {
   EXPECT_EQ(r.keeper->step_log(), expect);
 }
 
+/* A promoted standby whose Postgres crashed in stop_replication: the transition to wait_primary
+ * starts it first (found by pgaf-sim running the real keeper: SetReadWrite failed forever). */
+TEST(Keeper, TransitionStartsPostgresOfTheCurrentStateFirst) {
+  Rig r;
+  r.pg.initialized = true;
+  r.pg.running = r.pg.in_recovery = false;
+  r.pg.read_only = true;
+  r.start(NodeState::StopReplication, NodeState::StopReplication);
+  r.monitor.goal = NodeState::WaitPrimary;
+  ASSERT_TRUE(r.keeper->iterate().transitioned);
+  EXPECT_EQ(r.keeper->state().current_role, NodeState::WaitPrimary);
+  std::vector<std::string> expect = {"start_postgres", "set_read_write", "maintain_slots"};
+  EXPECT_EQ(r.keeper->step_log(), expect);
+  EXPECT_LT(r.pg.index_of("ensure_running"), r.pg.index_of("set_read_only(off)"));
+}
+
+/* ... but never for a demotion, and never Postgres of a secondary (its steps decide). */
+TEST(Keeper, TransitionDoesNotStartPostgresForASecondary) {
+  Rig r;
+  r.pg.initialized = true;
+  r.pg.running = false;
+  r.pg.in_recovery = true;
+  r.start(NodeState::Secondary, NodeState::Secondary);
+  r.monitor.goal = NodeState::WaitMaintenance;
+  ASSERT_TRUE(r.keeper->iterate().transitioned);
+  EXPECT_TRUE(r.keeper->step_log().empty());
+  EXPECT_FALSE(r.pg.has_op("ensure_running"));
+}
+
+/* A transition out of report_lsn that fails after Postgres started following the primary goes
+ * back to no upstream: the monitor counts on a report_lsn node not streaming (pgaf-sim 28095). */
+TEST(Keeper, FailedTransitionOutOfReportLsnStopsStreamingAgain) {
+  Rig r;
+  r.pg.initialized = r.pg.running = r.pg.in_recovery = true;
+  r.start(NodeState::ReportLsn, NodeState::ReportLsn);
+  r.monitor.goal = NodeState::Secondary;
+  r.monitor.fail_get_primary_after = 1; /* RewindOrBaseBackup gets it, FollowPrimary does not */
+  IterationResult it = r.keeper->iterate();
+  EXPECT_TRUE(it.failed);
+  EXPECT_EQ(r.keeper->state().current_role, NodeState::ReportLsn);
+  ASSERT_GE(r.pg.index_of("standby_setup(10.0.0.1:5432)"), 0);
+  EXPECT_GT(r.pg.index_of("standby_setup(none)"), r.pg.index_of("standby_setup(10.0.0.1:5432)"));
+  EXPECT_EQ(r.keeper->step_log().back(), "stop_wal_receiver");
+}
+
+/* A stale assignment to follow the primary waits for the monitor to confirm it. */
+TEST(Keeper, NoFollowingThePrimaryWithoutTheMonitor) {
+  Rig r;
+  r.pg.initialized = r.pg.running = r.pg.in_recovery = true;
+  r.start(NodeState::ReportLsn, NodeState::Secondary); /* state file: assigned secondary */
+  r.monitor.node_active_down = true;
+  IterationResult it = r.keeper->iterate();
+  EXPECT_FALSE(it.monitor_ok);
+  EXPECT_FALSE(it.transitioned);
+  EXPECT_TRUE(r.keeper->step_log().empty());
+  EXPECT_EQ(r.keeper->state().current_role, NodeState::ReportLsn);
+}
+
+/* A catching-up standby that followed the old primary (named by get_primary while it was being
+ * demoted) follows the new one once the monitor names it (pgaf-sim seed 43926). */
+TEST(Keeper, CatchingUpFollowsTheNewPrimary) {
+  Rig r;
+  r.pg.initialized = r.pg.running = r.pg.in_recovery = true;
+  r.start(NodeState::Secondary, NodeState::Secondary);
+  r.monitor.goal = NodeState::Catchingup;
+  ASSERT_TRUE(r.keeper->iterate().transitioned);
+  EXPECT_TRUE(r.pg.has_op("standby_setup(10.0.0.1:5432)"));
+  EXPECT_FALSE(r.pg.has_op("rewind(10.0.0.3:5432)"));
+  r.keeper->iterate(); /* same primary: nothing to do */
+  EXPECT_FALSE(r.pg.has_op("rewind(10.0.0.3:5432)"));
+  r.monitor.primary = NodeAddress{3, "node_3", "10.0.0.3", 5432, 0, true};
+  r.keeper->iterate();
+  EXPECT_TRUE(r.pg.has_op("rewind(10.0.0.3:5432)"));
+  EXPECT_TRUE(r.pg.has_op("standby_setup(10.0.0.3:5432)"));
+  EXPECT_EQ(r.keeper->state().current_role, NodeState::Catchingup);
+}
+
 TEST(Keeper, LeaseExpiryFencesThePrimary) {
   Rig r;
   r.pg.initialized = r.pg.running = true;
@@ -226,6 +303,7 @@ TEST(Keeper, StandbyVouchKeepsAPrimaryServingWithoutTheMonitor) {
   Rig r;
   r.pg.initialized = r.pg.running = true;
   r.pg.replies = {{"pgautofailover_standby_3", "t0"}};
+  r.pg.sync_names = "ANY 1 (pgautofailover_standby_3)";
   r.start(NodeState::Primary, NodeState::Primary);
   r.monitor.goal = NodeState::Primary;
   r.keeper->iterate();
@@ -246,6 +324,32 @@ TEST(Keeper, StandbyVouchKeepsAPrimaryServingWithoutTheMonitor) {
   }
   EXPECT_TRUE(fenced);
   EXPECT_FALSE(r.pg.running);
+}
+
+/* A standby outside synchronous_standby_names (replication_quorum false) never vouches, and k
+ * quorum standbys are needed (pgaf-sim seed 66, once it ran the real fence thread). */
+TEST(Keeper, OnlyKQuorumStandbysVouch) {
+  for (int listed : {0, 1, 2}) {
+    Rig r;
+    r.pg.initialized = r.pg.running = true;
+    r.pg.replies = {{"pgautofailover_standby_3", "t0"}, {"pgautofailover_standby_4", "t0"}};
+    r.pg.sync_names = listed == 0   ? "ANY 1 (pgautofailover_standby_4)"
+                      : listed == 1 ? "ANY 2 (pgautofailover_standby_3, pgautofailover_standby_4)"
+                                    : "ANY 1 (pgautofailover_standby_3, pgautofailover_standby_4)";
+    r.start(NodeState::Primary, NodeState::Primary);
+    r.monitor.goal = NodeState::Primary;
+    r.keeper->iterate();
+    r.monitor.reachable = false;
+    EXPECT_FALSE(r.guard->tick()); /* baseline */
+    bool fenced = false;
+    for (int i = 1; i <= 40 && !fenced; ++i) {
+      r.clock.now += 100;
+      r.pg.replies["pgautofailover_standby_3"] = "t" + std::to_string(i); /* only 3 replies */
+      fenced = r.guard->tick();
+    }
+    /* 3 alone vouches only when it is listed and one listed standby is enough */
+    EXPECT_EQ(fenced, listed != 2) << "case " << listed;
+  }
 }
 
 TEST(Keeper, OldPrimaryRestartNeverStartsPostgresBeforeTheMonitorSpeaks) {

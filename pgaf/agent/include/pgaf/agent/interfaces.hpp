@@ -34,11 +34,15 @@ class Clock {
   virtual ~Clock() = default;
   virtual TimeMs now_ms() = 0; /* monotonic */
   virtual void sleep_ms(TimeMs ms) = 0;
+  /* Wall clock, µs since the Unix epoch (report numbering, last contact times): the keeper never
+   * reads a clock but through this interface, so a simulator can run it. */
+  virtual std::int64_t wall_clock_us() = 0;
 };
 class SystemClock final : public Clock {
  public:
   TimeMs now_ms() override;
   void sleep_ms(TimeMs ms) override;
+  std::int64_t wall_clock_us() override;
 };
 
 /* ---- processes ---- */

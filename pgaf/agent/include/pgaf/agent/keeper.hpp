@@ -98,6 +98,9 @@ class Keeper {
 
   /* Run one step (exposed for tests and `do` commands). */
   Status run_step(KeeperStep step);
+  /* Called at the start of every step, before it acts (the simulator lets the step's simulated
+   * duration pass there; nothing else sets it). */
+  void set_step_observer(std::function<void(KeeperStep)> observer);
   const KeeperState& state() const { return state_; }
   /* Names of the steps executed so far, in order (for tests and logs). */
   const std::vector<std::string>& step_log() const { return step_log_; }
@@ -105,6 +108,7 @@ class Keeper {
  private:
   Status reach_assigned_state();
   Status ensure_current_state();
+  Status follow_new_primary();
   bool report_pg_is_running(const PgStatus& st);
   Status maintain_slots(bool advance);
   Status refresh_other_nodes();
@@ -125,10 +129,12 @@ class Keeper {
   std::vector<NodeAddress> other_nodes_;
   std::string monitor_host_;
   std::vector<std::string> step_log_;
+  std::function<void(KeeperStep)> step_observer_;
   TimeMs pg_down_since_ = -1;
   bool seen_running_ = false;
   int restart_attempts_ = 0;
   bool sysid_published_ = false;
+  NodeId following_ = 0; /* the upstream of our last standby setup (0: unknown) */
   int dropped_rounds_ = 0;
   long monitor_failures_ = 0;
   std::mutex reload_mu_;

@@ -3,9 +3,10 @@
  *
  * One schedule = one seed: a formation of 1..5 nodes plus a monitor, a fault list, per-host clock
  * drifts and settings. run_schedule() plays it in simulated time (an event queue; nothing sleeps)
- * with the REAL core: the monitor calls pgaf::decide(), every simulated agent walks the real keeper
- * transition table (find_keeper_transition) and gates its Postgres with the real AgentLease.
- * Only Postgres, the network, clocks, processes and the client are simulated.
+ * with the REAL core and the REAL keeper: the monitor calls pgaf::decide(), every simulated agent
+ * runs pgaf::agent::Keeper (its loop, reports, transitions and steps) on simulated interfaces
+ * (src/sim_io.hpp) and gates its Postgres with the real AgentLease. Only Postgres, the network,
+ * clocks, processes, the health checker and the client are simulated.
  *
  * Invariants (a violation ends the run and is reported with the seed):
  *  - split_brain:   at no instant are two nodes able to acknowledge a commit (checked after every
@@ -152,9 +153,9 @@ struct RunResult {
 struct RunOptions {
   bool trace = false;
   SimLimits limits;
-  /* How the simulated agent feeds AgentLease::on_standby_sample. false (the documented API): the
-   * sample time itself. true (an experiment, see docs/simulator.md "Findings"): the time of the
-   * previous sample, the latest instant the standbys are known to have been streaming. */
+  /* Ignored since the simulator runs the real FenceGuard (which feeds AgentLease itself; the lease
+   * dates a vouch at the previous sample since core c22a67e). Kept so that the replay commands
+   * printed by older versions, and docs/simulator.md's, still parse. */
   bool vouch_from_previous_sample = false;
   /* true (as pgaf/agent does it): the fence is a thread of the agent, so while the agent is dead or
    * paused a Postgres that was writable stays writable. false: the lease deadline is enforced
