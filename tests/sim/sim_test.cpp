@@ -151,6 +151,28 @@ TEST(Regression, RealKeeperFindings) {
   }
 }
 
+/* One-way partition primary -> standby under synchronous replication (issue 13 part 3): the
+ * standby still reaches the primary and the monitor but receives nothing. The primary's agent
+ * reports it as not acknowledging after standby_ack_timeout_ms; the monitor moves it to
+ * catchingup and the primary to wait_primary: writes resume within 5 s (the reference stalls until
+ * the standby's health check fails), nothing acknowledged is lost, and the group converges. */
+TEST(OneWay, PrimaryToStandbyStallsWritesForLessThanFiveSeconds) {
+  const RunOptions o;
+  for (const char* token :
+       {"v1;seed=7;n=2;nss=0;prio=100,100;q=1,1;drift=0,0,0;f=1,-1,-2,0,3000,8000,50,500,0;pl=0;"
+        "broken=none",
+        "v1;seed=8;n=3;nss=1;prio=100,100,100;q=1,1,1;drift=300,-300,500,-500;"
+        "f=1,-1,-2,0,2500,9000,50,500,0;pl=0;broken=none"}) {
+    auto sch = decode(token);
+    ASSERT_TRUE(sch.ok()) << token;
+    RunResult r = run_schedule(*sch, o);
+    EXPECT_FALSE(r.violation.has_value())
+        << token << ": " << r.violation->kind << ": " << r.violation->detail;
+    EXPECT_LE(r.max_ack_gap_ms, 5000) << token;
+    EXPECT_GT(r.acked_sync, 0) << token;
+  }
+}
+
 /* The designed fencing (fencing.md L4b: the lease deadline is enforced inside Postgres by
  * pgaf_fence) must be safe on the CI range: no split brain, no two writable primaries, no lost
  * synchronous commit, no timeline going back. Liveness findings (docs/simulator.md F9-F12) are

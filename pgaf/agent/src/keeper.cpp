@@ -768,12 +768,20 @@ IterationResult Keeper::iterate() {
       for (const auto& o : other_nodes_) expected.push_back(o.node_id);
       acks_.on_sample(now, acks->current, acks->flush, expected);
       a.stale_standbys = acks_.stale(now);
-      if (!a.stale_standbys->empty())
-        spdlog::warn("{} standby(s) did not acknowledge our WAL for {} ms",
-                     a.stale_standbys->size(), cfg_.settings.standby_ack_timeout_ms);
+      if (*a.stale_standbys != last_stale_) { /* log changes only */
+        std::string ids;
+        for (NodeId id : *a.stale_standbys) ids += (ids.empty() ? "" : ", ") + std::to_string(id);
+        if (ids.empty())
+          spdlog::info("every standby acknowledges our WAL again");
+        else
+          spdlog::warn("standby node(s) {} did not acknowledge our WAL for {} ms", ids,
+                       cfg_.settings.standby_ack_timeout_ms);
+        last_stale_ = *a.stale_standbys;
+      }
     }
   } else {
     acks_.reset();
+    last_stale_.clear();
   }
   TimeMs t_send = clock_.now_ms();
   auto reply = monitor_.node_active(a);

@@ -567,6 +567,11 @@ void World::ack(int n, std::uint64_t commit_id, bool sync) {
               fmt::format("node{} acknowledged commit {} while node{} can acknowledge commits", n,
                           commit_id, m));
   acks_.push_back(Ack{commit_id, n, now_, p.tli, sync});
+  if (formed_at_ >= 0) {
+    const SimTime since = std::max(formed_at_, last_ack_at_);
+    res_.max_ack_gap_ms = std::max<std::int64_t>(res_.max_ack_gap_ms, (now_ - since) / kMs);
+  }
+  last_ack_at_ = now_;
   res_.acked++;
   if (sync) res_.acked_sync++;
   if (last_writer_ != n) {

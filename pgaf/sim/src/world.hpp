@@ -305,6 +305,7 @@ class World {
   /* faults and phases */
   std::vector<ActiveFault> faults_;
   SimTime formed_at_ = -1;
+  SimTime last_ack_at_ = -1; /* for RunResult::max_ack_gap_ms */
   SimTime heal_at_ = -1;
   SimTime converged_at_ = -1;
   int faults_open_ = 0;

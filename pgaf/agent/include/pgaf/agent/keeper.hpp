@@ -141,6 +141,7 @@ class Keeper {
   std::optional<Config> pending_reload_;
   /* while primary: which standbys stopped acknowledging our WAL (reported to the monitor) */
   WalAckTracker acks_{cfg_.settings.standby_ack_timeout_ms};
+  std::vector<NodeId> last_stale_; /* the verdict last logged */
 };
 
 /* Host part of a postgres:// URI or conninfo "host=" (for HBA rules); "" if none. */

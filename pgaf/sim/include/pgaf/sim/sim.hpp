@@ -145,6 +145,9 @@ struct RunResult {
   std::int64_t acked_sync = 0;
   std::int64_t lost_async = 0; /* RPO: async-acknowledged commits missing at the end */
   std::int64_t events = 0;
+  /* Longest interval without any acknowledged commit once the formation formed (client-observed
+   * write unavailability: the sim's client writes every 25-55 ms), in ms. */
+  std::int64_t max_ack_gap_ms = 0;
   SimTime end_us = 0;
   std::uint64_t trace_hash = 0;   /* FNV-1a of every trace line (computed even untraced) */
   std::vector<std::string> trace; /* filled only with RunOptions::trace */
