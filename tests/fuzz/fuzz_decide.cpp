@@ -171,8 +171,8 @@ void check(const GroupSnapshot& before, const Event& e, const Decision& d, bool 
                "node " + std::to_string(a.node_id) + " → " + std::string(to_string(a.goal)) + "\n" +
                    ctx);
     if (!realistic || a.goal == S::Dropped) continue;
-    const Node* old = before.find(a.node_id);
-    const S reported = old != nullptr ? old->reported_state : n->reported_state;
+    /* the state the node reports now (this event's report included) */
+    const S reported = n->reported_state;
     for (S from : {reported, a.from}) {
       if (from == a.goal || from == S::Init) continue;
       if (!find_keeper_transition(from, a.goal))
