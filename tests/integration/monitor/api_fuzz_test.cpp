@@ -8,7 +8,8 @@
  * extreme and unknown ids, unknown formations, every replication_state label, odd LSNs. For every
  * function: all arguments at a baseline value (one that passes the first checks: a free port, a
  * known node name...), all NULL, each argument through its whole pool with the others at
- * baseline, then seeded random combinations (PGAF_SEED=<n> replays them).
+ * baseline, then 40 seeded random combinations (PGAF_SEED=<n> replays them;
+ * PGAF_API_FUZZ_CALLS=<n> makes it n per function).
  * Before each function the monitor holds a converged formation (primary + secondary) and a
  * second, empty formation, so calls also meet "wrong states" (a node already primary, a
  * formation with nodes, a formation that does not exist).
@@ -45,7 +46,7 @@ using namespace pgaf::test;
 namespace {
 
 constexpr int kPort = 25470;
-constexpr int kRandomCallsPerFunction = 40;
+constexpr int kRandomCallsPerFunction = 40; /* PGAF_API_FUZZ_CALLS=<n> for a longer run */
 
 struct Function {
   std::string name;
@@ -65,6 +66,8 @@ std::vector<std::string> pool_for(const std::string& type) {
             "'nope'",
             "'node_1'",
             "'f2'",
+            "'h1'",
+            "'pgsql'",
             "E'q''uote\\\\back\\nslash'",
             "'default;DROP TABLE pgautofailover.node'"};
   if (type == "name") return {"'postgres'", "NULL", "''", "repeat('n', 200)", "'pg_auto_failover'"};
@@ -224,8 +227,10 @@ TEST_F(MonitorApiFuzz, EveryFunctionEndsInAnAnswerOrACleanError) {
     seed = static_cast<unsigned>(std::strtoul(s, nullptr, 10));
   std::cout << "[api-fuzz] seed " << seed << " (PGAF_SEED=" << seed << " replays it)" << std::endl;
   std::mt19937 rng(seed);
-  const bool verbose =
-      std::getenv("PGAF_API_FUZZ_VERBOSE") != nullptr; /* first error of each kind */
+  int random_calls = kRandomCallsPerFunction;
+  if (const char* n = std::getenv("PGAF_API_FUZZ_CALLS")) random_calls = std::atoi(n);
+  /* PGAF_API_FUZZ_VERBOSE: print the first error of each kind */
+  const bool verbose = std::getenv("PGAF_API_FUZZ_VERBOSE") != nullptr;
 
   auto c = pg_->connect("pg_auto_failover");
   const int backend = c.backend_pid();
@@ -275,7 +280,7 @@ TEST_F(MonitorApiFuzz, EveryFunctionEndsInAnAnswerOrACleanError) {
         arg_sets.push_back(a);
       }
     if (!pools.empty())
-      for (int k = 0; k < kRandomCallsPerFunction; ++k) {
+      for (int k = 0; k < random_calls; ++k) {
         std::vector<std::string> a;
         for (const auto& p : pools) a.push_back(p[rng() % p.size()]);
         arg_sets.push_back(a);

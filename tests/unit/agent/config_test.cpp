@@ -246,8 +246,9 @@ TEST_F(ConfigTest, MonitorUriBracketsIpv6AndEscapesPaths) {
  * Such values are refused naming the key, before anything is written. */
 TEST_F(ConfigTest, ValuesAreOneLineWithoutSurroundingBlanks) {
   const std::string origin = dir_ + "/pg_autoctl.cfg";
-  for (const std::string bad :
-       {"node_2\n[pgaf]\nlease_ms = 100", "a\rb", std::string("a\0b", 3), " node_2", "node_2\t"}) {
+  for (const std::string& bad :
+       std::vector<std::string>{"node_2\n[pgaf]\nlease_ms = 100", "a\rb", std::string("a\0b", 3),
+                                " node_2", "node_2\t"}) {
     Ini ini = sample().to_ini();
     ini.set("pg_autoctl", "name", bad);
     auto r = Config::from_ini(ini, origin);
