@@ -2,7 +2,6 @@
  * config.cpp — pg_autoctl.cfg and pg_autoctl.state. See config.hpp for the invariants.
  */
 #include "pgaf/agent/config.hpp"
-#include "pgaf/agent/tls.hpp"
 
 #include <pwd.h>
 #include <unistd.h>
@@ -11,8 +10,12 @@
 #include <charconv>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
+
+#include "pgaf/agent/tls.hpp"
+#include "pgaf/core/sync_names.hpp"
 
 namespace pgaf::agent {
 
@@ -35,6 +38,45 @@ Result<bool> parse_bool(const std::string& v, const std::string& field, const st
   return make_error(ErrorCode::BadConfig,
                     "invalid value \"" + v + "\" for " + field + " in \"" + origin + "\"",
                     "expected true or false");
+}
+
+/* fuzz_config finding: `pg_autoctl config set` stored any value and Ini::serialize() wrote it as
+ * is, so a value with a newline injected other keys into the file (or made it unreadable), and
+ * leading or trailing blanks were lost on reload. A value is one line without surrounding
+ * blanks. */
+Status check_value(const std::string& field, const std::string& v, const std::string& origin) {
+  const bool breaks = v.find_first_of(std::string("\n\r\0", 3)) != std::string::npos;
+  const bool blanks =
+      !v.empty() && (v.front() == ' ' || v.front() == '\t' || v.back() == ' ' || v.back() == '\t');
+  if (breaks || blanks) {
+    return make_error(ErrorCode::BadConfig, "invalid value for " + field + " in \"" + origin + "\"",
+                      "a value is one line, without leading or trailing blanks");
+  }
+  return Status::Ok();
+}
+
+/* An integer field of the state file within [lo, hi]. A float, a string or an out-of-range number
+ * is refused: nlohmann's get<int>() would convert 1e300 with undefined behaviour (fuzz_state). */
+Result<std::int64_t> int_field(const nlohmann::json& j, const char* key, std::int64_t lo,
+                               std::int64_t hi, const std::string& origin) {
+  const nlohmann::json& v = j.at(key);
+  bool ok = false;
+  std::int64_t out = 0;
+  if (v.is_number_unsigned()) {
+    const auto u = v.get<std::uint64_t>();
+    ok = u <= static_cast<std::uint64_t>(hi);
+    out = ok ? static_cast<std::int64_t>(u) : 0;
+  } else if (v.is_number_integer()) {
+    out = v.get<std::int64_t>();
+    ok = out >= lo && out <= hi;
+  }
+  if (!ok) {
+    return make_error(ErrorCode::BadState, "state file \"" + origin + "\" is corrupt",
+                      "restore it, or drop and re-create the node",
+                      std::string("\"") + key + "\" must be an integer between " +
+                          std::to_string(lo) + " and " + std::to_string(hi));
+  }
+  return out;
 }
 
 }  // namespace
@@ -63,31 +105,15 @@ std::string Config::ssl_conninfo() const {
   return s;
 }
 
-namespace {
-/* a file path as a URI query value: unreserved characters and '/' as they are, others %XX */
-std::string uri_query_value(const std::string& v) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (const char c : v) {
-    const auto ch = static_cast<unsigned char>(c);
-    if (std::isalnum(ch) != 0 || ch == '/' || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
-      out += static_cast<char>(ch);
-    } else {
-      out += '%';
-      out += hex[ch >> 4];
-      out += hex[ch & 15];
-    }
-  }
-  return out;
-}
-}  // namespace
-
+/* fuzz_uri finding: an IPv6 hostname went in unbracketed ("autoctl_node@::1:5432"), which
+ * libpq reads as host ":" — pgaf/core's uri_host() brackets it. */
 std::string Config::monitor_uri() const {
   std::string h = hostname.empty() ? std::string("localhost") : hostname;
-  std::string uri = "postgres://autoctl_node@" + h + ":" + std::to_string(port) +
-                    "/pg_auto_failover?sslmode=" + (ssl_active ? sslmode : std::string("prefer"));
-  if (ssl_active && !ssl_ca_file.empty()) uri += "&sslrootcert=" + uri_query_value(ssl_ca_file);
-  if (ssl_active && !ssl_crl_file.empty()) uri += "&sslcrl=" + uri_query_value(ssl_crl_file);
+  std::string uri =
+      "postgres://autoctl_node@" + uri_host(h) + ":" + std::to_string(port) +
+      "/pg_auto_failover?sslmode=" + uri_escape(ssl_active ? sslmode : std::string("prefer"));
+  if (ssl_active && !ssl_ca_file.empty()) uri += "&sslrootcert=" + uri_escape(ssl_ca_file);
+  if (ssl_active && !ssl_crl_file.empty()) uri += "&sslcrl=" + uri_escape(ssl_crl_file);
   return uri;
 }
 
@@ -202,6 +228,7 @@ Result<Config> Config::from_ini(const Ini& ini, const std::string& origin) {
   for (auto& [section, kvs] : ini.sections()) {
     for (auto& [k, v] : kvs) {
       std::string field = section + "." + k;
+      if (Status vs = check_value(field, v, origin); !vs) return vs.error();
       if (section == "pgaf") {
         Status st = c.settings.set(k, v);
         if (!st) {
@@ -300,13 +327,29 @@ Result<KeeperState> KeeperState::from_json(const std::string& text, const std::s
                       "restore it, or drop and re-create the node", "not a JSON object");
   }
   KeeperState s;
+  constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min();
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+  constexpr std::int64_t kIntMin = std::numeric_limits<int>::min();
+  constexpr std::int64_t kIntMax = std::numeric_limits<int>::max();
   try {
-    if (j.at("version").get<int>() != 1) {
+    auto version = int_field(j, "version", kMin, kMax, origin);
+    if (!version) return version.error();
+    if (*version != 1) {
       return make_error(ErrorCode::BadState,
                         "state file \"" + origin + "\" has an unsupported version");
     }
-    s.node_id = j.at("nodeId").get<NodeId>();
-    s.group_id = j.at("groupId").get<GroupId>();
+    auto node_id = int_field(j, "nodeId", kMin, kMax, origin);
+    if (!node_id) return node_id.error();
+    auto group_id = int_field(j, "groupId", kIntMin, kIntMax, origin);
+    if (!group_id) return group_id.error();
+    auto sysid = int_field(j, "system_identifier", kMin, kMax, origin);
+    if (!sysid) return sysid.error();
+    auto monitor_contact = int_field(j, "last_monitor_contact", kMin, kMax, origin);
+    if (!monitor_contact) return monitor_contact.error();
+    auto secondary_contact = int_field(j, "last_secondary_contact", kMin, kMax, origin);
+    if (!secondary_contact) return secondary_contact.error();
+    s.node_id = *node_id;
+    s.group_id = static_cast<GroupId>(*group_id);
     auto cur = parse_node_state(j.at("current_role").get<std::string>());
     auto asg = parse_node_state(j.at("assigned_role").get<std::string>());
     if (!cur)
@@ -317,11 +360,15 @@ Result<KeeperState> KeeperState::from_json(const std::string& text, const std::s
                         "state file \"" + origin + "\": " + asg.error().message);
     s.current_role = *cur;
     s.assigned_role = *asg;
-    s.system_identifier = j.at("system_identifier").get<std::int64_t>();
-    s.last_monitor_contact = j.at("last_monitor_contact").get<std::int64_t>();
-    s.last_secondary_contact = j.at("last_secondary_contact").get<std::int64_t>();
+    s.system_identifier = *sysid;
+    s.last_monitor_contact = *monitor_contact;
+    s.last_secondary_contact = *secondary_contact;
     s.dropped_confirmed = j.value("dropped_confirmed", false);
-    s.last_report_seq = j.value("last_report_seq", static_cast<std::int64_t>(0));
+    if (j.contains("last_report_seq")) {
+      auto seq = int_field(j, "last_report_seq", kMin, kMax, origin);
+      if (!seq) return seq.error();
+      s.last_report_seq = *seq;
+    }
   } catch (const nlohmann::json::exception& e) {
     return make_error(ErrorCode::BadState, "state file \"" + origin + "\" is corrupt",
                       "restore it, or drop and re-create the node", e.what());

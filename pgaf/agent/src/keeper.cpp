@@ -7,9 +7,16 @@
  */
 #include "pgaf/agent/keeper.hpp"
 
+#include <libpq-fe.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
 #include <set>
 
 #include "pgaf/core/sync_names.hpp"
@@ -167,25 +174,38 @@ bool FenceGuard::tick() {
 
 /* ---------------- Keeper ---------------- */
 
+namespace {
+/* The first value of a comma-separated conninfo keyword ("host", "port") as libpq reads it, or
+ * "" when absent or when libpq refuses the string. */
+std::string conninfo_first(const std::string& conninfo, const char* keyword) {
+  char* err = nullptr;
+  PQconninfoOption* opts = PQconninfoParse(conninfo.c_str(), &err);
+  if (err != nullptr) PQfreemem(err);
+  if (opts == nullptr) return "";
+  std::string value;
+  for (PQconninfoOption* o = opts; o->keyword != nullptr; ++o)
+    if (std::strcmp(o->keyword, keyword) == 0 && o->val != nullptr) value = o->val;
+  PQconninfoFree(opts);
+  return value.substr(0, value.find(','));
+}
+}  // namespace
+
+/* fuzz_uri finding: a hand-made parser read "[::1]" as "[", kept %-escapes ("%2Ftmp") and missed
+ * "host = x" and quoted values; libpq's own parser is the one that will use the string. */
 std::string monitor_host_of(const std::string& uri) {
-  const std::string scheme1 = "postgres://", scheme2 = "postgresql://";
-  std::string rest;
-  if (uri.rfind(scheme1, 0) == 0) {
-    rest = uri.substr(scheme1.size());
-  } else if (uri.rfind(scheme2, 0) == 0) {
-    rest = uri.substr(scheme2.size());
-  } else {
-    auto pos = uri.find("host=");
-    if (pos == std::string::npos) return "";
-    auto end = uri.find(' ', pos);
-    return uri.substr(pos + 5, end == std::string::npos ? std::string::npos : end - pos - 5);
-  }
-  auto at = rest.find('@');
-  auto slash = rest.find('/');
-  if (at != std::string::npos && (slash == std::string::npos || at < slash))
-    rest = rest.substr(at + 1);
-  auto end = rest.find_first_of(":/?,");
-  return rest.substr(0, end);
+  return conninfo_first(uri, "host");
+}
+
+int monitor_port_of(const std::string& uri) {
+  /* read as libpq reads a port: strtol, blanks allowed around the number */
+  const std::string port = conninfo_first(uri, "port");
+  char* end = nullptr;
+  errno = 0;
+  const long p = std::strtol(port.c_str(), &end, 10);
+  while (end != nullptr && std::isspace(static_cast<unsigned char>(*end)) != 0) ++end;
+  if (port.empty() || errno != 0 || end == port.c_str() || *end != '\0' || p <= 0 || p > 65535)
+    return 5432;
+  return static_cast<int>(p);
 }
 
 Keeper::Keeper(Config cfg, KeeperState state, Clock& clock, PostgresControl& pg,

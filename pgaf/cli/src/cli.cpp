@@ -113,16 +113,6 @@ std::string discover_hostname(const std::string& host, int port) {
   return out;
 }
 
-int monitor_port_of(const std::string& uri) {
-  auto h = agent::monitor_host_of(uri);
-  auto pos = uri.find(h + ":");
-  if (!h.empty() && pos != std::string::npos) {
-    return std::atoi(uri.c_str() + pos + h.size() + 1);
-  }
-  auto p = uri.find("port=");
-  return p == std::string::npos ? 5432 : std::atoi(uri.c_str() + p + 5);
-}
-
 Status check_ssl_choice(const Options& o) {
   bool certs = !o.server_cert.empty() || !o.server_key.empty() || !o.ssl_ca.empty();
   int n = (o.ssl_self_signed ? 1 : 0) + (o.no_ssl ? 1 : 0) + (certs ? 1 : 0);
@@ -303,7 +293,7 @@ int cmd_create_postgres(Options o, const Globals& g) {
   cfg->candidate_priority = o.candidate_priority;
   cfg->replication_quorum = quorum;
   cfg->hostname = o.hostname.empty() ? discover_hostname(agent::monitor_host_of(o.monitor),
-                                                         monitor_port_of(o.monitor))
+                                                         agent::monitor_port_of(o.monitor))
                                      : o.hostname;
   auto paths = agent::paths_for(cfg->pgdata);
   if (!paths) return fail(paths.error());
@@ -1219,12 +1209,11 @@ int run_cli(const std::vector<std::string>& args) {
   return run_cli(static_cast<int>(argv.size()), argv.data());
 }
 
-int run_cli(int argc, const char* const* argv) {
-  Globals g;
-  Options o;
-  const char* dbg = std::getenv("PG_AUTOCTL_DEBUG");
-  bool debug = dbg != nullptr;
-  CLI::App app{"pg_autoctl: PostgreSQL high availability (pgaf)", "pg_autoctl"};
+namespace {
+
+/* The whole command tree; each command's callback records its name in `action`. */
+void build_command_tree(CLI::App& app, Options& o, Globals& g, std::string& action) {
+  const bool debug = std::getenv("PG_AUTOCTL_DEBUG") != nullptr;
   app.require_subcommand(1);
   app.fallthrough();
   app.add_flag("-v,--verbose", g.verbose, "increase verbosity (-v, -vv)");
@@ -1233,7 +1222,6 @@ int run_cli(int argc, const char* const* argv) {
   app.set_version_flag("-V,--version",
                        "pg_autoctl (pgaf) 0.1.0, compatible with pg_auto_failover 2.2");
 
-  std::string action;
   /* create */
   auto* create = app.add_subcommand("create", "create a pg_auto_failover node, or formation");
   create->require_subcommand(1);
@@ -1510,6 +1498,47 @@ int run_cli(int argc, const char* const* argv) {
       s->callback([&action, w] { action = "do service " + w; });
     }
   }
+}
+
+}  // namespace
+
+ParsedCommand parse_cli(int argc, const char* const* argv) {
+  Globals g;
+  Options o;
+  std::string action;
+  CLI::App app{"pg_autoctl: PostgreSQL high availability (pgaf)", "pg_autoctl"};
+  build_command_tree(app, o, g, action);
+  ParsedCommand p;
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    p.help = true;
+    p.exit_code = e.get_exit_code();
+    return p;
+  } catch (const CLI::CallForAllHelp& e) {
+    p.help = true;
+    p.exit_code = e.get_exit_code();
+    return p;
+  } catch (const CLI::CallForVersion& e) {
+    p.help = true;
+    p.exit_code = e.get_exit_code();
+    return p;
+  } catch (const CLI::ParseError& e) {
+    p.exit_code = exit_code(ErrorCode::InvalidArgument);
+    p.error = e.what();
+    return p;
+  }
+  p.ok = true;
+  p.action = action;
+  return p;
+}
+
+int run_cli(int argc, const char* const* argv) {
+  Globals g;
+  Options o;
+  std::string action;
+  CLI::App app{"pg_autoctl: PostgreSQL high availability (pgaf)", "pg_autoctl"};
+  build_command_tree(app, o, g, action);
 
   try {
     app.parse(argc, argv);

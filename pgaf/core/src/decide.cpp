@@ -846,10 +846,15 @@ Status on_register(Machine& m, const RegisterEvent& e) {
   node.health = Health::Unknown;
   node.stream_stop_time_ms = m.now();
   node.lease_granted_ms = -1;
-  m.g().nodes.push_back(node);
+  /* keep the group ordered by id (node.hpp): a desired_node_id may be below existing ids */
+  auto& nodes = m.g().nodes;
+  nodes.insert(
+      std::find_if(nodes.begin(), nodes.end(), [&node](const Node& o) { return o.id > node.id; }),
+      node);
   Node& added = *m.find(node.id);
   if (!m.assign(added, goal, "it registered")) {
-    m.g().nodes.pop_back();
+    nodes.erase(std::find_if(nodes.begin(), nodes.end(),
+                             [&node](const Node& o) { return o.id == node.id; }));
     return make_error(ErrorCode::NoPrimary,
                       "the previous primary of group " + std::to_string(m.g().group_id) +
                           " is not fenced yet",

@@ -54,19 +54,51 @@ Result<std::string> synchronous_standby_names(const GroupSnapshot& g) {
   return s + ")";
 }
 
+namespace {
+std::string escape(std::string_view v, bool keep_colon) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (const char c : v) {
+    const auto ch = static_cast<unsigned char>(c);
+    const bool unreserved = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                            (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' ||
+                            ch == '~' || ch == '/';
+    if (unreserved || (keep_colon && ch == ':')) {
+      out += c;
+    } else {
+      out += '%';
+      out += hex[ch >> 4];
+      out += hex[ch & 15];
+    }
+  }
+  return out;
+}
+}  // namespace
+
+std::string uri_escape(std::string_view v) {
+  return escape(v, false);
+}
+
+std::string uri_host(std::string_view host) {
+  if (host.find(':') == std::string_view::npos) return escape(host, false);
+  return "[" + escape(host, true) + "]";
+}
+
+/* fuzz_uri finding: hosts, the database name and TLS paths went into the URI unescaped, so an
+ * IPv6 host, a path with '&' or '=' or a space gave a URI libpq refuses or reads differently. */
 std::optional<std::string> formation_uri(const GroupSnapshot& g, const UriOptions& o) {
   std::string hosts;
   for (const auto& n : g.nodes) {
     if (n.goal_state == NodeState::Dropped || n.node_cluster != o.cluster_name) continue;
     if (!hosts.empty()) hosts += ",";
-    hosts += n.host + ":" + std::to_string(n.port);
+    hosts += uri_host(n.host) + ":" + std::to_string(n.port);
   }
   if (hosts.empty()) return std::nullopt;
-  std::string uri = "postgres://" + hosts + "/" + g.formation.dbname + "?";
+  std::string uri = "postgres://" + hosts + "/" + uri_escape(g.formation.dbname) + "?";
   if (o.cluster_name == "default") uri += "target_session_attrs=read-write&";
-  uri += "sslmode=" + o.sslmode;
-  if (!o.sslrootcert.empty()) uri += "&sslrootcert=" + o.sslrootcert;
-  if (!o.sslcrl.empty()) uri += "&sslcrl=" + o.sslcrl;
+  uri += "sslmode=" + uri_escape(o.sslmode);
+  if (!o.sslrootcert.empty()) uri += "&sslrootcert=" + uri_escape(o.sslrootcert);
+  if (!o.sslcrl.empty()) uri += "&sslcrl=" + uri_escape(o.sslcrl);
   return uri;
 }
 

@@ -9,6 +9,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <utility>
+#include <vector>
 
 namespace pgaf::agent {
 namespace {
@@ -222,6 +224,70 @@ TEST_F(ConfigTest, StateRoundTripAndCorruption) {
   auto missing = KeeperState::load(dir_ + "/none.state");
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.error().message.find("none.state"), std::string::npos);
+}
+
+/* fuzz_uri finding: an IPv6 hostname was written unbracketed into the monitor URI. */
+TEST_F(ConfigTest, MonitorUriBracketsIpv6AndEscapesPaths) {
+  Config c;
+  c.role = Role::Monitor;
+  c.hostname = "::1";
+  c.port = 5433;
+  c.pgdata = "/m";
+  c.ssl_active = true;
+  c.sslmode = "verify-ca";
+  c.ssl_ca_file = "/etc/ssl/root ca.crt";
+  EXPECT_EQ(c.monitor_uri(),
+            "postgres://autoctl_node@[::1]:5433/pg_auto_failover?sslmode=verify-ca&"
+            "sslrootcert=/etc/ssl/root%20ca.crt");
+}
+
+/* fuzz_config finding: a value with a line break (as `pg_autoctl config set` may pass) was
+ * accepted and saved as is, injecting keys into the file; surrounding blanks were lost on reload.
+ * Such values are refused naming the key, before anything is written. */
+TEST_F(ConfigTest, ValuesAreOneLineWithoutSurroundingBlanks) {
+  const std::string origin = dir_ + "/pg_autoctl.cfg";
+  for (const std::string& bad :
+       std::vector<std::string>{"node_2\n[pgaf]\nlease_ms = 100", "a\rb", std::string("a\0b", 3),
+                                " node_2", "node_2\t"}) {
+    Ini ini = sample().to_ini();
+    ini.set("pg_autoctl", "name", bad);
+    auto r = Config::from_ini(ini, origin);
+    ASSERT_FALSE(r.ok()) << "[" << bad << "]";
+    EXPECT_NE(r.error().message.find("pg_autoctl.name"), std::string::npos) << r.error().message;
+  }
+  Ini ok = sample().to_ini();
+  ok.set("pg_autoctl", "name", "node 2\twith inner blanks");
+  EXPECT_TRUE(Config::from_ini(ok, origin).ok());
+}
+
+/* fuzz_state finding: numbers were read with nlohmann's get<int>(), which converts a float
+ * (1e300: undefined behaviour, UBSan) or truncates an out-of-range integer (groupId 2^32 read as
+ * 0) instead of refusing the file. Every integer field must be an integer within its range. */
+TEST_F(ConfigTest, StateNumbersMustBeIntegersInRange) {
+  const std::string origin = dir_ + "/pg_autoctl.state";
+  auto state = [](const std::string& node_id, const std::string& group_id) {
+    return "{\"version\":1,\"nodeId\":" + node_id + ",\"groupId\":" + group_id +
+           ",\"current_role\":\"single\",\"assigned_role\":\"single\","
+           "\"system_identifier\":0,\"last_monitor_contact\":0,\"last_secondary_contact\":0}";
+  };
+  ASSERT_TRUE(KeeperState::from_json(state("4", "0"), origin).ok());
+  for (const auto& [node_id, group_id] :
+       std::vector<std::pair<std::string, std::string>>{{"4.5", "0"},
+                                                        {"1e300", "0"},
+                                                        {"4", "4294967296"},
+                                                        {"4", "-1e300"},
+                                                        {"18446744073709551615", "0"},
+                                                        {"\"4\"", "0"}}) {
+    auto r = KeeperState::from_json(state(node_id, group_id), origin);
+    ASSERT_FALSE(r.ok()) << "nodeId " << node_id << " groupId " << group_id;
+    EXPECT_NE(r.error().message.find(origin), std::string::npos) << r.error().message;
+  }
+  auto v = KeeperState::from_json(
+      "{\"version\":9.2e19,\"nodeId\":4,\"groupId\":0,\"current_role\":\"single\","
+      "\"assigned_role\":\"single\",\"system_identifier\":0,\"last_monitor_contact\":0,"
+      "\"last_secondary_contact\":0}",
+      origin);
+  EXPECT_FALSE(v.ok());
 }
 
 TEST_F(ConfigTest, AtomicWriteReplacesWholeFile) {

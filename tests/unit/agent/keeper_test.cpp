@@ -445,6 +445,19 @@ TEST(Keeper, MonitorHostOfUri) {
   EXPECT_EQ(monitor_host_of("postgres://autoctl_node@10.1.2.3:5000/pg_auto_failover"), "10.1.2.3");
   EXPECT_EQ(monitor_host_of("postgresql://h.example:1/db?sslmode=require"), "h.example");
   EXPECT_EQ(monitor_host_of("host=127.0.0.1 port=5 dbname=x"), "127.0.0.1");
+  /* fuzz_uri findings: IPv6 literals, %-escapes, spaced and quoted conninfo values, host lists */
+  EXPECT_EQ(monitor_host_of("postgres://autoctl_node@[::1]:5432/pg_auto_failover"), "::1");
+  EXPECT_EQ(monitor_host_of("postgres://%2Fvar%2Frun%2Fpostgresql/pg_auto_failover"),
+            "/var/run/postgresql");
+  EXPECT_EQ(monitor_host_of("host = 'mon host' port=5432"), "mon host");
+  EXPECT_EQ(monitor_host_of("postgres://h1:5432,h2:5433/db"), "h1");
+  EXPECT_EQ(monitor_host_of("postgres://u:h@x:1/db"), "x");
+  EXPECT_EQ(monitor_host_of("not a conninfo"), "");
+  EXPECT_EQ(monitor_port_of("postgres://autoctl_node@[::1]:5433/pg_auto_failover"), 5433);
+  EXPECT_EQ(monitor_port_of("postgres://h:pw@h:5434/db"), 5434);
+  EXPECT_EQ(monitor_port_of("host=x port = 6000"), 6000);
+  EXPECT_EQ(monitor_port_of("postgres://h/db"), 5432);
+  EXPECT_EQ(monitor_port_of("host=x port=99999"), 5432);
 }
 
 }  // namespace

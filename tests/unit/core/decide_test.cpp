@@ -57,6 +57,21 @@ TEST(DecideRegister, WrongInitialStateIsAnError) {
   EXPECT_NE(r.error().message.find("should be in state wait_standby"), std::string::npos);
 }
 
+/* fuzz_decide finding: a node registered with an id below an existing one (register_node's
+ * desired_node_id) was appended at the end, breaking the snapshot's order by id (node.hpp) that
+ * the rules' evaluation order relies on. */
+TEST(DecideRegister, LowerIdIsInsertedInIdOrder) {
+  Monitor m;
+  m.reg(7);
+  m.reach(7);
+  m.reg(2);
+  ASSERT_EQ(m.g.nodes.size(), 2u);
+  EXPECT_EQ(m.g.nodes[0].id, 2);
+  EXPECT_EQ(m.g.nodes[1].id, 7);
+  EXPECT_EQ(m.goal(2), S::WaitStandby);
+  EXPECT_EQ(m.goal(7), S::Single);
+}
+
 TEST(DecideRegister, AdoptingARunningPrimaryAsSingle) {
   Monitor m;
   Node n;

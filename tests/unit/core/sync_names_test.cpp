@@ -89,5 +89,20 @@ TEST(FormationUri, MultiHostReadWrite) {
   EXPECT_FALSE(formation_uri(g, o).has_value());
 }
 
+/* fuzz_uri finding: hosts, dbname and TLS paths went in unescaped; libpq must read back exactly
+ * what the monitor knows (IPv6 hosts in brackets, '&', '=', '%' and spaces escaped). */
+TEST(FormationUri, HostsAndValuesAreEscapedForLibpq) {
+  auto g = group({make_node(1, S::Primary, S::Primary), make_node(2, S::Secondary, S::Secondary)});
+  g.nodes[0].host = "fe80::1";
+  g.formation.dbname = "my db";
+  UriOptions o;
+  o.sslrootcert = "/etc/ssl/a&b=c %d.crt";
+  EXPECT_EQ(*formation_uri(g, o),
+            "postgres://[fe80::1]:5432,198.18.0.12:5432/my%20db?target_session_attrs=read-write&"
+            "sslmode=prefer&sslrootcert=/etc/ssl/a%26b%3Dc%20%25d.crt");
+  EXPECT_EQ(uri_host("db.example"), "db.example");
+  EXPECT_EQ(uri_escape("a/b-c_d.e~f"), "a/b-c_d.e~f");
+}
+
 }  // namespace
 }  // namespace pgaf

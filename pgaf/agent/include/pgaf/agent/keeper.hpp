@@ -144,7 +144,10 @@ class Keeper {
   std::vector<NodeId> last_stale_; /* the verdict last logged */
 };
 
-/* Host part of a postgres:// URI or conninfo "host=" (for HBA rules); "" if none. */
+/* Host of a postgres:// URI or conninfo string as libpq reads it (the first one of a list; for
+ * HBA rules and pg_autoctl's local address discovery); "" if none or if libpq refuses it. */
 std::string monitor_host_of(const std::string& uri);
+/* Port likewise (the first one); 5432 if none, invalid, or if libpq refuses the string. */
+int monitor_port_of(const std::string& uri);
 
 }  // namespace pgaf::agent

@@ -19,4 +19,15 @@ namespace pgaf::cli {
 int run_cli(int argc, const char* const* argv);
 int run_cli(const std::vector<std::string>& args); /* args[0] is the program name */
 
+/* What the command line asks for, without doing it (the seam the fuzzer drives: the same
+ * command tree as run_cli, parsed only; nothing printed, nothing touched). */
+struct ParsedCommand {
+  bool ok = false;    /* the arguments parse; `action` names the command */
+  bool help = false;  /* --help or --version was asked for (ok is false) */
+  int exit_code = 0;  /* what run_cli would exit with when !ok */
+  std::string action; /* e.g. "create postgres", "show uri"; "" when !ok */
+  std::string error;  /* CLI11's message when !ok && !help */
+};
+ParsedCommand parse_cli(int argc, const char* const* argv);
+
 }  // namespace pgaf::cli

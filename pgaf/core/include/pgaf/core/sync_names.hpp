@@ -8,6 +8,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "pgaf/core/node.hpp"
 
@@ -25,6 +26,14 @@ struct UriOptions {
   std::string sslrootcert;
   std::string sslcrl;
 };
+
+/* A value for a postgres:// URI (database name or query parameter value): RFC 3986 unreserved
+ * characters (letters, digits, - . _ ~) and '/' as they are, every other byte %XX, so that libpq
+ * reads back exactly `v` (a path with '&', '=', '%', '?', '#' or a space included). */
+std::string uri_escape(std::string_view v);
+/* A host for a postgres:// URI: a host with ':' (an IPv6 literal) in brackets, its other
+ * characters escaped as uri_escape does; libpq reads back exactly `host`. */
+std::string uri_host(std::string_view host);
 
 /* postgres://h1:p1,h2:p2/db?target_session_attrs=read-write&sslmode=prefer — or nullopt if the
  * group (group 0 of the formation) has no node in that cluster. */
