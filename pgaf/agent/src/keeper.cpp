@@ -314,8 +314,12 @@ Status Keeper::apply_sync_names(bool wait_for_catchup) {
     spdlog::info("synchronous_standby_names is now '{}'", *names);
   }
   if (!wait_for_catchup || names->empty()) return Status::Ok();
-  /* Require a standby in sync/quorum state before reporting primary. */
-  TimeMs deadline = clock_.now_ms() + cfg_.settings.prepare_promotion_catchup_ms;
+  /* Require a standby in sync/quorum state before reporting primary. A long step must not
+   * starve lease renewal: a primary in apply_settings that waited here for a standby that is not
+   * up stopped reporting, fenced itself and was failed over (issue 13). Wait at most one
+   * node-active period; the transition is retried at the next round, after a report. */
+  TimeMs deadline = clock_.now_ms() + std::min(cfg_.settings.prepare_promotion_catchup_ms,
+                                               cfg_.settings.node_active_interval_ms);
   while (true) {
     auto st = pg_.status();
     if (st && (st->sync_state == "sync" || st->sync_state == "quorum")) return Status::Ok();

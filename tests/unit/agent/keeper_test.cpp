@@ -122,6 +122,26 @@ TEST(Keeper, ReportLsnNeverAnswersAnElectionWhileStreaming) {
   EXPECT_FALSE(r.pg.standby && r.pg.standby->upstream) << "no upstream left";
 }
 
+TEST(Keeper, WaitingForASynchronousStandbyDoesNotStarveTheLease) {
+  /* seen on real formations: a primary in apply_settings blocked in enable_sync_rep while no
+   * standby was up, stopped renewing its lease, fenced itself and was failed over */
+  Rig r;
+  r.pg.initialized = r.pg.running = true;
+  r.monitor.goal = NodeState::Primary;
+  r.monitor.sync_names = "ANY 1 (pgautofailover_standby_3)";
+  r.start(NodeState::ApplySettings, NodeState::Primary);
+  for (int round = 0; round < 4; ++round) {
+    const TimeMs before = r.clock.now;
+    const std::size_t reports = r.monitor.reports.size();
+    r.keeper->iterate();
+    EXPECT_EQ(r.monitor.reports.size(), reports + 1);
+    EXPECT_LE(r.clock.now - before, r.s.node_active_interval_ms + 100)
+        << "one round must end in time for the next report";
+    EXPECT_EQ(r.keeper->state().current_role, NodeState::ApplySettings) << "no standby: retried";
+  }
+  EXPECT_TRUE(r.guard->may_write()) << "the lease is renewed at every round";
+}
+
 TEST(Keeper, InitPrimaryWithoutLeaseStaysReadOnly) {
   Rig r;
   r.monitor.goal = NodeState::Single;
