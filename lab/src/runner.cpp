@@ -460,14 +460,27 @@ Status ScenarioRun::setup_hosts() {
   auto user = netns::lookup_user(opt_.user);
   if (!user.ok()) return user.error();
   std::error_code ec;
-  fs::create_directories(run_root_, ec);
+  /* The run directory appears with its owner file already in it (made under a hidden name, then
+   * renamed): another lab process that starts meanwhile reaps the directories of dead runs, and
+   * took one without an owner for a dead one — it unmounted the live run's disks (lazily) and
+   * removed its files, and that run's agents then saw an empty PGDATA (CI flake: the writes
+   * reached a server without the lab's table). */
+  const std::string staging = std::string(kLabRunRoot) + "/.staging-" + prefix_;
+  fs::create_directories(staging, ec);
   if (ec)
     return make_error(ErrorCode::Internal,
-                      "could not create \"" + run_root_ + "\": " + ec.message());
+                      "could not create \"" + staging + "\": " + ec.message());
   {
-    std::ofstream owner(run_root_ + "/owner");
+    std::ofstream owner(staging + "/owner");
     owner << ::getpid() << " " << proc_start_time(::getpid()) << "\n";
+    owner.close();
+    if (!owner)
+      return make_error(ErrorCode::Internal, "could not write \"" + staging + "/owner\"");
   }
+  if (::rename(staging.c_str(), run_root_.c_str()) != 0)
+    return make_error(ErrorCode::Internal,
+                      "could not rename \"" + staging + "\" to \"" + run_root_ + "\"", {},
+                      std::strerror(errno));
   /* The postgres user must be able to execute pg_autoctl whatever the permissions of the tree
    * it was built in: run a copy from the run's directory (0755 path). */
   fs::create_directories(run_root_ + "/bin", ec);
@@ -1447,6 +1460,13 @@ Result<std::string> reap_crashed_runs() {
     const bool alive =
         pid > 0 && proc_start_time(static_cast<pid_t>(pid)) == start && !start.empty();
     if (alive) continue;
+    if (pid <= 0 || start.empty()) {
+      /* no readable owner: a directory being made right now, or one left by a lab that
+       * predates owner files. Only the latter (old) is ours to remove. */
+      std::error_code tec;
+      const auto age = fs::file_time_type::clock::now() - fs::last_write_time(dir, tec);
+      if (tec || age < std::chrono::minutes(10)) continue;
+    }
     unmount_all_under(dir);
     if (mounts_under(dir).empty()) fs::remove_all(dir, ec);
     summary += "removed leftover lab directory " + dir + "\n";
