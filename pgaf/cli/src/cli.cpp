@@ -12,6 +12,8 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
+
+#include <cctype>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -262,6 +264,23 @@ int cmd_create_monitor(const Options& o, const Globals& g) {
   if (o.run) return agent::run_supervisor(*cfg, g.verbosity());
   return 0;
 }
+}  // namespace
+
+/* see cli.hpp */
+std::optional<bool> parse_bool_option(std::string value) {
+  for (auto& c : value) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto prefix_of = [&](const char* word) {
+    return !value.empty() && std::string(word).compare(0, value.size(), value) == 0;
+  };
+  if (value == "1" || prefix_of("true") || prefix_of("yes")) return true;
+  if (value == "0" || prefix_of("false") || prefix_of("no")) return false;
+  if (value.size() >= 2 && prefix_of("on")) return true;
+  if (value.size() >= 2 && prefix_of("off")) return false;
+  return std::nullopt;
+}
+
+namespace {
+
 
 int cmd_create_postgres(Options o, const Globals& g) {
   if (Status s = check_auth_choice(o); !s) return fail(s.error());
@@ -276,15 +295,12 @@ int cmd_create_postgres(Options o, const Globals& g) {
     return bad_args("invalid --candidate-priority " + std::to_string(o.candidate_priority),
                     "use a value between 0 and 100");
   }
-  bool quorum = true;
-  if (o.replication_quorum == "true") {
-    quorum = true;
-  } else if (o.replication_quorum == "false") {
-    quorum = false;
-  } else {
+  const auto parsed_quorum = parse_bool_option(o.replication_quorum);
+  if (!parsed_quorum) {
     return bad_args("invalid --replication-quorum \"" + o.replication_quorum + "\"",
-                    "use true or false");
+                    "use true or false (also yes/no, on/off, 1/0, in any case)");
   }
+  const bool quorum = *parsed_quorum;
   auto cfg = base_config(o, Role::Keeper);
   if (!cfg) return fail(cfg.error());
   cfg->monitor = o.monitor;
@@ -860,11 +876,13 @@ int cmd_set_node(const Options& o, const Globals& g, const std::string& what) {
     s = (*m)->set_node_candidate_priority(t->first, t->second, static_cast<int>(v));
     shown = v;
   } else {
-    if (o.set_value != "true" && o.set_value != "false") {
-      return bad_args("invalid replication quorum \"" + o.set_value + "\"", "use true or false");
+    const auto quorum = parse_bool_option(o.set_value);
+    if (!quorum) {
+      return bad_args("invalid replication quorum \"" + o.set_value + "\"",
+                      "use true or false (also yes/no, on/off, 1/0, in any case)");
     }
-    s = (*m)->set_node_replication_quorum(t->first, t->second, o.set_value == "true");
-    shown = o.set_value == "true";
+    s = (*m)->set_node_replication_quorum(t->first, t->second, *quorum);
+    shown = *quorum;
   }
   if (!s) return fail(s.error());
   /* keep the local configuration in step when the node is this one */

@@ -10,6 +10,7 @@
  */
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,5 +30,9 @@ struct ParsedCommand {
   std::string error;  /* CLI11's message when !ok && !help */
 };
 ParsedCommand parse_cli(int argc, const char* const* argv);
+
+/* A boolean option value as PostgreSQL (and pg_auto_failover) read one: true/false, yes/no,
+ * on/off, 1/0, in any case, and unique prefixes ("t", "fa", "y"; "o" is ambiguous). */
+std::optional<bool> parse_bool_option(std::string value);
 
 }  // namespace pgaf::cli
