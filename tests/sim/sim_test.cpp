@@ -132,7 +132,22 @@ TEST(Regression, SafetyFindingsPastTenThousandSeeds) {
 TEST(Regression, RealKeeperFindings) {
   const RunOptions o;
   for (const char* token :
-       {"v1;seed=14542;n=5;nss=0;prio=100,0,100,90,100;q=1,1,1,1,0;drift=500,-285,319,-500,500,-20;"
+       {/* sync_loss: an election past a more advanced quorum node in maintenance */
+        "v1;seed=918812;n=3;nss=0;prio=100,100,100;q=1,0,1;drift=-500,500,99,273;"
+        "f=0,-1,-2,5,1705,673,67,157,0;f=7,-1,0,1,2145,1355,39,1253,0;"
+        "f=14,-2,0,1,1718,2023,73,354,0;pl=0;broken=none",
+        "v1;seed=66658;n=3;nss=0;prio=100,100,100;q=1,1,0;drift=-500,-450,-311,500;"
+        "f=1,-2,-1,7,3810,5830,69,696,0;f=14,-2,0,2,4338,3807,67,1427,0;"
+        "f=9,-1,0,3,5799,1206,20,1484,0;pl=0;broken=none",
+        /* convergence: fast_forward from an older timeline (get_most_advanced_standby) */
+        "v1;seed=446088;n=5;nss=2;prio=100,100,100,100,50;q=1,1,1,1,1;"
+        "drift=36,-500,141,-138,500,-42;f=12,0,0,3,5856,113,61,248,0;"
+        "f=2,-1,0,6,1389,4329,61,273,0;pl=0;broken=none",
+        /* convergence: two candidates promoted (fresh_lsn) */
+        "v1;seed=53138;n=3;nss=0;prio=100,100,100;q=1,1,0;drift=-396,-432,-43,225;"
+        "f=2,-2,0,7,2421,524,71,780,0;f=7,-2,0,6,2781,5252,50,917,0;"
+        "f=5,-1,0,4,5702,2298,24,847,0;pl=0;broken=none",
+        "v1;seed=14542;n=5;nss=0;prio=100,0,100,90,100;q=1,1,1,1,0;drift=500,-285,319,-500,500,-20;"
         "f=11,0,0,7,1885,5877,68,287,0;f=10,-1,0,1,2313,2002,35,53,0;"
         "f=13,-2,0,7,183,102,49,1050,0;pl=0;broken=none",
         "v1;seed=28095;n=3;nss=1;prio=100,90,100;q=1,1,1;drift=500,500,500,500;"

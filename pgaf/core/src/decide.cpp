@@ -591,6 +591,21 @@ bool Machine::ms_failover(Node& a, Node* p) {
                                    describe(*p) + " yet; waiting for it to come back");
     return false;
   }
+  /* A quorum standby that went to maintenance may hold commits that were acknowledged while it
+   * still counted for synchronous replication, and that no candidate has (simulator seeds 918812,
+   * 66658: the other standby was async or cut off). If it reported WAL beyond every candidate,
+   * wait for its maintenance to end: it then takes part in the election. */
+  for (Node* n : live()) {
+    if (n == p || !n->replication_quorum) continue;
+    if (!(n->reported_state == S::Maintenance || n->goal_state == S::Maintenance)) continue;
+    if (n->reported_tli > top->reported_tli ||
+        (n->reported_tli == top->reported_tli && n->reported_lsn > top->reported_lsn)) {
+      message(MessageLevel::Log, "Failover waits: " + describe(*n) +
+                                     " is in maintenance with WAL beyond every candidate; it "
+                                     "takes part once its maintenance ends");
+      return false;
+    }
+  }
   if (p != nullptr && p->id != top->id &&
       !wal_within(p, top, s_.promote_wal_log_threshold_bytes) && p->reported_lsn != 0) {
     message(MessageLevel::Log, "Failover refused: the most advanced standby " + describe(*top) +

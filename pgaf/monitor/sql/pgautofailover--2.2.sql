@@ -635,7 +635,10 @@ AS $$
    WHERE n.formationid = $1
      AND n.groupid = $2
      AND n.reportedstate = 'report_lsn'
-ORDER BY n.reportedlsn DESC, n.health DESC
+-- pgaf: the newest timeline first, as decide() ranks candidates: an old primary's WAL past the
+-- fork point is "ahead" on an older timeline and cannot serve a fast_forward (simulator seed
+-- 446088: the candidate tried to fetch from it forever)
+ORDER BY n.reportedtli DESC, n.reportedlsn DESC, n.health DESC
    LIMIT 1;
 $$;
 

@@ -446,8 +446,8 @@ Result<std::vector<agent::NodeAddress>> SimMonitor::get_other_nodes(NodeId node_
   return out;
 }
 
-/* SQL get_most_advanced_standby: a node that reports report_lsn, highest reported LSN first,
- * then the healthiest (ties: lowest node id). */
+/* SQL get_most_advanced_standby: a node that reports report_lsn, newest timeline first, then the
+ * highest reported LSN, then the healthiest (ties: lowest node id). */
 Result<std::optional<agent::NodeAddress>> SimMonitor::get_most_advanced_standby(
     const std::string& formation, GroupId group) {
   (void)formation;
@@ -456,9 +456,11 @@ Result<std::optional<agent::NodeAddress>> SimMonitor::get_most_advanced_standby(
   const Node* best = nullptr;
   for (const Node& x : w_.g_.nodes) {
     if (x.reported_state != NodeState::ReportLsn) continue;
-    if (!best || x.reported_lsn > best->reported_lsn ||
-        (x.reported_lsn == best->reported_lsn &&
-         static_cast<int>(x.health) > static_cast<int>(best->health)))
+    if (!best || x.reported_tli > best->reported_tli ||
+        (x.reported_tli == best->reported_tli &&
+         (x.reported_lsn > best->reported_lsn ||
+          (x.reported_lsn == best->reported_lsn &&
+           static_cast<int>(x.health) > static_cast<int>(best->health)))))
       best = &x;
   }
   if (!best) return std::optional<agent::NodeAddress>{};
