@@ -139,6 +139,10 @@ TEST(Regression, RealKeeperFindings) {
         "v1;seed=66658;n=3;nss=0;prio=100,100,100;q=1,1,0;drift=-500,-450,-311,500;"
         "f=1,-2,-1,7,3810,5830,69,696,0;f=14,-2,0,2,4338,3807,67,1427,0;"
         "f=9,-1,0,3,5799,1206,20,1484,0;pl=0;broken=none",
+        /* sync_loss: the most advanced node answered, then went silent (lossy monitor link) */
+        "v1;seed=587884;n=4;nss=0;prio=100,100,100,100;q=1,1,1,1;drift=500,-215,-500,-500,-125;"
+        "f=3,-2,0,4,3675,3389,52,1464,0;f=0,-1,0,1,3863,1539,32,352,0;"
+        "f=5,-2,0,5,5755,6950,67,959,0;f=3,-1,0,2,3782,8267,27,204,0;pl=0;broken=none",
         /* convergence: fast_forward from an older timeline (get_most_advanced_standby) */
         "v1;seed=446088;n=5;nss=2;prio=100,100,100,100,50;q=1,1,1,1,1;"
         "drift=36,-500,141,-138,500,-42;f=12,0,0,3,5856,113,61,248,0;"

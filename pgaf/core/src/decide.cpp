@@ -514,6 +514,7 @@ bool Machine::ms_failover(Node& a, Node* p) {
   auto fresh_lsn = [](const Node& n) {
     return n.stream_stop_time_ms >= 0 && n.wal_report_time_ms >= n.stream_stop_time_ms;
   };
+  std::vector<const Node*> silent; /* quorum nodes that answered, then went silent */
   for (Node* n : live()) {
     const bool old_primary = is_in_primary_state(*n) || is_being_demoted_primary(*n) ||
                              is_demoted_primary(*n);
@@ -525,6 +526,8 @@ bool Machine::ms_failover(Node& a, Node* p) {
           (n->reported_state != S::ReportLsn || state_streams_from_primary(n->goal_state) ||
            !fresh_lsn(*n)))
         ++missing;
+      else if (n->replication_quorum)
+        silent.push_back(n); /* its answer is known: it still ranks (seed 587884) */
       continue;
     }
     if (n->converged(S::ReportLsn) && !fresh_lsn(*n)) {
@@ -590,6 +593,16 @@ bool Machine::ms_failover(Node& a, Node* p) {
                                    std::to_string(p->reported_tli) + " of the primary " +
                                    describe(*p) + " yet; waiting for it to come back");
     return false;
+  }
+  /* A quorum node that answered this election and then went silent (its link to the monitor
+   * lossy, its host down) still ranks: if it is the most advanced, its WAL may hold commits no
+   * candidate has, so wait for it as for an unhealthy top candidate (simulator seed 587884). */
+  for (const Node* n : silent) {
+    if (n->reported_tli > top->reported_tli ||
+        (n->reported_tli == top->reported_tli && n->reported_lsn > top->reported_lsn)) {
+      message(MessageLevel::Log, "Failover: the most advanced standby is not healthy, waiting");
+      return false;
+    }
   }
   /* A quorum standby that went to maintenance may hold commits that were acknowledged while it
    * still counted for synchronous replication, and that no candidate has (simulator seeds 918812,
