@@ -89,6 +89,15 @@ TEST(Seeds, TenThousandSchedulesNoViolation) {
  * lost synchronous commit (sync_loss) or a core assertion (core_assert). Both the generator's
  * seeds and the minimised schedules (replay tokens, independent of the generator) must run
  * clean. Unit tests in tests/unit/core/decide_test.cpp (DecideElection.*) pin each rule. */
+/* A replay token (a minimised schedule) decodes and runs without any violation. */
+void expect_token_runs_clean(const char* token, const RunOptions& o) {
+  auto sch = decode(token);
+  ASSERT_TRUE(sch.ok()) << token;
+  RunResult r = run_schedule(*sch, o);
+  EXPECT_FALSE(r.violation.has_value())
+      << token << ": " << r.violation->kind << ": " << r.violation->detail;
+}
+
 TEST(Regression, SafetyFindingsPastTenThousandSeeds) {
   const RunOptions o;
   for (std::uint64_t seed :
@@ -117,11 +126,7 @@ TEST(Regression, SafetyFindingsPastTenThousandSeeds) {
         "f=3,-2,0,6,944,2662,26,847,0;f=6,-2,0,4,4638,2048,49,743,0;pl=0;broken=none",
         "v1;seed=133505;n=3;nss=0;prio=100,100,90;q=1,1,1;drift=-500,-500,65,-500;"
         "f=15,2,0,0,3815,115,50,315,0;f=12,0,0,6,3429,119,21,1036,0;pl=0;broken=none"}) {
-    auto sch = decode(token);
-    ASSERT_TRUE(sch.ok()) << token;
-    RunResult r = run_schedule(*sch, o);
-    EXPECT_FALSE(r.violation.has_value())
-        << token << ": " << r.violation->kind << ": " << r.violation->detail;
+    expect_token_runs_clean(token, o);
   }
 }
 
@@ -162,11 +167,7 @@ TEST(Regression, RealKeeperFindings) {
         "f=2,2,0,0,195,5623,51,415,0;f=5,-1,0,3,3793,3913,57,1088,0;pl=0;broken=none",
         "v1;seed=66;n=3;nss=0;prio=100,100,100;q=1,0,1;drift=-500,-500,500,500;"
         "f=6,2,0,3,4624,3752,71,634,0;f=0,-1,0,7,4208,5403,52,1100,0;pl=0;broken=none"}) {
-    auto sch = decode(token);
-    ASSERT_TRUE(sch.ok()) << token;
-    RunResult r = run_schedule(*sch, o);
-    EXPECT_FALSE(r.violation.has_value())
-        << token << ": " << r.violation->kind << ": " << r.violation->detail;
+    expect_token_runs_clean(token, o);
   }
 }
 

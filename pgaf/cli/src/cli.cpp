@@ -1529,15 +1529,7 @@ ParsedCommand parse_cli(int argc, const char* const* argv) {
   ParsedCommand p;
   try {
     app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    p.help = true;
-    p.exit_code = e.get_exit_code();
-    return p;
-  } catch (const CLI::CallForAllHelp& e) {
-    p.help = true;
-    p.exit_code = e.get_exit_code();
-    return p;
-  } catch (const CLI::CallForVersion& e) {
+  } catch (const CLI::Success& e) { /* --help, --help-all, --version */
     p.help = true;
     p.exit_code = e.get_exit_code();
     return p;
