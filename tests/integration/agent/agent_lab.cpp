@@ -80,9 +80,25 @@ std::map<std::string, std::string> AgentLab::env() const {
           {"LC_ALL", "C"}};
 }
 
+/* The postgres user runs pg_autoctl: the build tree may not be reachable for it (a clone in a
+ * `mktemp -d` directory is 0700), so the built binary runs from a copy in a 0755 directory of
+ * this process, as the lab does. PGAF_PG_AUTOCTL (another pg_autoctl) is used as it is. */
 std::string pg_autoctl_bin() {
   const char* e = std::getenv("PGAF_PG_AUTOCTL");
-  return (e != nullptr && *e != '\0') ? std::string(e) : std::string(PG_AUTOCTL_BIN);
+  if (e != nullptr && *e != '\0') return std::string(e);
+  static const std::string copy = [] {
+    namespace fs = std::filesystem;
+    const std::string dir = "/tmp/pgaf-agent-it-bin-" + std::to_string(::getpid());
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    const std::string bin = dir + "/pg_autoctl";
+    if (!ec) fs::copy_file(PG_AUTOCTL_BIN, bin, fs::copy_options::overwrite_existing, ec);
+    if (ec) return std::string(PG_AUTOCTL_BIN);
+    (void)::chmod(dir.c_str(), 0755);
+    (void)::chmod(bin.c_str(), 0755);
+    return bin;
+  }();
+  return copy;
 }
 
 pgaf::test::CommandResult AgentLab::ctl(const std::vector<std::string>& args, int timeout_ms) {
