@@ -284,6 +284,46 @@ TEST(Rto, PrimaryHostLostDefaultSettingsP99Under5s) {
   EXPECT_GT(p50, 0);
 }
 
+/* The restart budget (Settings::postgres_restart_budget_ms): a primary's Postgres that crashes
+ * and recovers within the budget is restarted in place — no promotion — and one that cannot
+ * start (no postmaster), or whose recovery outlasts the budget, is failed over. Two nodes,
+ * synchronous, one crash of the primary at +1 s; the duration picks the sim's model: a multiple
+ * of 3 ms is "cannot start", anything else a crash recovery that long. */
+RunResult run_primary_crash(std::int64_t duration_ms, TimeMs budget_ms) {
+  Schedule s;
+  s.seed = 1;
+  s.nodes = 2;
+  s.candidate_priority = {50, 50};
+  s.replication_quorum = {true, true};
+  s.drift_ppm = {0, 0, 0};
+  s.settings.postgres_restart_budget_ms = budget_ms;
+  Fault f;
+  f.kind = FaultKind::CrashPostgres;
+  f.a = kTargetPrimary;
+  f.start_ms = 1000;
+  f.duration_ms = duration_ms;
+  s.faults.push_back(f);
+  return run_schedule(s, RunOptions{});
+}
+
+TEST(RestartBudget, CrashRecoveryWithinTheBudgetRestartsInPlace) {
+  for (std::int64_t d : {500, 2000, 4000, 7001}) {
+    RunResult r = run_primary_crash(d, 10000);
+    ASSERT_FALSE(r.violation.has_value()) << d << ": " << r.violation->detail;
+    EXPECT_EQ(r.promotions, 0) << "a " << d << " ms crash recovery failed over";
+    EXPECT_GT(r.acked_sync, 0);
+  }
+}
+
+TEST(RestartBudget, RecoveryPastTheBudgetOrNoPostmasterFailsOver) {
+  RunResult past = run_primary_crash(7001, 3000); /* recovering longer than the budget */
+  ASSERT_FALSE(past.violation.has_value()) << past.violation->detail;
+  EXPECT_EQ(past.promotions, 1) << "recovery past the budget must fail over";
+  RunResult dead = run_primary_crash(6000, 10000); /* multiple of 3: cannot start at all */
+  ASSERT_FALSE(dead.violation.has_value()) << dead.violation->detail;
+  EXPECT_EQ(dead.promotions, 1) << "a Postgres that cannot start must fail over";
+}
+
 TEST(Shrink, KeepsTheFailureAndDropsFaults) {
   GenOptions g;
   g.broken = Broken::AgentIgnoresLease;

@@ -86,15 +86,27 @@ void FenceGuard::set_armed(bool armed) {
 
 /* Keep pgaf_fence's deadline equal to the lease's end while armed (fencing.md L4b). */
 void FenceGuard::push_deadline_locked() {
-  if (!armed_ || disabled_) return;
-  const TimeMs deadline = lease_.expires_at();
-  if (deadline < 0 || deadline == pushed_deadline_ms_) return;
+  if (!armed_) return;
+  /* Fencing disabled for tests: a Postgres started armed (pgaf_fence.start_armed) must still
+   * write, so it gets a deadline far away (a day). */
+  const TimeMs deadline = disabled_ ? clock_.now_ms() + 86400000 : lease_.expires_at();
+  /* A new session may be to a restarted Postgres, whose pgaf_fence starts over (armed with an
+   * expired deadline): push again even if the deadline did not change. */
+  const std::uint64_t epoch = pg_.session_epoch();
+  if (deadline < 0 || (deadline == pushed_deadline_ms_ && epoch == pushed_epoch_) ||
+      (disabled_ && pushed_deadline_ms_ >= 0 && epoch == pushed_epoch_))
+    return;
   Status s = pg_.set_fence_deadline(deadline);
   if (s) {
     pushed_deadline_ms_ = deadline;
+    pushed_epoch_ = pg_.session_epoch();
+    fence_ext_warned_ = false;
   } else if (!fence_ext_warned_) {
+    /* once per failure streak: Postgres may be down (restarting), or lack pgaf_fence */
     fence_ext_warned_ = true;
-    spdlog::warn("the write lease is enforced by pg_autoctl only: {}", s.error().message);
+    spdlog::warn("could not hand the lease deadline to pgaf_fence (retried while the lease "
+                 "lasts): {}",
+                 s.error().message);
   }
 }
 
@@ -155,7 +167,7 @@ bool FenceGuard::tick() {
       last_replies_.clear();
     }
   }
-  if (armed_ && lease_.may_write(now)) push_deadline_locked();
+  if (armed_ && (disabled_ || lease_.may_write(now))) push_deadline_locked();
   if (!armed_ || disabled_ || lease_.may_write(now)) return false;
   /* The lease ran out while Postgres is writable: fence now. */
   spdlog::warn("write lease expired (current state is \"{}\"): fencing PostgreSQL",
@@ -252,6 +264,8 @@ Result<Upstream> Keeper::primary_upstream() {
 bool Keeper::report_pg_is_running(const PgStatus& st) {
   if (st.running) {
     pg_down_since_ = -1;
+    restart_logged_ = false;
+    reported_down_ = false;
     seen_running_ = true;
     return true;
   }
@@ -262,8 +276,33 @@ bool Keeper::report_pg_is_running(const PgStatus& st) {
   }
   TimeMs now = clock_.now_ms();
   if (pg_down_since_ < 0) pg_down_since_ = now;
-  /* A primary keeps saying "running" while the controller restarts Postgres, for a bounded time. */
-  return now - pg_down_since_ < cfg_.settings.postgresql_restart_failure_timeout_ms;
+  /* A primary keeps saying "running" while the controller restarts Postgres, for a bounded time:
+   * while a postmaster is alive and recovering, up to the restart budget (restart in place, no
+   * failover); while none is, only for the short restart-failure grace (a Postgres that cannot
+   * start is a failover). */
+  const TimeMs down_ms = now - pg_down_since_;
+  if (reported_down_) return false; /* once said, no flapping back until it runs again */
+  if (pg_.postmaster_starting()) {
+    if (down_ms < cfg_.settings.postgres_restart_budget_ms) {
+      if (!restart_logged_) {
+        restart_logged_ = true;
+        spdlog::info("PostgreSQL is restarting (crash recovery): reporting it as running for up "
+                     "to {} ms (postgres_restart_budget_ms)",
+                     cfg_.settings.postgres_restart_budget_ms);
+      }
+      return true;
+    }
+    spdlog::warn("PostgreSQL did not finish restarting within {} ms: reporting it down",
+                 cfg_.settings.postgres_restart_budget_ms);
+    reported_down_ = true;
+    return false;
+  }
+  if (down_ms < cfg_.settings.postgresql_restart_failure_timeout_ms) return true;
+  spdlog::warn("PostgreSQL is not running and no postmaster is starting after {} ms: reporting "
+               "it down",
+               down_ms);
+  reported_down_ = true;
+  return false;
 }
 
 Status Keeper::refresh_other_nodes() {
@@ -355,14 +394,16 @@ Status Keeper::run_step(KeeperStep step) {
         if (Status s = pg_.promote(start_timeout); !s) return s;
         if (Status s = pg_.cleanup_standby_setup(); !s) return s;
       }
-      if (Status s = pg_.create_roles_and_db(cfg_.dbname); !s) return s;
-      if (Status s = pg_.set_synchronous_standby_names(""); !s) return s;
+      /* arm first: a Postgres started armed (pgaf_fence.start_armed) commits the roles and the
+       * database below only under a lease deadline */
       if (guard_.may_write()) {
         if (Status s = pg_.set_read_only(false); !s) return s;
         guard_.set_armed(true);
       } else {
         if (Status s = pg_.set_read_only(true); !s) return s;
       }
+      if (Status s = pg_.create_roles_and_db(cfg_.dbname); !s) return s;
+      if (Status s = pg_.set_synchronous_standby_names(""); !s) return s;
       auto st2 = pg_.status();
       if (st2 && st2->system_identifier != 0) {
         state_.system_identifier = st2->system_identifier;

@@ -121,7 +121,12 @@ std::string managed_config_text(const Config& cfg) {
   } else {
     /* fencing.md L4b: the lease deadline enforced inside Postgres, when pgaf_fence is
      * installed next to this Postgres (pgaf/fence) */
-    if (file_exists(pgaf_fence_library(cfg))) o << "shared_preload_libraries = 'pgaf_fence'\n";
+    if (file_exists(pgaf_fence_library(cfg))) {
+      o << "shared_preload_libraries = 'pgaf_fence'\n";
+      /* every start refuses writing commits until the agent hands over a lease deadline (a
+       * Postgres restarted after a crash must not write on a lease it never got) */
+      o << "pgaf_fence.start_armed = on\n";
+    }
     o << "cluster_name = 'pgaf node'\n";
     o << "max_wal_senders = 12\n";
     o << "max_replication_slots = 12\n";
@@ -328,11 +333,16 @@ class RealPostgres final : public PostgresControl {
     const std::string call = "SELECT pgaf_fence_set_deadline(" + std::to_string(deadline_ms) + ")";
     Status s = exec(call);
     if (s) return s;
-    /* first use on this primary: the extension may not be created yet */
-    Status c = exec("CREATE EXTENSION IF NOT EXISTS pgaf_fence");
-    if (!c) return c;
-    return exec(call);
+    /* First use on this primary: the extension may not be created yet. One implicit transaction
+     * (a multi-statement simple query): a Postgres started armed (pgaf_fence.start_armed) would
+     * refuse to commit CREATE EXTENSION alone, with the deadline still expired; here the
+     * deadline is set before the commit is checked. */
+    return exec("CREATE EXTENSION IF NOT EXISTS pgaf_fence; " + call);
   }
+
+  bool postmaster_starting() override { return running_postmaster_pid(cfg_.pgdata) > 0; }
+
+  std::uint64_t session_epoch() override { return session_epoch_; }
 
   Status terminate_client_backends() override {
     return exec(
@@ -695,7 +705,10 @@ class RealPostgres final : public PostgresControl {
   Result<pqxx::result> query(const std::string& sql) {
     for (int attempt = 0; attempt < 2; ++attempt) {
       try {
-        if (!conn_) conn_ = std::make_unique<pqxx::connection>(conninfo());
+        if (!conn_) {
+          conn_ = std::make_unique<pqxx::connection>(conninfo());
+          ++session_epoch_;
+        }
         pqxx::nontransaction tx(*conn_);
         pqxx::result r = tx.exec(sql);
         return r;
@@ -727,6 +740,7 @@ class RealPostgres final : public PostgresControl {
   Clock& clock_;
   ProcessRunner& runner_;
   std::unique_ptr<pqxx::connection> conn_;
+  std::uint64_t session_epoch_ = 0; /* sessions opened so far (session_epoch()) */
 };
 
 }  // namespace

@@ -42,6 +42,7 @@ const std::vector<Field>& fields() {
       {"node_active_interval_ms", [](Settings& s) -> std::int64_t& { return s.node_active_interval_ms; }, 1, 3600000},
       {"monitor_call_timeout_ms", [](Settings& s) -> std::int64_t& { return s.monitor_call_timeout_ms; }, 1, 3600000},
       {"postgresql_restart_failure_timeout_ms", [](Settings& s) -> std::int64_t& { return s.postgresql_restart_failure_timeout_ms; }, 0, 3600000},
+      {"postgres_restart_budget_ms", [](Settings& s) -> std::int64_t& { return s.postgres_restart_budget_ms; }, 0, 3600000},
       {"listen_notifications_timeout_ms", [](Settings& s) -> std::int64_t& { return s.listen_notifications_timeout_ms; }, 1, 86400000},
       {"prepare_promotion_catchup_ms", [](Settings& s) -> std::int64_t& { return s.prepare_promotion_catchup_ms; }, 0, 3600000},
       {"standby_ack_timeout_ms", [](Settings& s) -> std::int64_t& { return s.standby_ack_timeout_ms; }, 0, 3600000},

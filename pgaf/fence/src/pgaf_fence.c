@@ -13,7 +13,10 @@
  * running, and refuses.
  *
  * Invariants:
- *  - not armed (fresh start, or pgaf_fence_disarm()): no effect at all;
+ *  - pgaf_fence.start_armed = on (pg_autoctl's managed config): every start of the server (and
+ *    every reinitialisation of shared memory after a backend crash) is armed with an expired
+ *    deadline, so no writing transaction commits before the agent hands over a lease deadline;
+ *  - not armed (start with start_armed off, or pgaf_fence_disarm()): no effect at all;
  *  - armed: a writing transaction commits only if CLOCK_MONOTONIC < deadline at PRE_COMMIT;
  *  - the deadline only changes through the superuser functions below.
  * GUC pgaf_fence.enforce (sighup, default on) lets an operator switch the check off.
@@ -46,6 +49,7 @@ typedef struct FenceShared
 
 static FenceShared *fence = NULL;
 static bool fence_enforce = true;
+static bool fence_start_armed = false;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
@@ -83,8 +87,9 @@ fence_shmem_startup(void)
 	fence = ShmemInitStruct("pgaf_fence", sizeof(FenceShared), &found);
 	if (!found)
 	{
+		/* deadline 0 is in the past of CLOCK_MONOTONIC: armed at start means refusing */
 		pg_atomic_init_u64(&fence->deadline_ms, 0);
-		pg_atomic_init_u32(&fence->armed, 0);
+		pg_atomic_init_u32(&fence->armed, fence_start_armed ? 1 : 0);
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -124,6 +129,9 @@ _PG_init(void)
 	DefineCustomBoolVariable("pgaf_fence.enforce",
 							 "Refuse commits of writing transactions once the write lease expired.",
 							 NULL, &fence_enforce, true, PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("pgaf_fence.start_armed",
+							 "Start armed with an expired deadline: refuse writing commits until the agent sets a lease deadline.",
+							 NULL, &fence_start_armed, false, PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("pgaf_fence");
 
 	prev_shmem_request_hook = shmem_request_hook;

@@ -145,6 +145,13 @@ Status SimPostgres::ensure_running(TimeMs timeout_ms) {
   return Status::Ok();
 }
 
+/* A crashed Postgres in crash recovery (World::Pg::recovering): it accepts connections from
+ * blocked_until on, at the next ensure_running (the controller's start, in the agent). */
+bool SimPostgres::postmaster_starting() {
+  const Pg& p = w_.pg(n_);
+  return !p.running && p.has_data && p.recovering;
+}
+
 Status SimPostgres::ensure_stopped(TimeMs timeout_ms) {
   (void)timeout_ms;
   w_.pg_stop(n_, true);

@@ -95,6 +95,7 @@ class SimPostgres final : public agent::PostgresControl {
   Status ensure_stopped(TimeMs timeout_ms) override;
   Status release_to_operator() override;
   Result<agent::PgStatus> status() override;
+  bool postmaster_starting() override;
   Status set_read_only(bool on) override;
   Status set_fence_deadline(TimeMs deadline_ms) override;
   Status terminate_client_backends() override;

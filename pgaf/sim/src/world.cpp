@@ -277,6 +277,7 @@ void World::pg_start(int n) {
   Pg& p = pg(n);
   if (p.running) return;
   p.running = true;
+  p.recovering = false;
   p.primary = !p.standby_signal; /* standby.signal: start in recovery */
   p.upstream = p.primary ? 0 : p.conf_upstream;
   p.target_lsn = p.primary ? 0 : p.conf_target_lsn;
@@ -290,6 +291,7 @@ void World::pg_start(int n) {
 
 void World::pg_stop(int n, bool clean) {
   Pg& p = pg(n);
+  p.recovering = false; /* a stop (or a host crash) also ends a crash recovery */
   if (!p.running) return;
   if (clean && p.primary)
     pg_append(n, kMarkerBase + next_id_++, false, kMarkerBytes); /* shutdown checkpoint */
@@ -321,6 +323,7 @@ void World::pg_promote(int n) {
   p.target_lsn = 0;
   p.conf_target_lsn = 0;
   pg_set_tli(n, p.tli + 1, "promote");
+  res_.promotions++;
   pg_append(n, kMarkerBase + next_id_++, false, kMarkerBytes); /* end-of-recovery record */
   p.epoch++;
   p.waiters.clear();
@@ -1077,7 +1080,11 @@ void World::fault_start(std::size_t i) {
   switch (af.f.kind) {
     case FaultKind::CrashPostgres:
       pg(af.a).blocked_until = now_ + af.f.duration_ms * kMs;
+      /* two crashes in three are a long crash recovery (a postmaster is alive, restarting), one
+       * a Postgres that cannot start; derived from the duration so that the generator's draws,
+       * and with them every seed's schedule, stay as they were */
       pg_stop(af.a, false);
+      pg(af.a).recovering = af.f.duration_ms % 3 != 0;
       break;
     case FaultKind::CrashAgent:
       agent_crash(af.a);

@@ -123,6 +123,9 @@ struct Pg {
   std::vector<int> sync_members;
   std::uint64_t epoch = 0;   /* bumped on every start, stop and promotion */
   SimTime blocked_until = 0; /* CrashPostgres: cannot start before this */
+  /* CrashPostgres: until blocked_until a postmaster is alive and in crash recovery (the agent
+   * sees postmaster_starting()); false: no postmaster at all (it cannot start). */
+  bool recovering = false;
   bool streaming = false;    /* as a standby: the last replication tick succeeded */
   /* As a primary/upstream (indexed by node id): last reply time and flushed WAL length, for the
    * current epoch only. */

@@ -5,6 +5,8 @@
  */
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
 #include <chrono>
 #include <string>
 #include <thread>
@@ -86,6 +88,40 @@ TEST_F(Fence, EnforceGucSwitchesTheCheckOff) {
   pg->reload();
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_TRUE(pg->try_query("INSERT INTO t VALUES (1)").ok);
+}
+
+/* pgaf_fence.start_armed (pg_autoctl's managed config): a started server refuses writing
+ * commits until a deadline is set, also right after a restart that followed a crash; the
+ * extension can be created together with the deadline in one transaction (what the agent does
+ * on a fresh primary). */
+TEST_F(Fence, StartArmedRefusesFromTheFirstTransactionUntilADeadline) {
+  pg->append_conf({"pgaf_fence.start_armed = on"});
+  pg->stop();
+  pg->start();
+  EXPECT_EQ(pg->query_value("SELECT armed FROM pgaf_fence_status()"), "t");
+  auto r = pg->try_query("INSERT INTO t VALUES (1)");
+  ASSERT_FALSE(r.ok) << "a started server must refuse writes before it has a deadline";
+  EXPECT_EQ(r.sqlstate, "25006");
+  EXPECT_TRUE(pg->try_query("SELECT count(*) FROM t").ok) << "reads are not fenced";
+  /* a writing statement alone cannot commit; with the deadline set in the same transaction
+   * (the agent's CREATE EXTENSION + set_deadline on a fresh primary) it can */
+  EXPECT_FALSE(pg->try_query("CREATE TABLE t2 (id int)").ok);
+  pg->exec("CREATE TABLE t3 (id int); SELECT pgaf_fence_set_deadline(pgaf_fence_now() + 60000)");
+  EXPECT_TRUE(pg->try_query("INSERT INTO t VALUES (2)").ok);
+  /* a backend crash: the postmaster reinitialises shared memory, armed again and expired */
+  auto victim = pg->connect();
+  const std::string pid = victim.query_value("SELECT pg_backend_pid()");
+  ASSERT_EQ(::kill(static_cast<pid_t>(std::stol(pid)), SIGKILL), 0);
+  bool back = false;
+  for (int i = 0; i < 200 && !back; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    back = pg->try_query("SELECT 1").ok;
+  }
+  ASSERT_TRUE(back) << "the server did not come back after the crash of a backend";
+  EXPECT_EQ(pg->query_value("SELECT armed FROM pgaf_fence_status()"), "t");
+  EXPECT_EQ(pg->query_value("SELECT deadline_ms FROM pgaf_fence_status()"), "0");
+  EXPECT_FALSE(pg->try_query("INSERT INTO t VALUES (3)").ok);
+  EXPECT_EQ(pg->query_value("SELECT count(*) FROM t"), "1");
 }
 
 }  // namespace

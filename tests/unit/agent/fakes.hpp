@@ -58,6 +58,11 @@ class FakePostgres final : public PostgresControl {
     return Status::Ok();
   }
   TimeMs fence_deadline_ms = -1;
+  bool start_blocked = false; /* ensure_running fails (crash recovery, or cannot start) */
+  bool starting = false;      /* postmaster_starting(): a postmaster is in crash recovery */
+  std::uint64_t epoch = 1;    /* session_epoch() */
+  bool postmaster_starting() override { return starting; }
+  std::uint64_t session_epoch() override { return epoch; }
 
   bool pgdata_initialized() override { return initialized; }
   Status initdb() override {
@@ -72,6 +77,7 @@ class FakePostgres final : public PostgresControl {
   Status ensure_running(TimeMs) override {
     op("ensure_running");
     expected_running = true;
+    if (start_blocked) return make_error(ErrorCode::Pgctl, "PostgreSQL did not start (fake)");
     running = true;
     return Status::Ok();
   }

@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "fakes.hpp"
 
 namespace pgaf::agent {
@@ -301,6 +303,91 @@ TEST(Keeper, LeaseExpiryFencesThePrimary) {
 
 /* The test-only switch the lab's violation scenario uses: with it the same lease expiry does
  * not fence, so the checkers can be shown to catch the resulting split brain. */
+/* InitPrimary arms the guard (hands pgaf_fence a deadline) before it writes the roles and the
+ * database: a Postgres started armed refuses those commits until then. */
+TEST(Keeper, InitPrimaryArmsBeforeItWrites) {
+  Rig r;
+  r.monitor.goal = NodeState::Single;
+  r.start(NodeState::Init, NodeState::Single);
+  ASSERT_TRUE(r.keeper->iterate().transitioned);
+  const int arm = r.pg.index_of("set_fence_deadline");
+  const int roles = r.pg.index_of("create_roles_and_db(postgres)");
+  ASSERT_GE(arm, 0);
+  ASSERT_GE(roles, 0);
+  EXPECT_LT(arm, roles);
+}
+
+/* A new session (a restarted Postgres: its pgaf_fence starts armed and expired) gets the
+ * deadline again at the next tick, even though the lease did not change. */
+TEST(Keeper, NewSessionGetsTheDeadlineAgain) {
+  Rig r;
+  r.pg.initialized = r.pg.running = true;
+  r.start(NodeState::Primary, NodeState::Primary);
+  r.monitor.goal = NodeState::Primary;
+  r.keeper->iterate();
+  ASSERT_TRUE(r.guard->armed());
+  auto pushes = [&] {
+    return std::count(r.pg.ops.begin(), r.pg.ops.end(), std::string("set_fence_deadline"));
+  };
+  const auto before = pushes();
+  ASSERT_GE(before, 1);
+  r.guard->tick();
+  EXPECT_EQ(pushes(), before) << "same session, same deadline: nothing to push";
+  r.pg.epoch++; /* Postgres restarted, the guard's connection is new */
+  r.guard->tick();
+  EXPECT_EQ(pushes(), before + 1);
+}
+
+/* The restart budget: a primary whose Postgres crashed reports it running while a postmaster
+ * recovers, for postgres_restart_budget_ms, then down; with no postmaster alive it reports down
+ * after postgresql_restart_failure_timeout_ms, and never flaps back to running until Postgres
+ * answers again. */
+TEST(Keeper, CrashRecoveryIsReportedRunningWithinTheRestartBudget) {
+  Rig r;
+  r.s.postgres_restart_budget_ms = 4000;
+  r.pg.initialized = r.pg.running = true;
+  r.start(NodeState::Primary, NodeState::Primary);
+  r.monitor.goal = NodeState::Primary;
+  r.keeper->iterate();
+  ASSERT_TRUE(r.monitor.reports.back().pg_is_running);
+  r.pg.running = false; /* SIGKILL: a new postmaster is in crash recovery */
+  r.pg.start_blocked = true;
+  r.pg.starting = true;
+  for (int i = 0; i < 7; ++i) { /* 0 .. 3.5 s */
+    r.keeper->iterate();
+    EXPECT_TRUE(r.monitor.reports.back().pg_is_running) << "at +" << i * 500 << " ms";
+    r.clock.now += 500;
+  }
+  r.clock.now += 600; /* past the budget */
+  r.keeper->iterate();
+  EXPECT_FALSE(r.monitor.reports.back().pg_is_running);
+  /* recovery done: running again */
+  r.pg.start_blocked = false;
+  r.pg.starting = false;
+  r.pg.running = true;
+  r.keeper->iterate();
+  EXPECT_TRUE(r.monitor.reports.back().pg_is_running);
+}
+
+TEST(Keeper, PostgresThatCannotStartIsReportedDownAfterTheFailureTimeout) {
+  Rig r;
+  r.pg.initialized = r.pg.running = true;
+  r.start(NodeState::Primary, NodeState::Primary);
+  r.monitor.goal = NodeState::Primary;
+  r.keeper->iterate();
+  r.pg.running = false; /* no postmaster at all */
+  r.pg.start_blocked = true;
+  r.keeper->iterate();
+  EXPECT_TRUE(r.monitor.reports.back().pg_is_running) << "the restart-failure grace";
+  r.clock.now += r.s.postgresql_restart_failure_timeout_ms;
+  r.keeper->iterate();
+  EXPECT_FALSE(r.monitor.reports.back().pg_is_running);
+  r.pg.starting = true; /* a later start attempt: no flapping back */
+  r.clock.now += 500;
+  r.keeper->iterate();
+  EXPECT_FALSE(r.monitor.reports.back().pg_is_running);
+}
+
 TEST(Keeper, DisabledFencingForTestsNeverFences) {
   Rig r;
   r.pg.initialized = r.pg.running = true;
@@ -309,7 +396,8 @@ TEST(Keeper, DisabledFencingForTestsNeverFences) {
   r.monitor.goal = NodeState::Primary;
   r.keeper->iterate();
   EXPECT_TRUE(r.guard->armed());
-  EXPECT_FALSE(r.pg.has_op("set_fence_deadline")) << "pgaf_fence is never armed";
+  /* a Postgres started armed (pgaf_fence.start_armed) must write: a deadline a day away */
+  EXPECT_GE(r.pg.fence_deadline_ms, r.clock.now + 86400000 - 1000);
   r.monitor.reachable = false;
   r.clock.now += 10 * r.s.lease_ms;
   EXPECT_FALSE(r.guard->tick());

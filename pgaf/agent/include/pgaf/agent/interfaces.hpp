@@ -122,6 +122,12 @@ class PostgresControl {
   virtual Status ensure_stopped(TimeMs timeout_ms) = 0;
   virtual Status release_to_operator() = 0;  /* remove pg_autoctl.pg */
   virtual Result<PgStatus> status() = 0;     /* running=false if it does not answer */
+  /* A postmaster serves this PGDATA but does not accept connections yet: crash recovery or
+   * startup after a restart (postmaster.pid names a live process). Default: never. */
+  virtual bool postmaster_starting() { return false; }
+  /* Counts the sessions this object opened to Postgres; a new value means a new session, maybe
+   * to a restarted server whose shared memory (pgaf_fence's deadline) is fresh. Default: 0. */
+  virtual std::uint64_t session_epoch() { return 0; }
   virtual Status set_read_only(bool on) = 0; /* ALTER SYSTEM + reload */
   /* Hand the lease deadline (this host's CLOCK_MONOTONIC, ms) to the pgaf_fence extension,
    * which refuses commits after it even if the agent dies or is frozen (fencing.md L4b).

@@ -68,6 +68,7 @@ class FenceGuard {
   StandbyReplies last_replies_; /* previous sample: a standby counts when its reply changed */
   TimeMs last_heartbeat_ms_ = -1;
   TimeMs pushed_deadline_ms_ = -1; /* the deadline pgaf_fence holds (-1: none pushed) */
+  std::uint64_t pushed_epoch_ = 0; /* pg_.session_epoch() when it was pushed */
   bool fence_ext_warned_ = false;
   bool disabled_ = false; /* disable_fencing_for_tests() */
   void push_deadline_locked();
@@ -131,6 +132,8 @@ class Keeper {
   std::vector<std::string> step_log_;
   std::function<void(KeeperStep)> step_observer_;
   TimeMs pg_down_since_ = -1;
+  bool restart_logged_ = false; /* "restarting" logged for the current outage */
+  bool reported_down_ = false;  /* reported pg_is_running = false for the current outage */
   bool seen_running_ = false;
   int restart_attempts_ = 0;
   bool sysid_published_ = false;

@@ -77,6 +77,16 @@ struct Settings {
    * 20000 ms / 3). Ours is faster: a dead primary Postgres is a failover, not a retry loop. */
   TimeMs postgresql_restart_failure_timeout_ms = 1000;
   int postgresql_restart_failure_max_retries = 1;
+  /* The restart budget (pgaf; the reference has none): after a crash of a primary's Postgres,
+   * while a postmaster for its PGDATA is alive but not yet accepting connections (crash recovery,
+   * startup), the agent keeps reporting Postgres as running for at most this long, measured from
+   * the first report that found it down; the monitor, which trusts that report while the agent
+   * reports and holds its lease, therefore restarts in place instead of failing over. While
+   * Postgres is down it acknowledges no commit, and a restarted Postgres refuses commits until
+   * the agent holds a fresh lease (pgaf_fence.start_armed), so waiting costs no safety
+   * (docs/design/fencing.md, "Restart in place"). A restart that fails (no postmaster alive past
+   * postgresql_restart_failure_timeout_ms) or lasts longer than this is a failover. */
+  TimeMs postgres_restart_budget_ms = 10000;
   /* How long CLI commands wait for target states (listen_notifications_timeout; reference 60 s). */
   TimeMs listen_notifications_timeout_ms = 60000;
   /* Bound for a fast-forward of a lagging candidate, and for prepare_promotion catch-up. */

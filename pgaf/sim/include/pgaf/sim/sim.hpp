@@ -148,6 +148,7 @@ struct RunResult {
   /* Longest interval without any acknowledged commit once the formation formed (client-observed
    * write unavailability: the sim's client writes every 25-55 ms), in ms. */
   std::int64_t max_ack_gap_ms = 0;
+  std::int64_t promotions = 0; /* Postgres promotions (failovers and switchovers) */
   SimTime end_us = 0;
   std::uint64_t trace_hash = 0;   /* FNV-1a of every trace line (computed even untraced) */
   std::vector<std::string> trace; /* filled only with RunOptions::trace */
