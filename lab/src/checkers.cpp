@@ -340,32 +340,36 @@ Verdict check_rto(const History& h, const CheckConfig& c, std::vector<FaultRto>*
   return v;
 }
 
-Verdict check_failover(const History& h, const CheckConfig& c) {
-  Verdict v{"failover", VerdictStatus::Pass, "", nlohmann::json::array()};
-  /* promotions: another node acked writes after the initial primary, or a timeline increase */
-  int first_tl = 0;
-  const Op* first_other = nullptr;
-  std::set<std::string> writers;
+PromotionEvidence find_promotion(const History& h) {
+  PromotionEvidence e;
+  /* promotions: another node acked writes after the initial primary, or reported writable */
   for (const auto& op : h.ops) {
     if (op.outcome != OpOutcome::Ok) continue;
-    if (first_tl == 0 || op.timeline < first_tl) first_tl = op.timeline;
-    writers.insert(op.node);
     if (!h.initial_primary.empty() && op.node != h.initial_primary &&
-        (!first_other || op.complete_ms < first_other->complete_ms)) {
-      first_other = &op;
+        (!e.first_other || op.complete_ms < e.first_other->complete_ms)) {
+      e.first_other = &op;
     }
   }
-  bool promoted_sample = false;
-  nlohmann::json sample_witness;
   for (const auto& s : h.fsm) {
     if (s.node != h.initial_primary && pgaf::can_take_writes_in_state(s.reported) &&
         s.t_ms >= h.phases.faults_start_ms && h.phases.faults_start_ms >= 0) {
-      promoted_sample = true;
-      sample_witness = {{"t_ms", s.t_ms}, {"node", s.node}, {"reported", s.reported}};
+      e.sample = &s;
       break;
     }
   }
-  const bool promoted = first_other != nullptr || promoted_sample;
+  return e;
+}
+
+Verdict check_failover(const History& h, const CheckConfig& c) {
+  Verdict v{"failover", VerdictStatus::Pass, "", nlohmann::json::array()};
+  const PromotionEvidence e = find_promotion(h);
+  const Op* first_other = e.first_other;
+  const bool promoted_sample = e.sample != nullptr;
+  nlohmann::json sample_witness;
+  if (e.sample)
+    sample_witness = {
+        {"t_ms", e.sample->t_ms}, {"node", e.sample->node}, {"reported", e.sample->reported}};
+  const bool promoted = e.promoted();
   if (c.failover == FailoverExpectation::Required && !promoted) {
     v.status = VerdictStatus::Fail;
     v.summary = "no failover happened, one was required";

@@ -3,6 +3,8 @@
  *
  *   lab run [--smoke] [--pg-autoctl PATH] [--report-dir DIR] [--seed N] [--timeout DUR] FILE...
  *   lab check FILE...          validate scenario files only (no root needed)
+ *   lab bench [--runs N] [--load N] [--markdown FILE --label L] [--pg-autoctl PATH] FILE...
+ *                              each scenario N times: client-observed recovery figures
  *
  * Every scenario file is parsed and validated before anything starts: one malformed file stops
  * the run with "file:line: field ...: reason" and exit code 1 (BadArgs). `run` needs root (it
@@ -16,6 +18,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "pgaf/lab/bench_cmd.hpp"
 #include "pgaf/lab/runner.hpp"
 #include "pgaf/lab/scenario.hpp"
 
@@ -87,6 +90,29 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   run->add_flag("--keep-logs", keep_logs, "keep node logs for passing scenarios too");
 
+  std::vector<std::string> bench_files;
+  pgaf::lab::BenchOptions bench_opt;
+  auto* bench = app.add_subcommand(
+      "bench", "run each scenario N times and print client-observed recovery figures");
+  bench->add_option("files", bench_files, "benchmark scenarios (scenarios/bench/*.yaml)")
+      ->required();
+  bench->add_option("--runs", bench_opt.runs, "runs of each scenario")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+  bench->add_option("--load", bench_opt.load_threads, "busy threads loading the CPUs meanwhile")
+      ->check(CLI::Range(0, 64))
+      ->capture_default_str();
+  bench->add_option("--markdown", bench_opt.markdown_file,
+                    "also write the table into this markdown file's marked section");
+  bench->add_option("--label", bench_opt.label, "the section's label (e.g. idle, load2)")
+      ->capture_default_str();
+  bench->add_option("--pg-autoctl", pg_autoctl, "the pg_autoctl binary under test")
+      ->capture_default_str();
+  bench->add_option("--report-dir", report_dir, "where reports/<run>/<scenario>/ go")
+      ->capture_default_str();
+  bench->add_option("--timeout", timeout, "global bound on the whole bench (e.g. 60m)")
+      ->capture_default_str();
+
   std::vector<std::string> check_files;
   auto* check = app.add_subcommand("check", "validate scenario files without running them");
   check->add_option("files", check_files, "scenario files (YAML)")->required();
@@ -103,6 +129,7 @@ int main(int argc, char** argv) {
     return bad == 0 ? 0 : 1;
   }
 
+  if (*bench) files = bench_files;
   std::vector<pgaf::lab::Scenario> scs;
   if (load(files, smoke, scs) != 0) {
     std::cerr << "lab: nothing was started: fix the scenario files above" << std::endl;
@@ -137,5 +164,10 @@ int main(int argc, char** argv) {
   opt.global_timeout_ms = *global;
   opt.keep_logs_on_pass = keep_logs;
   pgaf::lab::install_signal_handlers();
+  if (*bench) {
+    for (const auto& f : bench_files)
+      bench_opt.command_files += (bench_opt.command_files.empty() ? "" : " ") + f;
+    return pgaf::lab::run_bench(scs, bench_opt, opt);
+  }
   return pgaf::lab::run_all(scs, opt);
 }

@@ -64,23 +64,6 @@ const char* outcome_colour(OpOutcome o) {
   return "#000";
 }
 
-Status write_atomically(const fs::path& path, const std::string& content) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return make_error(ErrorCode::Internal, "could not create \"" + tmp.string() + "\"");
-    out << content;
-    out.flush();
-    if (!out) return make_error(ErrorCode::Internal, "could not write \"" + tmp.string() + "\"");
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec)
-    return make_error(ErrorCode::Internal,
-                      "could not rename \"" + tmp.string() + "\": " + ec.message());
-  return Status::Ok();
-}
-
 std::string outcome_class(ScenarioOutcome o) {
   switch (o) {
     case ScenarioOutcome::Passed:
@@ -96,6 +79,23 @@ std::string outcome_class(ScenarioOutcome o) {
 }
 
 }  // namespace
+
+Status write_atomically(const std::filesystem::path& path, const std::string& content) {
+  const fs::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) return make_error(ErrorCode::Internal, "could not create \"" + tmp.string() + "\"");
+    out << content;
+    out.flush();
+    if (!out) return make_error(ErrorCode::Internal, "could not write \"" + tmp.string() + "\"");
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec)
+    return make_error(ErrorCode::Internal,
+                      "could not rename \"" + tmp.string() + "\": " + ec.message());
+  return Status::Ok();
+}
 
 std::string to_string(ScenarioOutcome o) {
   switch (o) {

@@ -210,6 +210,7 @@ struct ActiveFault {
   std::optional<netns::Fault> net;
   std::vector<pid_t> stopped; /* SIGSTOPped pids to SIGCONT */
   std::string filler;         /* disk-full filler file to remove */
+  std::string pgdata_mode;    /* kill with prevent_restart: PGDATA to give back mode 0700 */
   bool healed = false;
 };
 
@@ -468,14 +469,12 @@ Status ScenarioRun::setup_hosts() {
   const std::string staging = std::string(kLabRunRoot) + "/.staging-" + prefix_;
   fs::create_directories(staging, ec);
   if (ec)
-    return make_error(ErrorCode::Internal,
-                      "could not create \"" + staging + "\": " + ec.message());
+    return make_error(ErrorCode::Internal, "could not create \"" + staging + "\": " + ec.message());
   {
     std::ofstream owner(staging + "/owner");
     owner << ::getpid() << " " << proc_start_time(::getpid()) << "\n";
     owner.close();
-    if (!owner)
-      return make_error(ErrorCode::Internal, "could not write \"" + staging + "/owner\"");
+    if (!owner) return make_error(ErrorCode::Internal, "could not write \"" + staging + "/owner\"");
   }
   if (::rename(staging.c_str(), run_root_.c_str()) != 0)
     return make_error(ErrorCode::Internal,
@@ -903,7 +902,8 @@ void ScenarioRun::client_loop(int client) {
         for (const auto& w : o.warnings) {
           /* "canceling wait for synchronous replication ...": the server itself says the
            * commit may exist on this node only, so it is not an acknowledged durable write */
-          if (op.outcome == OpOutcome::Ok && w.find("synchronous replication") != std::string::npos) {
+          if (op.outcome == OpOutcome::Ok &&
+              w.find("synchronous replication") != std::string::npos) {
             op.outcome = OpOutcome::Unknown;
             op.error = "committed locally on " + op.node + " without the synchronous standby: " + w;
           }
@@ -936,6 +936,7 @@ void ScenarioRun::client_loop(int client) {
         break;
     }
     rec_.op(op);
+    if (sc_.workload.connect_per_write) c = PgConn{}; /* a new session for the next write */
   }
 }
 
@@ -1111,11 +1112,16 @@ Status ScenarioRun::fire(size_t fi) {
     }
     case FaultAction::Kill: {
       if (f.process == ProcessKind::Postmaster) {
-        const pid_t pm = postmaster_pid(dirs(target).pgdata);
+        const std::string& pgdata = dirs(target).pgdata;
+        /* prevent_restart: Postgres refuses a data directory with group/other permissions,
+         * so every restart fails until heal gives back 0700 */
+        if (f.prevent_restart && ::chmod(pgdata.c_str(), 0777) == 0) af.pgdata_mode = pgdata;
+        const pid_t pm = postmaster_pid(pgdata);
         if (pm <= 0 || ::kill(pm, SIGKILL) != 0) {
           st = make_error(ErrorCode::BadState, "could not find the postmaster of " + target);
         } else {
-          r.detail = "SIGKILL postmaster pid " + std::to_string(pm);
+          r.detail = "SIGKILL postmaster pid " + std::to_string(pm) +
+                     (af.pgdata_mode.empty() ? "" : " (restarts fail until heal)");
         }
       } else {
         auto pids =
@@ -1213,7 +1219,9 @@ Status ScenarioRun::fire(size_t fi) {
   }
   log_line(sc_.name, "fault " + f.name + " (" + r.action + ") on " + target +
                          (r.skipped ? ": FAILED " : ": ") + r.detail);
-  if (!r.skipped && (af.net || !af.stopped.empty() || !af.filler.empty()))
+  if (!af.pgdata_mode.empty() && r.skipped) ::chmod(af.pgdata_mode.c_str(), 0700);
+  if (!r.skipped &&
+      (af.net || !af.stopped.empty() || !af.filler.empty() || !af.pgdata_mode.empty()))
     active_.push_back(std::move(af));
   return st;
 }
@@ -1224,6 +1232,7 @@ void ScenarioRun::heal(ActiveFault& af) {
   if (af.net) (void)af.net->heal();
   for (pid_t p : af.stopped) ::kill(p, SIGCONT);
   if (!af.filler.empty()) ::unlink(af.filler.c_str());
+  if (!af.pgdata_mode.empty()) ::chmod(af.pgdata_mode.c_str(), 0700);
   std::lock_guard<std::mutex> g(rec_.mu);
   rec_.h.faults[af.record].end_ms = rec_.now();
 }
@@ -1526,7 +1535,8 @@ ScenarioReport run_scenario(const Scenario& sc, const RunOptions& opt,
   return run.run();
 }
 
-int run_all(const std::vector<Scenario>& scenarios, RunOptions opt) {
+int run_all(const std::vector<Scenario>& scenarios, RunOptions opt,
+            std::vector<ScenarioReport>* reports_out) {
   if (opt.run_id.empty()) {
     std::time_t t = std::time(nullptr);
     char buf[32];
@@ -1593,11 +1603,13 @@ int run_all(const std::vector<Scenario>& scenarios, RunOptions opt) {
               << fs::absolute(run_dir + "/" + r.name + "/report.html").string() << "\n";
   }
   std::cout << "JUnit: " << fs::absolute(run_dir + "/junit.xml").string() << std::endl;
-  if (g_interrupted.load()) return 130;
+  int status = 0;
   for (const auto& r : reports) {
-    if (r.outcome == ScenarioOutcome::Failed || r.outcome == ScenarioOutcome::Error) return 1;
+    if (r.outcome == ScenarioOutcome::Failed || r.outcome == ScenarioOutcome::Error) status = 1;
   }
-  return 0;
+  if (g_interrupted.load()) status = 130;
+  if (reports_out) *reports_out = std::move(reports);
+  return status;
 }
 
 }  // namespace pgaf::lab

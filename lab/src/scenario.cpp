@@ -302,7 +302,7 @@ void parse_formation(const YAML::Node& f, Scenario& sc) {
 
 void parse_workload(const YAML::Node& w, Scenario& sc) {
   const std::string F = "workload";
-  check_keys(w, F, {"clients", "rate", "op_timeout", "connect_timeout"});
+  check_keys(w, F, {"clients", "rate", "op_timeout", "connect_timeout", "connection"});
   auto& ws = sc.workload;
   if (const auto n = w["clients"])
     ws.clients = static_cast<int>(get_int(n, sub(F, "clients"), 1, kMaxClients));
@@ -312,6 +312,11 @@ void parse_workload(const YAML::Node& w, Scenario& sc) {
     ws.op_timeout_ms = get_duration(n, sub(F, "op_timeout"), 100, 60000);
   if (const auto n = w["connect_timeout"])
     ws.connect_timeout_ms = get_duration(n, sub(F, "connect_timeout"), 1000, 60000);
+  if (const auto n = w["connection"]) {
+    static const std::vector<std::pair<std::string, bool>> kConnections = {{"persistent", false},
+                                                                           {"per_write", true}};
+    ws.connect_per_write = get_enum(n, sub(F, "connection"), kConnections);
+  }
 }
 
 void parse_phases(const YAML::Node& p, Scenario& sc) {
@@ -328,9 +333,10 @@ void parse_phases(const YAML::Node& p, Scenario& sc) {
 }
 
 Fault parse_fault(const YAML::Node& f, const std::string& F, const Scenario& sc) {
-  check_keys(f, F,
-             {"name", "at", "when", "action", "target", "to", "mode", "process", "duration",
-              "restart_after", "percent", "delay", "rate_kbit", "include_clients"});
+  check_keys(
+      f, F,
+      {"name", "at", "when", "action", "target", "to", "mode", "process", "duration",
+       "restart_after", "percent", "delay", "rate_kbit", "include_clients", "prevent_restart"});
   Fault ft;
   ft.line = line_of(f);
   const int nodes = sc.formation.nodes;
@@ -425,6 +431,12 @@ Fault parse_fault(const YAML::Node& f, const std::string& F, const Scenario& sc)
       fail(f["process"], sub(F, "process"),
            "kill takes postmaster or agent; use reboot for the whole node");
     }
+  }
+  if (f["prevent_restart"]) {
+    if (ft.action != FaultAction::Kill || ft.process != ProcessKind::Postmaster)
+      fail(f["prevent_restart"], sub(F, "prevent_restart"),
+           "is only valid for kill of the postmaster");
+    ft.prevent_restart = get_bool(f["prevent_restart"], sub(F, "prevent_restart"));
   }
   const bool healing = ft.action == FaultAction::IfDown || ft.action == FaultAction::Partition ||
                        ft.action == FaultAction::OneWay || ft.action == FaultAction::DiskFull ||

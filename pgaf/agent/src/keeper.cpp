@@ -60,8 +60,9 @@ FenceGuard::FenceGuard(const Settings& s, Clock& clock, PostgresControl& pg)
 void FenceGuard::disable_fencing_for_tests() {
   std::lock_guard<std::mutex> l(mu_);
   disabled_ = true;
-  spdlog::warn("FENCING IS DISABLED (PGAF_TEST_DISABLE_FENCING): this node may become a second "
-               "writable primary; for tests only");
+  spdlog::warn(
+      "FENCING IS DISABLED (PGAF_TEST_DISABLE_FENCING): this node may become a second "
+      "writable primary; for tests only");
 }
 
 void FenceGuard::on_monitor_reply(TimeMs t_send_ms, NodeState goal) {
@@ -104,9 +105,10 @@ void FenceGuard::push_deadline_locked() {
   } else if (!fence_ext_warned_) {
     /* once per failure streak: Postgres may be down (restarting), or lack pgaf_fence */
     fence_ext_warned_ = true;
-    spdlog::warn("could not hand the lease deadline to pgaf_fence (retried while the lease "
-                 "lasts): {}",
-                 s.error().message);
+    spdlog::warn(
+        "could not hand the lease deadline to pgaf_fence (retried while the lease "
+        "lasts): {}",
+        s.error().message);
   }
 }
 
@@ -286,9 +288,10 @@ bool Keeper::report_pg_is_running(const PgStatus& st) {
     if (down_ms < cfg_.settings.postgres_restart_budget_ms) {
       if (!restart_logged_) {
         restart_logged_ = true;
-        spdlog::info("PostgreSQL is restarting (crash recovery): reporting it as running for up "
-                     "to {} ms (postgres_restart_budget_ms)",
-                     cfg_.settings.postgres_restart_budget_ms);
+        spdlog::info(
+            "PostgreSQL is restarting (crash recovery): reporting it as running for up "
+            "to {} ms (postgres_restart_budget_ms)",
+            cfg_.settings.postgres_restart_budget_ms);
       }
       return true;
     }
@@ -298,9 +301,10 @@ bool Keeper::report_pg_is_running(const PgStatus& st) {
     return false;
   }
   if (down_ms < cfg_.settings.postgresql_restart_failure_timeout_ms) return true;
-  spdlog::warn("PostgreSQL is not running and no postmaster is starting after {} ms: reporting "
-               "it down",
-               down_ms);
+  spdlog::warn(
+      "PostgreSQL is not running and no postmaster is starting after {} ms: reporting "
+      "it down",
+      down_ms);
   reported_down_ = true;
   return false;
 }
@@ -801,8 +805,7 @@ IterationResult Keeper::iterate() {
   apply_pending_reload();
   IterationResult r;
   auto st = pg_.status();
-  if (state_.current_role == NodeState::ReportLsn && st && st->running &&
-      st->wal_receiver_active) {
+  if (state_.current_role == NodeState::ReportLsn && st && st->running && st->wal_receiver_active) {
     /* never answer an election while still streaming: the LSN reported would not be final,
      * and Postgres would go on confirming commits the election does not see (simulator seeds
      * 692572, 899575; a transition out of report_lsn failed midway) */

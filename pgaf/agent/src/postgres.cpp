@@ -2,25 +2,24 @@
  * postgres.cpp — the real PostgresControl. See postgres.hpp for the invariants.
  */
 #include "pgaf/agent/postgres.hpp"
-#include "pgaf/agent/tls.hpp"
-
-#include <algorithm>
-#include <optional>
-#include <climits>
-#include <string_view>
 
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cinttypes>
+#include <climits>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <pqxx/pqxx>
 #include <set>
 #include <sstream>
+#include <string_view>
 
 #include "pgaf/agent/files.hpp"
+#include "pgaf/agent/tls.hpp"
 
 namespace pgaf::agent {
 
@@ -78,10 +77,10 @@ std::vector<std::pair<std::string, std::string>> monitor_gucs(const Settings& s)
   /* the GUCs are int with a minimum of 1 (clock_drift_ppm, lease_margin_ms: 0) */
   auto add = [&out](const char* guc, std::int64_t v, std::int64_t dv) {
     if (v == dv) return;
-    const std::int64_t lo = std::string_view(guc) == "clock_drift_ppm" ||
-                                    std::string_view(guc) == "lease_margin_ms"
-                                ? 0
-                                : 1;
+    const std::int64_t lo =
+        std::string_view(guc) == "clock_drift_ppm" || std::string_view(guc) == "lease_margin_ms"
+            ? 0
+            : 1;
     out.emplace_back(guc, std::to_string(std::clamp<std::int64_t>(v, lo, INT_MAX)));
   };
   add("health_check_period", s.health_check_period_ms, d.health_check_period_ms);
@@ -147,7 +146,8 @@ std::string managed_config_text(const Config& cfg) {
     o << "ssl_ciphers = 'ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
          "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:TLS_AES_128_GCM_SHA256:"
          "TLS_AES_256_GCM_SHA384'\n";
-    if (!cfg.ssl_cert_file.empty()) o << "ssl_cert_file = " << conf_literal(cfg.ssl_cert_file) << "\n";
+    if (!cfg.ssl_cert_file.empty())
+      o << "ssl_cert_file = " << conf_literal(cfg.ssl_cert_file) << "\n";
     if (!cfg.ssl_key_file.empty()) o << "ssl_key_file = " << conf_literal(cfg.ssl_key_file) << "\n";
     if (!cfg.ssl_ca_file.empty()) o << "ssl_ca_file = " << conf_literal(cfg.ssl_ca_file) << "\n";
     if (!cfg.ssl_crl_file.empty()) o << "ssl_crl_file = " << conf_literal(cfg.ssl_crl_file) << "\n";
@@ -524,7 +524,8 @@ class RealPostgres final : public PostgresControl {
     try {
       pqxx::connection c("host=" + from.host + " port=" + std::to_string(from.port) +
                          " user=pgautofailover_replicator dbname=postgres connect_timeout=2"
-                         " application_name=pg_autoctl" + cfg_.ssl_conninfo() +
+                         " application_name=pg_autoctl" +
+                         cfg_.ssl_conninfo() +
                          (cfg_.replication_password.empty()
                               ? std::string()
                               : " password=" + cfg_.replication_password));
@@ -573,7 +574,8 @@ class RealPostgres final : public PostgresControl {
     try {
       pqxx::connection c("host=" + from.host + " port=" + std::to_string(from.port) +
                          " user=pgautofailover_replicator dbname=postgres connect_timeout=2"
-                         " application_name=pg_autoctl" + cfg_.ssl_conninfo());
+                         " application_name=pg_autoctl" +
+                         cfg_.ssl_conninfo());
       pqxx::nontransaction tx(c);
       auto r = tx.exec(
           "SELECT CASE WHEN pg_is_in_recovery() THEN (SELECT timeline_id FROM "

@@ -109,6 +109,12 @@ fence_xact_callback(XactEvent event, void *arg)
 
 	now = monotonic_ms();
 	deadline = (int64) pg_atomic_read_u64(&fence->deadline_ms);
+	if (deadline == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot commit: this node has no write lease since PostgreSQL started"),
+				 errdetail("pgaf_fence.start_armed is on: writes commit once pg_autoctl holds a lease from the monitor."),
+				 errhint("Retry in a moment, or connect to the current primary.")));
 	if (now >= deadline)
 		ereport(ERROR,
 				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <set>
 
 #include "agent_lab.hpp"
@@ -205,6 +206,93 @@ TEST(Formation, PostmasterKilledAndUnableToRestartFailsOver) {
   std::printf("write-unavailability window: %ld ms\n", w.max_gap_ms());
   expect_no_lost_writes(lab, lab.node_port(2), w.acked());
   ::chmod(pgdata.c_str(), 0700);
+  expect_no_survivors(lab);
+}
+
+/* The pid of node <name>'s node-active service (the keeper loop), from pg_autoctl's pid file. */
+long node_active_pid(AgentLab& lab, const std::string& name) {
+  std::ifstream in(lab.dir() + "/run/pg_autoctl" + lab.pgdata(name) + "/pg_autoctl.pid");
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto sp = line.find(' ');
+    if (sp != std::string::npos && line.substr(sp + 1) == "node-active")
+      return std::atol(line.c_str());
+  }
+  return -1;
+}
+
+/* Issue 14: a postmaster killed while the agent lives is restarted in place — the monitor keeps
+ * the same primary (no draining), nothing acknowledged is lost. */
+TEST(Formation, PostmasterKilledRestartsInPlace) {
+  REQUIRE_ROOT();
+  AgentLab lab(25575);
+  birth(lab);
+  if (HasFatalFailure()) return;
+  pgaf::test::PgConnection(lab.conninfo(lab.node_port(1)) + " user=postgres")
+      .exec("CREATE TABLE t(id bigint primary key)");
+  Writer w(lab.rw_conninfo({lab.node_port(1), lab.node_port(2)}) +
+               " options='-c statement_timeout=5000'",
+           "t");
+  w.start();
+  sleep_ms(500);
+  long pm = postmaster_pid(lab.pgdata("node_1"));
+  ASSERT_GT(pm, 0);
+  ::kill(static_cast<pid_t>(pm), SIGKILL);
+  sleep_ms(4000);
+  w.stop();
+  std::printf("postmaster killed (restart in place): write-unavailability window %ld ms\n",
+              w.max_gap_ms());
+  auto ev = pgaf::test::PgConnection(lab.conninfo(lab.monitor_port(), "pg_auto_failover") +
+                                     " user=autoctl_node")
+                .query(
+                    "SELECT count(*) FROM pgautofailover.event WHERE goalstate IN "
+                    "('draining', 'demote_timeout', 'prepare_promotion')");
+  EXPECT_EQ(ev[0][0], "0") << "the monitor failed over instead of waiting for the restart\n"
+                           << lab.state_dump() << lab.log("node_1");
+  EXPECT_GE(lab.wait_states({{"node_1", "primary"}, {"node_2", "secondary"}}, 10000), 0)
+      << lab.state_dump();
+  expect_no_lost_writes(lab, lab.node_port(1), w.acked());
+  expect_no_survivors(lab);
+}
+
+/* Issue 14: a Postgres restarted while its agent cannot renew the lease (node-active stopped)
+ * refuses every writing commit: pgaf_fence starts armed with an expired deadline. */
+TEST(Fencing, RestartedPostgresRefusesCommitsUntilTheAgentHoldsALease) {
+  REQUIRE_ROOT();
+  AgentLab lab(25585);
+  birth(lab);
+  if (HasFatalFailure()) return;
+  const std::string direct = lab.conninfo(lab.node_port(1)) + " user=postgres connect_timeout=2";
+  pgaf::test::PgConnection(direct).exec("CREATE TABLE t(id bigint primary key)");
+  const long keeper = node_active_pid(lab, "node_1");
+  ASSERT_GT(keeper, 0);
+  ASSERT_EQ(::kill(static_cast<pid_t>(keeper), SIGSTOP), 0);
+  long pm = postmaster_pid(lab.pgdata("node_1"));
+  ASSERT_GT(pm, 0);
+  ::kill(static_cast<pid_t>(pm), SIGKILL);
+  /* the controller (in the supervisor, still running) restarts Postgres; write directly */
+  int answered = 0, committed = 0;
+  std::string last_error;
+  auto t0 = SteadyClock::now();
+  for (int i = 0; ms_since(t0) < 5000; ++i) {
+    try {
+      pgaf::test::PgConnection c(direct);
+      auto r = c.try_query("INSERT INTO t VALUES (" + std::to_string(i) + ")");
+      ++answered;
+      if (r.ok)
+        ++committed;
+      else
+        last_error = r.sqlstate + " " + r.message;
+    } catch (const std::exception&) {
+      /* not accepting connections yet */
+    }
+    sleep_ms(50);
+  }
+  ::kill(static_cast<pid_t>(keeper), SIGCONT);
+  std::printf("restarted Postgres without a lease: %d writes answered, %d committed (%s)\n",
+              answered, committed, last_error.c_str());
+  EXPECT_GT(answered, 0) << "Postgres did not restart\n" << lab.log("node_1");
+  EXPECT_EQ(committed, 0) << "a restarted Postgres committed without a lease";
   expect_no_survivors(lab);
 }
 

@@ -207,8 +207,8 @@ class FakePostgres final : public PostgresControl {
 class FakeMonitor final : public MonitorClient {
  public:
   bool reachable = true;
-  bool node_active_down = false;    /* only node_active fails */
-  int fail_get_primary_after = -1;  /* get_primary fails after this many calls (-1: never) */
+  bool node_active_down = false;   /* only node_active fails */
+  int fail_get_primary_after = -1; /* get_primary fails after this many calls (-1: never) */
   int get_primary_calls = 0;
   NodeState goal = NodeState::Init; /* what node_active answers */
   std::vector<NodeActiveArgs> reports;
@@ -280,7 +280,8 @@ class FakeMonitor final : public MonitorClient {
     return std::vector<EventRow>{};
   }
   Result<std::optional<std::string>> formation_uri(const std::string&, const std::string&,
-                                                   const std::string&, const std::string&) override {
+                                                   const std::string&,
+                                                   const std::string&) override {
     return std::optional<std::string>{};
   }
   Result<bool> wait_for_state_change(const std::string&, GroupId, TimeMs) override { return false; }

@@ -88,6 +88,14 @@ Verdict check_timelines(const History& h);
 Verdict check_lost_writes(const History& h, const CheckConfig& c, int* lost, int* recovered);
 Verdict check_rto(const History& h, const CheckConfig& c, std::vector<FaultRto>* out);
 Verdict check_failover(const History& h, const CheckConfig& c);
+/* Evidence that a node other than the initial primary was promoted: its first acknowledged
+ * write, or its first FSM sample in a writable state after the faults started. */
+struct PromotionEvidence {
+  const Op* first_other = nullptr;
+  const FsmSample* sample = nullptr;
+  bool promoted() const { return first_other != nullptr || sample != nullptr; }
+};
+PromotionEvidence find_promotion(const History& h);
 Verdict check_convergence(const History& h, const CheckConfig& c);
 Verdict check_warmup(const History& h, const CheckConfig& c);
 inline constexpr TimeMs kWritableOverlapToleranceMs = 500;

@@ -11,6 +11,7 @@
  */
 #pragma once
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,8 @@ Status write_scenario_report(const std::string& dir, const ScenarioReport& r);
 /* Writes <run_dir>/junit.xml (all scenarios) and <run_dir>/index.html linking each report. */
 Status write_run_index(const std::string& run_dir, const std::vector<ScenarioReport>& rs);
 
+/* Write path.tmp, then rename it over path: a reader never sees half a file. */
+Status write_atomically(const std::filesystem::path& path, const std::string& content);
 /* The summary table printed at the end of a run. */
 std::string summary_table(const std::vector<ScenarioReport>& rs);
 

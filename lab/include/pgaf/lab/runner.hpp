@@ -55,6 +55,7 @@ ScenarioReport run_scenario(const Scenario& sc, const RunOptions& opt,
 
 /* Run all, write reports and the index, print the summary table; returns the exit status
  * (0 only when every scenario passed; skipped scenarios do not fail the run). */
-int run_all(const std::vector<Scenario>& scenarios, RunOptions opt);
+int run_all(const std::vector<Scenario>& scenarios, RunOptions opt,
+            std::vector<ScenarioReport>* reports_out = nullptr);
 
 }  // namespace pgaf::lab

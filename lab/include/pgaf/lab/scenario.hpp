@@ -84,6 +84,9 @@ struct Fault {
   TimeMs delay_ms = 0;
   int rate_kbit = 0;
   bool include_clients = true; /* Partition: clients are cut off too */
+  /* Kill postmaster: Postgres cannot start again until the heal phase (its data directory gets
+   * permissions Postgres refuses, restored at heal) — "the restart fails". */
+  bool prevent_restart = false;
 };
 
 struct FormationSpec {
@@ -105,6 +108,10 @@ struct WorkloadSpec {
   int rate_per_client = 20; /* writes per second per client */
   TimeMs op_timeout_ms = 2000;
   TimeMs connect_timeout_ms = 1000;
+  /* false: each client keeps its session and reconnects through the URI when it breaks; true:
+   * a new session through the URI for every write, as a probe in a shell loop does (YAML
+   * `connection: per_write`). */
+  bool connect_per_write = false;
 };
 
 struct PhasesSpec {

@@ -120,8 +120,8 @@ class PostgresControl {
   /* Expected status for the controller (pg_autoctl.pg), then wait (bounded) for it. */
   virtual Status ensure_running(TimeMs timeout_ms) = 0;
   virtual Status ensure_stopped(TimeMs timeout_ms) = 0;
-  virtual Status release_to_operator() = 0;  /* remove pg_autoctl.pg */
-  virtual Result<PgStatus> status() = 0;     /* running=false if it does not answer */
+  virtual Status release_to_operator() = 0; /* remove pg_autoctl.pg */
+  virtual Result<PgStatus> status() = 0;    /* running=false if it does not answer */
   /* A postmaster serves this PGDATA but does not accept connections yet: crash recovery or
    * startup after a restart (postmaster.pid names a live process). Default: never. */
   virtual bool postmaster_starting() { return false; }
