@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -56,6 +57,12 @@ class CpuLoad {
 }  // namespace
 
 int run_bench(const std::vector<Scenario>& cases, const BenchOptions& b, RunOptions opt) {
+  if (opt.run_id.empty()) { /* named here, so that the table can say where the reports are */
+    std::time_t t = std::time(nullptr);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "bench-%Y%m%dT%H%M%SZ", std::gmtime(&t));
+    opt.run_id = buf;
+  }
   std::vector<Scenario> runs;
   for (int k = 1; k <= b.runs; ++k) {
     for (const auto& c : cases) {

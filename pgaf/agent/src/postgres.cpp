@@ -98,6 +98,7 @@ std::vector<std::pair<std::string, std::string>> monitor_gucs(const Settings& s)
   add("standby_vouch_ms", s.standby_vouch_ms, d.standby_vouch_ms);
   add("clock_drift_ppm", s.clock_drift_ppm, d.clock_drift_ppm);
   add("lease_margin_ms", s.lease_margin_ms, d.lease_margin_ms);
+  add("tick_interval", s.monitor_tick_interval_ms, d.monitor_tick_interval_ms);
   return out;
 }
 

@@ -32,6 +32,7 @@ const std::vector<Field>& fields() {
       {"health_check_retry_delay_ms", [](Settings& s) -> std::int64_t& { return s.health_check_retry_delay_ms; }, 0, 3600000},
       {"node_considered_unhealthy_timeout_ms", [](Settings& s) -> std::int64_t& { return s.node_considered_unhealthy_timeout_ms; }, 1, 3600000},
       {"startup_grace_period_ms", [](Settings& s) -> std::int64_t& { return s.startup_grace_period_ms; }, 0, 3600000},
+      {"monitor_tick_interval_ms", [](Settings& s) -> std::int64_t& { return s.monitor_tick_interval_ms; }, 1, 3600000},
       {"enable_sync_wal_log_threshold_bytes", [](Settings& s) -> std::int64_t& { return s.enable_sync_wal_log_threshold_bytes; }, 0, INT64_MAX / 2},
       {"promote_wal_log_threshold_bytes", [](Settings& s) -> std::int64_t& { return s.promote_wal_log_threshold_bytes; }, 0, INT64_MAX / 2},
       {"lease_ms", [](Settings& s) -> std::int64_t& { return s.lease_ms; }, 1, 3600000},

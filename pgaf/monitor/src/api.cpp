@@ -661,6 +661,7 @@ extern "C" void pgaf_default_gucs(PgafGucs* g) {
   g->standby_vouch_ms = ms(s.standby_vouch_ms);
   g->clock_drift_ppm = static_cast<int>(s.clock_drift_ppm);
   g->lease_margin_ms = ms(s.lease_margin_ms);
+  g->tick_interval_ms = ms(s.monitor_tick_interval_ms);
   g->enable_version_checks = 1;
   g->enable_health_checks = 1;
 }

@@ -74,6 +74,7 @@ typedef struct PgafGucs {
   int standby_vouch_ms;
   int clock_drift_ppm;
   int lease_margin_ms;
+  int tick_interval_ms;
   int enable_version_checks;  /* bool */
   int enable_health_checks;   /* bool */
 } PgafGucs;
@@ -96,6 +97,13 @@ void pgaf_health_round_free(PgafHealthRound *round);
 void pgaf_health_load(PgafHealthRound *round, PgafStatus *status);
 /* Outside any transaction. should_stop() is polled between waits (at least every 100 ms). */
 void pgaf_health_probe(PgafHealthRound *round, int (*should_stop)(void));
+/* The same in slices: start, then step (at most max_ms each; returns 1 while some node is still
+ * being probed), then plan the apply phase. Outside any transaction. */
+void pgaf_health_probe_start(PgafHealthRound *round);
+int pgaf_health_probe_step(PgafHealthRound *round, int (*should_stop)(void), int max_ms);
+void pgaf_health_plan(PgafHealthRound *round);
+/* Plan a TickEvent for every group of the last load only (then apply as below). */
+void pgaf_health_plan_ticks(PgafHealthRound *round);
 /* Inside a transaction with SPI connected: the next step of the apply phase (one node's
  * HealthCheckEvent, or one group's TickEvent). Run each step in its own transaction while
  * pgaf_health_apply_pending() says so; a failed step is skipped (logged). */

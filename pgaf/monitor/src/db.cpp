@@ -179,6 +179,7 @@ Settings current_settings() {
   s.standby_vouch_ms = g->standby_vouch_ms;
   s.clock_drift_ppm = g->clock_drift_ppm;
   s.lease_margin_ms = g->lease_margin_ms;
+  s.monitor_tick_interval_ms = g->tick_interval_ms;
   return s;
 }
 

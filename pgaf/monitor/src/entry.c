@@ -137,6 +137,9 @@ define_gucs(void)
 	define_int("pgautofailover.clock_drift_ppm",
 			   "pgaf: bound on the clock rate difference between hosts, parts per million.",
 			   &guc_values.clock_drift_ppm, 0, 1000000, 0);
+	define_int("pgautofailover.tick_interval",
+			   "pgaf: re-evaluate every group this often, also while a health check waits on a dead node (in milliseconds).",
+			   &guc_values.tick_interval_ms, 1, INT_MAX, GUC_UNIT_MS);
 	define_int("pgautofailover.lease_margin_ms",
 			   "pgaf: margin added by the monitor before it treats a lease as expired.",
 			   &guc_values.lease_margin_ms, 0, INT_MAX, GUC_UNIT_MS);
@@ -940,6 +943,27 @@ worker_should_stop(void)
 	return ProcDiePending ? 1 : 0;
 }
 
+static bool run_in_transaction(void (*step)(PgafHealthRound *, PgafStatus *),
+							   PgafHealthRound *round);
+
+/* A TickEvent to every group, each in its own transaction, when tick_interval has passed since
+ * *last_tick (then *last_tick = now). */
+static void
+tick_if_due(PgafHealthRound *round, TimestampTz *last_tick)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (!TimestampDifferenceExceeds(*last_tick, now, guc_values.tick_interval_ms))
+		return;
+	*last_tick = now;
+	pgaf_health_plan_ticks(round);
+	while (pgaf_health_apply_pending(round))
+	{
+		CHECK_FOR_INTERRUPTS();
+		(void) run_in_transaction(pgaf_health_apply, round);
+	}
+}
+
 /* Run one C++ step inside its own transaction; errors are logged, never fatal. */
 static bool
 run_in_transaction(void (*step)(PgafHealthRound *, PgafStatus *), PgafHealthRound *round)
@@ -1001,6 +1025,7 @@ pgaf_health_worker_main(Datum arg)
 	PgafHealthRound *round;
 	bool		has_extension;
 	TimestampTz now;
+	TimestampTz last_tick = 0;
 
 	worker_dboid = DatumGetObjectId(arg);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -1054,18 +1079,45 @@ pgaf_health_worker_main(Datum arg)
 			if (run_in_transaction(pgaf_health_load, round))
 			{
 				pgstat_report_activity(STATE_IDLE, NULL);
-				pgaf_health_probe(round, worker_should_stop);	/* C++, no PG calls */
+				/* probe in slices (C++, no PG calls), ticking in between */
+				pgaf_health_probe_start(round);
+				while (pgaf_health_probe_step(round, worker_should_stop,
+											  guc_values.tick_interval_ms))
+				{
+					CHECK_FOR_INTERRUPTS();
+					tick_if_due(round, &last_tick);
+				}
 				CHECK_FOR_INTERRUPTS();
+				pgaf_health_plan(round);
 				/* one transaction per decision (see health.cpp apply_one) */
 				while (pgaf_health_apply_pending(round))
 				{
 					CHECK_FOR_INTERRUPTS();
 					(void) run_in_transaction(pgaf_health_apply, round);
 				}
+				last_tick = GetCurrentTimestamp(); /* the round ended with ticks */
 			}
 		}
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 (long) guc_values.health_check_period_ms, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
+		/* until the next round, tick every tick_interval */
+		{
+			TimestampTz next_round = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+																 guc_values.health_check_period_ms);
+
+			for (;;)
+			{
+				long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), next_round);
+
+				if (left <= 0)
+					break;
+				(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+								 Min(left, (long) guc_values.tick_interval_ms), PG_WAIT_EXTENSION);
+				ResetLatch(MyLatch);
+				CHECK_FOR_INTERRUPTS();
+				if (ConfigReloadPending)
+					break;
+				if (guc_enable_health_checks)
+					tick_if_due(round, &last_tick);
+			}
+		}
 	}
 }

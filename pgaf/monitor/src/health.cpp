@@ -5,7 +5,9 @@
  * A round: load the nodes (in a transaction), probe them all concurrently with non-blocking
  * libpq connection attempts (outside any transaction; no PostgreSQL call at all), then in a
  * transaction send each result through decide() as a HealthCheckEvent, and a TickEvent to every
- * group (so an expired lease is acted on even when no node reports).
+ * group (so an expired lease is acted on even when no node reports). The worker also sends the
+ * TickEvents every monitor_tick_interval_ms between and during rounds (the probe runs in slices,
+ * pgaf_health_probe_step), so the end of a lease or vouch wait is acted on within that bound.
  *
  * Per node: attempt → OK (health good) or failure/timeout → retry after retry_delay; after
  * max_retries + 1 failed attempts the node is bad. Each attempt is bounded by
@@ -125,20 +127,27 @@ void start_attempt(Target& t, const PgafGucs& g, Clock::time_point now) {
   t.phase = Target::Phase::Connecting;
 }
 
-void probe(PgafHealthRound& round, int (*should_stop)()) {
+void probe_start(PgafHealthRound& round) {
   const PgafGucs g = *pgaf_gucs();
-  auto now = Clock::now();
+  const auto now = Clock::now();
   for (auto& t : round.targets) {
     t.tries = 0;
     t.result = pgaf::Health::Unknown;
     start_attempt(t, g, now);
   }
+}
+
+/* Drive the connection attempts for at most max_ms (bounded waits of ≤ 100 ms each). Returns
+ * true while some target is still pending. */
+bool probe_step(PgafHealthRound& round, int (*should_stop)(), int max_ms) {
+  const PgafGucs g = *pgaf_gucs();
+  const auto until = Clock::now() + std::chrono::milliseconds(std::max(1, max_ms));
   for (;;) {
-    if (should_stop != nullptr && should_stop() != 0) return;
-    now = Clock::now();
+    if (should_stop != nullptr && should_stop() != 0) return false;
+    auto now = Clock::now();
     std::vector<pollfd> fds;
     std::vector<Target*> polled;
-    auto wake = now + std::chrono::milliseconds(100);
+    auto wake = std::min(until, now + std::chrono::milliseconds(100));
     bool pending = false;
     for (auto& t : round.targets) {
       if (t.phase == Target::Phase::Done) continue;
@@ -159,7 +168,7 @@ void probe(PgafHealthRound& round, int (*should_stop)()) {
       fds.push_back(p);
       polled.push_back(&t);
     }
-    if (!pending) return;
+    if (!pending) return false;
     const auto wait_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(wake - Clock::now()).count();
     (void)poll(fds.data(), fds.size(), static_cast<int>(std::max<long long>(0, wait_ms)));
@@ -181,6 +190,28 @@ void probe(PgafHealthRound& round, int (*should_stop)()) {
       }
       if (now >= t.deadline) fail_attempt(t, g, now);
     }
+    if (now >= until) return true;
+  }
+}
+
+/* The groups of the loaded targets, in order, once each. */
+std::vector<std::pair<std::string, pgaf::GroupId>> groups_of(const PgafHealthRound& round) {
+  std::vector<std::pair<std::string, pgaf::GroupId>> groups;
+  for (const auto& t : round.targets) {
+    bool seen = false;
+    for (const auto& g : groups) seen = seen || (g.first == t.formation && g.second == t.group);
+    if (!seen) groups.emplace_back(t.formation, t.group);
+  }
+  return groups;
+}
+
+void add_ticks(PgafHealthRound& round) {
+  for (const auto& [formation, group] : groups_of(round)) {
+    PgafHealthRound::Step s;
+    s.tick = true;
+    s.formation = formation;
+    s.group = group;
+    round.steps.push_back(s);
   }
 }
 
@@ -188,23 +219,14 @@ void probe(PgafHealthRound& round, int (*should_stop)()) {
 void plan(PgafHealthRound& round) {
   round.steps.clear();
   round.next = 0;
-  std::vector<std::pair<std::string, pgaf::GroupId>> groups;
   for (std::size_t i = 0; i < round.targets.size(); ++i) {
     const auto& t = round.targets[i];
-    if (groups.empty() || groups.back().first != t.formation || groups.back().second != t.group)
-      groups.emplace_back(t.formation, t.group);
     if (t.phase != Target::Phase::Done || t.result == pgaf::Health::Unknown) continue;
     PgafHealthRound::Step s;
     s.target = i;
     round.steps.push_back(s);
   }
-  for (const auto& [formation, group] : groups) {
-    PgafHealthRound::Step s;
-    s.tick = true;
-    s.formation = formation;
-    s.group = group;
-    round.steps.push_back(s);
-  }
+  add_ticks(round);
 }
 
 /* Apply ONE step (the caller runs each in its own transaction). One transaction for the whole
@@ -293,21 +315,57 @@ extern "C" void pgaf_health_load(PgafHealthRound* round, PgafStatus* status) {
   }
 }
 
-extern "C" void pgaf_health_probe(PgafHealthRound* round, int (*should_stop)(void)) {
-  try {
-    probe(*round, should_stop);
-  } catch (...) {
-    for (auto& t : round->targets) {
-      close_conn(t);
-      t.phase = Target::Phase::Waiting; /* nothing applied from an aborted probe */
-    }
+namespace {
+void abort_probe(PgafHealthRound& round) {
+  for (auto& t : round.targets) {
+    close_conn(t);
+    t.phase = Target::Phase::Waiting; /* nothing applied from an aborted probe */
   }
+}
+}  // namespace
+
+extern "C" void pgaf_health_probe_start(PgafHealthRound* round) {
+  try {
+    probe_start(*round);
+  } catch (...) {
+    abort_probe(*round);
+  }
+}
+
+extern "C" int pgaf_health_probe_step(PgafHealthRound* round, int (*should_stop)(void),
+                                      int max_ms) {
+  try {
+    return probe_step(*round, should_stop, max_ms) ? 1 : 0;
+  } catch (...) {
+    abort_probe(*round);
+    return 0;
+  }
+}
+
+extern "C" void pgaf_health_plan(PgafHealthRound* round) {
   try {
     plan(*round);
   } catch (...) {
     round->steps.clear(); /* out of memory: nothing to apply this round */
     round->next = 0;
   }
+}
+
+extern "C" void pgaf_health_plan_ticks(PgafHealthRound* round) {
+  round->steps.clear();
+  round->next = 0;
+  try {
+    add_ticks(*round);
+  } catch (...) {
+    round->steps.clear();
+  }
+}
+
+extern "C" void pgaf_health_probe(PgafHealthRound* round, int (*should_stop)(void)) {
+  pgaf_health_probe_start(round);
+  while (pgaf_health_probe_step(round, should_stop, 100) != 0) {
+  }
+  pgaf_health_plan(round);
 }
 
 extern "C" int pgaf_health_apply_pending(const PgafHealthRound* round) {

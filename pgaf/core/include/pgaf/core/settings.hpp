@@ -42,6 +42,10 @@ struct Settings {
   TimeMs node_considered_unhealthy_timeout_ms = 5000;
   /* No "unhealthy" verdict this long after the monitor starts. Reference 10000. */
   TimeMs startup_grace_period_ms = 3000;
+  /* The health-check worker re-evaluates every group this often (a TickEvent), also while a
+   * health-check round is probing a dead node: the end of a lease or vouch wait is acted on
+   * within this bound, not at the next report or round (GUC pgautofailover.tick_interval; pgaf). */
+  TimeMs monitor_tick_interval_ms = 100;
 
   /* ---- monitor: replication thresholds (GUCs, reference defaults) ---- */
   /* catchingup → secondary only within this lag of the primary. */
