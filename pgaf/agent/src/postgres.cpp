@@ -134,7 +134,9 @@ std::string managed_config_text(const Config& cfg) {
     o << "wal_log_hints = on\n";
     o << "wal_sender_timeout = '30s'\n";
     o << "wal_receiver_status_interval = '1s'\n";
-    o << "wal_retrieve_retry_interval = '500ms'\n";
+    /* a standby whose primary restarted (crash, restart in place) reconnects within 100 ms: a
+     * synchronous commit on the restarted primary waits for that */
+    o << "wal_retrieve_retry_interval = '100ms'\n";
     o << "hot_standby = on\n";
     o << "hot_standby_feedback = on\n";
     o << "synchronous_commit = on\n";
@@ -375,12 +377,18 @@ class RealPostgres final : public PostgresControl {
   Status checkpoint() override { return exec("CHECKPOINT"); }
 
   Status promote(TimeMs timeout_ms) override {
-    long secs = std::max<long>(1, static_cast<long>(timeout_ms / 1000));
-    auto r = query("SELECT pg_promote(true, " + std::to_string(secs) + ")");
+    /* pg_promote(wait => true) checks every 100 ms; ask without waiting, then watch the end of
+     * recovery every 10 ms (a switchover's write window includes this wait) */
+    auto r = query("SELECT pg_promote(false)");
     if (!r) return r.error();
-    if (!(*r)[0][0].as<bool>()) {
-      return make_error(ErrorCode::Pgctl,
-                        "PostgreSQL was not promoted within " + std::to_string(secs) + " s");
+    const TimeMs deadline = clock_.now_ms() + timeout_ms;
+    while (true) {
+      auto rec = query("SELECT pg_is_in_recovery()");
+      if (rec && !(*rec)[0][0].as<bool>()) break;
+      if (clock_.now_ms() >= deadline)
+        return make_error(ErrorCode::Pgctl, "PostgreSQL was not promoted within " +
+                                                std::to_string(timeout_ms) + " ms");
+      clock_.sleep_ms(10);
     }
     return cleanup_standby_setup();
   }
