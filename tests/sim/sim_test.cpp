@@ -137,7 +137,12 @@ TEST(Regression, SafetyFindingsPastTenThousandSeeds) {
 TEST(Regression, RealKeeperFindings) {
   const RunOptions o;
   for (const char* token :
-       {/* sync_loss: an election past a more advanced quorum node in maintenance */
+       {/* convergence: an old primary in report_lsn sent to demote_timeout/demoted after a
+         * monitor crash (its Postgres could not restart) had no keeper transition */
+        "v1;seed=652127;n=3;nss=0;prio=100,100,0;q=1,0,1;drift=274,294,-500,-334;"
+        "f=7,-1,0,4,2447,5418,35,198,0;f=12,0,0,2,5914,3355,72,1249,0;f=12,0,0,0,176,2346,49,1319,0;"
+        "f=11,0,0,7,5034,5908,62,1359,0;f=12,0,0,0,4929,5617,50,83,0;pl=0;broken=none",
+        /* sync_loss: an election past a more advanced quorum node in maintenance */
         "v1;seed=918812;n=3;nss=0;prio=100,100,100;q=1,0,1;drift=-500,500,99,273;"
         "f=0,-1,-2,5,1705,673,67,157,0;f=7,-1,0,1,2145,1355,39,1253,0;"
         "f=14,-2,0,1,1718,2023,73,354,0;pl=0;broken=none",

@@ -899,6 +899,11 @@ IterationResult Keeper::iterate() {
       r.transitioned = true;
     } else {
       r.failed = true;
+      /* a failed step logs itself; a transition the table lacks must not fail silently */
+      if (s.error().code == ErrorCode::Keeper && s.error().message != last_transition_error_) {
+        last_transition_error_ = s.error().message;
+        spdlog::error("{}", s.error().to_string());
+      }
     }
   } else if (r.monitor_ok) {
     Status s = ensure_current_state();

@@ -112,6 +112,12 @@ std::vector<KeeperTransition> make_table() {
   add({S::Draining, S::Demoted, S::DemoteTimeout}, S::ReportLsn,
       {K::StopPostgres, K::DropLocalSlots, K::RestartWithoutUpstream},
       "Old primary joins the election");
+  /* An old primary that joined the election (report_lsn) while the monitor was down can be sent
+   * back to the demotion path once another node is promoted: it is a standby without upstream,
+   * not writable; stop it and let the monitor rejoin it (pgaf-sim seed 652127, a Postgres that
+   * could not restart: stuck in report_lsn with goal demoted until this transition existed). */
+  add({S::ReportLsn}, S::DemoteTimeout, stop, "Another node is being promoted: stop Postgres");
+  add({S::ReportLsn}, S::Demoted, stop, "Another node is the primary: keep Postgres stopped");
   add({S::ReportLsn}, S::FastForward, {K::FastForward},
       "Fetch missing WAL from the most advanced standby");
   add({S::FastForward}, S::PreparePromotion, {K::CleanupStandbySetup}, "Fast-forward done");

@@ -218,6 +218,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   for (const auto& line : r.trace) std::printf("%s\n", line.c_str());
+  if (trace) std::printf("replay: pgaf-sim --replay '%s' --trace\n", encode(s).c_str());
   std::printf(
       "seed %llu: %s; events %lld, simulated %.3fs, commits acknowledged %lld (sync %lld), async "
       "lost %lld%s\n",

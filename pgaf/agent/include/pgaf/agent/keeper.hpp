@@ -134,6 +134,7 @@ class Keeper {
   TimeMs pg_down_since_ = -1;
   bool restart_logged_ = false; /* "restarting" logged for the current outage */
   bool reported_down_ = false;  /* reported pg_is_running = false for the current outage */
+  std::string last_transition_error_; /* logged once until it changes */
   bool seen_running_ = false;
   int restart_attempts_ = 0;
   bool sysid_published_ = false;
