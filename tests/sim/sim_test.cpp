@@ -320,6 +320,35 @@ TEST(RestartBudget, CrashRecoveryWithinTheBudgetRestartsInPlace) {
   }
 }
 
+/* The budget holds only while the agent reports (and so renews its lease): a primary whose
+ * Postgres is in crash recovery and whose agent dies, or is cut off from the monitor, is failed
+ * over as any silent primary. */
+TEST(RestartBudget, NoLeaseNoWaitingForTheRestart) {
+  for (FaultKind k : {FaultKind::CrashAgent, FaultKind::Isolate}) {
+    Schedule s;
+    s.seed = 2;
+    s.nodes = 2;
+    s.candidate_priority = {50, 50};
+    s.replication_quorum = {true, true};
+    s.drift_ppm = {0, 0, 0};
+    Fault crash;
+    crash.kind = FaultKind::CrashPostgres;
+    crash.a = kTargetPrimary;
+    crash.start_ms = 1000;
+    crash.duration_ms = 8000; /* recovering (not a multiple of 3), within the 10 s budget */
+    Fault silence;
+    silence.kind = k;
+    silence.a = 1; /* the first primary */
+    silence.start_ms = 1200;
+    silence.duration_ms = 9000;
+    s.faults = {crash, silence};
+    RunResult r = run_schedule(s, RunOptions{});
+    ASSERT_FALSE(r.violation.has_value()) << to_string(k) << ": " << r.violation->detail;
+    EXPECT_EQ(r.promotions, 1) << to_string(k) << ": a primary that cannot renew its lease must "
+                                                   "be failed over even while it restarts";
+  }
+}
+
 TEST(RestartBudget, RecoveryPastTheBudgetOrNoPostmasterFailsOver) {
   RunResult past = run_primary_crash(7001, 3000); /* recovering longer than the budget */
   ASSERT_FALSE(past.violation.has_value()) << past.violation->detail;
