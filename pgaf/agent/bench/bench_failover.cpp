@@ -245,8 +245,11 @@ int main(int argc, char** argv) {
       if (t.key == "switchover") switch_ops.push_back(r.op_ms);
     }
   }
-  std::printf("\npgaf bench-failover: median of %d runs (client-observed write unavailability)\n",
-              runs);
+  std::printf(
+      "\npgaf bench-failover: median of %d runs (write unavailability of a client on 127.0.0.1 "
+      "with a persistent session, NOT through namespaces; the client-observed figures through the "
+      "formation URI are `lab bench scenarios/bench/*.yaml`, docs/benchmarks.md)\n",
+      runs);
   std::printf("%-52s %10s %10s %12s %s\n", "measure", "median", "target", "reference", "");
   bool all_ok = failures == 0 && lost_total == 0;
   auto line = [&](const std::string& label, long v, long target, const std::string& ref,
