@@ -31,6 +31,7 @@
 #include "pgaf/agent/postgres.hpp"
 #include "pgaf/agent/service.hpp"
 #include "pgaf/agent/tls.hpp"
+#include "pgaf/cli/ops_options.hpp"
 #include "pgaf/core/error.hpp"
 
 namespace pgaf::cli {
@@ -75,6 +76,7 @@ struct Options {
   std::string kind = "pgsql";
   bool enable_secondary = false, disable_secondary = false;
   int number_sync_standbys = 0;
+  OpsOptions ops; /* --http-listen, hooks (ops_options.hpp) */
   /* show file */
   bool file_all = false, file_config = false, file_state = false, file_init = false,
        file_pid = false, file_contents = false;
@@ -243,6 +245,7 @@ int cmd_create_monitor(const Options& o, const Globals& g) {
   if (Status s = check_ssl_choice(o); !s) return fail(s.error());
   auto cfg = base_config(o, Role::Monitor);
   if (!cfg) return fail(cfg.error());
+  if (Status s = apply_ops_options(o.ops, *cfg); !s) return fail(s.error());
   cfg->hostname = o.hostname.empty() ? std::string("localhost") : o.hostname;
   cfg->dbname = "pg_auto_failover";
   auto paths = agent::paths_for(cfg->pgdata);
@@ -303,6 +306,7 @@ int cmd_create_postgres(Options o, const Globals& g) {
   const bool quorum = *parsed_quorum;
   auto cfg = base_config(o, Role::Keeper);
   if (!cfg) return fail(cfg.error());
+  if (Status s = apply_ops_options(o.ops, *cfg); !s) return fail(s.error());
   cfg->monitor = o.monitor;
   cfg->formation = o.formation;
   cfg->name = o.name;
@@ -387,6 +391,10 @@ int cmd_create_postgres(Options o, const Globals& g) {
 int cmd_run(const Options& o, const Globals& g) {
   auto cfg = agent::load_config_for(o.pgdata);
   if (!cfg) return fail(cfg.error());
+  if (!o.ops.http_listen.empty() && o.ops.http_listen != cfg->http_listen) {
+    if (Status s = apply_ops_options(o.ops, *cfg); !s) return fail(s.error());
+    if (Status s = cfg->save(agent::paths_for(cfg->pgdata)->config); !s) return fail(s.error());
+  }
   return agent::run_supervisor(*cfg, g.verbosity());
 }
 
@@ -1107,18 +1115,8 @@ int cmd_show_systemd(const Options& o) {
   std::string self = fs::read_symlink("/proc/self/exe", ec).string();
   if (ec || self.empty()) self = "/usr/bin/pg_autoctl";
   const char* home = std::getenv("HOME");
-  std::cout << "[Unit]\n"
-            << "Description = pg_auto_failover\n\n"
-            << "[Service]\n"
-            << "WorkingDirectory = " << (home ? home : "/var/lib/postgresql") << "\n"
-            << "Environment = 'PGDATA=" << *pg << "'\n"
-            << "User = " << agent::current_user_name() << "\n"
-            << "ExecStart = " << self << " run\n"
-            << "Restart = always\n"
-            << "StartLimitBurst = 0\n"
-            << "ExecReload = " << self << " reload\n\n"
-            << "[Install]\n"
-            << "WantedBy = multi-user.target\n";
+  std::cout << systemd_unit(self, *pg, agent::current_user_name(),
+                            home ? home : "/var/lib/postgresql");
   return 0;
 }
 
@@ -1190,6 +1188,7 @@ int cmd_config_set(const Options& o, const Globals& g) {
     e.message = "invalid value \"" + o.config_value + "\" for " + o.config_key + ": " + e.message;
     return fail(e);
   }
+  if (Status s = check_ops_config(*updated, *cfg); !s) return fail(s.error());
   if (Status s = updated->save(paths->config); !s) return fail(s.error());
   if (updated->role == Role::Monitor && agent::file_exists(updated->pgdata + "/PG_VERSION")) {
     if (Status s = agent::write_managed_config_files(*updated); !s) return fail(s.error());
@@ -1261,6 +1260,7 @@ void build_command_tree(CLI::App& app, Options& o, Globals& g, std::string& acti
   cmon->add_option("--server-cert", o.server_cert, "set the Postgres ssl_cert_file");
   cmon->add_option("--server-key", o.server_key, "set the Postgres ssl_key_file");
   cmon->add_option("--ssl-mode", o.ssl_mode, "use that sslmode in connection strings");
+  add_ops_options(cmon, o.ops, false);
   cmon->callback([&] { action = "create monitor"; });
 
   auto* cpg =
@@ -1302,6 +1302,7 @@ void build_command_tree(CLI::App& app, Options& o, Globals& g, std::string& acti
   cpg->add_flag("--run", o.run, "create node then run pg_autoctl service");
   cpg->add_flag("--disable-monitor", o.disable_monitor, "ignore pg_auto_failover monitor");
   cpg->add_option("--node-id", o.node_id, "use this node id (only with --disable-monitor)");
+  add_ops_options(cpg, o.ops, true);
   cpg->callback([&] { action = "create postgres"; });
 
   auto* run = app.add_subcommand("run", "run the pg_autoctl service (monitor or keeper)");
@@ -1309,6 +1310,7 @@ void build_command_tree(CLI::App& app, Options& o, Globals& g, std::string& acti
   run->add_option("--name", o.name, "pg_auto_failover node name");
   run->add_option("--hostname", o.hostname, "hostname used to connect from other nodes");
   run->add_option("--pgport", o.pgport, "PostgreSQL's port number");
+  add_ops_options(run, o.ops, false);
   run->callback([&] { action = "run"; });
 
   auto* stop = app.add_subcommand("stop", "signal the pg_autoctl service for it to stop");
