@@ -16,6 +16,10 @@ namespace {
 int cmd_run(const Options& o, const Globals& g) {
   auto cfg = agent::load_config_for(o.pgdata);
   if (!cfg) return fail(cfg.error());
+  if (!o.ops.http_listen.empty() && o.ops.http_listen != cfg->http_listen) {
+    if (Status s = apply_ops_options(o.ops, *cfg); !s) return fail(s.error());
+    if (Status s = cfg->save(agent::paths_for(cfg->pgdata)->config); !s) return fail(s.error());
+  }
   return agent::run_supervisor(*cfg, g.verbosity());
 }
 
@@ -80,6 +84,7 @@ void add_service_commands(CLI::App& app, Context& ctx) {
   run->add_option("--name", o.name, "pg_auto_failover node name");
   run->add_option("--hostname", o.hostname, "hostname used to connect from other nodes");
   run->add_option("--pgport", o.pgport, "PostgreSQL's port number");
+  add_ops_options(run, o.ops, false);
   ctx.command(run, "run", [&] { return cmd_run(o, g); });
 
   auto* stop = app.add_subcommand("stop", "signal the pg_autoctl service for it to stop");
