@@ -57,7 +57,12 @@ ChildRun run_child(const CampaignOptions& o, const std::string& binary, const st
                            "--run-id", run_id, file}),
                  (bp::std_out & bp::std_err) > log, bp::std_in < bp::null);
     const auto until = Clock::now() + std::chrono::milliseconds(bound_ms);
+    bool forwarded = false;
     while (ch.running()) {
+      if (g_interrupted.load() && !forwarded) {
+        ::kill(ch.id(), SIGTERM); /* the child tears down and exits 130 */
+        forwarded = true;
+      }
       if (Clock::now() > until) {
         r.timed_out = true;
         ::kill(ch.id(), SIGTERM);

@@ -199,12 +199,6 @@ CampaignSummary summarize(const std::string& campaign, const std::vector<SeedRes
 
 namespace {
 
-std::string fmt_s(TimeMs ms) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%.2f s", static_cast<double>(ms) / 1000.0);
-  return b;
-}
-
 std::string link(const SeedResult& r, const std::string& rel, const std::string& out_dir) {
   if (rel.empty()) return "";
   std::error_code ec;
@@ -250,7 +244,7 @@ std::string render_rto_cdf_svg(const std::string& kind, const std::vector<SeedRe
   for (int i = 0; i <= 4; ++i) {
     const double x = L + sx * static_cast<double>(xmax) * i / 4.0;
     o << "<text x=\"" << x << "\" y=\"" << H - B + 14
-      << "\" font-size=\"10\" text-anchor=\"middle\">" << fmt_s(xmax * i / 4) << "</text>";
+      << "\" font-size=\"10\" text-anchor=\"middle\">" << seconds_text(xmax * i / 4) << "</text>";
     const double y = H - B - sy * i / 4.0;
     o << "<text x=\"" << L - 4 << "\" y=\"" << y + 3 << "\" font-size=\"10\" text-anchor=\"end\">"
       << i * 25 << "%</text>";
@@ -323,7 +317,7 @@ std::string render_campaign_html(const CampaignSummary& s, const std::vector<See
     const auto& w = worst[i];
     o << "<tr><td><a href=\"" << xml_escape(link(*w.r, w.r->report, out_dir)) << "\">" << w.r->seed
       << "</a></td><td>" << xml_escape(w.r->variant) << "</td><td>" << xml_escape(w.f->name)
-      << "</td><td>" << xml_escape(w.f->target) << "</td><td>" << fmt_s(w.rto)
+      << "</td><td>" << xml_escape(w.f->target) << "</td><td>" << seconds_text(w.rto)
       << (w.f->recovered ? "" : " (not recovered)") << "</td></tr>\n";
   }
   o << "</table>\n<h2>Lost writes</h2>\n";
@@ -370,7 +364,7 @@ std::string render_campaign_html(const CampaignSummary& s, const std::vector<See
       o << "<a href=\"" << xml_escape(link(r, r.report, out_dir)) << "\">" << xml_escape(r.outcome)
         << "</a>";
     o << "</td><td>" << xml_escape(fc) << "</td><td>" << xml_escape(fl) << "</td><td>"
-      << (r.faults.empty() ? "—" : fmt_s(w)) << "</td><td>" << r.lost_writes
+      << (r.faults.empty() ? "—" : seconds_text(w)) << "</td><td>" << r.lost_writes
       << "</td><td><a href=\"" << xml_escape(link(r, r.scenario, out_dir)) << "\">yaml</a></td><td>"
       << xml_escape(r.message) << "</td></tr>\n";
   }

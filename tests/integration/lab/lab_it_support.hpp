@@ -19,9 +19,8 @@
 
 namespace pgaf::lab_it {
 
-/* Run argv with stdout/stderr to log; SIGKILL after timeout. Returns the exit code or -1. */
-inline int run(const std::vector<std::string>& argv, const std::string& log,
-               std::chrono::seconds timeout) {
+/* Start argv with stdout/stderr to log; returns the child's pid. */
+inline pid_t start(const std::vector<std::string>& argv, const std::string& log) {
   const pid_t pid = ::fork();
   if (pid == 0) {
     FILE* f = std::fopen(log.c_str(), "w");
@@ -35,6 +34,13 @@ inline int run(const std::vector<std::string>& argv, const std::string& log,
     ::execv(a[0], a.data());
     ::_exit(127);
   }
+  return pid;
+}
+
+/* Run argv with stdout/stderr to log; SIGKILL after timeout. Returns the exit code or -1. */
+inline int run(const std::vector<std::string>& argv, const std::string& log,
+               std::chrono::seconds timeout) {
+  const pid_t pid = start(argv, log);
   const auto until = std::chrono::steady_clock::now() + timeout;
   int status = 0;
   while (::waitpid(pid, &status, WNOHANG) == 0) {
