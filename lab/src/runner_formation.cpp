@@ -20,9 +20,19 @@ Status ScenarioRun::setup_hosts() {
   spec.prefix = prefix_;
   spec.subnet = "198.18.0.0/24";
   spec.hosts = names;
+  const NetworkProfile* profile = opt_.network  ? &*opt_.network
+                                  : sc_.network ? &*sc_.network
+                                                : nullptr;
+  if (profile != nullptr) spec.topology = profile->topology;
   auto net = netns::Network::create(spec);
   if (!net.ok()) return net.error();
   net_ = std::move(net).value();
+  if (profile != nullptr) {
+    std::string where;
+    for (const auto& h : net_.hosts()) where += " " + h.name + "@" + h.zone + "=" + h.address;
+    log_line(sc_.name, "network profile \"" + profile->name + "\":" + where);
+    for (const auto& w : net_.warnings()) log_line(sc_.name, "network profile: " + w);
+  }
 
   auto user = netns::lookup_user(opt_.user);
   if (!user.ok()) return user.error();

@@ -13,8 +13,8 @@
 
 #include <libpq-fe.h>
 
-#include <optional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
