@@ -13,8 +13,8 @@
 
 #include <libpq-fe.h>
 
-#include <memory>
 #include <optional>
+#include <memory>
 #include <string>
 #include <vector>
 
