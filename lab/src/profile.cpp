@@ -196,15 +196,9 @@ Result<NetworkProfile> parse_network_profile(const std::string& yaml_text,
     p.source_text = yaml_text;
     return p;
   } catch (const ParseError& e) {
-    std::string msg = file + ":" + std::to_string(e.line) + ": ";
-    if (!e.field.empty()) msg += "field \"" + e.field + "\": ";
-    msg += e.message;
-    return make_error(ErrorCode::InvalidArgument, msg,
-                      "see docs/vendor.md for the network profile format");
+    return parse_error(e, file, "see docs/vendor.md for the network profile format");
   } catch (const YAML::Exception& e) {
-    return make_error(ErrorCode::InvalidArgument,
-                      file + ":" + std::to_string(e.mark.line + 1) + ": malformed YAML: " + e.msg,
-                      "see docs/vendor.md for the network profile format");
+    return yaml_error(e, file, "see docs/vendor.md for the network profile format");
   }
 }
 

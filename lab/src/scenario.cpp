@@ -599,15 +599,9 @@ Result<Scenario> parse_scenario(const std::string& yaml_text, const std::string&
     }
     return sc;
   } catch (const ParseError& e) {
-    std::string msg = file + ":" + std::to_string(e.line) + ": ";
-    if (!e.field.empty()) msg += "field \"" + e.field + "\": ";
-    msg += e.message;
-    return make_error(ErrorCode::InvalidArgument, msg,
-                      "see docs/scenarios.md for the scenario format");
+    return parse_error(e, file, "see docs/scenarios.md for the scenario format");
   } catch (const YAML::Exception& e) {
-    return make_error(ErrorCode::InvalidArgument,
-                      file + ":" + std::to_string(e.mark.line + 1) + ": malformed YAML: " + e.msg,
-                      "see docs/scenarios.md for the scenario format");
+    return yaml_error(e, file, "see docs/scenarios.md for the scenario format");
   }
 }
 

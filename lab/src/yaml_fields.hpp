@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "pgaf/core/error.hpp"
 #include "pgaf/core/settings.hpp"
 
 namespace pgaf::lab::yamlf {
@@ -144,6 +145,20 @@ E get_enum(const YAML::Node& n, const std::string& field,
     names.push_back(name);
   }
   fail(n, field, "unknown value \"" + s + "\" (expected one of: " + join(names) + ")");
+}
+
+/* The Error for a rejected file: "<file>:<line>: field \"<path>\": <message>" + hint. */
+inline Error parse_error(const ParseError& e, const std::string& file, const std::string& hint) {
+  std::string msg = file + ":" + std::to_string(e.line) + ": ";
+  if (!e.field.empty()) msg += "field \"" + e.field + "\": ";
+  msg += e.message;
+  return make_error(ErrorCode::InvalidArgument, msg, hint);
+}
+inline Error yaml_error(const YAML::Exception& e, const std::string& file,
+                        const std::string& hint) {
+  return make_error(ErrorCode::InvalidArgument,
+                    file + ":" + std::to_string(e.mark.line + 1) + ": malformed YAML: " + e.msg,
+                    hint);
 }
 
 }  // namespace pgaf::lab::yamlf

@@ -1,0 +1,71 @@
+/*
+ * lab_it_support.hpp — helpers of the lab's end-to-end tests: run the `lab` command with a bounded
+ * wait (SIGTERM, then SIGKILL), read a file, and look for lab mounts left behind.
+ */
+#pragma once
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace lab_it {
+
+namespace fs = std::filesystem;
+
+/* Run argv with stdout/stderr to log; SIGKILL after timeout. Returns the exit code or -1. */
+inline int run(const std::vector<std::string>& argv, const std::string& log,
+               std::chrono::seconds timeout) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    FILE* f = std::fopen(log.c_str(), "w");
+    if (f) {
+      ::dup2(fileno(f), 1);
+      ::dup2(fileno(f), 2);
+    }
+    std::vector<char*> a;
+    for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
+    a.push_back(nullptr);
+    ::execv(a[0], a.data());
+    ::_exit(127);
+  }
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  int status = 0;
+  while (::waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > until) {
+      ::kill(pid, SIGTERM);
+      std::this_thread::sleep_for(std::chrono::seconds(20));
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      return -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+inline std::string slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+inline bool lab_mounts_left() {
+  std::ifstream in("/proc/self/mounts");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.find("/run/pgaf-lab/") != std::string::npos) return true;
+  }
+  return false;
+}
+
+}  // namespace lab_it
