@@ -134,6 +134,13 @@ Status ScenarioRun::build_formation() {
         !s.ok())
       return s;
   }
+  /* Under a network profile the nodes live in other subnets than the monitor, whose HBA only
+   * admits its own: admit every zone of the lab (its own addresses, nothing else). */
+  if (net_.zones().size() > 1) {
+    std::ofstream hba(mon.pgdata + "/pg_hba.conf", std::ios::app);
+    for (const auto& z : net_.zones())
+      hba << "host all all " << z.subnet << " trust # pgaf lab zone " << z.name << "\n";
+  }
   if (Status s = start_service(mon); !s.ok()) return s;
   monitor_uri_ = "postgres://autoctl_node@" + mon.address + ":" + std::to_string(mon.port) +
                  "/pg_auto_failover?sslmode=disable";
@@ -198,10 +205,11 @@ Status ScenarioRun::build_formation() {
               left(), "waiting for node1 to become a writable primary");
           !s.ok())
         return s;
-      /* allow the lab's client host in (the subnet is the lab's own), then create the table */
+      /* allow the lab's client host in (the subnets are the lab's own), then create the table */
       {
         std::ofstream hba(n.pgdata + "/pg_hba.conf", std::ios::app);
-        hba << "host all all 198.18.0.0/24 trust # pgaf lab clients\n";
+        for (const auto& z : net_.zones())
+          hba << "host all all " << z.subnet << " trust # pgaf lab clients\n";
       }
       /* the primary may still be read-only (its agent fences until it holds a lease): retry */
       Status setup = Status::Ok();
