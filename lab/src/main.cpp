@@ -2,7 +2,9 @@
  * main.cpp — the `lab` command.
  *
  *   lab run [--smoke] [--pg-autoctl PATH] [--report-dir DIR] [--seed N] [--timeout DUR] FILE...
- *   lab check FILE...          validate scenario files only (no root needed)
+ *   lab check [--network PROFILE] FILE...   validate scenario files only (no root needed)
+ *   lab certify --network PROFILE [--pack DIR] [--out DIR] [--pg-autoctl PATH]
+ *                              the vendor validation pack under PROFILE: certificate.html/.json
  *   lab bench [--runs N] [--load N] [--markdown FILE --label L] [--pg-autoctl PATH] FILE...
  *                              each scenario N times: client-observed recovery figures
  *   lab campaign CAMPAIGN.yaml --seeds A..B [--for 8h] [-j N] [--shard i/n] [--out DIR]
@@ -23,6 +25,7 @@
 
 #include "pgaf/lab/bench_cmd.hpp"
 #include "pgaf/lab/campaign_cmd.hpp"
+#include "pgaf/lab/certify_cmd.hpp"
 #include "pgaf/lab/runner.hpp"
 #include "pgaf/lab/scenario.hpp"
 
@@ -52,12 +55,17 @@ pgaf::Result<pgaf::TimeMs> parse_duration(const std::string& s) {
                           "use s, m or h, e.g. 30m");
 }
 
-int load(const std::vector<std::string>& files, bool smoke, std::vector<pgaf::lab::Scenario>& out) {
+int load(const std::vector<std::string>& files, bool smoke, std::vector<pgaf::lab::Scenario>& out,
+         const pgaf::lab::NetworkProfile* network = nullptr) {
   int bad = 0;
   for (const auto& f : files) {
     auto sc = pgaf::lab::parse_scenario_file(f);
-    if (!sc.ok()) {
-      std::cerr << "lab: " << sc.error().to_string() << std::endl;
+    pgaf::Status st =
+        sc.ok() ? pgaf::lab::check_scenario_network(
+                      *sc, network != nullptr ? network : (sc->network ? &*sc->network : nullptr))
+                : pgaf::Status(sc.error());
+    if (!st.ok()) {
+      std::cerr << "lab: " << st.error().to_string() << std::endl;
       ++bad;
       continue;
     }
@@ -121,6 +129,24 @@ int main(int argc, char** argv) {
   auto* merge = app.add_subcommand("merge", "one campaign report from several output directories");
   merge->add_option("dirs", merge_dirs, "campaign output directories")->required();
   merge->add_option("--out", merge_out, "where the merged report goes")->required();
+  std::string network_file;
+  run->add_option("--network", network_file,
+                  "network profile (zones, routers, rulesets) instead of the single switch");
+
+  pgaf::lab::CertifyOptions certify_opt;
+  auto* certify = app.add_subcommand(
+      "certify", "run the vendor validation pack under a network profile: certification report");
+  certify->add_option("--network", certify_opt.network_file, "network profile (YAML)")->required();
+  certify->add_option("--pack", certify_opt.pack_dir, "the validation pack's scenarios")
+      ->capture_default_str();
+  certify->add_option("--out", certify_opt.out_dir,
+                      "output directory (default <report-dir>/certify-<profile>-<time>)");
+  certify->add_option("--pg-autoctl", pg_autoctl, "the pg_autoctl binary under test")
+      ->capture_default_str();
+  certify->add_option("--report-dir", report_dir, "where the output directory goes")
+      ->capture_default_str();
+  certify->add_option("--timeout", timeout, "global bound on the whole run (e.g. 60m)")
+      ->capture_default_str();
 
   std::vector<std::string> bench_files;
   pgaf::lab::BenchOptions bench_opt;
@@ -148,12 +174,22 @@ int main(int argc, char** argv) {
   std::vector<std::string> check_files;
   auto* check = app.add_subcommand("check", "validate scenario files without running them");
   check->add_option("files", check_files, "scenario files (YAML)")->required();
+  check->add_option("--network", network_file, "check the files against this network profile");
 
   CLI11_PARSE(app, argc, argv);
 
+  std::optional<pgaf::lab::NetworkProfile> network;
+  if (!network_file.empty()) {
+    auto p = pgaf::lab::parse_network_profile_file(network_file);
+    if (!p.ok()) {
+      std::cerr << "lab: " << p.error().to_string() << std::endl;
+      return 1;
+    }
+    network = std::move(p).value();
+  }
   if (*check) {
     std::vector<pgaf::lab::Scenario> scs;
-    const int bad = load(check_files, false, scs);
+    const int bad = load(check_files, false, scs, network ? &*network : nullptr);
     for (const auto& s : scs) {
       std::cout << s.file << ": ok (" << s.name << ", " << s.formation.nodes << " nodes, "
                 << s.faults.size() << " fault(s)" << (s.has_tag("smoke") ? ", smoke" : "") << ")\n";
@@ -212,11 +248,11 @@ int main(int argc, char** argv) {
 
   if (*bench) files = bench_files;
   std::vector<pgaf::lab::Scenario> scs;
-  if (load(files, smoke, scs) != 0) {
+  if (!*certify && load(files, smoke, scs, network ? &*network : nullptr) != 0) {
     std::cerr << "lab: nothing was started: fix the scenario files above" << std::endl;
     return 1;
   }
-  if (scs.empty()) {
+  if (scs.empty() && !*certify) {
     std::cerr << "lab: no scenario selected" << (smoke ? " (none is tagged smoke)" : "")
               << std::endl;
     return 1;
@@ -245,7 +281,9 @@ int main(int argc, char** argv) {
   opt.run_id = run_id;
   opt.global_timeout_ms = *global;
   opt.keep_logs_on_pass = keep_logs;
+  opt.network = network;
   pgaf::lab::install_signal_handlers();
+  if (*certify) return pgaf::lab::run_certify(certify_opt, opt);
   if (*bench) {
     for (const auto& f : bench_files)
       bench_opt.command_files += (bench_opt.command_files.empty() ? "" : " ") + f;

@@ -143,6 +143,24 @@ Status ScenarioRun::fire(size_t fi) {
     case FaultAction::Bandwidth:
       take(net_.bandwidth(target, static_cast<std::uint64_t>(f.rate_kbit) * 1000 / 8));
       break;
+    case FaultAction::ZonePartition:
+      r.targets = f.zones;
+      take(net_.zone_partition(f.zones[0], f.zones[1], action));
+      break;
+    case FaultAction::PathMtu:
+      r.targets = {f.router, f.zone};
+      take(net_.path_mtu(f.router, f.zone, f.mtu));
+      break;
+    case FaultAction::Reroute:
+      r.targets = {f.zone, f.to_zone, f.via};
+      take(net_.reroute(f.zone, f.to_zone, f.via));
+      break;
+    case FaultAction::FirewallReset:
+      r.targets = {f.router};
+      st = net_.firewall_reset(f.router);
+      r.detail = "conntrack state table of " + f.router + " flushed";
+      r.end_ms = r.start_ms;
+      break;
     case FaultAction::MonitorLoss:
     case FaultAction::Reboot: {
       kill_host(target);

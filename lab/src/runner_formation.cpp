@@ -20,9 +20,19 @@ Status ScenarioRun::setup_hosts() {
   spec.prefix = prefix_;
   spec.subnet = "198.18.0.0/24";
   spec.hosts = names;
+  const NetworkProfile* profile = opt_.network  ? &*opt_.network
+                                  : sc_.network ? &*sc_.network
+                                                : nullptr;
+  if (profile != nullptr) spec.topology = profile->topology;
   auto net = netns::Network::create(spec);
   if (!net.ok()) return net.error();
   net_ = std::move(net).value();
+  if (profile != nullptr) {
+    std::string where;
+    for (const auto& h : net_.hosts()) where += " " + h.name + "@" + h.zone + "=" + h.address;
+    log_line(sc_.name, "network profile \"" + profile->name + "\":" + where);
+    for (const auto& w : net_.warnings()) log_line(sc_.name, "network profile: " + w);
+  }
 
   auto user = netns::lookup_user(opt_.user);
   if (!user.ok()) return user.error();
@@ -124,6 +134,13 @@ Status ScenarioRun::build_formation() {
         !s.ok())
       return s;
   }
+  /* Under a network profile the nodes live in other subnets than the monitor, whose HBA only
+   * admits its own: admit every zone of the lab (its own addresses, nothing else). */
+  if (net_.zones().size() > 1) {
+    std::ofstream hba(mon.pgdata + "/pg_hba.conf", std::ios::app);
+    for (const auto& z : net_.zones())
+      hba << "host all all " << z.subnet << " trust # pgaf lab zone " << z.name << "\n";
+  }
   if (Status s = start_service(mon); !s.ok()) return s;
   monitor_uri_ = "postgres://autoctl_node@" + mon.address + ":" + std::to_string(mon.port) +
                  "/pg_auto_failover?sslmode=disable";
@@ -188,10 +205,11 @@ Status ScenarioRun::build_formation() {
               left(), "waiting for node1 to become a writable primary");
           !s.ok())
         return s;
-      /* allow the lab's client host in (the subnet is the lab's own), then create the table */
+      /* allow the lab's client host in (the subnets are the lab's own), then create the table */
       {
         std::ofstream hba(n.pgdata + "/pg_hba.conf", std::ios::app);
-        hba << "host all all 198.18.0.0/24 trust # pgaf lab clients\n";
+        for (const auto& z : net_.zones())
+          hba << "host all all " << z.subnet << " trust # pgaf lab clients\n";
       }
       /* the primary may still be read-only (its agent fences until it holds a lease): retry */
       Status setup = Status::Ok();

@@ -37,6 +37,8 @@ Result<Subnet> parse_subnet(const std::string& cidr);
 std::string ipv4_text(std::uint32_t host_order);
 std::string join(const std::vector<std::string>& v, const char* sep);
 void disable_ipv6_here();
+const RouterSpec* router_joining(const TopologySpec& t, const std::string& a, const std::string& b);
+const RouterSpec* router_named(const TopologySpec& t, const std::string& name);
 /* Conntrack flush (ctnetlink IPCTNL_MSG_CT_DELETE without attributes) in this thread's netns. */
 Status ct_flush();
 
