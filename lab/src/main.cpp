@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 
@@ -34,11 +35,24 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string default_pg_autoctl() {
-  /* <build>/lab/lab → <build>/pgaf/cli/pg_autoctl */
+  /* <build>/lab/lab → <build>/pgaf/cli/pg_autoctl; an installed lab (/usr/bin/lab) uses the
+   * pg_autoctl on PATH */
   std::error_code ec;
   const fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  if (ec) return "pg_autoctl";
-  return (self.parent_path().parent_path() / "pgaf" / "cli" / "pg_autoctl").string();
+  if (!ec) {
+    const fs::path built = self.parent_path().parent_path() / "pgaf" / "cli" / "pg_autoctl";
+    if (fs::exists(built, ec)) return built.string();
+  }
+  const char* path = std::getenv("PATH");
+  std::string dirs = path != nullptr ? path : "/usr/bin:/bin";
+  for (size_t b = 0; b <= dirs.size();) {
+    size_t e = dirs.find(':', b);
+    if (e == std::string::npos) e = dirs.size();
+    const fs::path cand = fs::path(dirs.substr(b, e - b)) / "pg_autoctl";
+    if (e > b && fs::exists(cand, ec)) return cand.string();
+    b = e + 1;
+  }
+  return "pg_autoctl";
 }
 
 pgaf::Result<pgaf::TimeMs> parse_duration(const std::string& s) {

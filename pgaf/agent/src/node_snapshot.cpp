@@ -13,7 +13,7 @@ namespace pgaf::agent {
 
 bool is_writable_primary(const NodeSnapshot& s, TimeMs now_ms) {
   return s.valid && !s.monitor_role && can_take_writes_in_state(s.state.current_role) &&
-         s.pg.running && !s.pg.in_recovery && !s.pg.read_only && !s.fenced &&
+         s.pg.running && !s.pg.in_recovery && !s.pg.read_only && s.writes_enabled && !s.fenced &&
          s.lease_expires_at_ms > now_ms;
 }
 
@@ -105,6 +105,7 @@ std::string why_not_primary(const NodeSnapshot& s, TimeMs now_ms) {
   if (s.pg.in_recovery) return "postgres is in recovery";
   if (s.pg.read_only) return "postgres is read-only";
   if (s.fenced) return "the node fenced itself";
+  if (!s.writes_enabled) return "the agent has not enabled writes";
   if (s.lease_expires_at_ms <= now_ms) return "the write lease is not held";
   return "";
 }

@@ -95,12 +95,18 @@ void NodeOps::on_tick(const KeeperTick& t) {
 void NodeOps::on_step() {
   std::lock_guard<std::mutex> l(wd_mu_);
   pacer_.on_step(clock_.now_ms());
+  /* the first step follows the first monitor contact: ready (a base backup may take long) */
+  if (!ready_sent_) {
+    ready_sent_ = true;
+    sd_notify_ready("executing a transition assigned by the monitor");
+  }
 }
 
-void NodeOps::on_fence_tick(TimeMs lease_expires_at_ms, bool fenced) {
+void NodeOps::on_fence_tick(TimeMs lease_expires_at_ms, bool armed, bool fenced) {
   box_.update([&](NodeSnapshot& s) {
     s.lease_expires_at_ms = lease_expires_at_ms;
-    s.fenced = fenced;
+    s.writes_enabled = armed;
+    s.fenced = fenced && !armed;
   });
 }
 

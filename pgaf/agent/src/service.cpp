@@ -522,7 +522,7 @@ int run_node_active(const Config& cfg) {
   std::thread fence([&] {
     while (!stop.load()) {
       guard.tick();
-      ops.on_fence_tick(guard.expires_at(), guard.fenced());
+      ops.on_fence_tick(guard.expires_at(), guard.armed(), guard.fenced());
       clock.sleep_ms(50);
     }
   });

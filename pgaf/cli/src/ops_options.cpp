@@ -74,6 +74,7 @@ std::string systemd_service_common() {
   return "Type = notify\n"
          "NotifyAccess = all\n"
          "WatchdogSec = 30\n"
+         "TimeoutStartSec = 300\n"
          "Restart = always\n"
          "RestartSec = 1\n"
          "StartLimitBurst = 0\n"

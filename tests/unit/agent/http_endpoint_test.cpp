@@ -40,6 +40,7 @@ NodeSnapshot writable_primary(TimeMs now) {
   s.pg.tli = 3;
   s.pg.lsn = 0x3000060;
   s.lease_expires_at_ms = now + 800;
+  s.writes_enabled = true;
   s.last_monitor_ok_ms = now - 200;
   s.published_ms = now - 100;
   return s;
@@ -67,7 +68,9 @@ TEST(HttpAnswers, PrimaryIs200OnlyWhileWritableAndHoldingTheLease) {
   EXPECT_EQ(late.status, 503);
   EXPECT_NE(late.body.find("lease"), std::string::npos) << late.body;
   for (auto mutate : std::vector<std::function<void(NodeSnapshot&)>>{
-           [](NodeSnapshot& x) { x.fenced = true; }, [](NodeSnapshot& x) { x.pg.read_only = true; },
+           [](NodeSnapshot& x) { x.fenced = true; },
+           [](NodeSnapshot& x) { x.writes_enabled = false; },
+           [](NodeSnapshot& x) { x.pg.read_only = true; },
            [](NodeSnapshot& x) { x.pg.in_recovery = true; },
            [](NodeSnapshot& x) { x.pg.running = false; },
            [](NodeSnapshot& x) { x.state.current_role = NodeState::Draining; },

@@ -10,7 +10,8 @@
  *    lie: the lease is judged at the time of the request (lease_expires_at_ms on the same
  *    monotonic clock), so a node whose lease ran out answers 503 even if its keeper is frozen;
  *  - /primary answers 200 only while the node is in a writable state, its Postgres runs, is not in
- *    recovery, is not read-only, the fence has not fired, and the lease is held at that instant.
+ *    recovery, is not read-only, the agent has enabled writes under its lease (the fence's
+ *    "armed") and not fenced since, and the lease is held at that instant.
  */
 #pragma once
 
@@ -35,7 +36,8 @@ struct NodeSnapshot {
   PgStatus pg;                 /* the keeper's last sample of its Postgres */
   std::int64_t lag_bytes = -1; /* standby: the primary's last reported LSN − ours; -1 unknown */
   TimeMs lease_expires_at_ms = -1;   /* the fence thread's copy of the lease end (-1: none) */
-  bool fenced = false;               /* the fence fired and the node did not write since */
+  bool writes_enabled = false;       /* the agent made Postgres writable under this lease (armed) */
+  bool fenced = false;               /* the fence fired and writes were not enabled again since */
   TimeMs last_monitor_ok_ms = -1;    /* last node_active the monitor answered (-1: none) */
   TimeMs published_ms = -1;          /* last keeper publication */
   std::int64_t transitions = 0;      /* state changes completed by this agent since it started */

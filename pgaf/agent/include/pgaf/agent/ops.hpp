@@ -32,7 +32,9 @@ class NodeOps {
   Status start_http();
   void on_tick(const KeeperTick& t);
   void on_step();
-  void on_fence_tick(TimeMs lease_expires_at_ms, bool fenced);
+  /* armed: the agent made Postgres writable under the current lease (FenceGuard::armed);
+   * fenced: the fence fired since writes were last enabled. */
+  void on_fence_tick(TimeMs lease_expires_at_ms, bool armed, bool fenced);
   void poll_watchdog();
   SnapshotBox& box() { return box_; }
   HookRunner& hooks() { return hooks_; }
