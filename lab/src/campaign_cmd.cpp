@@ -226,6 +226,7 @@ class Campaigner {
     say(line + " — " + o_.out_dir + "/" + r.report);
     if (r.violation() && variant == "main" && o_.shrink && c_.shrink_max_runs > 0)
       r.reproducer = shrink(s, r);
+    if (g_interrupted.load()) return; /* a shrink cut short: the rerun does it again */
     if (Status st = write_seed_result(o_.out_dir, r); !st.ok())
       say("lab: " + st.error().to_string());
   }
