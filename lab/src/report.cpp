@@ -17,9 +17,7 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string fmt_ms(TimeMs ms) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2f s", static_cast<double>(ms) / 1000.0);
-  return buf;
+  return seconds_text(ms);
 }
 
 std::string opt_ms(const std::optional<TimeMs>& v) {
@@ -95,6 +93,12 @@ Status write_atomically(const std::filesystem::path& path, const std::string& co
     return make_error(ErrorCode::Internal,
                       "could not rename \"" + tmp.string() + "\": " + ec.message());
   return Status::Ok();
+}
+
+std::string seconds_text(TimeMs ms) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f s", static_cast<double>(ms) / 1000.0);
+  return buf;
 }
 
 std::string to_string(ScenarioOutcome o) {

@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -129,6 +130,33 @@ std::vector<std::string> mounts_under(const std::string& dir) {
   return out;
 }
 
+int reap_postgres_zombies() {
+  const pid_t self = ::getpid();
+  int reaped = 0;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/proc", ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
+    std::ifstream in("/proc/" + name + "/stat");
+    std::string line;
+    if (!std::getline(in, line)) continue;
+    /* pid (comm) state ppid ...: the last ')' ends comm */
+    const auto open = line.find('(');
+    const auto close = line.rfind(')');
+    if (open == std::string::npos || close == std::string::npos || close + 4 > line.size())
+      continue;
+    std::istringstream rest(line.substr(close + 2));
+    char state = 0;
+    long ppid = 0;
+    if (!(rest >> state >> ppid) || ppid != self || state != 'Z') continue;
+    if (line.substr(open + 1, close - open - 1) != "postgres") continue;
+    const auto pid = static_cast<pid_t>(std::stol(name));
+    int st = 0;
+    if (::waitpid(pid, &st, WNOHANG) == pid) ++reaped;
+  }
+  return reaped;
+}
+
 void unmount_all_under(const std::string& dir) {
   for (const auto& mp : mounts_under(dir)) {
     if (::umount2(mp.c_str(), 0) != 0) ::umount2(mp.c_str(), MNT_DETACH);
@@ -152,6 +180,7 @@ void ScenarioRun::await_convergence() {
    * acknowledged */
   const TimeMs heal = rec_.h.phases.heal_ms;
   while (!expired() && steady_ms() < until && !(fsm_matches_final() && rec_.last_ok() >= heal)) {
+    (void)reap_postgres_zombies();
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   /* keep the workload running a little after convergence: the RTO of the last fault needs it */

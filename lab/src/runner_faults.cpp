@@ -309,6 +309,7 @@ Status ScenarioRun::fault_phase() {
   const TimeMs start = steady_ms();
   const TimeMs end = start + sc_.phases.faults_ms;
   Status first_error;
+  TimeMs next_reap = start;
   while (!expired() && steady_ms() < end) {
     const TimeMs now = steady_ms();
     for (size_t i = 0; i < sc_.faults.size(); ++i) {
@@ -342,6 +343,10 @@ Status ScenarioRun::fault_phase() {
                   (s.ok() ? "" : ": " + s.error().message));
         end_process_faults(r.host);
       }
+    }
+    if (now >= next_reap) {
+      (void)reap_postgres_zombies(); /* a killed postmaster must not outlive its crash */
+      next_reap = now + 200;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }

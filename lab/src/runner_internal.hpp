@@ -62,6 +62,14 @@ pid_t postmaster_pid(const std::string& pgdata);
 std::vector<std::string> mounts_under(const std::string& dir);
 void unmount_all_under(const std::string& dir);
 
+/* Reap our zombie children named "postgres". A killed postmaster (and its backends) was
+ * re-parented to the lab (the subreaper) when pg_ctl exited, so it stays a zombie until reaped:
+ * its pid still exists, and a restarted agent that reads postmaster.pid believes Postgres is
+ * still running and waits for it to stop, forever — something a real crash or reboot never
+ * does. Only postgres processes are reaped (never a ChildProcess the lab waits for: those run
+ * pg_autoctl). Returns how many were reaped. */
+int reap_postgres_zombies();
+
 /* ---- shared recorder ---- */
 
 struct Recorder {
@@ -301,6 +309,7 @@ class ScenarioRun {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
+    (void)reap_postgres_zombies();
     auto it = services_.find(host);
     if (it != services_.end()) {
       (void)it->second.wait_for(std::chrono::milliseconds(1000));

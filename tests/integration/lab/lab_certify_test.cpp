@@ -24,9 +24,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-using lab_it::lab_mounts_left;
-using lab_it::run;
-using lab_it::slurp;
+using pgaf::lab_it::lab_mounts_left;
+using pgaf::lab_it::run;
+using pgaf::lab_it::slurp;
 
 /* Processes running the lab's copy of pg_autoctl or a postgres under /run/pgaf-lab. */
 int lab_processes_left() {

@@ -1,6 +1,6 @@
 /*
- * lab_it_support.hpp — helpers of the lab's end-to-end tests: run the `lab` command with a bounded
- * wait (SIGTERM, then SIGKILL), read a file, and look for lab mounts left behind.
+ * lab_it_support.hpp — helpers of the lab's end-to-end tests: run a command with its output in a
+ * log file (bounded: SIGTERM, then SIGKILL), read a file, and tell whether a lab mount remains.
  */
 #pragma once
 
@@ -17,13 +17,10 @@
 #include <thread>
 #include <vector>
 
-namespace lab_it {
+namespace pgaf::lab_it {
 
-namespace fs = std::filesystem;
-
-/* Run argv with stdout/stderr to log; SIGKILL after timeout. Returns the exit code or -1. */
-inline int run(const std::vector<std::string>& argv, const std::string& log,
-               std::chrono::seconds timeout) {
+/* Start argv with stdout/stderr to log; returns the child's pid. */
+inline pid_t start(const std::vector<std::string>& argv, const std::string& log) {
   const pid_t pid = ::fork();
   if (pid == 0) {
     FILE* f = std::fopen(log.c_str(), "w");
@@ -37,6 +34,13 @@ inline int run(const std::vector<std::string>& argv, const std::string& log,
     ::execv(a[0], a.data());
     ::_exit(127);
   }
+  return pid;
+}
+
+/* Run argv with stdout/stderr to log; SIGKILL after timeout. Returns the exit code or -1. */
+inline int run(const std::vector<std::string>& argv, const std::string& log,
+               std::chrono::seconds timeout) {
+  const pid_t pid = start(argv, log);
   const auto until = std::chrono::steady_clock::now() + timeout;
   int status = 0;
   while (::waitpid(pid, &status, WNOHANG) == 0) {
@@ -52,7 +56,7 @@ inline int run(const std::vector<std::string>& argv, const std::string& log,
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-inline std::string slurp(const fs::path& p) {
+inline std::string slurp(const std::filesystem::path& p) {
   std::ifstream in(p);
   std::stringstream ss;
   ss << in.rdbuf();
@@ -68,4 +72,4 @@ inline bool lab_mounts_left() {
   return false;
 }
 
-}  // namespace lab_it
+}  // namespace pgaf::lab_it

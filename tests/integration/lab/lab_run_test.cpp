@@ -21,10 +21,7 @@
 #include "pgaf/netns/reaper.hpp"
 
 namespace fs = std::filesystem;
-
-using lab_it::lab_mounts_left;
-using lab_it::run;
-using lab_it::slurp;
+using namespace pgaf::lab_it;
 
 TEST(LabRun, SmokeScenarioPassesAndImpossibleBoundFails) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces, tmpfs mounts)";
@@ -141,19 +138,7 @@ TEST(LabRun, SigtermTearsDownAndExits130) {
                                          "--report-dir",
                                          (dir / "reports").string(),
                                          std::string(LAB_SCENARIOS_DIR) + "/monitor-loss.yaml"};
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    FILE* f = std::fopen(log.c_str(), "w");
-    if (f) {
-      ::dup2(fileno(f), 1);
-      ::dup2(fileno(f), 2);
-    }
-    std::vector<char*> a;
-    for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
-    a.push_back(nullptr);
-    ::execv(a[0], a.data());
-    ::_exit(127);
-  }
+  const pid_t pid = start(argv, log);
   ASSERT_GT(pid, 0);
   /* wait (bounded) until the workload runs, then interrupt */
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(120);

@@ -1,31 +1,23 @@
 /*
  * cli_args_test.cpp — pg_autoctl argument handling: bad input gets exit code 1 (BadArgs) and a
  * message naming the option, before anything is created; other errors use the core exit-code
- * table. Runs the real binary as a child process (no server needed).
+ * table. Runs the command tree in-process (cli_runner.hpp; no server needed).
  */
 #include <gtest/gtest.h>
 #include <stdlib.h>
-#include <sys/wait.h>
 
 #include <array>
 #include <cstdio>
 #include <filesystem>
 #include <string>
 
+#include "cli_runner.hpp"
 #include "pgaf/core/error.hpp"
-
-#ifndef PG_AUTOCTL_BIN
-#error "PG_AUTOCTL_BIN must be defined"
-#endif
 
 namespace {
 
 namespace fs = std::filesystem;
-
-struct CmdResult {
-  int code = -1;
-  std::string out;
-};
+using CmdResult = pgaf::cli::test::CliResult;
 
 class CliTest : public ::testing::Test {
  protected:
@@ -36,18 +28,7 @@ class CliTest : public ::testing::Test {
   void TearDown() override { fs::remove_all(home_); }
 
   CmdResult run(const std::string& args, const std::string& env = "") {
-    std::string cmd = "env -u PGDATA -u PG_AUTOCTL_MONITOR -u PG_AUTOCTL_DEBUG HOME=" + home_ +
-                      " XDG_RUNTIME_DIR=" + home_ + "/run " + env + " " PG_AUTOCTL_BIN " " + args +
-                      " 2>&1";
-    CmdResult r;
-    FILE* p = popen(cmd.c_str(), "r");
-    if (p == nullptr) return r;
-    std::array<char, 4096> buf{};
-    size_t n;
-    while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-    int st = pclose(p);
-    r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    return r;
+    return pgaf::cli::test::run_pg_autoctl(args, home_, env);
   }
   std::string home_;
 };
@@ -55,7 +36,7 @@ class CliTest : public ::testing::Test {
 TEST_F(CliTest, UnknownOptionIsExit1) {
   CmdResult r = run("create postgres --bogus");
   EXPECT_EQ(r.code, 1);
-  EXPECT_NE(r.out.find("--bogus"), std::string::npos) << r.out;
+  EXPECT_NE(r.all().find("--bogus"), std::string::npos) << r.all();
 }
 
 TEST_F(CliTest, UnknownCommandIsExit1) {
@@ -67,8 +48,8 @@ TEST_F(CliTest, MissingAuthIsExit1WithClearMessage) {
   CmdResult r = run("create postgres --pgdata " + home_ +
                     "/pgdata --monitor postgres://x@127.0.0.1:1/db --no-ssl");
   EXPECT_EQ(r.code, 1);
-  EXPECT_NE(r.out.find("--auth"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("--skip-pg-hba"), std::string::npos) << r.out;
+  EXPECT_NE(r.all().find("--auth"), std::string::npos) << r.all();
+  EXPECT_NE(r.all().find("--skip-pg-hba"), std::string::npos) << r.all();
   EXPECT_FALSE(fs::exists(home_ + "/pgdata"));
   EXPECT_FALSE(fs::exists(home_ + "/.config/pg_autoctl"));
 }
@@ -76,7 +57,7 @@ TEST_F(CliTest, MissingAuthIsExit1WithClearMessage) {
 TEST_F(CliTest, MissingSslChoiceIsExit1) {
   CmdResult r = run("create monitor --pgdata " + home_ + "/m --auth trust");
   EXPECT_EQ(r.code, 1);
-  EXPECT_NE(r.out.find("SSL"), std::string::npos) << r.out;
+  EXPECT_NE(r.all().find("SSL"), std::string::npos) << r.all();
 }
 
 TEST_F(CliTest, CandidatePriorityOutOfRange) {
@@ -84,7 +65,7 @@ TEST_F(CliTest, CandidatePriorityOutOfRange) {
                     "/p --monitor postgres://x@127.0.0.1:1/db "
                     "--auth trust --no-ssl --candidate-priority 101");
   EXPECT_EQ(r.code, 1);
-  EXPECT_NE(r.out.find("candidate-priority"), std::string::npos) << r.out;
+  EXPECT_NE(r.all().find("candidate-priority"), std::string::npos) << r.all();
 }
 
 TEST_F(CliTest, ReplicationQuorumMustBeBoolean) {
@@ -92,7 +73,7 @@ TEST_F(CliTest, ReplicationQuorumMustBeBoolean) {
                     "/p --monitor postgres://x@127.0.0.1:1/db "
                     "--auth trust --no-ssl --replication-quorum maybe");
   EXPECT_EQ(r.code, 1);
-  EXPECT_NE(r.out.find("replication-quorum"), std::string::npos) << r.out;
+  EXPECT_NE(r.all().find("replication-quorum"), std::string::npos) << r.all();
 }
 
 TEST_F(CliTest, StopAndFastAreExclusiveWithImmediate) {
@@ -103,26 +84,26 @@ TEST_F(CliTest, StopAndFastAreExclusiveWithImmediate) {
 TEST_F(CliTest, StopWhenNotRunningIsBadState) {
   CmdResult r = run("stop --pgdata " + home_ + "/nothing");
   EXPECT_EQ(r.code, pgaf::exit_code(pgaf::ErrorCode::BadState));
-  EXPECT_NE(r.out.find("not running"), std::string::npos) << r.out;
+  EXPECT_NE(r.all().find("not running"), std::string::npos) << r.all();
 }
 
 TEST_F(CliTest, RunWithoutConfigNamesTheFile) {
   CmdResult r = run("run --pgdata " + home_ + "/nothing");
   EXPECT_EQ(r.code, pgaf::exit_code(pgaf::ErrorCode::BadConfig));
-  EXPECT_NE(r.out.find("pg_autoctl.cfg"), std::string::npos) << r.out;
+  EXPECT_NE(r.all().find("pg_autoctl.cfg"), std::string::npos) << r.all();
 }
 
 TEST_F(CliTest, PgdataFromEnvironment) {
   CmdResult r = run("run", "PGDATA=" + home_ + "/fromenv");
   EXPECT_EQ(r.code, pgaf::exit_code(pgaf::ErrorCode::BadConfig));
-  EXPECT_NE(r.out.find("fromenv"), std::string::npos) << r.out;
+  EXPECT_NE(r.all().find("fromenv"), std::string::npos) << r.all();
 }
 
 TEST_F(CliTest, UnreachableMonitorIsExit6) {
   /* port 1 on loopback: connection refused at once */
   CmdResult r = run("show state --monitor postgres://autoctl_node@127.0.0.1:1/pg_auto_failover");
   EXPECT_EQ(r.code, pgaf::exit_code(pgaf::ErrorCode::Monitor));
-  EXPECT_NE(r.out.find("monitor"), std::string::npos) << r.out;
+  EXPECT_NE(r.all().find("monitor"), std::string::npos) << r.all();
 }
 
 TEST_F(CliTest, MonitorFromEnvironment) {
@@ -134,14 +115,14 @@ TEST_F(CliTest, DoTreeNeedsDebugEnv) {
   CmdResult r = run("do service postgres --pgdata /tmp/x");
   EXPECT_EQ(r.code, 1);
   CmdResult r2 = run("do service postgres --pgdata " + home_ + "/x", "PG_AUTOCTL_DEBUG=1");
-  EXPECT_EQ(r2.code, pgaf::exit_code(pgaf::ErrorCode::BadConfig)) << r2.out;
+  EXPECT_EQ(r2.code, pgaf::exit_code(pgaf::ErrorCode::BadConfig)) << r2.all();
 }
 
 TEST_F(CliTest, HelpAndVersionExit0) {
   EXPECT_EQ(run("--help").code, 0);
   CmdResult v = run("--version");
   EXPECT_EQ(v.code, 0);
-  EXPECT_NE(v.out.find("pg_autoctl"), std::string::npos);
+  EXPECT_NE(v.all().find("pg_autoctl"), std::string::npos);
 }
 
 TEST_F(CliTest, GlobalVerbosityFlagsAccepted) {
@@ -161,7 +142,8 @@ class ConfigCmdTest : public CliTest {
     const std::string dir = home_ + "/.config/pg_autoctl" + pgdata;
     fs::create_directories(dir);
     std::string text = "[pg_autoctl]\nrole = " + role + "\n";
-    if (role == "keeper") text += "monitor = postgres://autoctl_node@127.0.0.1:25500/pg_auto_failover\n";
+    if (role == "keeper")
+      text += "monitor = postgres://autoctl_node@127.0.0.1:25500/pg_auto_failover\n";
     text += "hostname = 127.0.0.1\n[postgresql]\npgdata = " + pgdata + "\nport = 25501\n";
     std::FILE* f = std::fopen((dir + "/pg_autoctl.cfg").c_str(), "w");
     std::fputs(text.c_str(), f);
@@ -185,16 +167,16 @@ class ConfigCmdTest : public CliTest {
 TEST_F(ConfigCmdTest, GetAndSetAKeeperSetting) {
   const std::string pgdata = write_cfg("keeper");
   CmdResult g = run("config get --pgdata " + pgdata + " pgaf.lease_ms");
-  EXPECT_EQ(g.code, 0) << g.out;
+  EXPECT_EQ(g.code, 0) << g.all();
   EXPECT_EQ(g.out, "1500\n");
   CmdResult s = run("config set --pgdata " + pgdata + " pgaf.lease_ms 2000");
-  EXPECT_EQ(s.code, 0) << s.out;
+  EXPECT_EQ(s.code, 0) << s.all();
   EXPECT_EQ(run("config get --pgdata " + pgdata + " pgaf.lease_ms").out, "2000\n");
   CmdResult p = run("config set --pgdata " + pgdata + " postgresql.port 25509");
-  EXPECT_EQ(p.code, 0) << p.out;
+  EXPECT_EQ(p.code, 0) << p.all();
   CmdResult all = run("config get --pgdata " + pgdata);
-  EXPECT_NE(all.out.find("lease_ms = 2000"), std::string::npos) << all.out;
-  EXPECT_NE(all.out.find("port = 25509"), std::string::npos) << all.out;
+  EXPECT_NE(all.all().find("lease_ms = 2000"), std::string::npos) << all.all();
+  EXPECT_NE(all.all().find("port = 25509"), std::string::npos) << all.all();
 }
 
 TEST_F(ConfigCmdTest, BadValuesAreRefusedAndTheFileIsUnchanged) {
@@ -216,8 +198,8 @@ TEST_F(ConfigCmdTest, BadValuesAreRefusedAndTheFileIsUnchanged) {
   };
   for (const auto& c : cases) {
     CmdResult r = run("config set --pgdata " + pgdata + " " + c.args);
-    EXPECT_EQ(r.code, c.code) << c.args << ": " << r.out;
-    EXPECT_NE(r.out.find(c.names), std::string::npos) << c.args << ": " << r.out;
+    EXPECT_EQ(r.code, c.code) << c.args << ": " << r.all();
+    EXPECT_NE(r.all().find(c.names), std::string::npos) << c.args << ": " << r.all();
     EXPECT_EQ(slurp(cfg_path_), before) << c.args;
   }
   EXPECT_EQ(run("config set --pgdata " + pgdata + " pgaf.lease_ms").code, 1) << "value missing";
@@ -263,35 +245,36 @@ TEST_F(CliTest, TlsOptionsAreValidated) {
   };
   for (const auto& c : cases) {
     CmdResult r = run(base + c.args);
-    EXPECT_EQ(r.code, 1) << c.args << ": " << r.out;
-    EXPECT_NE(r.out.find(c.names), std::string::npos) << c.args << ": " << r.out;
+    EXPECT_EQ(r.code, 1) << c.args << ": " << r.all();
+    EXPECT_NE(r.all().find(c.names), std::string::npos) << c.args << ": " << r.all();
   }
   EXPECT_FALSE(fs::exists(home_ + "/.config/pg_autoctl"));
   /* a valid choice gets past the checks: the unreachable monitor is the next error (exit 6) */
   CmdResult ok = run(base + "--ssl-self-signed");
-  EXPECT_EQ(ok.code, 6) << ok.out;
+  EXPECT_EQ(ok.code, 6) << ok.all();
 }
 
 TEST_F(ConfigCmdTest, ShowFileAndSystemd) {
   const std::string pgdata = write_cfg("keeper");
   CmdResult all = run("show file --pgdata " + pgdata);
-  EXPECT_EQ(all.code, 0) << all.out;
-  EXPECT_NE(all.out.find(cfg_path_), std::string::npos) << all.out;
-  EXPECT_NE(all.out.find("pg_autoctl.state"), std::string::npos) << all.out;
+  EXPECT_EQ(all.code, 0) << all.all();
+  EXPECT_NE(all.all().find(cfg_path_), std::string::npos) << all.all();
+  EXPECT_NE(all.all().find("pg_autoctl.state"), std::string::npos) << all.all();
   CmdResult cfg = run("show file --config --pgdata " + pgdata);
   EXPECT_EQ(cfg.out, cfg_path_ + "\n");
   CmdResult contents = run("show file --config --contents --pgdata " + pgdata);
   EXPECT_EQ(contents.out, slurp(cfg_path_));
   CmdResult js = run("show file --json --pgdata " + pgdata);
-  EXPECT_NE(js.out.find("\"Config\": \"" + cfg_path_ + "\""), std::string::npos) << js.out;
+  EXPECT_NE(js.all().find("\"Config\": \"" + cfg_path_ + "\""), std::string::npos) << js.all();
   EXPECT_EQ(run("show file --config --state --pgdata " + pgdata).code, 1);
   CmdResult missing = run("show file --state --contents --pgdata " + pgdata);
-  EXPECT_NE(missing.code, 0) << "the state file does not exist: " << missing.out;
+  EXPECT_NE(missing.code, 0) << "the state file does not exist: " << missing.all();
   CmdResult unit = run("show systemd --pgdata " + pgdata);
-  EXPECT_EQ(unit.code, 0) << unit.out;
-  EXPECT_NE(unit.out.find("Environment = 'PGDATA=" + pgdata + "'"), std::string::npos) << unit.out;
-  EXPECT_NE(unit.out.find(" run\n"), std::string::npos) << unit.out;
-  EXPECT_NE(unit.out.find("WantedBy = multi-user.target"), std::string::npos) << unit.out;
+  EXPECT_EQ(unit.code, 0) << unit.all();
+  EXPECT_NE(unit.all().find("Environment = 'PGDATA=" + pgdata + "'"), std::string::npos)
+      << unit.all();
+  EXPECT_NE(unit.all().find(" run\n"), std::string::npos) << unit.all();
+  EXPECT_NE(unit.all().find("WantedBy = multi-user.target"), std::string::npos) << unit.all();
 }
 
 }  // namespace

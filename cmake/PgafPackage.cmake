@@ -1,0 +1,1 @@
+# PgafPackage.cmake — filled in by the Debian packaging step (CPack); see ci/package.

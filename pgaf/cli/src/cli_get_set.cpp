@@ -1,0 +1,167 @@
+/*
+ * cli_get_set.cpp — pg_autoctl get | set node candidate-priority | replication-quorum, formation
+ * number-sync-standbys: values checked before the monitor is asked; set waits (bounded) until the
+ * group has applied the new settings.
+ */
+#include <cstdlib>
+
+#include "cli_internal.hpp"
+#include "pgaf/cli/cli.hpp"
+
+namespace pgaf::cli::detail {
+
+using agent::Role;
+
+namespace {
+
+/* After a settings change, wait until every node of `group` reports its goal and the group has
+ * a converged primary (apply_settings done), bounded by --wait. */
+int wait_group_settled(agent::MonitorClient& m, const std::string& formation, GroupId group,
+                       int wait_s) {
+  /* let the monitor assign apply_settings first */
+  agent::SystemClock().sleep_ms(100);
+  const bool settled = wait_for_rows(m, formation, group, wait_s, [&](const auto& rows) {
+    bool all_at_goal = true, primary = false;
+    int n = 0;
+    for (auto& r : rows) {
+      if (r.group_id != group) continue;
+      ++n;
+      if (r.reported != r.goal) all_at_goal = false;
+      if (converged_primary(r)) primary = true;
+    }
+    return all_at_goal && (primary || n == 0);
+  });
+  if (settled) return 0;
+  return fail(make_error(ErrorCode::Timeout,
+                         "the group did not settle within " + std::to_string(wait_s) + " s",
+                         "see pg_autoctl show state"));
+}
+
+int cmd_get_node(const Options& o, const Globals& g, const std::string& what) {
+  auto t = target_node(o);
+  if (!t) return fail(t.error());
+  auto m = monitor_for(o);
+  if (!m) return fail(m.error());
+  auto row = find_row(**m, t->first, t->second);
+  if (!row) return fail(row.error());
+  if (what == "candidate-priority") {
+    print_value(g, "candidate-priority", row->candidate_priority);
+  } else {
+    print_value(g, "replication-quorum", row->replication_quorum);
+  }
+  return 0;
+}
+
+int cmd_set_node(const Options& o, const Globals& g, const std::string& what) {
+  auto t = target_node(o);
+  if (!t) return fail(t.error());
+  auto m = monitor_for(o);
+  if (!m) return fail(m.error());
+  auto row = find_row(**m, t->first, t->second);
+  if (!row) return fail(row.error());
+  Status s = Status::Ok();
+  nlohmann::json shown;
+  if (what == "candidate-priority") {
+    char* end = nullptr;
+    const long v = std::strtol(o.set_value.c_str(), &end, 10);
+    if (o.set_value.empty() || *end != '\0' || v < 0 || v > 100) {
+      return bad_args("invalid candidate priority \"" + o.set_value + "\"",
+                      "use a value between 0 and 100");
+    }
+    s = (*m)->set_node_candidate_priority(t->first, t->second, static_cast<int>(v));
+    shown = v;
+  } else {
+    const auto quorum = parse_bool_option(o.set_value);
+    if (!quorum) {
+      return bad_args("invalid replication quorum \"" + o.set_value + "\"",
+                      "use true or false (also yes/no, on/off, 1/0, in any case)");
+    }
+    s = (*m)->set_node_replication_quorum(t->first, t->second, *quorum);
+    shown = *quorum;
+  }
+  if (!s) return fail(s.error());
+  /* keep the local configuration in step when the node is this one */
+  if (!o.pgdata.empty()) {
+    auto paths = agent::paths_for(o.pgdata);
+    auto cfg = agent::load_config_for(o.pgdata);
+    if (paths && cfg && cfg->role == Role::Keeper && cfg->name == t->second) {
+      if (what == "candidate-priority")
+        cfg->candidate_priority = shown.get<int>();
+      else
+        cfg->replication_quorum = shown.get<bool>();
+      (void)cfg->save(paths->config);
+    }
+  }
+  if (int rc = wait_group_settled(**m, t->first, row->group_id, o.wait_s); rc != 0) return rc;
+  print_value(g, what, shown);
+  return 0;
+}
+
+int cmd_get_nss(const Options& o, const Globals& g) {
+  auto m = monitor_for(o);
+  if (!m) return fail(m.error());
+  auto n = (*m)->formation_number_sync_standbys(o.formation);
+  if (!n) return fail(n.error());
+  print_value(g, "number-sync-standbys", *n);
+  return 0;
+}
+
+int cmd_set_nss(const Options& o, const Globals& g) {
+  char* end = nullptr;
+  const long v = std::strtol(o.set_value.c_str(), &end, 10);
+  if (o.set_value.empty() || *end != '\0' || v < 0 || v > 100) {
+    return bad_args("invalid number of sync standbys \"" + o.set_value + "\"",
+                    "use a non-negative integer");
+  }
+  auto m = monitor_for(o);
+  if (!m) return fail(m.error());
+  if (Status s = (*m)->set_formation_number_sync_standbys(o.formation, static_cast<int>(v)); !s)
+    return fail(s.error());
+  if (int rc = wait_group_settled(**m, o.formation, 0, o.wait_s); rc != 0) return rc;
+  print_value(g, "number-sync-standbys", v);
+  return 0;
+}
+
+}  // namespace
+
+/* get / set node candidate-priority | replication-quorum; formation number-sync-standbys */
+void add_get_set_commands(CLI::App& app, Context& ctx) {
+  Options& o = ctx.o;
+  Globals& g = ctx.g;
+  auto* get = app.add_subcommand("get", "get a pg_auto_failover node, or formation setting");
+  get->require_subcommand(1);
+  auto* set = app.add_subcommand("set", "set a pg_auto_failover node, or formation setting");
+  set->require_subcommand(1);
+  for (CLI::App* parent : {get, set}) {
+    const bool setting = parent == set;
+    auto* node = parent->add_subcommand("node", "a pg_auto_failover node setting");
+    node->require_subcommand(1);
+    for (const char* what : {"candidate-priority", "replication-quorum"}) {
+      auto* c =
+          node->add_subcommand(what, std::string(setting ? "set" : "get") + " the node " + what);
+      add_monitor_opts(c, ctx);
+      c->add_option("--name", o.name, "the node name (default: this node, from --pgdata)");
+      if (setting) {
+        c->add_option("--wait", o.wait_s, "how many seconds to wait, default to 60");
+        c->add_option("value", o.set_value, "the new value")->required();
+      }
+      const std::string w = what;
+      ctx.command(c, std::string(setting ? "set node " : "get node ") + what, [&o, &g, setting, w] {
+        return setting ? cmd_set_node(o, g, w) : cmd_get_node(o, g, w);
+      });
+    }
+    auto* form = parent->add_subcommand("formation", "a pg_auto_failover formation setting");
+    form->require_subcommand(1);
+    auto* nss =
+        form->add_subcommand("number-sync-standbys", std::string(setting ? "set" : "get") +
+                                                         " number_sync_standbys for the formation");
+    add_monitor_opts(nss, ctx);
+    if (setting) {
+      nss->add_option("--wait", o.wait_s, "how many seconds to wait, default to 60");
+      nss->add_option("value", o.set_value, "the new value")->required();
+    }
+    ctx.command(nss, setting ? "set formation nss" : "get formation nss",
+                [&o, &g, setting] { return setting ? cmd_set_nss(o, g) : cmd_get_nss(o, g); });
+  }
+}
+}  // namespace pgaf::cli::detail

@@ -1,0 +1,133 @@
+/*
+ * cli_internal.hpp — what the pg_autoctl command groups share: the parsed options, the context
+ * each CLI11 callback runs its command in, and the helpers several groups use (errors, monitor
+ * connection, bounded waits on the monitor's state).
+ *
+ * The tree is split the way pg_auto_failover splits its CLI: one file per command group
+ * (cli_create, cli_service, cli_show, cli_get_set, cli_perform, cli_enable_disable, cli_drop,
+ * cli_config, cli_do); cli.cpp wires them. Each group's add_*_commands() declares its commands and
+ * binds each one's callback to its command function through Context::command.
+ *
+ * Invariants:
+ *  - a command function returns the process exit code and reports failures through fail();
+ *  - when Context::parse_only is set (parse_cli), callbacks record the action and run nothing.
+ */
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "pgaf/agent/config.hpp"
+#include "pgaf/agent/interfaces.hpp"
+#include "pgaf/cli/ops_options.hpp"
+#include "pgaf/core/error.hpp"
+
+namespace pgaf::cli::detail {
+
+struct Globals {
+  int verbose = 0;
+  bool quiet = false;
+  bool json = false;
+  int verbosity() const { return quiet ? -1 : verbose; }
+};
+
+struct Options {
+  std::string pgdata, pgctl, pghost, listen = "*", username, dbname = "postgres", name, hostname,
+                                     formation = "default", monitor, auth, ssl_mode, ssl_ca,
+                                     ssl_crl, server_cert, server_key, max_backup_rate = "100M";
+  int pgport = 5432;
+  bool skip_hba = false, pg_hba_lan = false, ssl_self_signed = false, no_ssl = false, run = false,
+       disable_monitor = false;
+  int candidate_priority = 50;
+  std::string replication_quorum = "true";
+  long node_id = -1;
+  /* stop */
+  bool fast = false, immediate = false;
+  /* show / perform / drop */
+  int group = 0;
+  int count = 10;
+  int wait_s = 60;
+  bool destroy = false, force = false;
+  /* config get / set */
+  std::string config_key, config_value;
+  /* enable maintenance */
+  bool allow_failover = false;
+  /* get / set */
+  std::string set_value;
+  /* create formation */
+  std::string kind = "pgsql";
+  bool enable_secondary = false, disable_secondary = false;
+  int number_sync_standbys = 0;
+  OpsOptions ops; /* --http-listen, hooks (ops_options.hpp) */
+  /* show file */
+  bool file_all = false, file_config = false, file_state = false, file_init = false,
+       file_pid = false, file_contents = false;
+};
+
+/* What one parse of the command line needs: the options the tree writes into, and what the chosen
+ * command's callback did. */
+struct Context {
+  Options o;
+  Globals g;
+  bool parse_only = false; /* parse_cli: record the action, run nothing */
+  std::string action;      /* e.g. "create postgres" once its callback ran */
+  int exit_code = 0;       /* the command's exit code once it ran */
+  bool ran = false;
+
+  /* Bind c's callback to run `fn` as the command named `name`. */
+  void command(CLI::App* c, std::string name, std::function<int()> fn);
+};
+
+/* ---- errors ---- */
+int fail(const Error& e);
+int bad_args(const std::string& msg, const std::string& hint = {});
+
+/* ---- options shared by groups ---- */
+void add_pgdata(CLI::App* c, Options& o);
+void add_monitor_opts(CLI::App* c, Context& ctx); /* --pgdata --monitor --formation --json */
+
+/* ---- the monitor ---- */
+Result<std::string> resolve_monitor_uri(const Options& o);
+Result<std::unique_ptr<agent::MonitorClient>> monitor_for(const Options& o);
+
+/* A node that is a primary for good: its goal is a primary state and it reports it. */
+bool converged_primary(const agent::StateRow& r);
+
+/* Poll current_state — woken early by the monitor's NOTIFY on `state` — until done(rows) holds;
+ * at most wait_s seconds. True when it held. The one wait loop of the CLI's commands. */
+bool wait_for_rows(agent::MonitorClient& m, const std::string& formation, GroupId group, int wait_s,
+                   const std::function<bool(const std::vector<agent::StateRow>&)>& done);
+
+/* This node's configuration, id and a monitor client, from --pgdata (a Postgres node). */
+struct LocalNode {
+  agent::Config cfg;
+  NodeId node_id = -1;
+  std::unique_ptr<agent::MonitorClient> monitor;
+};
+Result<LocalNode> local_node(const Options& o);
+
+/* --name (or this node's name from --pgdata) and the formation to use: {formation, name}. */
+Result<std::pair<std::string, std::string>> target_node(const Options& o);
+Result<agent::StateRow> find_row(agent::MonitorClient& m, const std::string& formation,
+                                 const std::string& name);
+
+/* One value, as text or as {"key": value} with --json. */
+void print_value(const Globals& g, const std::string& key, const nlohmann::json& v);
+
+/* ---- the command groups (one file each) ---- */
+void add_create_commands(CLI::App& app, Context& ctx);         /* cli_create.cpp */
+void add_service_commands(CLI::App& app, Context& ctx);        /* cli_service.cpp */
+void add_show_commands(CLI::App& app, Context& ctx);           /* cli_show.cpp */
+void add_perform_commands(CLI::App& app, Context& ctx);        /* cli_perform.cpp */
+void add_enable_disable_commands(CLI::App& app, Context& ctx); /* cli_enable_disable.cpp */
+void add_get_set_commands(CLI::App& app, Context& ctx);        /* cli_get_set.cpp */
+void add_config_commands(CLI::App& app, Context& ctx);         /* cli_config.cpp */
+void add_drop_commands(CLI::App& app, Context& ctx);           /* cli_drop.cpp */
+void add_do_commands(CLI::App& app, Context& ctx);             /* cli_do.cpp */
+
+}  // namespace pgaf::cli::detail
