@@ -5,6 +5,7 @@
 #include "pgaf/lab/certify.hpp"
 
 #include <fstream>
+#include <set>
 #include <sstream>
 
 namespace pgaf::lab {
@@ -139,8 +140,10 @@ std::string render_certification_html(const Certification& c) {
   }
   h << "</table>";
   h << "<h2>Network profile</h2><pre>" << xml_escape(c.profile.source_text) << "</pre>";
+  std::set<std::string> shown; /* routers often share one policy file */
   for (const auto& f : c.profile.ruleset_files)
-    h << "<h3>Ruleset " << xml_escape(f) << "</h3><pre>" << xml_escape(read_text(f)) << "</pre>";
+    if (shown.insert(f).second)
+      h << "<h3>Ruleset " << xml_escape(f) << "</h3><pre>" << xml_escape(read_text(f)) << "</pre>";
   h << "</body></html>\n";
   return h.str();
 }

@@ -278,7 +278,12 @@ Status ScenarioRun::fire(size_t fi) {
     af.record = rec_.h.faults.size();
     rec_.h.faults.push_back(r);
   }
-  log_line(sc_.name, "fault " + f.name + " (" + r.action + ") on " + target +
+  std::string on = target;
+  if (f.needs_network()) {
+    on.clear();
+    for (const auto& t : r.targets) on += (on.empty() ? "" : ",") + t;
+  }
+  log_line(sc_.name, "fault " + f.name + " (" + r.action + ") on " + on +
                          (r.skipped ? ": FAILED " : ": ") + r.detail);
   if (!af.pgdata_mode.empty() && r.skipped) ::chmod(af.pgdata_mode.c_str(), 0700);
   if (!r.skipped &&
