@@ -26,8 +26,10 @@ void build_command_tree(CLI::App& app, Context& ctx) {
   app.add_flag("-v,--verbose", ctx.g.verbose, "increase verbosity (-v, -vv)");
   app.add_flag("-q,--quiet", ctx.g.quiet, "only log warnings and errors");
   app.add_flag("-J,--json", ctx.g.json, "output JSON");
-  app.set_version_flag("-V,--version",
-                       "pg_autoctl (pgaf) 0.1.0, compatible with pg_auto_failover 2.2");
+  app.set_version_flag("-V,--version", std::string("pg_autoctl (pgaf) ") + detail::kPgafVersion +
+                                           ", compatible with pg_auto_failover " +
+                                           detail::kPgAutoctlVersion);
+  detail::add_root_commands(app, ctx);
   detail::add_create_commands(app, ctx);
   detail::add_service_commands(app, ctx);
   detail::add_show_commands(app, ctx);
