@@ -45,7 +45,7 @@ struct Config {
   /* [ssl] */
   bool ssl_active = false;
   std::string sslmode = "prefer";
-  std::string ssl_ca_file, ssl_crl_file;   /* '' = none */
+  std::string ssl_ca_file, ssl_crl_file; /* '' = none */
   std::string ssl_cert_file, ssl_key_file; /* server certificate ('' = none) */
   /* --ssl-self-signed: pg_autoctl owns <pgdata>/server.{crt,key} (CN = hostname) */
   bool ssl_self_signed() const {

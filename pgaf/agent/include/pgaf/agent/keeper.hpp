@@ -132,8 +132,8 @@ class Keeper {
   std::vector<std::string> step_log_;
   std::function<void(KeeperStep)> step_observer_;
   TimeMs pg_down_since_ = -1;
-  bool restart_logged_ = false;       /* "restarting" logged for the current outage */
-  bool reported_down_ = false;        /* reported pg_is_running = false for the current outage */
+  bool restart_logged_ = false; /* "restarting" logged for the current outage */
+  bool reported_down_ = false;  /* reported pg_is_running = false for the current outage */
   std::string last_transition_error_; /* logged once until it changes */
   bool seen_running_ = false;
   int restart_attempts_ = 0;
