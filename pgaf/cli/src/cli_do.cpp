@@ -69,6 +69,10 @@ int cmd_do_service(const std::string& which, const Options& o, const Globals& g)
 Result<long> service_pid(const Options& o, const std::string& service) {
   auto paths = agent::paths_for(o.pgdata);
   if (!paths) return paths.error();
+  if (agent::read_supervisor_pid(paths->pid) <= 0) {
+    return make_error(ErrorCode::BadState, "pg_autoctl is not running for \"" + o.pgdata + "\"",
+                      "pid file \"" + paths->pid + "\" not found or stale");
+  }
   auto info = agent::read_pid_file(paths->pid);
   if (!info) return info.error();
   for (const auto& [pid, name] : info->services)
