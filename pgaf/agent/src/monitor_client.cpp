@@ -42,16 +42,43 @@ ErrorCode code_for_sqlstate(const std::string& st, const std::string& msg) {
   return ErrorCode::Monitor;
 }
 
+}  // namespace
+
+Result<StateNotification> parse_state_notification(const std::string& payload) {
+  nlohmann::json j = nlohmann::json::parse(payload, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return make_error(ErrorCode::InvalidArgument, "the notification is not a JSON object");
+  }
+  if (j.value("type", std::string()) != "state") {
+    return make_error(ErrorCode::InvalidArgument, "the notification is not of type \"state\"");
+  }
+  StateNotification n;
+  try {
+    n.formation = j.at("formation").get<std::string>();
+    n.group_id = j.at("groupId").get<GroupId>();
+    n.node_id = j.at("nodeId").get<NodeId>();
+    n.name = j.value("name", std::string());
+    n.host = j.value("host", std::string());
+    n.port = j.value("port", 0);
+    n.reported = j.value("reportedState", std::string());
+    n.goal = j.value("goalState", std::string());
+    n.health = j.value("health", std::string());
+  } catch (const nlohmann::json::exception& e) {
+    return make_error(ErrorCode::InvalidArgument,
+                      std::string("the state notification lacks a field: ") + e.what());
+  }
+  return n;
+}
+
+namespace {
+
 class Receiver final : public pqxx::notification_receiver {
  public:
   Receiver(pqxx::connection_base& c, std::string formation, GroupId group)
       : pqxx::notification_receiver(c, "state"), formation_(std::move(formation)), group_(group) {}
   void operator()(const std::string& payload, int /*backend_pid*/) override {
-    nlohmann::json j = nlohmann::json::parse(payload, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) return;
-    if (j.value("formation", std::string()) == formation_ && j.value("groupId", -1) == group_) {
-      relevant = true;
-    }
+    auto n = parse_state_notification(payload);
+    if (n && n->formation == formation_ && n->group_id == group_) relevant = true;
   }
   bool relevant = false;
 
@@ -89,9 +116,10 @@ class PqxxMonitorClient final : public MonitorClient {
       for (std::size_t i = 0; i < a.stale_standbys->size(); ++i)
         ids += (i ? "," : "") + std::to_string((*a.stale_standbys)[i]);
       ids += "}";
-      auto r = call(cols + "FROM pgautofailover.node_active(" + args8 + ", $9::bigint, $10::bigint[])",
-                    a.formation, a.node_id, a.group_id, std::string(to_string(a.current)),
-                    a.pg_is_running, a.tli, format_lsn(a.lsn), a.sync_state, a.report_seq, ids);
+      auto r =
+          call(cols + "FROM pgautofailover.node_active(" + args8 + ", $9::bigint, $10::bigint[])",
+               a.formation, a.node_id, a.group_id, std::string(to_string(a.current)),
+               a.pg_is_running, a.tli, format_lsn(a.lsn), a.sync_state, a.report_seq, ids);
       if (r) return assignment((*r)[0], false);
       if (r.error().code != ErrorCode::ExtensionMissing) return r.error();
       spdlog::info("the monitor takes no WAL acknowledgement verdicts: using the 9-argument form");
@@ -199,6 +227,28 @@ class PqxxMonitorClient final : public MonitorClient {
     return (*r)[0][0].as<bool>();
   }
 
+  Status update_node_metadata(NodeId node_id, const std::string& name, const std::string& host,
+                              int port) override {
+    auto r = call(
+        "SELECT pgautofailover.update_node_metadata($1::bigint, NULLIF($2::text, ''), "
+        "NULLIF($3::text, ''), NULLIF($4::int, 0))",
+        node_id, name, host, port);
+    if (!r) return r.error();
+    return Status::Ok();
+  }
+
+  Result<std::pair<std::string, std::string>> extension_version() override {
+    auto r = call(
+        "SELECT default_version, coalesce(installed_version, '') FROM pg_available_extensions "
+        "WHERE name = 'pgautofailover'");
+    if (!r) return r.error();
+    if (r->empty()) {
+      return make_error(ErrorCode::ExtensionMissing,
+                        "the pgautofailover extension is not available on the monitor");
+    }
+    return std::make_pair(std::string((*r)[0][0].c_str()), std::string((*r)[0][1].c_str()));
+  }
+
   Status set_node_candidate_priority(const std::string& formation, const std::string& name,
                                      int priority) override {
     auto r = call("SELECT pgautofailover.set_node_candidate_priority($1::text, $2::text, $3::int)",
@@ -223,9 +273,10 @@ class PqxxMonitorClient final : public MonitorClient {
   }
 
   Result<int> formation_number_sync_standbys(const std::string& formation) override {
-    auto r = call("SELECT number_sync_standbys FROM pgautofailover.formation "
-                  "WHERE formationid = $1::text",
-                  formation);
+    auto r = call(
+        "SELECT number_sync_standbys FROM pgautofailover.formation "
+        "WHERE formationid = $1::text",
+        formation);
     if (!r) return r.error();
     if (r->empty()) {
       return make_error(ErrorCode::BadState, "formation \"" + formation + "\" does not exist");
@@ -235,9 +286,10 @@ class PqxxMonitorClient final : public MonitorClient {
 
   Status create_formation(const std::string& formation, const std::string& kind,
                           const std::string& dbname, bool opt_secondary, int nss) override {
-    auto r = call("SELECT * FROM pgautofailover.create_formation($1::text, $2::text, $3::name, "
-                  "$4::bool, $5::int)",
-                  formation, kind, dbname, opt_secondary, nss);
+    auto r = call(
+        "SELECT * FROM pgautofailover.create_formation($1::text, $2::text, $3::name, "
+        "$4::bool, $5::int)",
+        formation, kind, dbname, opt_secondary, nss);
     if (!r) return r.error();
     return Status::Ok();
   }
@@ -317,9 +369,10 @@ class PqxxMonitorClient final : public MonitorClient {
                                                    const std::string& sslmode,
                                                    const std::string& sslrootcert,
                                                    const std::string& sslcrl) override {
-    auto r = call("SELECT pgautofailover.formation_uri($1::text, 'default', $2::text, $3::text, "
-                  "$4::text)",
-                  formation, sslmode, sslrootcert, sslcrl);
+    auto r = call(
+        "SELECT pgautofailover.formation_uri($1::text, 'default', $2::text, $3::text, "
+        "$4::text)",
+        formation, sslmode, sslrootcert, sslcrl);
     if (!r) return r.error();
     if ((*r)[0][0].is_null()) return std::optional<std::string>{};
     return std::optional<std::string>{std::string((*r)[0][0].c_str())};

@@ -20,6 +20,7 @@
 #include <string_view>
 
 #include "pgaf/agent/files.hpp"
+#include "pgaf/agent/network.hpp"
 #include "pgaf/agent/tls.hpp"
 
 namespace pgaf::agent {
@@ -261,6 +262,16 @@ std::string hba_address(const std::string& host) {
   bool ipv4 = !host.empty() && host.find_first_not_of("0123456789.") == std::string::npos;
   return ipv4 ? host + "/32" : host;
 }
+
+}  // namespace
+
+Result<std::string> lan_cidr_of(const std::string& hostname) {
+  auto ip = hostname_local_address(hostname);
+  if (!ip) return ip.error();
+  return local_cidr(*ip);
+}
+
+namespace {
 
 class RealPostgres final : public PostgresControl {
  public:
@@ -690,6 +701,24 @@ class RealPostgres final : public PostgresControl {
     if (!monitor_host.empty()) {
       lines.push_back(host + "postgres pgautofailover_monitor " + hba_address(monitor_host) +
                       " trust");
+    }
+    /* --pg-hba-lan (hba_level "app"): clients of --dbname on this node's network, as --username;
+     * test mode (PG_REGRESS_SOCK_DIR set and empty): everything from that network, trusted */
+    const char* sock = std::getenv("PG_REGRESS_SOCK_DIR");
+    const bool test_mode = sock != nullptr && *sock == '\0';
+    if (cfg_.hba_level == "app" || test_mode) {
+      auto cidr = lan_cidr_of(cfg_.hostname);
+      if (!cidr) {
+        spdlog::warn("could not find the local network of \"{}\", skipping its HBA rule: {}",
+                     cfg_.hostname, cidr.error().message);
+      } else {
+        if (cfg_.hba_level == "app") {
+          lines.push_back(host + cfg_.dbname + " " +
+                          (cfg_.username.empty() ? std::string("all") : cfg_.username) + " " +
+                          *cidr + " " + cfg_.auth_method);
+        }
+        if (test_mode) lines.push_back(host + "all all " + *cidr + " trust");
+      }
     }
     bool changed = false;
     for (auto& l : lines) {

@@ -504,8 +504,8 @@ int run_node_active(const Config& cfg) {
   auto pg_guard = make_postgres_control(cfg, clock, *runner);
   auto monitor = make_monitor_client(cfg.monitor, cfg.settings);
   FenceGuard guard(cfg.settings, clock, *pg_guard);
-  if (const char* off = std::getenv("PGAF_TEST_DISABLE_FENCING"); off != nullptr &&
-      std::string(off) == "1")
+  if (const char* off = std::getenv("PGAF_TEST_DISABLE_FENCING");
+      off != nullptr && std::string(off) == "1")
     guard.disable_fencing_for_tests();
   std::string state_path = paths->state;
   Keeper keeper(cfg, *state, clock, *pg, *monitor, guard,
@@ -600,8 +600,14 @@ Status create_monitor(const Config& cfg) {
     std::string t = *hba;
     std::vector<std::string> addrs = {"127.0.0.1/32"};
     if (!cfg.hostname.empty() && cfg.hostname != "127.0.0.1" && cfg.hostname != "localhost") {
-      bool ipv4 = cfg.hostname.find_first_not_of("0123456789.") == std::string::npos;
-      addrs.push_back(ipv4 ? cfg.hostname + "/24" : cfg.hostname);
+      /* the nodes of the monitor's own network (the reference's pghba_enable_lan_cidr) */
+      auto cidr = lan_cidr_of(cfg.hostname);
+      if (cidr) {
+        addrs.push_back(*cidr);
+      } else {
+        bool ipv4 = cfg.hostname.find_first_not_of("0123456789.") == std::string::npos;
+        addrs.push_back(ipv4 ? cfg.hostname + "/24" : cfg.hostname);
+      }
     }
     for (auto& a : addrs) {
       std::string line = std::string(cfg.ssl_active ? "hostssl" : "host") +

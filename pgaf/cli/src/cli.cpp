@@ -19,15 +19,17 @@ namespace {
 using detail::Context;
 
 /* The whole command tree, in the order `pg_autoctl --help` lists it. */
-void build_command_tree(CLI::App& app, Context& ctx) {
-  const bool debug = std::getenv("PG_AUTOCTL_DEBUG") != nullptr;
+void build_command_tree(CLI::App& app, Context& ctx,
+                        bool debug = std::getenv("PG_AUTOCTL_DEBUG") != nullptr) {
   app.require_subcommand(1);
   app.fallthrough();
   app.add_flag("-v,--verbose", ctx.g.verbose, "increase verbosity (-v, -vv)");
   app.add_flag("-q,--quiet", ctx.g.quiet, "only log warnings and errors");
   app.add_flag("-J,--json", ctx.g.json, "output JSON");
-  app.set_version_flag("-V,--version",
-                       "pg_autoctl (pgaf) 0.1.0, compatible with pg_auto_failover 2.2");
+  app.set_version_flag("-V,--version", std::string("pg_autoctl (pgaf) ") + detail::kPgafVersion +
+                                           ", compatible with pg_auto_failover " +
+                                           detail::kPgAutoctlVersion);
+  detail::add_root_commands(app, ctx);
   detail::add_create_commands(app, ctx);
   detail::add_service_commands(app, ctx);
   detail::add_show_commands(app, ctx);
@@ -82,6 +84,41 @@ int run_cli(int argc, const char* const* argv) {
   }
   if (!ctx.ran) return detail::bad_args("no command given", "see pg_autoctl --help");
   return ctx.exit_code;
+}
+
+namespace {
+
+void collect(const CLI::App& app, const std::string& prefix, std::vector<CommandSpec>& out) {
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+    const std::string path = prefix.empty() ? sub->get_name() : prefix + " " + sub->get_name();
+    CommandSpec spec{path, {}};
+    for (const CLI::Option* opt : sub->get_options()) {
+      for (const std::string& name : opt->get_lnames()) {
+        if (name != "help") spec.options.push_back("--" + name);
+      }
+    }
+    out.push_back(spec);
+    collect(*sub, path, out);
+  }
+}
+
+}  // namespace
+
+std::vector<CommandSpec> command_specs() {
+  Context ctx;
+  ctx.parse_only = true;
+  CLI::App app{"pg_autoctl", "pg_autoctl"};
+  build_command_tree(app, ctx, true);
+  std::vector<CommandSpec> out;
+  CommandSpec root{"", {}};
+  for (const CLI::Option* opt : app.get_options()) {
+    for (const std::string& name : opt->get_lnames()) {
+      if (name != "help") root.options.push_back("--" + name);
+    }
+  }
+  out.push_back(root);
+  collect(app, "", out);
+  return out;
 }
 
 int run_cli(const std::vector<std::string>& args) {

@@ -4,12 +4,15 @@
  * Context::command (how a CLI11 callback runs its command). See cli_internal.hpp.
  */
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <cctype>
 #include <iostream>
+#include <regex>
 
 #include "cli_internal.hpp"
 #include "pgaf/agent/keeper.hpp"
+#include "pgaf/agent/postgres.hpp"
 #include "pgaf/agent/service.hpp"
 #include "pgaf/cli/cli.hpp"
 
@@ -30,6 +33,7 @@ std::optional<bool> parse_bool_option(std::string value) {
 
 namespace detail {
 
+using agent::Config;
 using agent::Role;
 
 void Context::command(CLI::App* c, std::string name, std::function<int()> fn) {
@@ -65,6 +69,21 @@ int bad_args(const std::string& msg, const std::string& hint) {
   return fail(make_error(ErrorCode::InvalidArgument, msg, hint));
 }
 
+/* How a command run on the monitor's PGDATA reaches it, as libpq would: PGHOST first; with
+ * PG_REGRESS_SOCK_DIR set and empty (no Unix sockets, the reference's test mode) or no socket in
+ * the configured directory, TCP on loopback; else the configured socket directory or host. */
+std::string monitor_local_host(const Config& cfg) {
+  if (const char* h = std::getenv("PGHOST"); h != nullptr && *h != '\0') return h;
+  const char* sock = std::getenv("PG_REGRESS_SOCK_DIR");
+  if (sock != nullptr && *sock == '\0') return "127.0.0.1";
+  if (cfg.host.empty()) return "127.0.0.1";
+  if (cfg.host[0] == '/' &&
+      !agent::file_exists(cfg.host + "/.s.PGSQL." + std::to_string(cfg.port))) {
+    return "127.0.0.1";
+  }
+  return cfg.host;
+}
+
 /* ---- monitor URI for monitor-querying commands ---- */
 Result<std::string> resolve_monitor_uri(const Options& o) {
   if (!o.monitor.empty()) return o.monitor;
@@ -75,9 +94,8 @@ Result<std::string> resolve_monitor_uri(const Options& o) {
   auto cfg = agent::load_config_for(o.pgdata);
   if (!cfg) return cfg.error();
   if (cfg->role == Role::Keeper) return cfg->monitor;
-  std::string h = cfg->host.empty() ? std::string("127.0.0.1") : cfg->host;
-  return "host=" + h + " port=" + std::to_string(cfg->port) +
-         " dbname=pg_auto_failover user=" + cfg->username;
+  return "host=" + monitor_local_host(*cfg) + " port=" + std::to_string(cfg->port) +
+         " dbname=pg_auto_failover user=" + cfg->username + cfg->ssl_conninfo();
 }
 
 Result<std::unique_ptr<agent::MonitorClient>> monitor_for(const Options& o) {
@@ -153,6 +171,108 @@ Result<agent::StateRow> find_row(agent::MonitorClient& m, const std::string& for
   return make_error(ErrorCode::BadState,
                     "node \"" + name + "\" is not registered in formation \"" + formation + "\"",
                     "see pg_autoctl show state");
+}
+
+std::pair<std::string, long> postgres_version(const std::string& pg_ctl) {
+  auto runner = agent::make_process_runner();
+  agent::ProcessSpec spec;
+  spec.program = pg_ctl;
+  spec.args = {"--version"};
+  spec.timeout_ms = 10000;
+  const agent::ProcessResult r = runner->run(spec);
+  std::smatch m;
+  static const std::regex re(R"(\(PostgreSQL\) (\d+)(?:\.(\d+))?)");
+  if (r.exit_code != 0 || !std::regex_search(r.output, m, re)) return {"", 0};
+  const long major = std::stol(m[1].str());
+  const long minor = m[2].matched ? std::stol(m[2].str()) : 0;
+  return {m[1].str() + (m[2].matched ? "." + m[2].str() : ""), major * 10000 + minor};
+}
+
+Status check_pg_ctl(const std::string& pg_ctl) {
+  if (pg_ctl.empty() || pg_ctl[0] != '/' || ::access(pg_ctl.c_str(), X_OK) != 0) {
+    return make_error(ErrorCode::BadConfig, "pg_ctl \"" + pg_ctl + "\" is not an executable file",
+                      "give the absolute path of PostgreSQL's pg_ctl, e.g. "
+                      "/usr/lib/postgresql/15/bin/pg_ctl");
+  }
+  if (postgres_version(pg_ctl).second == 0) {
+    return make_error(ErrorCode::BadConfig,
+                      "\"" + pg_ctl + " --version\" does not report a PostgreSQL version",
+                      "give the absolute path of PostgreSQL's pg_ctl");
+  }
+  return Status::Ok();
+}
+
+nlohmann::json pgsetup_json(const Config& cfg) {
+  const auto [version, version_num] = postgres_version(cfg.pg_ctl);
+  const long pid = agent::running_postmaster_pid(cfg.pgdata);
+  nlohmann::json j = {{"pgdata", cfg.pgdata},
+                      {"pg_ctl", cfg.pg_ctl},
+                      {"version", version},
+                      {"version_num", version_num},
+                      {"host", cfg.host},
+                      {"port", cfg.port},
+                      {"proxyport", 0},
+                      {"pid", pid > 0 ? pid : 0},
+                      {"listen_addresses", cfg.listen_addresses},
+                      {"auth_method", cfg.auth_method},
+                      {"hba_level", cfg.hba_level},
+                      {"username", cfg.username},
+                      {"dbname", cfg.dbname}};
+  if (pid > 0) {
+    auto clock = std::make_unique<agent::SystemClock>();
+    auto runner = agent::make_process_runner();
+    auto pg = agent::make_postgres_control(cfg, *clock, *runner);
+    if (auto st = pg->status(); st && st->running) {
+      j["is_in_recovery"] = st->in_recovery;
+      j["control"] = {{"system_identifier", std::to_string(st->system_identifier)},
+                      {"timeline", st->tli}};
+    }
+  }
+  return j;
+}
+
+int update_node_metadata(const Options& o, const std::string& name, const std::string& hostname,
+                         int port, const Globals& g, bool print) {
+  auto paths = agent::paths_for(o.pgdata);
+  if (!paths) return fail(paths.error());
+  auto cfg = agent::load_config_for(o.pgdata);
+  if (!cfg) return fail(cfg.error());
+  if (port < 0 || port > 65535) {
+    return bad_args("invalid --pgport " + std::to_string(port), "use a port between 1 and 65535");
+  }
+  if (cfg->role == Role::Keeper) {
+    auto st = agent::KeeperState::load(paths->state);
+    if (!st) return fail(st.error());
+    if (st->node_id < 0) {
+      return fail(
+          make_error(ErrorCode::BadState, "this node is not registered on the monitor yet",
+                     "pg_autoctl run (or create postgres again) finishes its registration"));
+    }
+    Settings s;
+    auto m = agent::make_monitor_client(cfg->monitor, s);
+    if (Status u = m->update_node_metadata(st->node_id, name, hostname, port); !u)
+      return fail(u.error());
+  }
+  if (!name.empty()) cfg->name = name;
+  if (!hostname.empty()) cfg->hostname = hostname;
+  if (port > 0) cfg->port = port;
+  if (Status s = cfg->save(paths->config); !s) return fail(s.error());
+  if (print) {
+    if (g.json) {
+      std::cout << nlohmann::json{{"name", cfg->name},
+                                  {"hostname", cfg->hostname},
+                                  {"port", cfg->port}}
+                       .dump(4)
+                << std::endl;
+    } else {
+      std::cout << "name = " << cfg->name << "\nhostname = " << cfg->hostname
+                << "\nport = " << cfg->port << std::endl;
+    }
+  } else {
+    spdlog::info("node metadata: name \"{}\", hostname \"{}\", port {}", cfg->name, cfg->hostname,
+                 cfg->port);
+  }
+  return 0;
 }
 
 void print_value(const Globals& g, const std::string& key, const nlohmann::json& v) {

@@ -85,6 +85,9 @@ int cmd_config_set(const Options& o, const Globals& g) {
     e.message = "invalid value \"" + o.config_value + "\" for " + o.config_key + ": " + e.message;
     return fail(e);
   }
+  if (o.config_key == "postgresql.pg_ctl") {
+    if (Status s = check_pg_ctl(updated->pg_ctl); !s) return fail(s.error());
+  }
   if (Status s = check_ops_config(*updated, *cfg); !s) return fail(s.error());
   if (Status s = updated->save(paths->config); !s) return fail(s.error());
   if (updated->role == Role::Monitor && agent::file_exists(updated->pgdata + "/PG_VERSION")) {
@@ -101,6 +104,47 @@ int cmd_config_set(const Options& o, const Globals& g) {
   return 0;
 }
 
+/* pg_autoctl config check: the configuration loads, pg_ctl is PostgreSQL's, PGDATA is a
+ * cluster, and (a keeper) the monitor answers with the extension version we expect. */
+int cmd_config_check(const Options& o, const Globals& g) {
+  auto cfg = agent::load_config_for(o.pgdata);
+  if (!cfg) return fail(cfg.error());
+  if (Status s = check_pg_ctl(cfg->pg_ctl); !s) return fail(s.error());
+  nlohmann::json pg = pgsetup_json(*cfg);
+  if (!agent::file_exists(cfg->pgdata + "/PG_VERSION")) {
+    return fail(make_error(ErrorCode::BadConfig,
+                           "\"" + cfg->pgdata + "\" is not a PostgreSQL data directory",
+                           "pg_autoctl create has not initialised it yet"));
+  }
+  nlohmann::json out = {{"postgres", pg}};
+  if (cfg->role == Role::Keeper) {
+    auto m = agent::make_monitor_client(cfg->monitor, cfg->settings);
+    auto v = m->extension_version();
+    if (!v) return fail(v.error());
+    if (v->second != kExtensionVersion) {
+      return fail(make_error(ErrorCode::ExtensionMissing,
+                             "the monitor runs pgautofailover version \"" + v->second +
+                                 "\", expected \"" + kExtensionVersion + "\"",
+                             "ALTER EXTENSION pgautofailover UPDATE on the monitor"));
+    }
+    out["monitor"] = {{"uri", cfg->monitor}, {"version", v->second}};
+  }
+  if (g.json) {
+    std::cout << out.dump(4) << std::endl;
+    return 0;
+  }
+  const long pid = pg.value("pid", 0L);
+  std::cout << "Postgres setup for PGDATA \"" << cfg->pgdata << "\" is ok, "
+            << (pid > 0 ? "running with PID " + std::to_string(pid) : std::string("not running"))
+            << " and port " << cfg->port << std::endl;
+  if (out.contains("monitor")) {
+    std::cout << "Connection to monitor ok, using \"" << cfg->monitor << "\"\n"
+              << "Monitor is running version \"" << out["monitor"]["version"].get<std::string>()
+              << "\", as expected" << std::endl;
+  }
+  return 0;
+}
+
 }  // namespace
 
 void add_config_commands(CLI::App& app, Context& ctx) {
@@ -114,6 +158,10 @@ void add_config_commands(CLI::App& app, Context& ctx) {
   add_pgdata(cget, o);
   cget->add_flag("--json", g.json, "output data in the JSON format");
   cget->add_option("key", o.config_key, "section.option (all of them when omitted)");
+  auto* ccheck = config->add_subcommand("check", "check pg_autoctl and postgres setup");
+  add_pgdata(ccheck, o);
+  ccheck->add_flag("--json", g.json, "output data in the JSON format");
+  ctx.command(ccheck, "config check", [&] { return cmd_config_check(o, g); });
   ctx.command(cget, "config get", [&] { return cmd_config_get(o, g); });
   auto* cset = config->add_subcommand("set",
                                       "set the value of a given pg_autoctl configuration "

@@ -3,10 +3,7 @@
  * anything is touched (auth and SSL choices, ranges), then the monitor or node is initialised and
  * registered.
  */
-#include <arpa/inet.h>
-#include <netdb.h>
 #include <spdlog/spdlog.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -14,6 +11,7 @@
 
 #include "cli_internal.hpp"
 #include "pgaf/agent/keeper.hpp"
+#include "pgaf/agent/network.hpp"
 #include "pgaf/agent/postgres.hpp"
 #include "pgaf/agent/service.hpp"
 #include "pgaf/agent/tls.hpp"
@@ -27,28 +25,11 @@ using agent::Role;
 
 namespace {
 
-/* Local address used to reach host:port (UDP connect sends no packet). */
+/* Local address used to reach the monitor (UDP connect sends no packet); 127.0.0.1 when none. */
 std::string discover_hostname(const std::string& host, int port) {
   if (host.empty()) return "127.0.0.1";
-  addrinfo hints{}, *res = nullptr;
-  hints.ai_family = AF_INET;
-  hints.ai_socktype = SOCK_DGRAM;
-  if (getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res) != 0 || !res) {
-    return "127.0.0.1";
-  }
-  std::string out = "127.0.0.1";
-  int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-  if (fd >= 0 && ::connect(fd, res->ai_addr, res->ai_addrlen) == 0) {
-    sockaddr_in local{};
-    socklen_t len = sizeof local;
-    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) == 0) {
-      char buf[INET_ADDRSTRLEN];
-      if (inet_ntop(AF_INET, &local.sin_addr, buf, sizeof buf)) out = buf;
-    }
-  }
-  if (fd >= 0) ::close(fd);
-  freeaddrinfo(res);
-  return out;
+  auto ip = agent::local_address_to(host, port);
+  return ip ? *ip : std::string("127.0.0.1");
 }
 
 Status check_ssl_choice(const Options& o) {
@@ -128,8 +109,10 @@ Result<Config> base_config(const Options& o, Role role) {
   c.username = o.username.empty() ? agent::current_user_name() : o.username;
   c.dbname = o.dbname;
   c.host = o.pghost.empty() ? agent::default_socket_dir() : o.pghost;
-  c.auth_method = o.auth.empty() ? "trust" : o.auth;
-  c.hba_level = o.skip_hba ? "skip" : (o.pg_hba_lan ? "app" : "minimal");
+  /* the reference reads --auth skip as --skip-pg-hba: pg_hba.conf is left alone */
+  const bool skip_hba = o.skip_hba || o.auth == "skip";
+  c.auth_method = o.auth.empty() || o.auth == "skip" ? "trust" : o.auth;
+  c.hba_level = skip_hba ? "skip" : (o.pg_hba_lan ? "app" : "minimal");
   /* TLS (check_ssl_choice has validated the combination). Defaults as the reference:
    * self-signed → require; a CA → verify-full; otherwise require. */
   c.ssl_active = !o.no_ssl;
@@ -178,6 +161,76 @@ int cmd_create_monitor(const Options& o, const Globals& g) {
   return 0;
 }
 
+/* Existing PGDATA: a running primary registers as single; a stopped one, or none, as init. */
+Result<std::pair<NodeState, std::int64_t>> initial_state_of(const Config& cfg) {
+  NodeState initial = NodeState::Init;
+  std::int64_t sysid = 0;
+  if (fs::exists(cfg.pgdata) && !fs::is_directory(cfg.pgdata)) {
+    return make_error(ErrorCode::InvalidArgument,
+                      "PGDATA \"" + cfg.pgdata + "\" is not a directory");
+  }
+  if (agent::file_exists(cfg.pgdata + "/PG_VERSION")) {
+    sysid = agent::read_system_identifier(cfg);
+    if (agent::running_postmaster_pid(cfg.pgdata) > 0) {
+      if (agent::file_exists(cfg.pgdata + "/standby.signal")) {
+        return make_error(ErrorCode::BadState,
+                          "PostgreSQL in \"" + cfg.pgdata + "\" is a running standby",
+                          "stop it first, or create the node from an empty PGDATA");
+      }
+      initial = NodeState::Single;
+    }
+  }
+  return std::make_pair(initial, sysid);
+}
+
+}  // namespace
+
+/* see cli_internal.hpp */
+int register_local_node(Config& cfg, const agent::Paths& paths) {
+  auto st = agent::KeeperState::load(paths.state);
+  if (!st) return fail(st.error());
+  Settings settings;
+  auto monitor = agent::make_monitor_client(cfg.monitor, settings);
+  agent::RegisterArgs ra;
+  ra.formation = cfg.formation;
+  ra.host = cfg.hostname;
+  ra.port = cfg.port;
+  ra.dbname = cfg.dbname;
+  ra.name = cfg.name;
+  ra.sysidentifier = st->system_identifier;
+  ra.initial_state = st->current_role;
+  ra.candidate_priority = cfg.candidate_priority;
+  ra.replication_quorum = cfg.replication_quorum;
+  agent::SystemClock clock;
+  TimeMs deadline = clock.now_ms() + settings.listen_notifications_timeout_ms;
+  Result<agent::NodeAssignment> reg = make_error(ErrorCode::Internal, "not registered");
+  while (true) {
+    reg = monitor->register_node(ra);
+    if (reg) break;
+    /* The monitor asks us to retry while the primary is being set up. */
+    if (reg.error().code != ErrorCode::NoPrimary || clock.now_ms() >= deadline) {
+      return fail(reg.error());
+    }
+    spdlog::info("{}: retrying", reg.error().message);
+    clock.sleep_ms(200);
+  }
+  cfg.group = reg->group_id;
+  cfg.name = reg->name;
+  if (Status s = cfg.save(paths.config); !s) return fail(s.error());
+  st->node_id = reg->node_id;
+  st->group_id = reg->group_id;
+  st->assigned_role = reg->goal;
+  if (Status s = st->save(paths.state); !s) return fail(s.error());
+  std::error_code ec;
+  fs::remove(paths.init, ec);
+  spdlog::info("Registered node {} \"{}\" ({}:{}) in formation \"{}\", group {}, state \"{}\"",
+               reg->node_id, reg->name, cfg.hostname, cfg.port, cfg.formation, reg->group_id,
+               to_string(reg->goal));
+  return 0;
+}
+
+namespace {
+
 int cmd_create_postgres(Options o, const Globals& g) {
   if (Status s = check_auth_choice(o); !s) return fail(s.error());
   if (Status s = check_ssl_choice(o); !s) return fail(s.error());
@@ -216,67 +269,33 @@ int cmd_create_postgres(Options o, const Globals& g) {
     if (!existing) return fail(existing.error());
     auto st = agent::KeeperState::load(paths->state);
     if (!st) return fail(st.error());
-    spdlog::info("node {} is already registered in \"{}\"", st->node_id, paths->config);
+    if (st->node_id >= 0) {
+      spdlog::info("node {} is already registered in \"{}\"", st->node_id, paths->config);
+      if (o.run) return agent::run_supervisor(*existing, g.verbosity());
+      return 0;
+    }
+    /* an interrupted create: its files are there, the registration is not */
+    spdlog::info("resuming the creation of \"{}\": registering it", existing->pgdata);
+    if (int rc = register_local_node(*existing, *paths); rc != 0) return rc;
     if (o.run) return agent::run_supervisor(*existing, g.verbosity());
     return 0;
   }
 
-  /* Existing PGDATA: a running primary registers as single; a stopped one as init. */
-  NodeState initial = NodeState::Init;
-  std::int64_t sysid = 0;
-  if (fs::exists(cfg->pgdata) && !fs::is_directory(cfg->pgdata)) {
-    return bad_args("PGDATA \"" + cfg->pgdata + "\" is not a directory");
-  }
-  if (agent::file_exists(cfg->pgdata + "/PG_VERSION")) {
-    sysid = agent::read_system_identifier(*cfg);
-    if (agent::running_postmaster_pid(cfg->pgdata) > 0) {
-      if (agent::file_exists(cfg->pgdata + "/standby.signal")) {
-        return fail(make_error(ErrorCode::BadState,
-                               "PostgreSQL in \"" + cfg->pgdata + "\" is a running standby",
-                               "stop it first, or create the node from an empty PGDATA"));
-      }
-      initial = NodeState::Single;
-    }
-  }
-
-  Settings settings;
-  auto monitor = agent::make_monitor_client(cfg->monitor, settings);
-  agent::RegisterArgs ra;
-  ra.formation = cfg->formation;
-  ra.host = cfg->hostname;
-  ra.port = cfg->port;
-  ra.dbname = cfg->dbname;
-  ra.name = cfg->name;
-  ra.sysidentifier = sysid;
-  ra.initial_state = initial;
-  ra.candidate_priority = cfg->candidate_priority;
-  ra.replication_quorum = cfg->replication_quorum;
-  agent::SystemClock clock;
-  TimeMs deadline = clock.now_ms() + settings.listen_notifications_timeout_ms;
-  Result<agent::NodeAssignment> reg = make_error(ErrorCode::Internal, "not registered");
-  while (true) {
-    reg = monitor->register_node(ra);
-    if (reg) break;
-    /* The monitor asks us to retry while the primary is being set up. */
-    if (reg.error().code != ErrorCode::NoPrimary || clock.now_ms() >= deadline) {
-      return fail(reg.error());
-    }
-    spdlog::info("{}: retrying", reg.error().message);
-    clock.sleep_ms(200);
-  }
-  cfg->group = reg->group_id;
-  cfg->name = reg->name;
+  /* As the reference: the configuration and state files (and pg_autoctl.init, "creation under
+   * way") exist before the monitor is asked, so `do fsm state` and `show file` find them. */
+  auto start = initial_state_of(*cfg);
+  if (!start) return fail(start.error());
   if (Status s = cfg->save(paths->config); !s) return fail(s.error());
   agent::KeeperState st;
-  st.node_id = reg->node_id;
-  st.group_id = reg->group_id;
-  st.current_role = initial;
-  st.assigned_role = reg->goal;
-  st.system_identifier = sysid;
+  st.current_role = start->first;
+  st.assigned_role = start->first;
+  st.system_identifier = start->second;
   if (Status s = st.save(paths->state); !s) return fail(s.error());
-  spdlog::info("Registered node {} \"{}\" ({}:{}) in formation \"{}\", group {}, state \"{}\"",
-               reg->node_id, reg->name, cfg->hostname, cfg->port, cfg->formation, reg->group_id,
-               to_string(reg->goal));
+  const nlohmann::json init = {{"pg_autoctl_state_version", 1},
+                               {"pre_init_state", std::string(to_string(start->first))}};
+  if (Status s = agent::atomic_write_file(paths->init, init.dump() + "\n", 0644); !s)
+    return fail(s.error());
+  if (int rc = register_local_node(*cfg, *paths); rc != 0) return rc;
   if (o.run) return agent::run_supervisor(*cfg, g.verbosity());
   return 0;
 }
@@ -351,8 +370,8 @@ void add_create_commands(CLI::App& app, Context& ctx) {
   cpg->add_option("--auth", o.auth, "authentication method for connections from monitor")
       ->envname("PG_AUTOCTL_AUTH_METHOD");
   cpg->add_flag("--skip-pg-hba", o.skip_hba, "skip editing pg_hba.conf rules");
-  cpg->add_flag("--pg-hba-lan", o.pg_hba_lan,
-                "edit pg_hba.conf rules for --dbname in detected LAN");
+  cpg->add_flag("--pg-hba-lan", o.pg_hba_lan, "edit pg_hba.conf rules for --dbname in detected LAN")
+      ->envname("PG_AUTOCTL_PG_HBA_LAN");
   cpg->add_flag("--ssl-self-signed", o.ssl_self_signed,
                 "setup network encryption using self signed certificates")
       ->envname("PG_AUTOCTL_SSL_SELF_SIGNED");

@@ -14,22 +14,23 @@ using agent::Role;
 
 namespace {
 
-/* After a settings change, wait until every node of `group` reports its goal and the group has
- * a converged primary (apply_settings done), bounded by --wait. */
+/* After a settings change, wait (bounded by --wait) as the reference does: until the group's
+ * primary has left apply_settings and reports its goal again, primary or wait_primary (a
+ * primary that now lacks sync standbys settles in wait_primary; a standby still catching up
+ * does not hold the command). */
 int wait_group_settled(agent::MonitorClient& m, const std::string& formation, GroupId group,
                        int wait_s) {
   /* let the monitor assign apply_settings first */
   agent::SystemClock().sleep_ms(100);
   const bool settled = wait_for_rows(m, formation, group, wait_s, [&](const auto& rows) {
-    bool all_at_goal = true, primary = false;
     int n = 0;
+    bool primary = false;
     for (auto& r : rows) {
       if (r.group_id != group) continue;
       ++n;
-      if (r.reported != r.goal) all_at_goal = false;
       if (converged_primary(r)) primary = true;
     }
-    return all_at_goal && (primary || n == 0);
+    return primary || n == 0;
   });
   if (settled) return 0;
   return fail(make_error(ErrorCode::Timeout,
@@ -150,8 +151,30 @@ void add_get_set_commands(CLI::App& app, Context& ctx) {
         return setting ? cmd_set_node(o, g, w) : cmd_get_node(o, g, w);
       });
     }
+    if (setting) {
+      auto* meta = node->add_subcommand("metadata", "set metadata for this node");
+      add_pgdata(meta, o);
+      meta->add_flag("--json", g.json, "output data in the JSON format");
+      auto* mname = meta->add_option("--name", o.name, "the node name");
+      auto* mhost = meta->add_option("--hostname", o.hostname, "the node hostname");
+      auto* mport = meta->add_option("--pgport", o.pgport, "the node port");
+      ctx.command(meta, "set node metadata", [&o, &g, mname, mhost, mport] {
+        if (mname->count() + mhost->count() + mport->count() == 0) {
+          return bad_args("set node metadata needs --name, --hostname or --pgport");
+        }
+        return update_node_metadata(o, mname->count() ? o.name : std::string(),
+                                    mhost->count() ? o.hostname : std::string(),
+                                    mport->count() ? o.pgport : 0, g, true);
+      });
+    }
     auto* form = parent->add_subcommand("formation", "a pg_auto_failover formation setting");
     form->require_subcommand(1);
+    if (!setting) {
+      auto* fsettings =
+          form->add_subcommand("settings", "get replication settings for a formation");
+      add_monitor_opts(fsettings, ctx);
+      ctx.command(fsettings, "get formation settings", [&] { return cmd_show_settings(o, g); });
+    }
     auto* nss =
         form->add_subcommand("number-sync-standbys", std::string(setting ? "set" : "get") +
                                                          " number_sync_standbys for the formation");

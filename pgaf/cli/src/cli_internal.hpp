@@ -15,9 +15,11 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <ostream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -28,6 +30,11 @@
 #include "pgaf/core/error.hpp"
 
 namespace pgaf::cli::detail {
+
+/* What `pg_autoctl version` reports: the reference release we are compatible with, and ours. */
+inline constexpr const char* kPgAutoctlVersion = "2.2";
+inline constexpr const char* kExtensionVersion = "2.2";
+inline constexpr const char* kPgafVersion = "0.1.0";
 
 struct Globals {
   int verbose = 0;
@@ -78,6 +85,7 @@ struct Context {
   std::string action;      /* e.g. "create postgres" once its callback ran */
   int exit_code = 0;       /* the command's exit code once it ran */
   bool ran = false;
+  std::deque<std::string> positionals; /* storage of commands' positional arguments (stable) */
 
   /* Bind c's callback to run `fn` as the command named `name`. */
   void command(CLI::App* c, std::string name, std::function<int()> fn);
@@ -93,6 +101,8 @@ void add_monitor_opts(CLI::App* c, Context& ctx); /* --pgdata --monitor --format
 
 /* ---- the monitor ---- */
 Result<std::string> resolve_monitor_uri(const Options& o);
+/* The host a command on the monitor's own PGDATA connects to (PGHOST, socket dir or loopback). */
+std::string monitor_local_host(const agent::Config& cfg);
 Result<std::unique_ptr<agent::MonitorClient>> monitor_for(const Options& o);
 
 /* A node that is a primary for good: its goal is a primary state and it reports it. */
@@ -116,10 +126,32 @@ Result<std::pair<std::string, std::string>> target_node(const Options& o);
 Result<agent::StateRow> find_row(agent::MonitorClient& m, const std::string& formation,
                                  const std::string& name);
 
+/* ---- the local Postgres ---- */
+/* "pg_ctl (PostgreSQL) 15.4" → {"15.4", 150004}; {"", 0} when pg_ctl cannot tell. */
+std::pair<std::string, long> postgres_version(const std::string& pg_ctl);
+/* pg_ctl must be an executable that reports a PostgreSQL version (the reference refuses others). */
+Status check_pg_ctl(const std::string& pg_ctl);
+/* What the reference's pgsetup reports about the local Postgres (config check, do pgsetup). */
+nlohmann::json pgsetup_json(const agent::Config& cfg);
+
+/* Update this node's name, hostname and port on the monitor and in its configuration ('' / 0:
+ * unchanged): `set node metadata` and `run --name --hostname --pgport`. */
+int update_node_metadata(const Options& o, const std::string& name, const std::string& hostname,
+                         int port, const Globals& g, bool print);
+
+/* Register this node (files written by create postgres, state node id -1) with the monitor; on
+ * success the configuration and state hold the assignment and pg_autoctl.init is removed. Used
+ * by create postgres and by run after an interrupted create. */
+int register_local_node(agent::Config& cfg, const agent::Paths& paths);
+
 /* One value, as text or as {"key": value} with --json. */
 void print_value(const Globals& g, const std::string& key, const nlohmann::json& v);
 
 /* ---- the command groups (one file each) ---- */
+void add_root_commands(CLI::App& app, Context& ctx);       /* cli_root.cpp: version, help */
+int cmd_show_settings(const Options& o, const Globals& g); /* cli_show.cpp */
+/* `pg_autoctl help`: the tree as the parser sees it ("+" a group, "-" a command). */
+void print_command_tree(const CLI::App& root, std::ostream& out);
 void add_create_commands(CLI::App& app, Context& ctx);         /* cli_create.cpp */
 void add_service_commands(CLI::App& app, Context& ctx);        /* cli_service.cpp */
 void add_show_commands(CLI::App& app, Context& ctx);           /* cli_show.cpp */

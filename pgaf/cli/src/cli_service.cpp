@@ -7,15 +7,33 @@
 #include <iostream>
 
 #include "cli_internal.hpp"
+#include "pgaf/agent/keeper.hpp"
 #include "pgaf/agent/service.hpp"
 
 namespace pgaf::cli::detail {
 
 namespace {
 
-int cmd_run(const Options& o, const Globals& g) {
+/* pg_autoctl run: finish an interrupted create (registration), apply --name/--hostname/--pgport
+ * (monitor metadata and configuration, as the reference), then supervise. */
+int cmd_run(const Options& o, const Globals& g, const std::string& name,
+            const std::string& hostname, int port) {
   auto cfg = agent::load_config_for(o.pgdata);
   if (!cfg) return fail(cfg.error());
+  if (cfg->role == agent::Role::Keeper) {
+    auto paths = agent::paths_for(cfg->pgdata);
+    if (!paths) return fail(paths.error());
+    auto st = agent::KeeperState::load(paths->state);
+    if (!st) return fail(st.error());
+    if (st->node_id < 0) {
+      if (int rc = register_local_node(*cfg, *paths); rc != 0) return rc;
+    }
+  }
+  if (!name.empty() || !hostname.empty() || port != 0) {
+    if (int rc = update_node_metadata(o, name, hostname, port, g, false); rc != 0) return rc;
+    cfg = agent::load_config_for(o.pgdata);
+    if (!cfg) return fail(cfg.error());
+  }
   if (!o.ops.http_listen.empty() && o.ops.http_listen != cfg->http_listen) {
     if (Status s = apply_ops_options(o.ops, *cfg); !s) return fail(s.error());
     if (Status s = cfg->save(agent::paths_for(cfg->pgdata)->config); !s) return fail(s.error());
@@ -81,11 +99,15 @@ void add_service_commands(CLI::App& app, Context& ctx) {
   Globals& g = ctx.g;
   auto* run = app.add_subcommand("run", "run the pg_autoctl service (monitor or keeper)");
   add_pgdata(run, o);
-  run->add_option("--name", o.name, "pg_auto_failover node name");
-  run->add_option("--hostname", o.hostname, "hostname used to connect from other nodes");
-  run->add_option("--pgport", o.pgport, "PostgreSQL's port number");
+  auto* rname = run->add_option("--name", o.name, "pg_auto_failover node name");
+  auto* rhost =
+      run->add_option("--hostname", o.hostname, "hostname used to connect from other nodes");
+  auto* rport = run->add_option("--pgport", o.pgport, "PostgreSQL's port number");
   add_ops_options(run, o.ops, false);
-  ctx.command(run, "run", [&] { return cmd_run(o, g); });
+  ctx.command(run, "run", [&o, &g, rname, rhost, rport] {
+    return cmd_run(o, g, rname->count() ? o.name : std::string(),
+                   rhost->count() ? o.hostname : std::string(), rport->count() ? o.pgport : 0);
+  });
 
   auto* stop = app.add_subcommand("stop", "signal the pg_autoctl service for it to stop");
   add_pgdata(stop, o);

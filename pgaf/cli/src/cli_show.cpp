@@ -148,6 +148,9 @@ int cmd_show_standby_names(const Options& o, const Globals& g) {
 
 /* ---- show settings | file | systemd ---- */
 
+}  // namespace
+
+/* see cli_internal.hpp (also `get formation settings`) */
 int cmd_show_settings(const Options& o, const Globals& g) {
   auto m = monitor_for(o);
   if (!m) return fail(m.error());
@@ -191,6 +194,8 @@ int cmd_show_settings(const Options& o, const Globals& g) {
                 l.value.c_str());
   return 0;
 }
+
+namespace {
 
 int cmd_show_file(const Options& o, const Globals& g) {
   auto paths = agent::paths_for(o.pgdata);

@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "pgaf/core/error.hpp"
@@ -284,7 +285,30 @@ class MonitorClient {
    * arrived. LISTENs on first use; a broken connection is an error (callers then just poll). */
   virtual Result<bool> wait_for_state_change(const std::string& formation, GroupId group,
                                              TimeMs timeout_ms) = 0;
+  /* pgautofailover.update_node_metadata: '' / 0 leave a field as it is. Default: unsupported. */
+  virtual Status update_node_metadata(NodeId node_id, const std::string& name,
+                                      const std::string& host, int port) {
+    (void)node_id, (void)name, (void)host, (void)port;
+    return make_error(ErrorCode::Unsupported, "update_node_metadata is not available");
+  }
+  /* The pgautofailover extension's {default_version, installed_version} on the monitor.
+   * Default: unsupported. */
+  virtual Result<std::pair<std::string, std::string>> extension_version() {
+    return make_error(ErrorCode::Unsupported, "the monitor's extension version is not available");
+  }
 };
+/* A NOTIFY on channel `state` from the monitor (its JSON payload, the reference's keys). */
+struct StateNotification {
+  std::string formation;
+  GroupId group_id = -1;
+  NodeId node_id = -1;
+  std::string name, host;
+  int port = 0;
+  std::string reported, goal, health;
+};
+/* Parse a `state` payload; a payload that is not one is an error naming what is wrong. */
+Result<StateNotification> parse_state_notification(const std::string& payload);
+
 /* libpqxx implementation; every call bounded by settings.monitor_call_timeout_ms. */
 std::unique_ptr<MonitorClient> make_monitor_client(const std::string& uri, const Settings& s);
 

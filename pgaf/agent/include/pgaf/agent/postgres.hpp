@@ -29,6 +29,10 @@ PgExpected read_expected_status(const std::string& path);
 /* Postmaster pid from PGDATA/postmaster.pid if that process is alive, else -1. */
 long running_postmaster_pid(const std::string& pgdata);
 
+/* The CIDR of the local network `hostname` (a name or address of this host) belongs to: what
+ * --pg-hba-lan admits (the reference's pghba_enable_lan_cidr). */
+Result<std::string> lan_cidr_of(const std::string& hostname);
+
 /* Socket directory for the local Postgres: PG_REGRESS_SOCK_DIR, else the PostgreSQL build's own
  * DEFAULT_PGSOCKET_DIR (read from pg_config_manual.h at configure time; /var/run/postgresql on
  * Debian; CMake cache variable PGAF_DEFAULT_SOCKET_DIR overrides it). */

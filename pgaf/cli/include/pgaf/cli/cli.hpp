@@ -31,6 +31,15 @@ struct ParsedCommand {
 };
 ParsedCommand parse_cli(int argc, const char* const* argv);
 
+/* Every command of the tree (with the `do` tree, as when PG_AUTOCTL_DEBUG is set): its path
+ * ("create postgres", "do fsm state") and its options' long names ("--pgdata"), positional
+ * arguments left out. The seam docs/compatibility.md is checked against (cli.CompatDoc). */
+struct CommandSpec {
+  std::string path;
+  std::vector<std::string> options;
+};
+std::vector<CommandSpec> command_specs();
+
 /* A boolean option value as PostgreSQL (and pg_auto_failover) read one: true/false, yes/no,
  * on/off, 1/0, in any case, and unique prefixes ("t", "fa", "y"; "o" is ambiguous). */
 std::optional<bool> parse_bool_option(std::string value);

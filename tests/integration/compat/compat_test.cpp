@@ -1,0 +1,186 @@
+/*
+ * compat_test.cpp — a pg_auto_failover user's habits against pgaf, on 127.0.0.1 with real
+ * PostgreSQL 15 and the real monitor: only the reference's commands and options, their outputs
+ * and exit codes.
+ *
+ * Ports: 26100-26199, one block of 10 per test.
+ */
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+
+#include "agent_lab.hpp"
+
+namespace pgaf::agent_it {
+namespace {
+
+#define REQUIRE_ROOT()                                                            \
+  do {                                                                            \
+    if (geteuid() != 0) GTEST_SKIP() << "needs root (runs Postgres as postgres)"; \
+  } while (0)
+
+/* What a Postgres server answers to a startup packet (protocol 3.0, no SSL) from a client bound
+ * to `source` (an address of this host): "ok" (AuthenticationOk), or the server's error text.
+ * libpq cannot choose its source address, hence this small client. */
+std::string startup_from(const std::string& source, int port, const std::string& user,
+                         const std::string& db) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return "socket failed";
+  sockaddr_in src{};
+  src.sin_family = AF_INET;
+  inet_pton(AF_INET, source.c_str(), &src.sin_addr);
+  sockaddr_in dst{};
+  dst.sin_family = AF_INET;
+  dst.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, "127.0.0.1", &dst.sin_addr);
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof src) != 0 ||
+      ::connect(fd, reinterpret_cast<sockaddr*>(&dst), sizeof dst) != 0) {
+    ::close(fd);
+    return std::string("connect failed: ") + std::strerror(errno);
+  }
+  std::string body;
+  const uint32_t proto = htonl(196608);
+  body.append(reinterpret_cast<const char*>(&proto), 4);
+  for (const std::string& kv : {std::string("user"), user, std::string("database"), db}) {
+    body += kv;
+    body.push_back('\0');
+  }
+  body.push_back('\0');
+  const uint32_t len = htonl(static_cast<uint32_t>(body.size() + 4));
+  std::string msg(reinterpret_cast<const char*>(&len), 4);
+  msg += body;
+  (void)!::write(fd, msg.data(), msg.size());
+  char buf[1024] = {};
+  const ssize_t n = ::read(fd, buf, sizeof buf);
+  ::close(fd);
+  if (n < 9) return "no answer";
+  if (buf[0] == 'R') {
+    uint32_t code = 0;
+    std::memcpy(&code, buf + 5, 4);
+    return ntohl(code) == 0 ? "ok" : "authentication requested";
+  }
+  /* 'E': fields (type byte, text) — keep the message field 'M' */
+  for (ssize_t i = 5; i < n; ++i) {
+    if (buf[i] == 'M') return std::string(buf + i + 1);
+    while (i < n && buf[i] != '\0') ++i;
+  }
+  return "error";
+}
+
+TEST(Compat, PgHbaLanAdmitsTheNodesNetwork) {
+  REQUIRE_ROOT();
+  AgentLab lab(26100);
+  lab.start_monitor();
+  lab.start_node("node_1", 1, {"--pg-hba-lan"});
+  ASSERT_GE(lab.wait_states({{"node_1", "single"}}, 60000), 0) << lab.state_dump();
+  /* 127.0.0.2 is on the node's network (127.0.0.0/8) but matches no rule initdb wrote */
+  EXPECT_EQ(startup_from("127.0.0.2", lab.node_port(1), "postgres", "postgres"), "ok");
+  /* the monitor got no such rule for the postgres database: the same client is refused there */
+  const std::string refused = startup_from("127.0.0.2", lab.monitor_port(), "postgres", "postgres");
+  EXPECT_NE(refused.find("pg_hba.conf"), std::string::npos) << refused;
+  const auto left = lab.teardown();
+  EXPECT_TRUE(left.empty());
+}
+
+/* pg_autoctl with PG_AUTOCTL_DEBUG set (the do tree), quiet logs: stdout is the answer. */
+pgaf::test::CommandResult debug_ctl(AgentLab& lab, std::vector<std::string> args,
+                                    int timeout_ms = 60000) {
+  auto env = lab.env();
+  env["PG_AUTOCTL_DEBUG"] = "1";
+  args.insert(args.begin(), {pg_autoctl_bin(), "-q"});
+  return pgaf::test::run_command(args, env, timeout_ms, true);
+}
+
+/* A reference user's script: create in the background, wait with do pgsetup wait, read the
+ * state file with do fsm state, then operate the formation with the reference's commands. */
+TEST(Compat, ReferenceScriptOnALiveFormation) {
+  REQUIRE_ROOT();
+  AgentLab lab(26110);
+  lab.start_monitor();
+  lab.start_node("node_1", 1);
+  /* the state file exists as soon as create has started (before it registers) */
+  int fsm_rc = -1;
+  for (int i = 0; i < 100 && fsm_rc != 0; ++i) {
+    fsm_rc = debug_ctl(lab, {"do", "fsm", "state", "--pgdata", lab.pgdata("node_1")}).exit_code;
+    if (fsm_rc != 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(fsm_rc, 0);
+  auto wait = debug_ctl(lab, {"do", "pgsetup", "wait", "--pgdata", lab.pgdata("node_1")});
+  EXPECT_EQ(wait.exit_code, 0) << wait.output;
+  EXPECT_NE(wait.output.find("Postgres status is: \"ready\""), std::string::npos) << wait.output;
+  ASSERT_GE(lab.wait_states({{"node_1", "single"}}, 60000), 0) << lab.state_dump();
+  auto st = debug_ctl(lab, {"do", "fsm", "state", "--pgdata", lab.pgdata("node_1")});
+  ASSERT_EQ(st.exit_code, 0) << st.output;
+  const auto js = nlohmann::json::parse(st.output);
+  EXPECT_EQ(js["state"]["current_role"], "single") << st.output;
+  EXPECT_GT(js["postgres"]["pid"].get<long>(), 0) << st.output;
+  EXPECT_EQ(debug_ctl(lab, {"do", "pgsetup", "ready", "--pgdata", lab.pgdata("node_1")}).exit_code,
+            0);
+  auto version = debug_ctl(lab, {"do", "monitor", "version", "--pgdata", lab.pgdata("node_1")});
+  EXPECT_EQ(version.exit_code, 0) << version.output;
+  EXPECT_EQ(version.output, "2.2\n");
+  auto primary =
+      debug_ctl(lab, {"do", "monitor", "get", "primary", "--pgdata", lab.pgdata("node_1")});
+  EXPECT_NE(primary.output.find("\"node_name\": \"node_1\""), std::string::npos) << primary.output;
+  EXPECT_EQ(debug_ctl(lab, {"do", "primary", "slot", "create", "compat_slot", "--pgdata",
+                            lab.pgdata("node_1")})
+                .exit_code,
+            0);
+  pgaf::test::PgConnection c(lab.conninfo(lab.node_port(1)) + " user=postgres");
+  EXPECT_EQ(c.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'compat_slot'").size(),
+            1u);
+  EXPECT_EQ(debug_ctl(lab, {"do", "primary", "slot", "drop", "compat_slot", "--pgdata",
+                            lab.pgdata("node_1")})
+                .exit_code,
+            0);
+  EXPECT_EQ(c.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'compat_slot'").size(),
+            0u);
+  auto pid =
+      debug_ctl(lab, {"do", "service", "getpid", "postgres", "--pgdata", lab.pgdata("node_1")});
+  EXPECT_EQ(pid.exit_code, 0) << pid.output;
+  EXPECT_GT(std::atol(pid.output.c_str()), 0) << pid.output;
+
+  /* a second node; the reference's show state --json keys */
+  lab.start_node("node_2", 2);
+  ASSERT_GE(lab.wait_states({{"node_1", "primary"}, {"node_2", "secondary"}}, 90000), 0)
+      << lab.state_dump();
+  auto state = lab.ctl({"-q", "show", "state", "--json", "--pgdata", lab.pgdata("node_1")});
+  ASSERT_EQ(state.exit_code, 0) << state.output;
+  const auto rows = nlohmann::json::parse(state.output);
+  ASSERT_EQ(rows.size(), 2u);
+  for (const char* key : {"nodename", "nodehost", "nodeport", "current_group_state",
+                          "assigned_group_state", "reported_lsn"})
+    EXPECT_TRUE(rows[0].contains(key)) << key;
+  /* number-sync-standbys 0 and back: settles on primary or wait_primary within --wait */
+  auto nss = lab.ctl({"-q", "set", "formation", "number-sync-standbys", "--pgdata",
+                      lab.pgdata("node_1"), "--wait", "30", "0"});
+  EXPECT_EQ(nss.exit_code, 0) << nss.output;
+  /* metadata through the reference's command */
+  auto meta = lab.ctl(
+      {"-q", "set", "node", "metadata", "--pgdata", lab.pgdata("node_2"), "--name", "renamed_2"});
+  EXPECT_EQ(meta.exit_code, 0) << meta.output;
+  auto after = lab.ctl({"-q", "show", "state", "--json", "--pgdata", lab.pgdata("node_1")});
+  EXPECT_NE(after.output.find("renamed_2"), std::string::npos) << after.output;
+  auto settings = lab.ctl({"-q", "get", "formation", "settings", "--pgdata", lab.pgdata("node_1")});
+  EXPECT_EQ(settings.exit_code, 0) << settings.output;
+  EXPECT_NE(settings.output.find("number_sync_standbys"), std::string::npos) << settings.output;
+  auto check = lab.ctl({"-q", "config", "check", "--pgdata", lab.pgdata("node_1")});
+  EXPECT_EQ(check.exit_code, 0) << check.output;
+  EXPECT_NE(check.output.find("Monitor is running version \"2.2\""), std::string::npos)
+      << check.output;
+  const auto left = lab.teardown();
+  EXPECT_TRUE(left.empty());
+}
+
+}  // namespace
+}  // namespace pgaf::agent_it
