@@ -13,6 +13,8 @@
 #include <set>
 #include <sstream>
 
+#include "yaml_fields.hpp"
+
 namespace pgaf::lab {
 
 /* ---------------- PRNG ---------------- */
@@ -53,78 +55,9 @@ size_t CampaignRng::weighted(const std::vector<int>& weights) {
 
 namespace {
 
-struct CampaignError {
-  int line;
-  std::string field;
-  std::string message;
-};
-
-[[noreturn]] void fail(const YAML::Node& n, const std::string& field, const std::string& msg) {
-  const YAML::Mark m = n.Mark();
-  throw CampaignError{m.line >= 0 ? m.line + 1 : 0, field, msg};
-}
-
-std::string sub(const std::string& f, const std::string& k) {
-  return f.empty() ? k : f + "." + k;
-}
-
-void allow_keys(const YAML::Node& map, const std::string& field,
-                const std::vector<std::string>& allowed) {
-  if (!map.IsMap()) fail(map, field, "must be a mapping");
-  for (const auto& kv : map) {
-    const auto key = kv.first.as<std::string>();
-    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
-      std::string list;
-      for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-      fail(kv.first, sub(field, key), "unknown field (allowed: " + list + ")");
-    }
-  }
-}
-
-std::string scalar(const YAML::Node& n, const std::string& field) {
-  if (!n.IsScalar()) fail(n, field, "must be a scalar");
-  return n.as<std::string>();
-}
-
-std::int64_t integer(const YAML::Node& n, const std::string& field, std::int64_t lo,
-                     std::int64_t hi) {
-  const std::string s = scalar(n, field);
-  size_t pos = 0;
-  std::int64_t v = 0;
-  try {
-    v = std::stoll(s, &pos);
-  } catch (...) {
-    pos = 0;
-  }
-  if (pos == 0 || pos != s.size()) fail(n, field, "\"" + s + "\" is not an integer");
-  if (v < lo || v > hi)
-    fail(n, field,
-         std::to_string(v) + " is out of range [" + std::to_string(lo) + ", " + std::to_string(hi) +
-             "]");
-  return v;
-}
-
-TimeMs duration(const YAML::Node& n, const std::string& field, TimeMs lo, TimeMs hi) {
-  const std::string s = scalar(n, field);
-  size_t i = 0;
-  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
-  if (i == 0 || i > 9) fail(n, field, "\"" + s + "\" is not a duration (e.g. 500ms, 5s, 2m)");
-  const TimeMs v = std::stoll(s.substr(0, i));
-  const std::string u = s.substr(i);
-  TimeMs ms = 0;
-  if (u == "ms")
-    ms = v;
-  else if (u == "s")
-    ms = v * 1000;
-  else if (u == "m")
-    ms = v * 60000;
-  else
-    fail(n, field, "\"" + s + "\" needs a unit (ms, s or m)");
-  if (ms < lo || ms > hi)
-    fail(n, field,
-         "\"" + s + "\" is out of range [" + duration_text(lo) + ", " + duration_text(hi) + "]");
-  return ms;
-}
+using yamlf::fail;
+using yamlf::ParseError;
+using yamlf::sub;
 
 /* [lo, hi] of durations or integers; a single value means lo == hi. */
 template <class F>
@@ -142,14 +75,16 @@ IntRange range_of(const YAML::Node& n, const std::string& field, F one) {
 }
 
 IntRange duration_range(const YAML::Node& n, const std::string& field, TimeMs lo, TimeMs hi) {
-  return range_of(
-      n, field, [&](const YAML::Node& x, const std::string& f) { return duration(x, f, lo, hi); });
+  return range_of(n, field, [&](const YAML::Node& x, const std::string& f) {
+    return yamlf::get_duration(x, f, lo, hi);
+  });
 }
 
 IntRange int_range(const YAML::Node& n, const std::string& field, std::int64_t lo,
                    std::int64_t hi) {
-  return range_of(n, field,
-                  [&](const YAML::Node& x, const std::string& f) { return integer(x, f, lo, hi); });
+  return range_of(n, field, [&](const YAML::Node& x, const std::string& f) {
+    return yamlf::get_int(x, f, lo, hi);
+  });
 }
 
 /* A non-empty list of names from `allowed` (one name alone is a list of one). */
@@ -157,11 +92,9 @@ std::vector<std::string> choices(const YAML::Node& n, const std::string& field,
                                  const std::vector<std::string>& allowed) {
   std::vector<std::string> out;
   auto one = [&](const YAML::Node& x, const std::string& f) {
-    const std::string s = scalar(x, f);
+    const std::string s = yamlf::get_string(x, f);
     if (std::find(allowed.begin(), allowed.end(), s) == allowed.end()) {
-      std::string list;
-      for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-      fail(x, f, "\"" + s + "\" is not one of " + list);
+      fail(x, f, "\"" + s + "\" is not one of " + yamlf::join(allowed));
     }
     out.push_back(s);
   };
@@ -199,9 +132,10 @@ bool heals(FaultAction a) {
 }
 
 PaletteEntry parse_entry(const YAML::Node& e, const std::string& F) {
-  allow_keys(e, F,
-             {"action", "weight", "target", "to", "mode", "process", "include_clients", "duration",
-              "restart_after", "percent", "delay", "rate_kbit", "prevent_restart_percent"});
+  yamlf::check_keys(
+      e, F,
+      {"action", "weight", "target", "to", "mode", "process", "include_clients", "duration",
+       "restart_after", "percent", "delay", "rate_kbit", "prevent_restart_percent"});
   PaletteEntry p;
   if (!e["action"]) fail(e, sub(F, "action"), "is required");
   std::vector<std::string> names;
@@ -209,7 +143,8 @@ PaletteEntry parse_entry(const YAML::Node& e, const std::string& F) {
   const std::string action = choices(e["action"], sub(F, "action"), names).at(0);
   for (const auto& [n, a] : kActionNames)
     if (n == action) p.action = a;
-  if (e["weight"]) p.weight = static_cast<int>(integer(e["weight"], sub(F, "weight"), 1, 1000));
+  if (e["weight"])
+    p.weight = static_cast<int>(yamlf::get_int(e["weight"], sub(F, "weight"), 1, 1000));
   const auto A = p.action;
   const bool node_only =
       A == FaultAction::Kill || A == FaultAction::Reboot || A == FaultAction::DiskFull;
@@ -289,7 +224,7 @@ PaletteEntry parse_entry(const YAML::Node& e, const std::string& F) {
       fail(e["prevent_restart_percent"], sub(F, "prevent_restart_percent"),
            "is only valid for kill");
     p.prevent_restart_percent = static_cast<int>(
-        integer(e["prevent_restart_percent"], sub(F, "prevent_restart_percent"), 0, 100));
+        yamlf::get_int(e["prevent_restart_percent"], sub(F, "prevent_restart_percent"), 0, 100));
   }
   return p;
 }
@@ -299,33 +234,33 @@ void parse_pairs(const YAML::Node& n, const std::string& field,
   if (!n.IsMap()) fail(n, field, "must be a mapping");
   for (const auto& kv : n)
     out.emplace_back(kv.first.as<std::string>(),
-                     scalar(kv.second, sub(field, kv.first.as<std::string>())));
+                     yamlf::get_string(kv.second, sub(field, kv.first.as<std::string>())));
 }
 
 Campaign parse_root(const YAML::Node& root, const std::string& file) {
   Campaign c;
   c.file = file;
-  if (!root.IsDefined() || root.IsNull()) throw CampaignError{1, "", "the file is empty"};
-  allow_keys(root, "",
-             {"version", "name", "description", "formation", "workload", "phases", "faults",
-              "expect", "shrink"});
+  if (!root.IsDefined() || root.IsNull()) throw ParseError{1, "", "the file is empty"};
+  yamlf::check_keys(root, "",
+                    {"version", "name", "description", "formation", "workload", "phases", "faults",
+                     "expect", "shrink"});
   if (!root["version"]) fail(root, "version", "is required (version: 1)");
-  integer(root["version"], "version", 1, 1);
+  yamlf::get_int(root["version"], "version", 1, 1);
   if (!root["name"]) fail(root, "name", "is required");
-  c.name = scalar(root["name"], "name");
+  c.name = yamlf::get_string(root["name"], "name");
   if (c.name.empty() || c.name.size() > 40 ||
       !std::all_of(c.name.begin(), c.name.end(), [](char ch) {
         return std::islower(static_cast<unsigned char>(ch)) ||
                std::isdigit(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_';
       }))
     fail(root["name"], "name", "must be 1..40 characters of [a-z0-9_-]");
-  if (root["description"]) c.description = scalar(root["description"], "description");
+  if (root["description"]) c.description = yamlf::get_string(root["description"], "description");
 
   if (!root["formation"]) fail(root, "formation", "is required");
   const auto f = root["formation"];
-  allow_keys(f, "formation",
-             {"nodes", "synchronous_commit", "number_sync_standbys", "standby_priorities",
-              "settings", "agent_env", "node_disk_mb", "stable_timeout"});
+  yamlf::check_keys(f, "formation",
+                    {"nodes", "synchronous_commit", "number_sync_standbys", "standby_priorities",
+                     "settings", "agent_env", "node_disk_mb", "stable_timeout"});
   if (f["nodes"]) c.nodes = int_range(f["nodes"], "formation.nodes", 2, 5);
   if (f["synchronous_commit"]) {
     c.synchronous_commit.clear();
@@ -342,48 +277,56 @@ Campaign parse_root(const YAML::Node& root, const std::string& file) {
       fail(p, "formation.standby_priorities", "must be a non-empty list of 0..100");
     for (size_t i = 0; i < p.size(); ++i)
       c.standby_priorities.push_back(static_cast<int>(
-          integer(p[i], "formation.standby_priorities[" + std::to_string(i) + "]", 0, 100)));
+          yamlf::get_int(p[i], "formation.standby_priorities[" + std::to_string(i) + "]", 0, 100)));
   }
   if (f["settings"]) parse_pairs(f["settings"], "formation.settings", c.settings);
   if (f["agent_env"]) parse_pairs(f["agent_env"], "formation.agent_env", c.agent_env);
   if (f["node_disk_mb"])
     c.node_disk_mb =
-        static_cast<int>(integer(f["node_disk_mb"], "formation.node_disk_mb", 64, 4096));
+        static_cast<int>(yamlf::get_int(f["node_disk_mb"], "formation.node_disk_mb", 64, 4096));
   if (f["stable_timeout"])
-    c.stable_timeout_ms = duration(f["stable_timeout"], "formation.stable_timeout", 1000, 600000);
+    c.stable_timeout_ms =
+        yamlf::get_duration(f["stable_timeout"], "formation.stable_timeout", 1000, 600000);
 
   if (const auto w = root["workload"]) {
-    allow_keys(w, "workload", {"clients", "rate", "op_timeout", "connect_timeout", "connection"});
+    yamlf::check_keys(w, "workload",
+                      {"clients", "rate", "op_timeout", "connect_timeout", "connection"});
     if (w["clients"])
-      c.workload.clients = static_cast<int>(integer(w["clients"], "workload.clients", 1, 16));
+      c.workload.clients =
+          static_cast<int>(yamlf::get_int(w["clients"], "workload.clients", 1, 16));
     if (w["rate"])
-      c.workload.rate_per_client = static_cast<int>(integer(w["rate"], "workload.rate", 1, 1000));
+      c.workload.rate_per_client =
+          static_cast<int>(yamlf::get_int(w["rate"], "workload.rate", 1, 1000));
     if (w["op_timeout"])
-      c.workload.op_timeout_ms = duration(w["op_timeout"], "workload.op_timeout", 100, 60000);
+      c.workload.op_timeout_ms =
+          yamlf::get_duration(w["op_timeout"], "workload.op_timeout", 100, 60000);
     if (w["connect_timeout"])
       c.workload.connect_timeout_ms =
-          duration(w["connect_timeout"], "workload.connect_timeout", 1000, 60000);
+          yamlf::get_duration(w["connect_timeout"], "workload.connect_timeout", 1000, 60000);
     if (w["connection"])
       c.workload.connect_per_write =
           choices(w["connection"], "workload.connection", {"persistent", "per_write"}).at(0) ==
           "per_write";
   }
   if (const auto p = root["phases"]) {
-    allow_keys(p, "phases", {"warmup", "faults", "converge_within", "cooldown"});
-    if (p["warmup"]) c.phases.warmup_ms = duration(p["warmup"], "phases.warmup", 1000, 600000);
-    if (p["faults"]) c.phases.faults_ms = duration(p["faults"], "phases.faults", 1000, 1800000);
+    yamlf::check_keys(p, "phases", {"warmup", "faults", "converge_within", "cooldown"});
+    if (p["warmup"])
+      c.phases.warmup_ms = yamlf::get_duration(p["warmup"], "phases.warmup", 1000, 600000);
+    if (p["faults"])
+      c.phases.faults_ms = yamlf::get_duration(p["faults"], "phases.faults", 1000, 1800000);
     if (p["converge_within"])
       c.phases.converge_within_ms =
-          duration(p["converge_within"], "phases.converge_within", 1000, 1800000);
-    if (p["cooldown"]) c.phases.cooldown_ms = duration(p["cooldown"], "phases.cooldown", 0, 600000);
+          yamlf::get_duration(p["converge_within"], "phases.converge_within", 1000, 1800000);
+    if (p["cooldown"])
+      c.phases.cooldown_ms = yamlf::get_duration(p["cooldown"], "phases.cooldown", 0, 600000);
   }
   if (!root["faults"]) fail(root, "faults", "is required (count and palette)");
   const auto fl = root["faults"];
-  allow_keys(fl, "faults", {"count", "overlap_percent", "palette"});
+  yamlf::check_keys(fl, "faults", {"count", "overlap_percent", "palette"});
   if (fl["count"]) c.faults_per_schedule = int_range(fl["count"], "faults.count", 1, kMaxFaults);
   if (fl["overlap_percent"])
     c.overlap_percent =
-        static_cast<int>(integer(fl["overlap_percent"], "faults.overlap_percent", 0, 100));
+        static_cast<int>(yamlf::get_int(fl["overlap_percent"], "faults.overlap_percent", 0, 100));
   const auto pal = fl["palette"];
   if (!pal || !pal.IsSequence() || pal.size() == 0)
     fail(pal ? pal : fl, "faults.palette", "is required: a non-empty list of actions");
@@ -396,19 +339,21 @@ Campaign parse_root(const YAML::Node& root, const std::string& file) {
            "is longer than phases.faults (" + duration_text(c.phases.faults_ms) + ")");
   }
   if (const auto e = root["expect"]) {
-    allow_keys(e, "expect", {"rto_max", "lost_writes_max", "failover_required_after"});
-    if (e["rto_max"]) c.rto_max_ms = duration(e["rto_max"], "expect.rto_max", 100, 1800000);
+    yamlf::check_keys(e, "expect", {"rto_max", "lost_writes_max", "failover_required_after"});
+    if (e["rto_max"])
+      c.rto_max_ms = yamlf::get_duration(e["rto_max"], "expect.rto_max", 100, 1800000);
     if (e["lost_writes_max"])
-      c.lost_writes_max =
-          static_cast<int>(integer(e["lost_writes_max"], "expect.lost_writes_max", 0, 1000000000));
+      c.lost_writes_max = static_cast<int>(
+          yamlf::get_int(e["lost_writes_max"], "expect.lost_writes_max", 0, 1000000000));
     if (e["failover_required_after"])
-      c.failover_required_after_ms =
-          duration(e["failover_required_after"], "expect.failover_required_after", 1000, 1800000);
+      c.failover_required_after_ms = yamlf::get_duration(
+          e["failover_required_after"], "expect.failover_required_after", 1000, 1800000);
   }
   if (const auto s = root["shrink"]) {
-    allow_keys(s, "shrink", {"max_runs"});
+    yamlf::check_keys(s, "shrink", {"max_runs"});
     if (s["max_runs"])
-      c.shrink_max_runs = static_cast<int>(integer(s["max_runs"], "shrink.max_runs", 0, 1000));
+      c.shrink_max_runs =
+          static_cast<int>(yamlf::get_int(s["max_runs"], "shrink.max_runs", 0, 1000));
   }
   return c;
 }
@@ -418,15 +363,10 @@ Campaign parse_root(const YAML::Node& root, const std::string& file) {
 Result<Campaign> parse_campaign(const std::string& yaml_text, const std::string& file) {
   try {
     return parse_root(YAML::Load(yaml_text), file);
-  } catch (const CampaignError& e) {
-    std::string msg = file + ":" + std::to_string(e.line) + ": ";
-    if (!e.field.empty()) msg += "field \"" + e.field + "\": ";
-    return make_error(ErrorCode::InvalidArgument, msg + e.message,
-                      "see docs/campaigns.md for the campaign format");
+  } catch (const ParseError& e) {
+    return yamlf::parse_error(e, file, "see docs/campaigns.md for the campaign format");
   } catch (const YAML::Exception& e) {
-    return make_error(ErrorCode::InvalidArgument,
-                      file + ":" + std::to_string(e.mark.line + 1) + ": malformed YAML: " + e.msg,
-                      "see docs/campaigns.md for the campaign format");
+    return yamlf::yaml_error(e, file, "see docs/campaigns.md for the campaign format");
   }
 }
 
