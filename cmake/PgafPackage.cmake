@@ -4,6 +4,9 @@
 #   pgaf-lab  the chaos lab, pgaf-sim and the scenarios, with the lab's network dependencies.
 # pgaf conflicts with postgresql-15-auto-failover (and pg-auto-failover-cli): the same file names.
 # Shared-library dependencies come from dpkg-shlibdeps (dpkg-dev).
+# `install` (and CPack's preinstall) does not rebuild every target: ci/package and the package
+# test build what the packages hold (pg_autoctl lab pgaf-sim pgautofailover pgaf_fence) first.
+set(CMAKE_SKIP_INSTALL_ALL_DEPENDENCY TRUE)
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME pgaf)
 set(CPACK_PACKAGE_VENDOR "pgaf")

@@ -36,13 +36,6 @@ namespace pgaf::agent_it {
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
-long ms_since(SteadyClock::time_point t) {
-  return static_cast<long>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - t).count());
-}
-void sleep_ms(int ms) {
-  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
-}
 
 constexpr int kHttp1 = 26031, kHttp2 = 26032, kHttpMonitor = 26033;
 
