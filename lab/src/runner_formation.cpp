@@ -159,8 +159,7 @@ Status ScenarioRun::build_formation() {
     const HostDirs& n = dirs("node" + std::to_string(i));
     const size_t k = static_cast<size_t>(i - 1);
     log_line(sc_.name, "creating " + n.name + " on " + n.address + ":" + std::to_string(n.port));
-    if (Status s = run_cmd(n,
-                           {agent_bin_,
+    std::vector<std::string> create = {agent_bin_,
                             "create",
                             "postgres",
                             "--pgdata",
@@ -183,8 +182,12 @@ Status ScenarioRun::build_formation() {
                             "--candidate-priority",
                             std::to_string(sc_.formation.candidate_priorities[k]),
                             "--replication-quorum",
-                            sc_.formation.replication_quorum[k] ? "true" : "false"},
-                           n.name + "-create", left());
+                            sc_.formation.replication_quorum[k] ? "true" : "false"};
+    if (sc_.formation.http_endpoint) { /* a pgaf option: only when the scenario asks for it */
+      create.push_back("--http-listen");
+      create.push_back("127.0.0.1:" + std::to_string(kLabHttpPort));
+    }
+    if (Status s = run_cmd(n, std::move(create), n.name + "-create", left());
         !s.ok())
       return s;
     for (const auto& [key, v] : sc_.formation.settings) {

@@ -47,6 +47,8 @@ inline constexpr const char* kLabRunRoot = "/run/pgaf-lab";
 inline constexpr const char* kNetnsFamily = "pgaf-lab-";
 inline constexpr int kBasePort = 5400;
 inline constexpr TimeMs kSampleIntervalMs = 100;
+/* bound on one `GET /primary` of a node's agent (formation.http_endpoint) */
+inline constexpr TimeMs kHttpProbeTimeoutMs = 80;
 
 TimeMs steady_ms();
 void log_line(const std::string& scenario, const std::string& msg);
@@ -325,6 +327,7 @@ class ScenarioRun {
   void stop_threads();
   void client_loop(int client);
   void sampler_loop(const HostDirs& h);
+  int http_primary_status();
   void monitor_loop();
   Status fault_phase();
   void heal_all();

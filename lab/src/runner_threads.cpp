@@ -3,6 +3,8 @@
  * sampler per node over loopback, one client per workload client writing through the
  * formation's multi-host URI. Every loop polls stop_ and records through the Recorder.
  */
+#include <httplib.h>
+
 #include "runner_internal.hpp"
 
 namespace pgaf::lab::runner_detail {
@@ -91,6 +93,18 @@ void ScenarioRun::monitor_loop() {
   }
 }
 
+/* `GET /primary` of the agent on this host (the sampler runs in the node's namespace): the HTTP
+ * status, or -1 when the endpoint does not answer within kHttpProbeTimeoutMs. */
+int ScenarioRun::http_primary_status() {
+  httplib::Client cli("127.0.0.1", kLabHttpPort);
+  const auto t = std::chrono::milliseconds(kHttpProbeTimeoutMs);
+  cli.set_connection_timeout(t);
+  cli.set_read_timeout(t);
+  cli.set_write_timeout(t);
+  auto res = cli.Get("/primary");
+  return res ? res->status : -1;
+}
+
 void ScenarioRun::sampler_loop(const HostDirs& h) {
   const std::string conninfo =
       "host=127.0.0.1 port=" + std::to_string(h.port) +
@@ -124,6 +138,7 @@ void ScenarioRun::sampler_loop(const HostDirs& h) {
         s.lsn = r[3] ? parse_lsn(*r[3]).value_or(0) : 0; /* NULL or malformed: 0, unknown */
       }
     }
+    if (sc_.formation.http_endpoint) s.http_primary = http_primary_status();
     s.t_ms = rec_.now();
     rec_.sample(s);
     while (!stop_.load() && steady_ms() < tick + kSampleIntervalMs)

@@ -101,7 +101,8 @@ void parse_formation(const YAML::Node& f, Scenario& sc) {
   const std::string F = "formation";
   check_keys(f, F,
              {"nodes", "candidate_priorities", "replication_quorum", "number_sync_standbys",
-              "synchronous_commit", "node_disk_mb", "settings", "stable_timeout", "agent_env"});
+              "synchronous_commit", "node_disk_mb", "settings", "stable_timeout", "agent_env",
+              "http_endpoint"});
   auto& fs = sc.formation;
   if (!f["nodes"]) fail(f, sub(F, "nodes"), "is required");
   fs.nodes = static_cast<int>(get_int(f["nodes"], sub(F, "nodes"), 1, kMaxNodes));
@@ -185,6 +186,7 @@ void parse_formation(const YAML::Node& f, Scenario& sc) {
       fs.agent_env.emplace_back(key, get_string(kv.second, sub(F, "agent_env." + key)));
     }
   }
+  if (const auto h = f["http_endpoint"]) fs.http_endpoint = get_bool(h, sub(F, "http_endpoint"));
 }
 
 void parse_workload(const YAML::Node& w, Scenario& sc) {

@@ -118,7 +118,11 @@ struct FormationSpec {
   /* Test-only agent switches (e.g. disable fencing) passed as environment to pg_autoctl run,
    * used by scenarios built to violate an invariant. */
   std::vector<std::pair<std::string, std::string>> agent_env;
+  /* Each node's agent serves its HTTP endpoint on 127.0.0.1:kLabHttpPort of its host (YAML
+   * `http_endpoint: true`); the sampler reads `GET /primary` and the report draws it per node. */
+  bool http_endpoint = false;
 };
+inline constexpr int kLabHttpPort = 8008;
 
 struct WorkloadSpec {
   int clients = 2;
