@@ -96,7 +96,8 @@ nlohmann::json to_json(const History& h) {
                   {"in_recovery", s.in_recovery},
                   {"read_only", s.read_only},
                   {"timeline", s.timeline},
-                  {"lsn", s.lsn}});
+                  {"lsn", s.lsn},
+                  {"http_primary", s.http_primary}});
   }
   auto& fs = j["fsm"] = nlohmann::json::array();
   for (const auto& s : h.fsm) {
@@ -182,7 +183,8 @@ Result<History> history_from_json(const nlohmann::json& j) {
     field = "samples";
     for (const auto& s : j.at("samples")) {
       h.samples.push_back(Sample{s.at("t_ms"), s.at("node"), s.at("reachable"), s.at("in_recovery"),
-                                 s.at("read_only"), s.at("timeline"), s.at("lsn")});
+                                 s.at("read_only"), s.at("timeline"), s.at("lsn"),
+                                 s.value("http_primary", 0)});
     }
     field = "fsm";
     for (const auto& s : j.at("fsm")) {

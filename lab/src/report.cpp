@@ -17,9 +17,7 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string fmt_ms(TimeMs ms) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2f s", static_cast<double>(ms) / 1000.0);
-  return buf;
+  return seconds_text(ms);
 }
 
 std::string opt_ms(const std::optional<TimeMs>& v) {
@@ -95,6 +93,12 @@ Status write_atomically(const std::filesystem::path& path, const std::string& co
     return make_error(ErrorCode::Internal,
                       "could not rename \"" + tmp.string() + "\": " + ec.message());
   return Status::Ok();
+}
+
+std::string seconds_text(TimeMs ms) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f s", static_cast<double>(ms) / 1000.0);
+  return buf;
 }
 
 std::string to_string(ScenarioOutcome o) {
@@ -216,6 +220,35 @@ std::string render_junit(const std::vector<ScenarioReport>& rs) {
     << "\" errors=\"" << errors << "\" skipped=\"" << skipped << "\">\n"
     << body.str() << "</testsuites>\n";
   return o.str();
+}
+
+/* The agent's `GET /primary` answers of one node (formation.http_endpoint), below its lane: green
+ * 200, grey 503 (or another status), black no answer. Nothing when the node was not probed. */
+template <typename X>
+void render_http_strip(std::ostringstream& o, const std::string& node,
+                       const std::vector<const Sample*>& sm, int y, TimeMs t_end, const X& x) {
+  auto answer = [](const Sample* s) {
+    if (s->http_primary < 0) return std::string("no answer");
+    return std::to_string(s->http_primary);
+  };
+  for (size_t k = 0; k < sm.size();) {
+    if (sm[k]->http_primary == 0) {
+      ++k;
+      continue;
+    }
+    size_t j = k;
+    while (j + 1 < sm.size() && sm[j + 1]->http_primary == sm[k]->http_primary) ++j;
+    const TimeMs t0 = sm[k]->t_ms;
+    const TimeMs t1 = j + 1 < sm.size() ? sm[j + 1]->t_ms : t_end;
+    const std::string a = answer(sm[k]);
+    const char* colour = a == "200" ? "#2ca02c" : a == "no answer" ? "#000000" : "#bbbbbb";
+    o << "<rect class=\"http-primary\" x=\"" << x(t0) << "\" y=\"" << y << "\" width=\""
+      << std::max(1.0, std::stod(x(t1)) - std::stod(x(t0))) << "\" height=\"5\" fill=\"" << colour
+      << "\"><title>"
+      << xml_escape(node + " GET /primary: " + a + " " + fmt_ms(t0) + " → " + fmt_ms(t1))
+      << "</title></rect>\n";
+    k = j + 1;
+  }
 }
 
 std::string render_svg_timeline(const ScenarioReport& r) {
@@ -348,6 +381,7 @@ std::string render_svg_timeline(const ScenarioReport& r) {
         << "</title></rect>\n";
       k = j + 1;
     }
+    render_http_strip(o, node, sm, y + lane_h + 1, t_end, x);
   }
   /* client operations: rows ok / fail / unknown, x = completion time */
   o << "<text x=\"8\" y=\"" << ops_top + 14 << "\" font-weight=\"bold\">client ops</text>\n";
@@ -426,7 +460,8 @@ std::string render_html(const ScenarioReport& r) {
   o << "</table>\n<h2>Timeline</h2>\n<p>Each node lane: the monitor's reported FSM state (wide "
        "band) and the sampler's "
        "view from inside the node (thin strip: red writable, amber read-only primary, blue "
-       "standby, black down). Red "
+       "standby, black down; below it, when the scenario sets formation.http_endpoint, the "
+       "agent's GET /primary: green 200, grey 503, black no answer). Red "
        "bands: faults. Dashed lines: phases. Bottom: client writes by outcome; black bars: the RTO "
        "gaps.</p>\n";
   o << render_svg_timeline(r);

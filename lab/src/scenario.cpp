@@ -17,143 +17,30 @@
 #include <sstream>
 
 #include "pgaf/core/state.hpp"
+#include "yaml_fields.hpp"
 
 namespace pgaf::lab {
 namespace {
 
-struct ParseError {
-  int line;
-  std::string field;
-  std::string message;
-};
-
-int line_of(const YAML::Node& n) {
-  const YAML::Mark m = n.Mark();
-  return m.line >= 0 ? m.line + 1 : 0;
-}
-
-[[noreturn]] void fail(const YAML::Node& n, const std::string& field, const std::string& msg) {
-  throw ParseError{line_of(n), field, msg};
-}
-
-std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
-  std::string out;
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (i) out += sep;
-    out += v[i];
-  }
-  return out;
-}
-
-void check_keys(const YAML::Node& map, const std::string& field,
-                const std::vector<std::string>& allowed) {
-  if (!map.IsMap()) fail(map, field, "must be a mapping");
-  for (const auto& kv : map) {
-    const auto key = kv.first.as<std::string>();
-    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
-      fail(kv.first, field.empty() ? key : field + "." + key,
-           "unknown field (allowed: " + join(allowed) + ")");
-    }
-  }
-}
-
-std::string sub(const std::string& field, const std::string& key) {
-  return field.empty() ? key : field + "." + key;
-}
-
-std::string get_string(const YAML::Node& n, const std::string& field) {
-  if (!n.IsScalar()) fail(n, field, "must be a string");
-  return n.as<std::string>();
-}
-
-long long get_int(const YAML::Node& n, const std::string& field, long long lo, long long hi) {
-  if (!n.IsScalar()) fail(n, field, "must be an integer");
-  const auto s = n.as<std::string>();
-  long long v = 0;
-  size_t pos = 0;
-  try {
-    v = std::stoll(s, &pos);
-  } catch (...) {
-    fail(n, field, "\"" + s + "\" is not an integer");
-  }
-  if (pos != s.size()) fail(n, field, "\"" + s + "\" is not an integer");
-  if (v < lo || v > hi) {
-    fail(n, field,
-         std::to_string(v) + " is out of range [" + std::to_string(lo) + ", " + std::to_string(hi) +
-             "]");
-  }
-  return v;
-}
-
-double get_double(const YAML::Node& n, const std::string& field, double lo, double hi) {
-  if (!n.IsScalar()) fail(n, field, "must be a number");
-  const auto s = n.as<std::string>();
-  double v = 0;
-  size_t pos = 0;
-  try {
-    v = std::stod(s, &pos);
-  } catch (...) {
-    fail(n, field, "\"" + s + "\" is not a number");
-  }
-  if (pos != s.size()) fail(n, field, "\"" + s + "\" is not a number");
-  if (v < lo || v > hi) fail(n, field, s + " is out of range");
-  return v;
-}
-
-bool get_bool(const YAML::Node& n, const std::string& field) {
-  const auto s = get_string(n, field);
-  if (s == "true" || s == "yes") return true;
-  if (s == "false" || s == "no") return false;
-  fail(n, field, "\"" + s + "\" is not a boolean (true or false)");
-}
-
-/* "500ms", "5s", "2m" → milliseconds, within [lo, hi]. */
-TimeMs get_duration(const YAML::Node& n, const std::string& field, TimeMs lo, TimeMs hi) {
-  const auto s = get_string(n, field);
-  size_t i = 0;
-  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
-  if (i == 0 || i > 9) fail(n, field, "\"" + s + "\" is not a duration (e.g. 500ms, 5s, 2m)");
-  const TimeMs num = std::stoll(s.substr(0, i));
-  const std::string unit = s.substr(i);
-  TimeMs ms = 0;
-  if (unit == "ms") {
-    ms = num;
-  } else if (unit == "s") {
-    ms = num * 1000;
-  } else if (unit == "m" || unit == "min") {
-    ms = num * 60000;
-  } else if (unit.empty()) {
-    fail(n, field, "\"" + s + "\" needs a unit (ms, s or m)");
-  } else {
-    fail(n, field, "unknown unit \"" + unit + "\" in \"" + s + "\" (ms, s or m)");
-  }
-  if (ms < lo || ms > hi) {
-    fail(n, field,
-         "\"" + s + "\" is out of range [" + std::to_string(lo) + "ms, " + std::to_string(hi) +
-             "ms]");
-  }
-  return ms;
-}
-
-template <typename E>
-E get_enum(const YAML::Node& n, const std::string& field,
-           const std::vector<std::pair<std::string, E>>& table) {
-  const auto s = get_string(n, field);
-  std::vector<std::string> names;
-  for (const auto& [name, e] : table) {
-    if (name == s) return e;
-    names.push_back(name);
-  }
-  fail(n, field, "unknown value \"" + s + "\" (expected one of: " + join(names) + ")");
-}
+using namespace yamlf;
 
 const std::vector<std::pair<std::string, FaultAction>> kActions = {
-    {"ifdown", FaultAction::IfDown},       {"partition", FaultAction::Partition},
-    {"oneway", FaultAction::OneWay},       {"monitor_loss", FaultAction::MonitorLoss},
-    {"disk_full", FaultAction::DiskFull},  {"reboot", FaultAction::Reboot},
-    {"kill", FaultAction::Kill},           {"freeze", FaultAction::Freeze},
-    {"loss", FaultAction::Loss},           {"latency", FaultAction::Latency},
-    {"bandwidth", FaultAction::Bandwidth}, {"switchover", FaultAction::Switchover},
+    {"ifdown", FaultAction::IfDown},
+    {"partition", FaultAction::Partition},
+    {"oneway", FaultAction::OneWay},
+    {"monitor_loss", FaultAction::MonitorLoss},
+    {"disk_full", FaultAction::DiskFull},
+    {"reboot", FaultAction::Reboot},
+    {"kill", FaultAction::Kill},
+    {"freeze", FaultAction::Freeze},
+    {"loss", FaultAction::Loss},
+    {"latency", FaultAction::Latency},
+    {"bandwidth", FaultAction::Bandwidth},
+    {"switchover", FaultAction::Switchover},
+    {"zone_partition", FaultAction::ZonePartition},
+    {"path_mtu", FaultAction::PathMtu},
+    {"firewall_reset", FaultAction::FirewallReset},
+    {"reroute", FaultAction::Reroute},
 };
 const std::vector<std::pair<std::string, FaultMode>> kModes = {{"drop", FaultMode::Drop},
                                                                {"reject", FaultMode::Reject}};
@@ -214,7 +101,8 @@ void parse_formation(const YAML::Node& f, Scenario& sc) {
   const std::string F = "formation";
   check_keys(f, F,
              {"nodes", "candidate_priorities", "replication_quorum", "number_sync_standbys",
-              "synchronous_commit", "node_disk_mb", "settings", "stable_timeout", "agent_env"});
+              "synchronous_commit", "node_disk_mb", "settings", "stable_timeout", "agent_env",
+              "http_endpoint"});
   auto& fs = sc.formation;
   if (!f["nodes"]) fail(f, sub(F, "nodes"), "is required");
   fs.nodes = static_cast<int>(get_int(f["nodes"], sub(F, "nodes"), 1, kMaxNodes));
@@ -298,6 +186,7 @@ void parse_formation(const YAML::Node& f, Scenario& sc) {
       fs.agent_env.emplace_back(key, get_string(kv.second, sub(F, "agent_env." + key)));
     }
   }
+  if (const auto h = f["http_endpoint"]) fs.http_endpoint = get_bool(h, sub(F, "http_endpoint"));
 }
 
 void parse_workload(const YAML::Node& w, Scenario& sc) {
@@ -332,11 +221,38 @@ void parse_phases(const YAML::Node& p, Scenario& sc) {
   if (const auto n = p["cooldown"]) ps.cooldown_ms = get_duration(n, sub(F, "cooldown"), 0, 600000);
 }
 
+/* zones / router / zone / to_zone / via / mtu: each required by its action, refused elsewhere.
+ * Names are checked against the profile by check_scenario_network(). */
+void parse_network_fault(const YAML::Node& f, const std::string& F, Fault& ft) {
+  const FaultAction a = ft.action;
+  auto need = [&](const char* key, bool wanted) {
+    if (wanted && !f[key]) fail(f, sub(F, key), "is required for " + to_string(a));
+    if (!wanted && f[key]) fail(f[key], sub(F, key), "is not valid for " + to_string(a));
+    return wanted;
+  };
+  if (need("zones", a == FaultAction::ZonePartition)) {
+    const auto z = f["zones"];
+    if (!z.IsSequence() || z.size() != 2) fail(z, sub(F, "zones"), "must be a list of two zones");
+    ft.zones = {get_string(z[0], sub(F, "zones[0]")), get_string(z[1], sub(F, "zones[1]"))};
+    if (ft.zones[0] == ft.zones[1]) fail(z, sub(F, "zones"), "names the same zone twice");
+  }
+  if (need("router", a == FaultAction::PathMtu || a == FaultAction::FirewallReset))
+    ft.router = get_string(f["router"], sub(F, "router"));
+  if (need("zone", a == FaultAction::PathMtu || a == FaultAction::Reroute))
+    ft.zone = get_string(f["zone"], sub(F, "zone"));
+  if (need("mtu", a == FaultAction::PathMtu))
+    ft.mtu = static_cast<int>(get_int(f["mtu"], sub(F, "mtu"), 576, 9000));
+  if (need("to_zone", a == FaultAction::Reroute))
+    ft.to_zone = get_string(f["to_zone"], sub(F, "to_zone"));
+  if (need("via", a == FaultAction::Reroute)) ft.via = get_string(f["via"], sub(F, "via"));
+}
+
 Fault parse_fault(const YAML::Node& f, const std::string& F, const Scenario& sc) {
-  check_keys(
-      f, F,
-      {"name", "at", "when", "action", "target", "to", "mode", "process", "duration",
-       "restart_after", "percent", "delay", "rate_kbit", "include_clients", "prevent_restart"});
+  check_keys(f, F, {"name",    "at",     "when",      "action",          "target",
+                    "to",      "mode",   "process",   "duration",        "restart_after",
+                    "percent", "delay",  "rate_kbit", "include_clients", "prevent_restart",
+                    "zones",   "router", "zone",      "to_zone",         "via",
+                    "mtu"});
   Fault ft;
   ft.line = line_of(f);
   const int nodes = sc.formation.nodes;
@@ -380,6 +296,14 @@ Fault parse_fault(const YAML::Node& f, const std::string& F, const Scenario& sc)
       ft.target = Target{K::Primary, -1};
       if (f["target"]) ft.target = get_target(f["target"], sub(F, "target"), nodes, {K::Primary});
       break;
+    case FaultAction::ZonePartition:
+    case FaultAction::PathMtu:
+    case FaultAction::FirewallReset:
+    case FaultAction::Reroute:
+      if (f["target"]) fail(f["target"], sub(F, "target"), "is not valid: it names zones/routers");
+      ft.target = Target{K::Monitor, -1};
+      parse_network_fault(f, F, ft);
+      break;
     case FaultAction::Partition:
     case FaultAction::OneWay:
       if (!f["target"]) fail(f, sub(F, "target"), "is required");
@@ -414,8 +338,9 @@ Fault parse_fault(const YAML::Node& f, const std::string& F, const Scenario& sc)
     fail(f["to"], sub(F, "to"), "is the same host as target");
   }
   if (f["mode"]) {
-    if (ft.action != FaultAction::OneWay && ft.action != FaultAction::Partition) {
-      fail(f["mode"], sub(F, "mode"), "is only valid for oneway and partition");
+    if (ft.action != FaultAction::OneWay && ft.action != FaultAction::Partition &&
+        ft.action != FaultAction::ZonePartition) {
+      fail(f["mode"], sub(F, "mode"), "is only valid for oneway, partition and zone_partition");
     }
     ft.mode = get_enum(f["mode"], sub(F, "mode"), kModes);
   }
@@ -441,7 +366,9 @@ Fault parse_fault(const YAML::Node& f, const std::string& F, const Scenario& sc)
   const bool healing = ft.action == FaultAction::IfDown || ft.action == FaultAction::Partition ||
                        ft.action == FaultAction::OneWay || ft.action == FaultAction::DiskFull ||
                        ft.action == FaultAction::Freeze || ft.action == FaultAction::Loss ||
-                       ft.action == FaultAction::Latency || ft.action == FaultAction::Bandwidth;
+                       ft.action == FaultAction::Latency || ft.action == FaultAction::Bandwidth ||
+                       ft.action == FaultAction::ZonePartition ||
+                       ft.action == FaultAction::PathMtu || ft.action == FaultAction::Reroute;
   if (f["duration"]) {
     if (!healing)
       fail(f["duration"], sub(F, "duration"), "is not valid for " + to_string(ft.action));
@@ -530,7 +457,7 @@ Scenario parse_root(const YAML::Node& root, const std::string& file) {
   if (!root.IsDefined() || root.IsNull()) throw ParseError{1, "", "the file is empty"};
   check_keys(root, "",
              {"version", "name", "description", "tags", "seed", "timeout", "formation", "workload",
-              "phases", "faults", "expect"});
+              "phases", "faults", "expect", "network"});
   if (!root["version"]) fail(root, "version", "is required (version: 1)");
   get_int(root["version"], "version", 1, 1);
   if (!root["name"]) fail(root, "name", "is required");
@@ -570,6 +497,7 @@ Scenario parse_root(const YAML::Node& root, const std::string& file) {
       sc.faults.push_back(std::move(ft));
     }
   }
+  if (root["network"]) sc.network = parse_network_node(root["network"], "network", file);
   if (root["expect"]) {
     parse_expect(root["expect"], sc);
   } else {
@@ -666,17 +594,16 @@ std::string to_string(FailoverExpectation f) {
 Result<Scenario> parse_scenario(const std::string& yaml_text, const std::string& file) {
   try {
     YAML::Node root = YAML::Load(yaml_text);
-    return parse_root(root, file);
+    Scenario sc = parse_root(root, file);
+    if (sc.network) {
+      sc.network->source_text = YAML::Dump(root["network"]) + "\n";
+      if (Status st = check_scenario_network(sc, &*sc.network); !st.ok()) return st.error();
+    }
+    return sc;
   } catch (const ParseError& e) {
-    std::string msg = file + ":" + std::to_string(e.line) + ": ";
-    if (!e.field.empty()) msg += "field \"" + e.field + "\": ";
-    msg += e.message;
-    return make_error(ErrorCode::InvalidArgument, msg,
-                      "see docs/scenarios.md for the scenario format");
+    return parse_error(e, file, "see docs/scenarios.md for the scenario format");
   } catch (const YAML::Exception& e) {
-    return make_error(ErrorCode::InvalidArgument,
-                      file + ":" + std::to_string(e.mark.line + 1) + ": malformed YAML: " + e.msg,
-                      "see docs/scenarios.md for the scenario format");
+    return yaml_error(e, file, "see docs/scenarios.md for the scenario format");
   }
 }
 

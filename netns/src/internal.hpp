@@ -84,6 +84,11 @@ Status nl_set_up(const std::string& link, bool up);
 Status nl_add_address(const std::string& link, const std::string& cidr);
 Result<std::vector<std::string>> nl_link_names();
 Status nl_delete_link(const std::string& name);
+Status nl_set_mtu(const std::string& link, int mtu);
+/* Route dst (CIDR) via gateway; replace: NLM_F_REPLACE instead of NLM_F_EXCL. */
+Status nl_add_route(const std::string& dst_cidr, const std::string& gateway, bool replace);
+/* Move a link of this namespace into the namespace behind ns_fd. */
+Status nl_move_link(const std::string& link, int ns_fd);
 /* Wait (bounded) until every link is operationally up. Until the kernel's linkwatch has run for a
  * fresh link, its qdisc is noop and drops every packet, so callers wait before returning. */
 Status nl_wait_oper_up(const std::vector<std::string>& links, std::chrono::milliseconds timeout);

@@ -27,6 +27,7 @@
 #include <set>
 
 #include "internal.hpp"
+#include "network_impl.hpp"
 #include "pgaf/netns/reaper.hpp"
 
 namespace pgaf::netns {
@@ -35,70 +36,10 @@ using namespace detail;
 
 namespace {
 
-constexpr const char* kBridge = "br0";
-constexpr const char* kHostIf = "eth0";
 constexpr std::size_t kMaxHosts = 64;
-constexpr std::chrono::milliseconds kLinkUpTimeout{5000};
-
-struct Subnet {
-  std::uint32_t network = 0; /* host byte order */
-  int length = 0;
-};
-
-Result<Subnet> parse_subnet(const std::string& cidr) {
-  auto bad = [&](const std::string& why) {
-    return make_error(ErrorCode::InvalidArgument, "invalid subnet \"" + cidr + "\": " + why,
-                      "use an IPv4 CIDR with prefix length 16..29, e.g. 198.18.0.0/24");
-  };
-  auto slash = cidr.find('/');
-  if (slash == std::string::npos) return bad("missing /prefix-length");
-  in_addr a{};
-  if (::inet_pton(AF_INET, cidr.substr(0, slash).c_str(), &a) != 1) return bad("bad address");
-  const std::string len_text = cidr.substr(slash + 1);
-  if (len_text.empty() || len_text.size() > 2 ||
-      !std::all_of(len_text.begin(), len_text.end(), [](char c) { return c >= '0' && c <= '9'; }))
-    return bad("bad prefix length");
-  int len = std::stoi(len_text);
-  if (len < 16 || len > 29) return bad("prefix length must be 16..29");
-  Subnet s;
-  const std::uint32_t mask = ~std::uint32_t{0} << (32 - len);
-  s.network = ntohl(a.s_addr) & mask;
-  s.length = len;
-  return s;
-}
-
-std::string ipv4_text(std::uint32_t host_order) {
-  in_addr a{};
-  a.s_addr = htonl(host_order);
-  char buf[INET_ADDRSTRLEN] = {};
-  ::inet_ntop(AF_INET, &a, buf, sizeof buf);
-  return buf;
-}
 
 const char* action_text(Action a) {
   return a == Action::Drop ? "drop" : "reject";
-}
-
-std::string join(const std::vector<std::string>& v, const char* sep) {
-  std::string out;
-  for (const auto& s : v) {
-    if (!out.empty()) out += sep;
-    out += s;
-  }
-  return out;
-}
-
-constexpr const char* kBaseTable =
-    "table inet pgaf_base {\n"
-    "  chain input { type filter hook input priority 0; policy accept; ct state invalid counter; "
-    "}\n"
-    "  chain output { type filter hook output priority 0; policy accept; ct state invalid counter; "
-    "}\n"
-    "}\n";
-
-void disable_ipv6_here() {
-  set_sysctl("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
-  set_sysctl("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
 }
 
 }  // namespace
@@ -140,128 +81,91 @@ const char* to_string(ConnectOutcome outcome) {
 
 /* ---- impl ---- */
 
-class NetworkImpl {
- public:
-  struct FaultRecord {
-    std::string description;
-    std::function<Status()> heal;
-    std::vector<std::string> busy_keys;
-  };
+Result<std::pair<Host, UniqueFd>> NetworkImpl::entry(std::string_view name) const {
+  std::lock_guard<std::mutex> lock(mu);
+  auto h = need(name);
+  if (!h.ok()) return h.error();
+  int fd = ::fcntl(host_fds.find(name)->second.get(), F_DUPFD_CLOEXEC, 0);
+  if (fd < 0)
+    return sys_error(ErrorCode::Internal, "could not duplicate a namespace handle", errno);
+  return std::make_pair(**h, UniqueFd(fd));
+}
 
-  mutable std::mutex mu;
-  std::string prefix;
-  std::string subnet;
-  std::vector<Host> hosts;
-  std::map<std::string, UniqueFd, std::less<>> host_fds;
-  UniqueFd switch_fd;
-  std::vector<std::string> namespaces; /* created, in creation order */
-  bool destroyed = false;
-  std::uint64_t next_fault = 1;
-  std::map<std::uint64_t, FaultRecord> faults;
-  std::set<std::string> busy;
+Status NetworkImpl::heal(std::uint64_t id) {
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = faults.find(id);
+  if (it == faults.end()) return Status::Ok();
+  Status st = it->second.heal();
+  if (!st.ok()) return st; /* stays recorded: heal may be retried, teardown removes it anyway */
+  for (const auto& k : it->second.busy_keys) busy.erase(k);
+  faults.erase(it);
+  return Status::Ok();
+}
 
-  std::string switch_ns() const { return prefix + "switch"; }
+bool NetworkImpl::active(std::uint64_t id) const {
+  std::lock_guard<std::mutex> lock(mu);
+  return faults.count(id) != 0;
+}
 
-  const Host* find(std::string_view name) const {
-    for (const auto& h : hosts)
-      if (h.name == name) return &h;
-    return nullptr;
+Status NetworkImpl::claim(const std::vector<std::string>& keys) const {
+  for (const auto& k : keys)
+    if (busy.count(k) != 0)
+      return make_error(ErrorCode::BadState, "\"" + k + "\" is already used by another fault",
+                        "heal that fault first");
+  return Status::Ok();
+}
+
+Fault NetworkImpl::record(const std::shared_ptr<NetworkImpl>& self, std::string description,
+                          std::function<Status()> heal_fn, std::vector<std::string> keys) {
+  const std::uint64_t id = next_fault++;
+  for (const auto& k : keys) busy.insert(k);
+  faults.emplace(id, FaultRecord{description, std::move(heal_fn), std::move(keys)});
+  return Fault(self, id, std::move(description));
+}
+
+Status NetworkImpl::destroy_locked() {
+  if (destroyed) return Status::Ok();
+  destroyed = true;
+  faults.clear(); /* the namespaces take every rule, qdisc and link state with them */
+  busy.clear();
+  Status first;
+  /* External interfaces go back to the root namespace before their zone disappears (a physical
+   * NIC would return by itself, a VLAN or veth would be deleted with the namespace). */
+  for (const auto& [zone_name, ifname] : externals) {
+    ZoneState* z = zone(zone_name);
+    if (z == nullptr || !z->fd || !root_ns) continue;
+    const int root = root_ns.get();
+    const std::string name = ifname;
+    Status st = on_thread_in(z->fd.get(), z->info.netns, [&]() -> Status {
+      (void)nl_set_up(name, false);
+      return nl_move_link(name, root);
+    });
+    if (!st.ok() && first.ok()) first = st;
   }
-
-  Result<const Host*> need(std::string_view name) const {
-    if (destroyed)
-      return make_error(ErrorCode::BadState, "network \"" + prefix + "\" is destroyed");
-    const Host* h = find(name);
-    if (h == nullptr)
-      return make_error(ErrorCode::UnknownNode,
-                        "host \"" + std::string(name) + "\" is not in network \"" + prefix + "\"");
-    return h;
-  }
-
-  Status in_host(const Host& h, const std::function<Status()>& fn) const {
-    auto it = host_fds.find(h.name);
-    PGAF_ASSERT(it != host_fds.end(), "every host has a namespace handle");
-    return on_thread_in(it->second.get(), h.netns, fn);
-  }
-  Status in_switch(const std::function<Status()>& fn) const {
-    return on_thread_in(switch_fd.get(), switch_ns(), fn);
-  }
-  /* Run in the namespace that holds `link`: host namespace for eth0, switch for its port. */
-  Status in_side(const Host& h, bool switch_side, const std::function<Status()>& fn) const {
-    return switch_side ? in_switch(fn) : in_host(h, fn);
-  }
-
-  Result<std::pair<Host, UniqueFd>> entry(std::string_view name) const {
-    std::lock_guard<std::mutex> lock(mu);
-    auto h = need(name);
-    if (!h.ok()) return h.error();
-    int fd = ::fcntl(host_fds.find(name)->second.get(), F_DUPFD_CLOEXEC, 0);
-    if (fd < 0)
-      return sys_error(ErrorCode::Internal, "could not duplicate a namespace handle", errno);
-    return std::make_pair(**h, UniqueFd(fd));
-  }
-
-  Status heal(std::uint64_t id) {
-    std::lock_guard<std::mutex> lock(mu);
-    auto it = faults.find(id);
-    if (it == faults.end()) return Status::Ok();
-    Status st = it->second.heal();
-    if (!st.ok()) return st; /* stays recorded: heal may be retried, teardown removes it anyway */
-    for (const auto& k : it->second.busy_keys) busy.erase(k);
-    faults.erase(it);
-    return Status::Ok();
-  }
-
-  bool active(std::uint64_t id) const {
-    std::lock_guard<std::mutex> lock(mu);
-    return faults.count(id) != 0;
-  }
-
-  Status claim(const std::vector<std::string>& keys) const {
-    for (const auto& k : keys)
-      if (busy.count(k) != 0)
-        return make_error(ErrorCode::BadState, "\"" + k + "\" is already used by another fault",
-                          "heal that fault first");
-    return Status::Ok();
-  }
-
-  Fault record(const std::shared_ptr<NetworkImpl>& self, std::string description,
-               std::function<Status()> heal_fn, std::vector<std::string> keys) {
-    const std::uint64_t id = next_fault++;
-    for (const auto& k : keys) busy.insert(k);
-    faults.emplace(id, FaultRecord{description, std::move(heal_fn), std::move(keys)});
-    return Fault(self, id, std::move(description));
-  }
-
-  Status destroy_locked() {
-    if (destroyed) return Status::Ok();
-    destroyed = true;
-    faults.clear(); /* the namespaces take every rule, qdisc and link state with them */
-    busy.clear();
-    Status first;
-    std::vector<NsId> ids;
-    std::vector<std::string> names;
-    for (const auto& n : namespaces) {
-      if (auto id = named_netns_id(n); id.ok()) {
-        ids.push_back(*id);
-        names.push_back(n);
-      }
+  externals.clear();
+  std::vector<NsId> ids;
+  std::vector<std::string> names;
+  for (const auto& n : namespaces) {
+    if (auto id = named_netns_id(n); id.ok()) {
+      ids.push_back(*id);
+      names.push_back(n);
     }
-    Killed k = kill_processes_in(ids, names, std::chrono::milliseconds(3000));
-    if (!k.all_gone)
-      first = make_error(ErrorCode::Timeout,
-                         "processes in network \"" + prefix + "\" survived SIGKILL for 3000 ms");
-    host_fds.clear();
-    switch_fd.reset();
-    for (auto it = namespaces.rbegin(); it != namespaces.rend(); ++it) {
-      Status st = remove_named_netns(*it);
-      if (!st.ok() && first.ok()) first = st;
-    }
-    namespaces.clear();
-    remove_owner_file(prefix);
-    return first;
   }
-};
+  Killed k = kill_processes_in(ids, names, std::chrono::milliseconds(3000));
+  if (!k.all_gone && first.ok())
+    first = make_error(ErrorCode::Timeout,
+                       "processes in network \"" + prefix + "\" survived SIGKILL for 3000 ms");
+  host_fds.clear();
+  for (auto& z : zones) z.fd.reset();
+  for (auto& r : routers) r.fd.reset();
+  for (auto it = namespaces.rbegin(); it != namespaces.rend(); ++it) {
+    Status st = remove_named_netns(*it);
+    if (!st.ok() && first.ok()) first = st;
+  }
+  namespaces.clear();
+  remove_owner_file(prefix);
+  return first;
+}
 
 /* ---- Fault ---- */
 
@@ -325,12 +229,21 @@ Result<Network> Network::create(NetworkSpec spec) {
     if (!seen.insert(h).second)
       return make_error(ErrorCode::AlreadyExists, "host \"" + h + "\" is listed twice");
   }
-  auto subnet = parse_subnet(spec.subnet);
-  if (!subnet.ok()) return subnet.error();
-  const std::uint64_t capacity = (std::uint64_t{1} << (32 - subnet->length)) - 2;
-  if (spec.hosts.size() > capacity)
-    return make_error(ErrorCode::OutOfRange, "subnet " + spec.subnet + " has room for " +
-                                                 std::to_string(capacity) + " hosts only");
+  TopologySpec topology;
+  if (spec.topology) {
+    topology = *spec.topology;
+    if (auto st = validate_topology(topology, spec.hosts); !st.ok()) return st.error();
+    /* Before anything is built: a missing interface must not leave half a network. */
+    if (auto st = check_external_interfaces(topology); !st.ok()) return st.error();
+  } else {
+    auto subnet = parse_subnet(spec.subnet);
+    if (!subnet.ok()) return subnet.error();
+    const std::uint64_t capacity = (std::uint64_t{1} << (32 - subnet->length)) - 2;
+    if (spec.hosts.size() > capacity)
+      return make_error(ErrorCode::OutOfRange, "subnet " + spec.subnet + " has room for " +
+                                                   std::to_string(capacity) + " hosts only");
+    topology.zones.push_back(ZoneSpec{"lan", spec.subnet, 1500, {}});
+  }
   if (auto existing = list_namespaces(spec.prefix); !existing.empty())
     return make_error(ErrorCode::AlreadyExists,
                       "network namespaces with prefix \"" + spec.prefix + "\" already exist",
@@ -339,87 +252,11 @@ Result<Network> Network::create(NetworkSpec spec) {
 
   auto impl = std::make_shared<NetworkImpl>();
   impl->prefix = spec.prefix;
-  impl->subnet = ipv4_text(subnet->network) + "/" + std::to_string(subnet->length);
-  for (std::size_t i = 0; i < spec.hosts.size(); ++i) {
-    Host h;
-    h.name = spec.hosts[i];
-    h.netns = spec.prefix + h.name;
-    h.address = ipv4_text(subnet->network + static_cast<std::uint32_t>(i) + 1);
-    h.prefix_length = subnet->length;
-    h.interface = kHostIf;
-    h.switch_port = "sw-" + h.name;
-    impl->hosts.push_back(std::move(h));
-  }
-
   std::lock_guard<std::mutex> lock(impl->mu);
-  auto fail = [&](Error e) -> Result<Network> {
+  if (Status st = impl->build(spec, topology); !st.ok()) {
     (void)impl->destroy_locked();
-    return e;
-  };
-  if (auto st = write_owner_file(spec.prefix); !st.ok()) return fail(st.error());
-
-  /* Namespaces. */
-  if (auto st = create_named_netns(impl->switch_ns()); !st.ok()) return fail(st.error());
-  impl->namespaces.push_back(impl->switch_ns());
-  auto sfd = open_named_netns(impl->switch_ns());
-  if (!sfd.ok()) return fail(sfd.error());
-  impl->switch_fd = std::move(sfd).value();
-  for (const auto& h : impl->hosts) {
-    if (auto st = create_named_netns(h.netns); !st.ok()) return fail(st.error());
-    impl->namespaces.push_back(h.netns);
-    auto fd = open_named_netns(h.netns);
-    if (!fd.ok()) return fail(fd.error());
-    impl->host_fds.emplace(h.name, std::move(fd).value());
+    return st.error();
   }
-
-  /* Hosts first: loopback up, no IPv6 (eth0 must inherit the namespace default). */
-  for (const auto& h : impl->hosts) {
-    Status st = impl->in_host(h, [] {
-      disable_ipv6_here();
-      return nl_set_up("lo", true);
-    });
-    if (!st.ok()) return fail(st.error());
-  }
-
-  /* The switch: bridge, and one veth per host whose peer is born inside the host namespace. */
-  Status st = impl->in_switch([&]() -> Status {
-    disable_ipv6_here();
-    if (auto s = nl_create_bridge(kBridge); !s.ok()) return s;
-    if (auto s = nl_set_up(kBridge, true); !s.ok()) return s;
-    for (const auto& h : impl->hosts) {
-      if (auto s = nl_create_veth(h.switch_port, kHostIf, impl->host_fds[h.name].get()); !s.ok())
-        return s;
-      if (auto s = nl_set_master(h.switch_port, kBridge); !s.ok()) return s;
-      if (auto s = nl_set_up(h.switch_port, true); !s.ok()) return s;
-    }
-    return Status::Ok();
-  });
-  if (!st.ok()) return fail(st.error());
-
-  /* Host addresses, eth0 up, conntrack on. */
-  for (const auto& h : impl->hosts) {
-    Status hs = impl->in_host(h, [&]() -> Status {
-      if (auto s = nl_add_address(kHostIf, h.cidr()); !s.ok()) return s;
-      if (auto s = nl_set_up(kHostIf, true); !s.ok()) return s;
-      if (auto r = nft_run(kBaseTable); !r.ok()) return r.error();
-      return Status::Ok();
-    });
-    if (!hs.ok()) {
-      Error e = hs.error();
-      e.message = "could not configure host \"" + h.name + "\": " + e.message;
-      return fail(e);
-    }
-  }
-  /* Wait until every veth end and the bridge are operationally up (bounded). */
-  constexpr auto kUpTimeout = std::chrono::milliseconds(5000);
-  for (const auto& h : impl->hosts) {
-    Status up = impl->in_host(h, [&] { return nl_wait_oper_up({kHostIf}, kUpTimeout); });
-    if (!up.ok()) return fail(up.error());
-  }
-  std::vector<std::string> switch_links{kBridge};
-  for (const auto& h : impl->hosts) switch_links.push_back(h.switch_port);
-  Status up = impl->in_switch([&] { return nl_wait_oper_up(switch_links, kUpTimeout); });
-  if (!up.ok()) return fail(up.error());
   return Network(std::move(impl));
 }
 
@@ -644,7 +481,7 @@ Result<Fault> Network::link_down(std::string_view host, LinkSide side) {
   if (side != LinkSide::Host) targets.emplace_back(true, h.switch_port);
   std::vector<std::string> keys;
   for (const auto& [sw, link] : targets)
-    keys.push_back("link " + (sw ? impl_->switch_ns() : h.netns) + "/" + link);
+    keys.push_back("link " + (sw ? h.switch_netns : h.netns) + "/" + link);
   if (auto st = impl_->claim(keys); !st.ok()) return st.error();
   NetworkImpl* net = impl_.get();
   auto set_all = [net, h, targets](bool up) -> Status {
@@ -658,7 +495,7 @@ Result<Fault> Network::link_down(std::string_view host, LinkSide side) {
     if (up && first.ok()) {
       first = net->in_host(h, [&] { return nl_wait_oper_up({h.interface}, kLinkUpTimeout); });
       if (first.ok())
-        first = net->in_switch([&] { return nl_wait_oper_up({h.switch_port}, kLinkUpTimeout); });
+        first = net->in_switch(h, [&] { return nl_wait_oper_up({h.switch_port}, kLinkUpTimeout); });
     }
     return first;
   };
@@ -800,7 +637,7 @@ Result<Fault> Network::packet_loss(std::string_view host, double percent, Direct
   if (direction != Direction::Egress)
     script += "    oifname \"" + h.switch_port + "\" ether type ip " + cond;
   script += "  }\n}\n";
-  Status st = impl_->in_switch([&]() -> Status {
+  Status st = impl_->in_switch(h, [&]() -> Status {
     auto r = nft_run(script);
     return r.ok() ? Status::Ok() : Status(r.error());
   });
@@ -812,8 +649,8 @@ Result<Fault> Network::packet_loss(std::string_view host, double percent, Direct
   char pct[32];
   std::snprintf(pct, sizeof pct, "%.2f", percent);
   return impl_->record(impl_, "packet loss " + std::string(pct) + "% " + h.name + " (" + dir + ")",
-                       [net, table] {
-                         return net->in_switch([&]() -> Status {
+                       [net, table, h] {
+                         return net->in_switch(h, [&]() -> Status {
                            auto r = nft_run("delete table bridge " + table + "\n");
                            return r.ok() ? Status::Ok() : Status(r.error());
                          });
@@ -834,7 +671,7 @@ Result<Fault> qdisc_fault(const std::shared_ptr<NetworkImpl>& impl, std::string_
   if (direction != Direction::Egress) targets.emplace_back(true, h.switch_port);
   std::vector<std::string> keys;
   for (const auto& [sw, link] : targets)
-    keys.push_back("root qdisc " + (sw ? impl->switch_ns() : h.netns) + "/" + link);
+    keys.push_back("root qdisc " + (sw ? h.switch_netns : h.netns) + "/" + link);
   if (auto st = impl->claim(keys); !st.ok()) return st.error();
   NetworkImpl* net = impl.get();
   auto remove = [net, h](const std::vector<std::pair<bool, std::string>>& done) -> Status {

@@ -202,6 +202,59 @@ Status nl_delete_link(const std::string& name) {
   return Status::Ok();
 }
 
+Status nl_set_mtu(const std::string& link, int mtu) {
+  auto sk = route_socket();
+  if (!sk.ok()) return sk.error();
+  auto l = get_link(sk->get(), link);
+  if (!l.ok()) return l.error();
+  Link change(rtnl_link_alloc());
+  rtnl_link_set_mtu(change.get(), static_cast<unsigned>(mtu));
+  if (int err = rtnl_link_change(sk->get(), l->get(), change.get(), 0); err < 0)
+    return nl_error("could not set the MTU of link \"" + link + "\" to " + std::to_string(mtu),
+                    err);
+  return Status::Ok();
+}
+
+Status nl_add_route(const std::string& dst_cidr, const std::string& gateway, bool replace) {
+  auto sk = route_socket();
+  if (!sk.ok()) return sk.error();
+  nl_addr* raw_dst = nullptr;
+  if (int err = nl_addr_parse(dst_cidr.c_str(), AF_INET, &raw_dst); err < 0)
+    return nl_error("could not parse route destination \"" + dst_cidr + "\"", err);
+  std::unique_ptr<nl_addr, NlAddrDel> dst(raw_dst);
+  nl_addr* raw_gw = nullptr;
+  if (int err = nl_addr_parse(gateway.c_str(), AF_INET, &raw_gw); err < 0)
+    return nl_error("could not parse gateway \"" + gateway + "\"", err);
+  std::unique_ptr<nl_addr, NlAddrDel> gw(raw_gw);
+  std::unique_ptr<rtnl_route, RouteDel> route(rtnl_route_alloc());
+  rtnl_route_set_family(route.get(), AF_INET);
+  rtnl_route_set_table(route.get(), RT_TABLE_MAIN);
+  rtnl_route_set_protocol(route.get(), RTPROT_STATIC);
+  rtnl_route_set_scope(route.get(), RT_SCOPE_UNIVERSE);
+  rtnl_route_set_type(route.get(), RTN_UNICAST);
+  if (int err = rtnl_route_set_dst(route.get(), dst.get()); err < 0)
+    return nl_error("could not set route destination " + dst_cidr, err);
+  rtnl_nexthop* nh = rtnl_route_nh_alloc(); /* owned by the route once added */
+  rtnl_route_nh_set_gateway(nh, gw.get());
+  rtnl_route_add_nexthop(route.get(), nh);
+  const int flags = NLM_F_CREATE | (replace ? NLM_F_REPLACE : NLM_F_EXCL);
+  if (int err = rtnl_route_add(sk->get(), route.get(), flags); err < 0)
+    return nl_error("could not add route " + dst_cidr + " via " + gateway, err);
+  return Status::Ok();
+}
+
+Status nl_move_link(const std::string& link, int ns_fd) {
+  auto sk = route_socket();
+  if (!sk.ok()) return sk.error();
+  auto l = get_link(sk->get(), link);
+  if (!l.ok()) return l.error();
+  Link change(rtnl_link_alloc());
+  rtnl_link_set_ns_fd(change.get(), ns_fd);
+  if (int err = rtnl_link_change(sk->get(), l->get(), change.get(), 0); err < 0)
+    return nl_error("could not move link \"" + link + "\" to another network namespace", err);
+  return Status::Ok();
+}
+
 Status nl_wait_oper_up(const std::vector<std::string>& links, std::chrono::milliseconds timeout) {
   auto sk = route_socket();
   if (!sk.ok()) return sk.error();

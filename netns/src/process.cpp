@@ -8,6 +8,7 @@
  * Invariant: the child never execs outside the host's namespace or with root rights it was told
  * to drop — every step that fails ends in _exit(127) after reporting.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/close_range.h>
@@ -15,7 +16,6 @@
 #include <pwd.h>
 #include <sched.h>
 #include <signal.h>
-#include <dirent.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -148,10 +148,10 @@ Result<int> reap_orphans(std::chrono::milliseconds bound) {
   for (const auto& [pid, state] : untracked_children())
     left += (left.empty() ? "" : ", ") + std::to_string(pid) + " (" + state + ")";
   if (left.empty()) return reaped;
-  return make_error(ErrorCode::Timeout,
-                    "orphaned processes still there after " + std::to_string(bound.count()) +
-                        " ms: " + left,
-                    "they ignore SIGKILL only while in uninterruptible sleep (state D)");
+  return make_error(
+      ErrorCode::Timeout,
+      "orphaned processes still there after " + std::to_string(bound.count()) + " ms: " + left,
+      "they ignore SIGKILL only while in uninterruptible sleep (state D)");
 }
 
 ChildProcess::ChildProcess(pid_t pid, UniqueFd pidfd, std::string description)

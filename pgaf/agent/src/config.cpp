@@ -14,6 +14,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "pgaf/agent/http_endpoint.hpp"
 #include "pgaf/agent/tls.hpp"
 #include "pgaf/core/sync_names.hpp"
 
@@ -150,6 +151,9 @@ Ini Config::to_ini() const {
     ini.set("replication", "candidate_priority", std::to_string(candidate_priority));
     ini.set("replication", "replication_quorum", replication_quorum ? "true" : "false");
   }
+  ini.set("http", "listen", http_listen);
+  ini.set("hooks", "on_state_change", hook_on_state_change);
+  ini.set("hooks", "on_role_change", hook_on_role_change);
   for (auto& [k, v] : settings.list()) ini.set("pgaf", k, v);
   return ini;
 }
@@ -224,6 +228,9 @@ Result<Config> Config::from_ini(const Ini& ini, const std::string& origin) {
        integer("replication.candidate_priority", c.candidate_priority)},
       {"replication.replication_quorum",
        boolean("replication.replication_quorum", c.replication_quorum)},
+      {"http.listen", str(c.http_listen)},
+      {"hooks.on_state_change", str(c.hook_on_state_change)},
+      {"hooks.on_role_change", str(c.hook_on_role_change)},
   };
   for (auto& [section, kvs] : ini.sections()) {
     for (auto& [k, v] : kvs) {
@@ -268,6 +275,23 @@ Result<Config> Config::from_ini(const Ini& ini, const std::string& origin) {
       return make_error(ErrorCode::BadConfig,
                         "invalid value \"" + c.sslmode + "\" for ssl.sslmode in \"" + origin + "\"",
                         m.error().hint);
+    }
+  }
+  if (!c.http_listen.empty()) {
+    if (auto l = parse_listen_address(c.http_listen); !l) {
+      return make_error(ErrorCode::BadConfig,
+                        "invalid value \"" + c.http_listen + "\" for http.listen in \"" + origin +
+                            "\": " + l.error().message,
+                        l.error().hint);
+    }
+  }
+  for (const auto& [field, path] : {std::pair{"hooks.on_state_change", &c.hook_on_state_change},
+                                    std::pair{"hooks.on_role_change", &c.hook_on_role_change}}) {
+    if (!path->empty() && path->front() != '/') {
+      return make_error(ErrorCode::BadConfig,
+                        "invalid value \"" + *path + "\" for " + field + " in \"" + origin + "\"",
+                        "a hook is an absolute path to an executable program (run without a "
+                        "shell)");
     }
   }
   Status v = c.settings.validate();

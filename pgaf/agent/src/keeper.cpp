@@ -914,7 +914,15 @@ IterationResult Keeper::iterate() {
   }
   Status p = persist();
   if (!p) spdlog::error("{}", p.error().to_string());
+  if (tick_observer_) {
+    tick_observer_(KeeperTick{state_, ps, r.monitor_ok, clock_.now_ms(), other_nodes_,
+                              monitor_failures_});
+  }
   return r;
+}
+
+void Keeper::set_tick_observer(std::function<void(const KeeperTick&)> observer) {
+  tick_observer_ = std::move(observer);
 }
 
 int Keeper::run(const std::atomic<bool>& stop_requested) {

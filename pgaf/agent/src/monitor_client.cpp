@@ -414,6 +414,14 @@ class PqxxMonitorClient final : public MonitorClient {
     if (c.find("application_name") == std::string::npos) {
       c = with_param(c, "application_name=pg_autoctl");
     }
+    /* statement_timeout is enforced by the server: when the path drops our packets (a firewall
+     * that lost its state table, a cut link) no answer ever comes and recv() would block for
+     * TCP's ~15 minutes. tcp_user_timeout bounds the wait for our data to be acknowledged, so
+     * the call fails and the next one reconnects (found by the lab's vendor pack,
+     * scenarios/vendor/pack/firewall-state-loss.yaml). */
+    if (c.find("tcp_user_timeout") == std::string::npos) {
+      c = with_param(c, "tcp_user_timeout=" + std::to_string(3 * s_.monitor_call_timeout_ms));
+    }
     return c;
   }
 

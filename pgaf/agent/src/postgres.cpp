@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cinttypes>
+#include <cstdio>
 #include <climits>
 #include <cstdlib>
 #include <filesystem>
@@ -49,10 +50,55 @@ long running_postmaster_pid(const std::string& pgdata) {
   return pid;
 }
 
+#ifndef PGAF_DEFAULT_PGSOCKET_DIR
+#error "PGAF_DEFAULT_PGSOCKET_DIR must be defined (pgaf/agent/CMakeLists.txt, from pg_config)"
+#endif
+
 std::string default_socket_dir() {
   const char* s = std::getenv("PG_REGRESS_SOCK_DIR");
   if (s != nullptr && *s != '\0') return s;
-  return "/tmp";
+  return PGAF_DEFAULT_PGSOCKET_DIR;
+}
+
+/* The first 8 bytes of global/pg_control are the system identifier (ControlFileData starts with
+ * it, in the host's byte order). 0 when the file cannot be read. */
+std::int64_t pgdata_system_identifier(const std::string& pgdata) {
+  FILE* f = std::fopen((pgdata + "/global/pg_control").c_str(), "rb");
+  if (f == nullptr) return 0;
+  std::int64_t id = 0;
+  const size_t n = std::fread(&id, sizeof id, 1, f);
+  std::fclose(f);
+  return n == 1 ? id : 0;
+}
+
+Status check_own_server(const std::string& pgdata, const std::string& data_directory,
+                        std::int64_t server_sysid, std::int64_t expected_sysid) {
+  auto canonical = [](const std::string& p) {
+    std::error_code ec;
+    fs::path c = fs::weakly_canonical(p, ec);
+    if (ec) c = fs::path(p);
+    c = c.lexically_normal();
+    if (!c.has_filename() && c.has_parent_path()) c = c.parent_path(); /* "a/" is "a" */
+    return c;
+  };
+  const bool same_dir = canonical(pgdata) == canonical(data_directory);
+  if (!same_dir) {
+    return make_error(ErrorCode::BadState,
+                      "the PostgreSQL server reached at the local address serves \"" +
+                          data_directory + "\", not this node's PGDATA \"" + pgdata + "\"",
+                      "another server uses the same port and socket directory (a shared /tmp?): "
+                      "give each node its own --pghost or --pgport; pg_autoctl does nothing to "
+                      "that server");
+  }
+  if (expected_sysid != 0 && server_sysid != expected_sysid) {
+    return make_error(ErrorCode::BadState,
+                      "the PostgreSQL server reached at the local address has system identifier " +
+                          std::to_string(server_sysid) + ", this node's PGDATA \"" + pgdata +
+                          "\" has " + std::to_string(expected_sysid),
+                      "another server answers at this node's address; pg_autoctl does nothing to "
+                      "that server");
+  }
+  return Status::Ok();
 }
 
 std::string pgaf_fence_library(const Config& cfg) {
@@ -746,7 +792,17 @@ class RealPostgres final : public PostgresControl {
     for (int attempt = 0; attempt < 2; ++attempt) {
       try {
         if (!conn_) {
-          conn_ = std::make_unique<pqxx::connection>(conninfo());
+          auto c = std::make_unique<pqxx::connection>(conninfo());
+          /* never act on a server that is not ours (issue 11: a shared socket directory) */
+          if (Status own = verify_own_server(*c); !own) {
+            if (own.error().message != last_foreign_error_) {
+              last_foreign_error_ = own.error().message;
+              spdlog::error("{}", own.error().to_string());
+            }
+            return own.error();
+          }
+          last_foreign_error_.clear();
+          conn_ = std::move(c);
           ++session_epoch_;
         }
         pqxx::nontransaction tx(*conn_);
@@ -769,6 +825,15 @@ class RealPostgres final : public PostgresControl {
     return make_error(ErrorCode::Pgsql, "could not connect to PostgreSQL");
   }
 
+  Status verify_own_server(pqxx::connection& c) {
+    pqxx::nontransaction tx(c);
+    pqxx::result r = tx.exec(
+        "SELECT current_setting('data_directory'),"
+        " (SELECT system_identifier FROM pg_control_system())");
+    return check_own_server(cfg_.pgdata, r[0][0].c_str(), r[0][1].as<std::int64_t>(),
+                            pgdata_system_identifier(cfg_.pgdata));
+  }
+
   Status exec(const std::string& sql) {
     auto r = query(sql);
     if (!r) return r.error();
@@ -781,6 +846,7 @@ class RealPostgres final : public PostgresControl {
   ProcessRunner& runner_;
   std::unique_ptr<pqxx::connection> conn_;
   std::uint64_t session_epoch_ = 0; /* sessions opened so far (session_epoch()) */
+  std::string last_foreign_error_;  /* logged once while it lasts */
 };
 
 }  // namespace

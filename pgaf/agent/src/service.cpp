@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "pgaf/agent/keeper.hpp"
+#include "pgaf/agent/ops.hpp"
 #include "pgaf/agent/postgres.hpp"
 #include "pgaf/agent/process.hpp"
 #include "pgaf/agent/tls.hpp"
@@ -347,6 +348,23 @@ int run_supervisor(const Config& cfg, int verbosity) {
     return exit_code(ErrorCode::BadState);
   }
   install_signal_handlers();
+  SystemClock ops_clock;
+  std::unique_ptr<MonitorOps> monitor_ops;
+  if (cfg.role == Role::Keeper && !cfg.http_listen.empty()) {
+    /* the node-active service serves it: prove now that it can (issue 11: clear error at start) */
+    auto a = parse_listen_address(cfg.http_listen);
+    Status ok = a ? check_listen_available(*a) : Status(a.error());
+    if (!ok) {
+      spdlog::error("{}", ok.error().to_string());
+      return exit_code(ErrorCode::BadConfig);
+    }
+  } else if (cfg.role == Role::Monitor) {
+    monitor_ops = std::make_unique<MonitorOps>(cfg, ops_clock);
+    if (Status h = monitor_ops->start_http(); !h) {
+      spdlog::error("{}", h.error().to_string());
+      return exit_code(ErrorCode::BadConfig);
+    }
+  }
   std::error_code ec;
   if (cfg.role == Role::Keeper) {
     /* Never start Postgres before node-active heard from the monitor (fencing). */
@@ -398,6 +416,7 @@ int run_supervisor(const Config& cfg, int verbosity) {
       stopping = true;
       stop_deadline = clock.now_ms() + cfg.settings.service_stop_timeout_ms;
       spdlog::info("stop requested ({}): stopping the services", strsignal(stop_sig));
+      sd_notify_stopping();
       /* node-active first, so it does not react to Postgres stopping */
       for (auto it = services.rbegin(); it != services.rend(); ++it) {
         if (it->child && it->child->running()) ::kill(it->child->id(), stop_sig);
@@ -452,6 +471,7 @@ int run_supervisor(const Config& cfg, int verbosity) {
       any_running = true;
     }
     if (!stopping) controller.step();
+    if (monitor_ops && !stopping) monitor_ops->on_loop(running_postmaster_pid(cfg.pgdata) > 0);
     if (stopping && !any_running) break;
     if (stopping && clock.now_ms() > stop_deadline) {
       spdlog::warn("services did not stop in time: killing them");
@@ -490,10 +510,19 @@ int run_node_active(const Config& cfg) {
   std::string state_path = paths->state;
   Keeper keeper(cfg, *state, clock, *pg, *monitor, guard,
                 [state_path](const KeeperState& s) { return s.save(state_path); });
+  /* HTTP endpoint, hooks, systemd (ops.hpp): fed by the loop, never blocking it */
+  NodeOps ops(cfg, *state, clock);
+  if (Status h = ops.start_http(); !h) {
+    spdlog::error("{}", h.error().to_string());
+    return exit_code(ErrorCode::Fatal);
+  }
+  keeper.set_tick_observer([&ops](const KeeperTick& t) { ops.on_tick(t); });
+  keeper.set_step_observer([&ops](KeeperStep) { ops.on_step(); });
   std::atomic<bool> stop{false};
   std::thread fence([&] {
     while (!stop.load()) {
       guard.tick();
+      ops.on_fence_tick(guard.expires_at(), guard.armed(), guard.fenced());
       clock.sleep_ms(50);
     }
   });
@@ -512,6 +541,7 @@ int run_node_active(const Config& cfg) {
           spdlog::error("reload: keeping the current configuration: {}", fresh.error().to_string());
         }
       }
+      ops.poll_watchdog();
       clock.sleep_ms(20);
     }
   });

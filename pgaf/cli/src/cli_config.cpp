@@ -88,6 +88,7 @@ int cmd_config_set(const Options& o, const Globals& g) {
   if (o.config_key == "postgresql.pg_ctl") {
     if (Status s = check_pg_ctl(updated->pg_ctl); !s) return fail(s.error());
   }
+  if (Status s = check_ops_config(*updated, *cfg); !s) return fail(s.error());
   if (Status s = updated->save(paths->config); !s) return fail(s.error());
   if (updated->role == Role::Monitor && agent::file_exists(updated->pgdata + "/PG_VERSION")) {
     if (Status s = agent::write_managed_config_files(*updated); !s) return fail(s.error());

@@ -138,6 +138,7 @@ int cmd_create_monitor(const Options& o, const Globals& g) {
   if (Status s = check_ssl_choice(o); !s) return fail(s.error());
   auto cfg = base_config(o, Role::Monitor);
   if (!cfg) return fail(cfg.error());
+  if (Status s = apply_ops_options(o.ops, *cfg); !s) return fail(s.error());
   cfg->hostname = o.hostname.empty() ? std::string("localhost") : o.hostname;
   cfg->dbname = "pg_auto_failover";
   auto paths = agent::paths_for(cfg->pgdata);
@@ -251,6 +252,7 @@ int cmd_create_postgres(Options o, const Globals& g) {
   const bool quorum = *parsed_quorum;
   auto cfg = base_config(o, Role::Keeper);
   if (!cfg) return fail(cfg.error());
+  if (Status s = apply_ops_options(o.ops, *cfg); !s) return fail(s.error());
   cfg->monitor = o.monitor;
   cfg->formation = o.formation;
   cfg->name = o.name;
@@ -348,6 +350,7 @@ void add_create_commands(CLI::App& app, Context& ctx) {
   cmon->add_option("--server-cert", o.server_cert, "set the Postgres ssl_cert_file");
   cmon->add_option("--server-key", o.server_key, "set the Postgres ssl_key_file");
   cmon->add_option("--ssl-mode", o.ssl_mode, "use that sslmode in connection strings");
+  add_ops_options(cmon, o.ops, false);
   ctx.command(cmon, "create monitor", [&] { return cmd_create_monitor(o, g); });
 
   auto* cpg =
@@ -389,6 +392,7 @@ void add_create_commands(CLI::App& app, Context& ctx) {
   cpg->add_flag("--run", o.run, "create node then run pg_autoctl service");
   cpg->add_flag("--disable-monitor", o.disable_monitor, "ignore pg_auto_failover monitor");
   cpg->add_option("--node-id", o.node_id, "use this node id (only with --disable-monitor)");
+  add_ops_options(cpg, o.ops, true);
   ctx.command(cpg, "create postgres", [&] { return cmd_create_postgres(o, g); });
 
   auto* cform = create->add_subcommand("formation", "create a new formation on the monitor");

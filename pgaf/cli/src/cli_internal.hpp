@@ -26,6 +26,7 @@
 
 #include "pgaf/agent/config.hpp"
 #include "pgaf/agent/interfaces.hpp"
+#include "pgaf/cli/ops_options.hpp"
 #include "pgaf/core/error.hpp"
 
 namespace pgaf::cli::detail {
@@ -69,6 +70,7 @@ struct Options {
   std::string kind = "pgsql";
   bool enable_secondary = false, disable_secondary = false;
   int number_sync_standbys = 0;
+  OpsOptions ops; /* --http-listen, hooks (ops_options.hpp) */
   /* show file */
   bool file_all = false, file_config = false, file_state = false, file_init = false,
        file_pid = false, file_contents = false;

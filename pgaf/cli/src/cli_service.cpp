@@ -34,6 +34,10 @@ int cmd_run(const Options& o, const Globals& g, const std::string& name,
     cfg = agent::load_config_for(o.pgdata);
     if (!cfg) return fail(cfg.error());
   }
+  if (!o.ops.http_listen.empty() && o.ops.http_listen != cfg->http_listen) {
+    if (Status s = apply_ops_options(o.ops, *cfg); !s) return fail(s.error());
+    if (Status s = cfg->save(agent::paths_for(cfg->pgdata)->config); !s) return fail(s.error());
+  }
   return agent::run_supervisor(*cfg, g.verbosity());
 }
 
@@ -99,6 +103,7 @@ void add_service_commands(CLI::App& app, Context& ctx) {
   auto* rhost =
       run->add_option("--hostname", o.hostname, "hostname used to connect from other nodes");
   auto* rport = run->add_option("--pgport", o.pgport, "PostgreSQL's port number");
+  add_ops_options(run, o.ops, false);
   ctx.command(run, "run", [&o, &g, rname, rhost, rport] {
     return cmd_run(o, g, rname->count() ? o.name : std::string(),
                    rhost->count() ? o.hostname : std::string(), rport->count() ? o.pgport : 0);

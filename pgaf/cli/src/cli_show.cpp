@@ -244,18 +244,8 @@ int cmd_show_systemd(const Options& o) {
   std::string self = fs::read_symlink("/proc/self/exe", ec).string();
   if (ec || self.empty()) self = "/usr/bin/pg_autoctl";
   const char* home = std::getenv("HOME");
-  std::cout << "[Unit]\n"
-            << "Description = pg_auto_failover\n\n"
-            << "[Service]\n"
-            << "WorkingDirectory = " << (home ? home : "/var/lib/postgresql") << "\n"
-            << "Environment = 'PGDATA=" << *pg << "'\n"
-            << "User = " << agent::current_user_name() << "\n"
-            << "ExecStart = " << self << " run\n"
-            << "Restart = always\n"
-            << "StartLimitBurst = 0\n"
-            << "ExecReload = " << self << " reload\n\n"
-            << "[Install]\n"
-            << "WantedBy = multi-user.target\n";
+  std::cout << systemd_unit(self, *pg, agent::current_user_name(),
+                            home ? home : "/var/lib/postgresql");
   return 0;
 }
 

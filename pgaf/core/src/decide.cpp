@@ -738,6 +738,8 @@ Status on_node_active(Machine& m, const NodeActiveEvent& e) {
       static_cast<int>(e.reported_state) >= kNodeStateCount - 1) {
     return make_error(ErrorCode::UnknownState, "invalid reported state for " + describe(n));
   }
+  auto sync_state = parse_sync_state(e.sync_state);
+  if (!sync_state.ok()) return sync_state.error();
   if (e.tli < 0) {
     return make_error(ErrorCode::InvalidArgument,
                       "invalid timeline " + std::to_string(e.tli) + " reported by " + describe(n),
@@ -777,7 +779,7 @@ Status on_node_active(Machine& m, const NodeActiveEvent& e) {
   n.reported_state = e.reported_state;
   n.report_time_ms = now;
   n.pg_is_running = e.pg_is_running;
-  n.sync_state = e.sync_state;
+  n.sync_state = std::move(*sync_state);
   if (e.tli > 0) n.reported_tli = e.tli;
   if (e.lsn != 0) {
     n.reported_lsn = e.lsn;
@@ -817,6 +819,7 @@ Status on_register(Machine& m, const RegisterEvent& e) {
                       "node " + std::to_string(node.id) + " is already registered");
   }
   if (node.name.empty()) node.name = "node_" + std::to_string(node.id);
+  if (node.sync_state.empty()) node.sync_state = kRegisteredSyncState;
   for (const auto& o : m.g().nodes) {
     if (o.name == node.name)
       return make_error(ErrorCode::AlreadyExists,
@@ -926,7 +929,9 @@ Status on_remove(Machine& m, const RemoveEvent& e) {
         m.assign(*o, S::ReportLsn, "the primary is being removed");
   }
   m.assign(*m.find(id), S::Dropped, "it is being removed");
-  int quorum_standbys = 0;
+  /* Without its primary, one of the remaining quorum nodes becomes the primary: it is not a
+   * standby any more (the reference lowers number_sync_standbys the same way). */
+  int quorum_standbys = was_writable ? -1 : 0;
   for (Node* o : m.live())
     if (!can_take_writes_in_state(o->goal_state) && o->replication_quorum) ++quorum_standbys;
   if (quorum_standbys < m.nss() + 1 && m.nss() > 0) {

@@ -60,6 +60,8 @@ const std::vector<Field>& fields() {
       {"initdb_timeout_ms", [](Settings& s) -> std::int64_t& { return s.initdb_timeout_ms; }, 1, 86400000},
       {"pg_controldata_timeout_ms", [](Settings& s) -> std::int64_t& { return s.pg_controldata_timeout_ms; }, 1, 3600000},
       {"local_connect_timeout_ms", [](Settings& s) -> std::int64_t& { return s.local_connect_timeout_ms; }, 1, 3600000},
+      {"http_request_timeout_ms", [](Settings& s) -> std::int64_t& { return s.http_request_timeout_ms; }, 1, 600000},
+      {"hook_timeout_ms", [](Settings& s) -> std::int64_t& { return s.hook_timeout_ms; }, 1, 86400000},
   };
   return f;
 }

@@ -58,6 +58,15 @@ bool can_take_writes_in_state(std::string_view wire_name) {
   return s.ok() && can_take_writes_in_state(*s);
 }
 
+Result<std::string> parse_sync_state(std::string_view name) {
+  if (name.empty() || name == "unknown") return std::string("unknown");
+  for (std::string_view known : {"sync", "async", "quorum", "potential"})
+    if (name == known) return std::string(known);
+  return make_error(ErrorCode::InvalidArgument,
+                    "unknown replication sync state \"" + std::string(name) + "\"",
+                    "valid sync states are sync, async, quorum, potential and unknown (or empty)");
+}
+
 bool can_initiate_failover(NodeState s) {
   return s == NodeState::Single || s == NodeState::Primary || s == NodeState::JoinPrimary;
 }

@@ -162,7 +162,7 @@ bool AgentLab::wait_exit(pid_t pid, int timeout_ms, int* status) {
   return false;
 }
 
-void AgentLab::start_monitor() {
+void AgentLab::start_monitor(const std::vector<std::string>& extra) {
   std::string port = std::to_string(base_port_);
   /* loopback only; and a port held by someone's ephemeral socket then makes Postgres exit
    * (and be retried) instead of silently listening on IPv6 only */
@@ -170,6 +170,7 @@ void AgentLab::start_monitor() {
                                      "--pgport", port,        "--hostname", "127.0.0.1",
                                      "--listen", "127.0.0.1", "--auth",     "trust"};
   create.insert(create.end(), ssl_args_.begin(), ssl_args_.end());
+  create.insert(create.end(), extra.begin(), extra.end());
   auto r = ctl(create, 120000);
   if (r.exit_code != 0) {
     throw pgaf::test::FixtureError("create monitor failed: " + r.output);

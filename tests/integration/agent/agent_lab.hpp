@@ -65,8 +65,8 @@ class AgentLab {
   void kill_group(pid_t pgid, int sig);
   bool wait_exit(pid_t pid, int timeout_ms, int* status = nullptr);
 
-  /* create monitor + run (spawned); waits until the monitor answers. */
-  void start_monitor();
+  /* create monitor (with extra options) + run (spawned); waits until the monitor answers. */
+  void start_monitor(const std::vector<std::string>& extra = {});
   /* create postgres --run for node <name> on base_port+index. */
   pid_t start_node(const std::string& name, int index, const std::vector<std::string>& extra = {});
   /* pg_autoctl run for an existing node. */

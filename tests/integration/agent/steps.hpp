@@ -14,6 +14,16 @@
 
 namespace pgaf::agent_it {
 
+/* Milliseconds since t, and a sleep (for the tests' bounded polling loops). */
+inline long ms_since(std::chrono::steady_clock::time_point t) {
+  return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::steady_clock::now() - t)
+                               .count());
+}
+inline void sleep_ms(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+}
+
 /* monitor + node_1 (primary) + node_2 (secondary); a fatal failure when it does not converge */
 inline void birth(AgentLab& lab) {
   lab.start_monitor();

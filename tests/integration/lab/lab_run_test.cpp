@@ -17,60 +17,11 @@
 #include <sstream>
 #include <thread>
 
+#include "lab_it_support.hpp"
 #include "pgaf/netns/reaper.hpp"
 
 namespace fs = std::filesystem;
-
-namespace {
-
-/* Run argv with stdout/stderr to log; SIGKILL after timeout. Returns the exit code or -1. */
-int run(const std::vector<std::string>& argv, const std::string& log,
-        std::chrono::seconds timeout) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    FILE* f = std::fopen(log.c_str(), "w");
-    if (f) {
-      ::dup2(fileno(f), 1);
-      ::dup2(fileno(f), 2);
-    }
-    std::vector<char*> a;
-    for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
-    a.push_back(nullptr);
-    ::execv(a[0], a.data());
-    ::_exit(127);
-  }
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  int status = 0;
-  while (::waitpid(pid, &status, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() > until) {
-      ::kill(pid, SIGTERM);
-      std::this_thread::sleep_for(std::chrono::seconds(20));
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      return -1;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-bool lab_mounts_left() {
-  std::ifstream in("/proc/self/mounts");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.find("/run/pgaf-lab/") != std::string::npos) return true;
-  }
-  return false;
-}
-
-}  // namespace
+using namespace pgaf::lab_it;
 
 TEST(LabRun, SmokeScenarioPassesAndImpossibleBoundFails) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces, tmpfs mounts)";
@@ -144,11 +95,11 @@ TEST(LabRun, FencingDisabledViolationFailsWithWitness) {
   fs::remove_all(dir);
   fs::create_directories(dir);
   const std::string log = (dir / "lab.log").string();
-  const int rc = run({LAB_BIN, "run", "--pg-autoctl", PG_AUTOCTL_BIN, "--report-dir",
-                      (dir / "reports").string(), "--timeout", "6m",
-                      std::string(LAB_SCENARIOS_DIR) +
-                          "/violations/fencing-disabled-split-brain.yaml"},
-                     log, std::chrono::seconds(380));
+  const int rc =
+      run({LAB_BIN, "run", "--pg-autoctl", PG_AUTOCTL_BIN, "--report-dir",
+           (dir / "reports").string(), "--timeout", "6m",
+           std::string(LAB_SCENARIOS_DIR) + "/violations/fencing-disabled-split-brain.yaml"},
+          log, std::chrono::seconds(380));
   const std::string out = slurp(log);
   EXPECT_EQ(rc, 1) << out;
   std::vector<fs::path> runs;
@@ -187,19 +138,7 @@ TEST(LabRun, SigtermTearsDownAndExits130) {
                                          "--report-dir",
                                          (dir / "reports").string(),
                                          std::string(LAB_SCENARIOS_DIR) + "/monitor-loss.yaml"};
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    FILE* f = std::fopen(log.c_str(), "w");
-    if (f) {
-      ::dup2(fileno(f), 1);
-      ::dup2(fileno(f), 2);
-    }
-    std::vector<char*> a;
-    for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
-    a.push_back(nullptr);
-    ::execv(a[0], a.data());
-    ::_exit(127);
-  }
+  const pid_t pid = start(argv, log);
   ASSERT_GT(pid, 0);
   /* wait (bounded) until the workload runs, then interrupt */
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(120);

@@ -4,13 +4,17 @@
  * disabling synchronous replication does), returns "ok" to libpq *with a WARNING* — committed
  * locally, maybe not replicated. PgConn must surface that warning so the workload records the
  * write as unknown rather than as an acknowledged durable write. And a commit refused after the
- * rows (pgaf_fence at PRE_COMMIT) is an error, never ok. Ports 25710-25711.
+ * rows (pgaf_fence at PRE_COMMIT) is an error, never ok — also for the DDL of the lab's setup
+ * (the root cause of the 42P01 flake). Ports 25710-25712.
  */
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
 
 #include <chrono>
 #include <future>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "pgaf/lab/pg.hpp"
 #include "pgaf/test/pg_cluster.hpp"
@@ -89,4 +93,53 @@ TEST(LabPg, CommitRefusedAfterTheRowsIsNotAcknowledged) {
   ASSERT_TRUE(read.ok()) << read.message;
   pg.exec("select pgaf_fence_disarm()");
   EXPECT_TRUE(conn.exec("insert into t values (3) returning id", {}, 5000).ok());
+}
+
+/* The CI flake of issue 13 (`lab_it.LabRun.Smoke…`: 0/200 writes, every one `42P01 relation
+ * "lab_writes" does not exist`). The lab creates its table on the new primary and retries while
+ * the agent still fences it. In the extended protocol the implicit commit runs at Sync, *after*
+ * CommandComplete: a commit refused by pgaf_fence gives libpq a COMMAND_OK result first and the
+ * error second. The lab's old PgConn kept only the first result, so the setup believed the table
+ * existed while the refused commit had rolled it back — and every write then failed with 42P01.
+ * This test shows both halves on a real server: the raw result sequence, and that PgConn::query
+ * now reports the refusal (so the setup retries) and the table indeed does not exist. Port 25712. */
+TEST(LabPg, CreateTableRefusedAtCommitIsAnErrorNotATable) {
+  pgaf::test::PgClusterOptions o;
+  o.port = 25712;
+  o.name = "pgaf-lab-ddl";
+  o.conf_lines = {"shared_preload_libraries = 'pgaf_fence'"};
+  pgaf::test::PgCluster pg(o);
+  pg.exec("create extension pgaf_fence");
+  EXPECT_LT(std::stoll(pg.query_value("select pgaf_fence_set_deadline(0)")), 0);
+
+  const char* ddl = "create table lab_writes (value bigint primary key)";
+  PGconn* raw = PQconnectdb(pg.conninfo().c_str());
+  ASSERT_EQ(PQstatus(raw), CONNECTION_OK) << PQerrorMessage(raw);
+  ASSERT_EQ(PQsendQueryParams(raw, ddl, 0, nullptr, nullptr, nullptr, nullptr, 0), 1);
+  std::vector<ExecStatusType> seq;
+  std::string sqlstate;
+  while (PGresult* r = PQgetResult(raw)) {
+    seq.push_back(PQresultStatus(r));
+    if (const char* s = PQresultErrorField(r, PG_DIAG_SQLSTATE)) sqlstate = s;
+    PQclear(r);
+  }
+  PQfinish(raw);
+  ASSERT_EQ(seq.size(), 2u);
+  EXPECT_EQ(seq[0], PGRES_COMMAND_OK) << "the first result looks like success";
+  EXPECT_EQ(seq[1], PGRES_FATAL_ERROR) << "the refusal comes second";
+  EXPECT_EQ(sqlstate, "25006");
+  EXPECT_EQ(pg.query_value("select count(*) from pg_class where relname = 'lab_writes'"), "0");
+
+  auto c = PgConn::connect(pg.conninfo());
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  PgConn conn = std::move(c).value();
+  auto r = conn.query(ddl, 5000);
+  ASSERT_FALSE(r.ok()) << "a table whose commit was refused was reported as created";
+  EXPECT_NE(r.error().message.find("write lease"), std::string::npos) << r.error().message;
+  EXPECT_EQ(pg.query_value("select count(*) from pg_class where relname = 'lab_writes'"), "0");
+
+  /* once the agent holds a lease (here: the fence disarmed) the setup's retry creates it */
+  pg.exec("select pgaf_fence_disarm()");
+  ASSERT_TRUE(conn.query(ddl, 5000).ok());
+  EXPECT_EQ(pg.query_value("select count(*) from pg_class where relname = 'lab_writes'"), "1");
 }

@@ -127,6 +127,32 @@ TEST(DecideRegister, SecondQuorumStandbySetsNumberSyncStandbysToOne) {
   EXPECT_EQ(m.g.formation.number_sync_standbys, 1);
 }
 
+TEST(DecideRegister, ARegisteredNodeHasTheReferencesSyncStateUntilItReports) {
+  /* the reference's node table: reportedrepstate defaults to 'async'; a node_active without a
+   * sync state (the 4-argument call of its regression script) stores 'unknown' */
+  Monitor m;
+  m.reg(1);
+  EXPECT_EQ(m.node(1).sync_state, "async");
+  m.reach(1);
+  EXPECT_EQ(m.node(1).sync_state, "unknown");
+  auto r = m.try_apply(NodeActiveEvent{1, S::Single, true, 1, 0, "quorum", 0, std::nullopt});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(m.node(1).sync_state, "quorum");
+}
+
+TEST(DecideInput, AnUnknownSyncStateIsRefusedAndNothingChanges) {
+  Monitor m;
+  m.reg(1);
+  m.reach(1);
+  const S before = m.node(1).reported_state;
+  auto r = m.try_apply(NodeActiveEvent{1, S::Single, true, 1, 0, "sometimes", 0, std::nullopt});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::InvalidArgument);
+  EXPECT_NE(r.error().message.find("\"sometimes\""), std::string::npos);
+  EXPECT_EQ(m.node(1).sync_state, "unknown");
+  EXPECT_EQ(m.node(1).reported_state, before);
+}
+
 /* ---- birth ---- */
 
 TEST(DecideBirth, StandbyBirthAndSyncReplication) {
@@ -746,6 +772,25 @@ TEST(DecideRemove, RemovingThePrimarySendsOthersToReportLsn) {
   EXPECT_EQ(m.goal(1), S::Dropped);
   EXPECT_EQ(m.goal(2), S::ReportLsn);
   EXPECT_EQ(m.goal(3), S::ReportLsn);
+}
+
+TEST(DecideRemove, RemovingThePrimaryOfThreeLowersNumberSyncStandbys) {
+  /* two nodes remain; one of them becomes the primary, so one standby is left and
+   * number_sync_standbys 1 could never be met (the reference sets it to 0 too) */
+  Monitor m;
+  m.build_stable(3);
+  ASSERT_EQ(m.g.formation.number_sync_standbys, 1);
+  m.apply(RemoveEvent{1, false});
+  EXPECT_EQ(m.g.formation.number_sync_standbys, 0);
+}
+
+TEST(DecideRemove, RemovingAStandbyOfFourKeepsNumberSyncStandbys) {
+  Monitor m;
+  m.build_stable(4);
+  m.apply(SetNumberSyncStandbysEvent{1});
+  ASSERT_EQ(m.g.formation.number_sync_standbys, 1);
+  m.apply(RemoveEvent{4, false});
+  EXPECT_EQ(m.g.formation.number_sync_standbys, 1);
 }
 
 TEST(DecideRemove, RemovalsDuringAnElectionRestorePriorities) {

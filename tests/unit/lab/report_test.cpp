@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -237,4 +238,39 @@ TEST(Report, SummaryTableHasOneRowPerScenario) {
   EXPECT_NE(t.find("FAILED"), std::string::npos);
   EXPECT_NE(t.find("3.53 s"), std::string::npos);
   EXPECT_NE(t.find("lost_writes: 1 of"), std::string::npos) << t;
+}
+
+TEST(Report, TheAgentsPrimaryEndpointIsDrawnPerNodeOverTime) {
+  ScenarioReport r = sample_report();
+  const std::string before = render_svg_timeline(r);
+  EXPECT_EQ(before.find("class=\"http-primary\""), std::string::npos) << "not probed: no strip";
+  /* node1 answers 200, then 503 (switchover); node2 has no answer, then 200 */
+  auto& ss = r.history.samples;
+  ss.erase(std::remove_if(ss.begin(), ss.end(),
+                          [](const Sample& s) { return s.node == "node1" || s.node == "node2"; }),
+           ss.end());
+  for (TimeMs t = 1000; t < 3000; t += 100) {
+    Sample a{t, "node1", true, false, false, 1, 0, t < 2000 ? 200 : 503};
+    Sample b{t, "node2", true, true, false, 1, 0, t < 2200 ? -1 : 200};
+    r.history.samples.push_back(a);
+    r.history.samples.push_back(b);
+  }
+  const std::string svg = render_svg_timeline(r);
+  EXPECT_EQ(xml_problem(svg), "");
+  auto count = [&](const std::string& needle) {
+    int n = 0;
+    for (size_t p = 0; (p = svg.find(needle, p)) != std::string::npos; ++p) ++n;
+    return n;
+  };
+  EXPECT_EQ(count("class=\"http-primary\""), 4); /* two runs per node */
+  EXPECT_NE(svg.find("node1 GET /primary: 200 "), std::string::npos);
+  EXPECT_NE(svg.find("node1 GET /primary: 503 "), std::string::npos);
+  EXPECT_NE(svg.find("node2 GET /primary: no answer "), std::string::npos);
+  EXPECT_NE(svg.find("node2 GET /primary: 200 "), std::string::npos);
+  /* the samples keep the answers through result.json */
+  const auto j = nlohmann::json::parse(render_result_json(r));
+  int with_http = 0;
+  for (const auto& s : j.at("history").at("samples"))
+    if (s.value("http_primary", 0) != 0) ++with_http;
+  EXPECT_EQ(with_http, 40);
 }

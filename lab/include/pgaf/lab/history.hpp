@@ -51,6 +51,9 @@ struct Sample {
   bool read_only = false; /* default_transaction_read_only / transaction_read_only */
   int timeline = 0;
   Lsn lsn = 0;
+  /* The node agent's `GET /primary` (formation.http_endpoint): the HTTP status, -1 when the
+   * endpoint did not answer, 0 when not sampled. */
+  int http_primary = 0;
 };
 
 /* One reading of the monitor's view of a node (current_state), or an event from LISTEN. */

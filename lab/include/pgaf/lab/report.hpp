@@ -37,6 +37,8 @@ struct ScenarioReport {
 };
 
 std::string xml_escape(const std::string& s);
+/* "1.23 s": a duration as the reports show it. */
+std::string seconds_text(TimeMs ms);
 
 std::string render_result_json(const ScenarioReport& r);
 std::string render_junit(const std::vector<ScenarioReport>& rs);

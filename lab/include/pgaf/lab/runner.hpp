@@ -35,6 +35,9 @@ struct RunOptions {
   TimeMs global_timeout_ms = 60 * 60 * 1000;
   std::string user = "postgres";
   bool keep_logs_on_pass = false;
+  /* --network FILE: build this profile's zones and routers for every scenario (instead of the
+   * scenario's own `network:` section or the single switch). */
+  std::optional<NetworkProfile> network;
 };
 
 /* Set by the SIGINT/SIGTERM handler; every loop of the runner polls it. */

@@ -20,6 +20,7 @@
 
 #include "pgaf/core/error.hpp"
 #include "pgaf/core/settings.hpp"
+#include "pgaf/lab/profile.hpp"
 
 namespace pgaf::lab {
 
@@ -43,6 +44,11 @@ enum class FaultAction {
   Latency,     /* added delay on the node's link (capability probed) */
   Bandwidth,   /* rate limit on the node's link (capability probed) */
   Switchover,  /* operator action: pg_autoctl perform switchover */
+  /* Under a network profile (profile.hpp, docs/vendor.md): */
+  ZonePartition, /* every router drops (or rejects) traffic between two zones */
+  PathMtu,       /* MTU black hole on a router's link into a zone (DF packets above it vanish) */
+  FirewallReset, /* a router loses its connection-tracking state table (instantaneous) */
+  Reroute,       /* hosts of a zone reach another zone through another router (asymmetry) */
 };
 
 enum class FaultMode { Drop, Reject };
@@ -87,6 +93,17 @@ struct Fault {
   /* Kill postmaster: Postgres cannot start again until the heal phase (its data directory gets
    * permissions Postgres refuses, restored at heal) — "the restart fails". */
   bool prevent_restart = false;
+  /* Network-profile faults: zone names, router names, the MTU of a black hole. */
+  std::vector<std::string> zones; /* ZonePartition: the two zones */
+  std::string router;             /* PathMtu, FirewallReset */
+  std::string zone;               /* PathMtu: the router's leg; Reroute: whose route changes */
+  std::string to_zone;            /* Reroute: the destination zone */
+  std::string via;                /* Reroute: the router used from now on */
+  int mtu = 0;                    /* PathMtu */
+  bool needs_network() const {
+    return action == FaultAction::ZonePartition || action == FaultAction::PathMtu ||
+           action == FaultAction::FirewallReset || action == FaultAction::Reroute;
+  }
 };
 
 struct FormationSpec {
@@ -101,7 +118,11 @@ struct FormationSpec {
   /* Test-only agent switches (e.g. disable fencing) passed as environment to pg_autoctl run,
    * used by scenarios built to violate an invariant. */
   std::vector<std::pair<std::string, std::string>> agent_env;
+  /* Each node's agent serves its HTTP endpoint on 127.0.0.1:kLabHttpPort of its host (YAML
+   * `http_endpoint: true`); the sampler reads `GET /primary` and the report draws it per node. */
+  bool http_endpoint = false;
 };
+inline constexpr int kLabHttpPort = 8008;
 
 struct WorkloadSpec {
   int clients = 2;
@@ -142,6 +163,9 @@ struct Scenario {
   PhasesSpec phases;
   std::vector<Fault> faults;
   Expectations expect;
+  /* The `network:` section: zones and routers instead of the single switch (profile.hpp).
+   * `lab run|certify --network FILE` overrides it. */
+  std::optional<NetworkProfile> network;
 
   bool has_tag(const std::string& tag) const;
   /* Sync replication is on when commits wait for a standby: synchronous_commit is on,
@@ -158,6 +182,10 @@ std::string to_string(FaultMode m);
 std::string to_string(ProcessKind p);
 std::string to_string(SyncCommit s);
 std::string to_string(FailoverExpectation f);
+
+/* The scenario's network-profile faults name zones and routers of `network` (nullptr: no profile,
+ * then such faults are an error). The error names file, line and field. */
+Status check_scenario_network(const Scenario& sc, const NetworkProfile* network);
 
 /* Parse and validate a scenario from YAML text; `file` is used in messages only. */
 Result<Scenario> parse_scenario(const std::string& yaml_text, const std::string& file);

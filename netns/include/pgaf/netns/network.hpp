@@ -36,6 +36,7 @@
 
 #include "pgaf/core/error.hpp"
 #include "pgaf/netns/fd.hpp"
+#include "pgaf/netns/topology.hpp"
 
 namespace pgaf::netns {
 
@@ -53,16 +54,21 @@ struct NetworkSpec {
   std::string subnet = "198.18.0.0/24";
   /* Host names: ^[a-z][a-z0-9_]{0,11}$, unique, not "switch". At most 64 hosts. */
   std::vector<std::string> hosts;
+  /* Zones joined by routers instead of the single switch (topology.hpp); `subnet` is then
+   * ignored. Absent: one switch, one subnet, as described above. */
+  std::optional<TopologySpec> topology;
 };
 
 /* A host of a network: a value, cheap to copy. */
 struct Host {
-  std::string name;        /* "node1" */
-  std::string netns;       /* namespace name: "<prefix>node1" (file /run/netns/<netns>) */
-  std::string address;     /* "198.18.0.1" */
-  int prefix_length = 24;  /* of the subnet */
-  std::string interface;   /* in the host namespace: "eth0" */
-  std::string switch_port; /* in the switch namespace: "sw-node1" */
+  std::string name;         /* "node1" */
+  std::string netns;        /* namespace name: "<prefix>node1" (file /run/netns/<netns>) */
+  std::string address;      /* "198.18.0.1" */
+  int prefix_length = 24;   /* of the subnet */
+  std::string interface;    /* in the host namespace: "eth0" */
+  std::string switch_port;  /* in the switch namespace: "sw-node1" */
+  std::string zone;         /* "lan" for the single-switch network */
+  std::string switch_netns; /* namespace of the zone's bridge: "<prefix>switch", "<prefix>z_dc1" */
 
   std::string netns_path() const { return "/run/netns/" + netns; }
   std::string cidr() const { return address + "/" + std::to_string(prefix_length); }
@@ -285,6 +291,31 @@ class Network {
 
   /* Descriptions of the faults in force. */
   std::vector<std::string> active_faults() const;
+
+  /* ---- zones and routers (topology.hpp; zone_faults.cpp) ---- */
+
+  const std::vector<Zone>& zones() const;
+  const std::vector<Router>& routers() const;
+  /* Parts of the profile this kernel could not build, each saying why (e.g. latency without
+   * netem); the network works without them. */
+  const std::vector<std::string>& warnings() const;
+  /* Run fn on a thread inside the router's namespace. */
+  Status run_in_router(std::string_view router, const std::function<void()>& fn);
+
+  /* Cut the routed path between two zones: every router drops (or rejects) forwarded packets
+   * between their subnets, both ways (nft inet table, forward hook). */
+  Result<Fault> zone_partition(std::string_view zone_a, std::string_view zone_b,
+                               Action action = Action::Drop);
+  /* An MTU black hole on the router's link into `zone`: both ends of the link get `mtu`, frames
+   * above it are dropped by the bridge and the router sends no ICMP "fragmentation needed" (as a
+   * firewall filtering ICMP does), so packets with DF set above `mtu` vanish without a trace. */
+  Result<Fault> path_mtu(std::string_view router, std::string_view zone, int mtu);
+  /* The router loses its connection-tracking state table (ctnetlink flush), as a firewall
+   * that reboots or fails over to a peer without state sync. Instantaneous, nothing to heal. */
+  Status firewall_reset(std::string_view router);
+  /* Hosts of `zone` reach `to` through `via` from now on (route replaced); with the other
+   * direction unchanged this makes routing asymmetric. Heal restores the previous route. */
+  Result<Fault> reroute(std::string_view zone, std::string_view to, std::string_view via);
 
  private:
   explicit Network(std::shared_ptr<NetworkImpl> impl) : impl_(std::move(impl)) {}

@@ -57,6 +57,10 @@ struct Config {
   std::string replication_password;
   std::string maximum_backup_rate = "100M";
   std::string backup_directory;
+  /* [http] listen: "host:port" of the HTTP endpoint (http_endpoint.hpp); '' = off */
+  std::string http_listen;
+  /* [hooks] programs run on state / role changes (hooks.hpp); '' = none */
+  std::string hook_on_state_change, hook_on_role_change;
   /* [pgaf] */
   Settings settings;
   /* keeper registration knobs (only used by create) */

@@ -74,6 +74,16 @@ class FenceGuard {
   void push_deadline_locked();
 };
 
+/* What one round saw, for the observers of the loop (HTTP snapshot, hooks, watchdog). */
+struct KeeperTick {
+  const KeeperState& state;               /* after the round */
+  const PgStatus& pg;                     /* the round's sample of Postgres */
+  bool monitor_ok = false;                /* the monitor answered this round's report */
+  TimeMs now_ms = 0;                      /* end of the round (Clock::now_ms) */
+  const std::vector<NodeAddress>& others; /* the other nodes, as last refreshed */
+  long monitor_failures = 0;              /* consecutive failed reports */
+};
+
 struct IterationResult {
   bool monitor_ok = false;
   bool transitioned = false; /* a transition completed: iterate again at once */
@@ -102,6 +112,8 @@ class Keeper {
   /* Called at the start of every step, before it acts (the simulator lets the step's simulated
    * duration pass there; nothing else sets it). */
   void set_step_observer(std::function<void(KeeperStep)> observer);
+  /* Called at the end of every round, on the loop's thread: it must be quick (copy, queue). */
+  void set_tick_observer(std::function<void(const KeeperTick&)> observer);
   const KeeperState& state() const { return state_; }
   /* Names of the steps executed so far, in order (for tests and logs). */
   const std::vector<std::string>& step_log() const { return step_log_; }
@@ -131,6 +143,7 @@ class Keeper {
   std::string monitor_host_;
   std::vector<std::string> step_log_;
   std::function<void(KeeperStep)> step_observer_;
+  std::function<void(const KeeperTick&)> tick_observer_;
   TimeMs pg_down_since_ = -1;
   bool restart_logged_ = false; /* "restarting" logged for the current outage */
   bool reported_down_ = false;  /* reported pg_is_running = false for the current outage */

@@ -33,8 +33,20 @@ long running_postmaster_pid(const std::string& pgdata);
  * --pg-hba-lan admits (the reference's pghba_enable_lan_cidr). */
 Result<std::string> lan_cidr_of(const std::string& hostname);
 
-/* Socket directory for the local Postgres (PG_REGRESS_SOCK_DIR, else /tmp). */
+/* Socket directory for the local Postgres: PG_REGRESS_SOCK_DIR, else the PostgreSQL build's own
+ * DEFAULT_PGSOCKET_DIR (read from pg_config_manual.h at configure time; /var/run/postgresql on
+ * Debian; CMake cache variable PGAF_DEFAULT_SOCKET_DIR overrides it). */
 std::string default_socket_dir();
+
+/* System identifier in PGDATA/global/pg_control, or 0 if it cannot be read. */
+std::int64_t pgdata_system_identifier(const std::string& pgdata);
+
+/* The own-server check, run on every new local session before anything else: the server must
+ * serve `pgdata` (data_directory, compared canonically) and, when the system identifier of
+ * PGDATA is known (expected_sysid != 0), carry it. A mismatch is an error and the session is not
+ * used: pg_autoctl never acts on a server that is not its own. */
+Status check_own_server(const std::string& pgdata, const std::string& data_directory,
+                        std::int64_t server_sysid, std::int64_t expected_sysid);
 
 /* Text of postgresql-auto-failover.conf for this config (monitor: adds shared_preload_libraries).
  */

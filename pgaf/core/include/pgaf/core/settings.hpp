@@ -144,6 +144,13 @@ struct Settings {
    * connect_timeout, rounded up to whole seconds). */
   TimeMs local_connect_timeout_ms = 10000;
 
+  /* ---- agent: operations (docs/operations.md) ---- */
+  /* HTTP endpoint: read, write and keep-alive timeout of one connection, and the deadline of the
+   * monitor's /metrics query. Held-open idle connections are closed after it. */
+  TimeMs http_request_timeout_ms = 1000;
+  /* A hook ([hooks] on_state_change, on_role_change) is killed (SIGKILL) after this long. */
+  TimeMs hook_timeout_ms = 10000;
+
   /* Monitor-side bound: how long after the last evidence a lease is provably expired
    * (drift-scaled lease plus margin). */
   TimeMs monitor_lease_wait_ms() const;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <array>
+#include <string>
 #include <string_view>
 
 #include "pgaf/core/error.hpp"
@@ -61,5 +62,12 @@ bool is_maintenance_goal(NodeState s);             /* prepare_maintenance, wait_
 /* States in which the keeper runs Postgres as a standby streaming from the primary: its WAL
  * receiver may be vouching for the primary's lease (see docs/design/fencing.md). */
 bool state_streams_from_primary(NodeState s);
+
+/* A node's reported replication sync state (pg_stat_replication.sync_state of its best
+ * standby), as the reference stores it: "" and "unknown" are "unknown"; "sync", "async",
+ * "quorum" and "potential" are kept; anything else is an ErrorCode::InvalidArgument error. */
+Result<std::string> parse_sync_state(std::string_view name);
+/* What a node registered but not reported yet has (the reference's column default). */
+inline constexpr std::string_view kRegisteredSyncState = "async";
 
 }  // namespace pgaf
