@@ -208,7 +208,7 @@ std::string normalized(std::string text) {
       {std::regex(R"("reported_tli": \d+)"), "\"reported_tli\": <TLI>"},
       /* health is unknown until the monitor's first check: not part of the format */
       {std::regex(R"("health": -?\d+)"), "\"health\": <HEALTH>"},
-      {std::regex(R"((read-write|read-only|none) [?!])"), "$1  "},
+      {std::regex(R"(( *)(read-write|read-only|none) [?!])"), "  $1$2"},
   };
   for (const auto& [re, with] : subs) text = std::regex_replace(text, re, with);
   return text;
@@ -239,7 +239,10 @@ TEST(Compat, ThreeNodesWithReferenceCommandsOnly) {
   EXPECT_EQ(debug_ctl(lab, {"do", "pgsetup", "wait", "--pgdata", lab.pgdata("node_1")}).exit_code,
             0);
   ASSERT_GE(lab.wait_states({{"node_1", "single"}}, 60000), 0) << lab.state_dump();
+  /* one after the other, so that node ids follow names (the golden files list them) */
   lab.start_node("node_2", 2, {"--pg-hba-lan"});
+  ASSERT_GE(lab.wait_states({{"node_1", "primary"}, {"node_2", "secondary"}}, 120000), 0)
+      << lab.state_dump();
   lab.start_node("node_3", 3, {"--pg-hba-lan"});
   ASSERT_GE(lab.wait_states(
                 {{"node_1", "primary"}, {"node_2", "secondary"}, {"node_3", "secondary"}}, 120000),
