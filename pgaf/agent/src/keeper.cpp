@@ -263,6 +263,38 @@ Result<Upstream> Keeper::primary_upstream() {
   return Upstream{p->host, p->port, p->node_id};
 }
 
+NodeActiveArgs Keeper::base_report(const PgStatus& ps) {
+  NodeActiveArgs a;
+  a.formation = cfg_.formation;
+  a.node_id = state_.node_id;
+  a.group_id = state_.group_id;
+  a.current = state_.current_role;
+  a.pg_is_running = report_pg_is_running(ps);
+  a.tli = ps.running ? ps.tli : 0;
+  a.lsn = ps.running ? ps.lsn : 0;
+  a.sync_state = ps.sync_state;
+  /* strictly increasing across restarts: persisted, and at least the wall clock in µs */
+  const std::int64_t wall_us = clock_.wall_clock_us();
+  state_.last_report_seq = std::max<std::int64_t>(state_.last_report_seq + 1, wall_us);
+  a.report_seq = state_.last_report_seq;
+  return a;
+}
+
+Status Keeper::renew_lease() {
+  auto st = pg_.status();
+  NodeActiveArgs a = base_report(st ? *st : PgStatus{});
+  const TimeMs t_send = clock_.now_ms();
+  auto reply = monitor_.node_active(a);
+  if (!reply) return reply.error();
+  /* a non-writable answer revokes (L2): the step then refuses to enable writes */
+  guard_.on_monitor_reply(t_send, reply->goal);
+  if (reply->goal != state_.assigned_role) {
+    spdlog::info("Monitor assigned new state \"{}\"", to_string(reply->goal));
+  }
+  state_.assigned_role = reply->goal;
+  return Status::Ok();
+}
+
 bool Keeper::report_pg_is_running(const PgStatus& st) {
   if (st.running) {
     pg_down_since_ = -1;
@@ -397,6 +429,12 @@ Status Keeper::run_step(KeeperStep step) {
       if (st->in_recovery) {
         if (Status s = pg_.promote(start_timeout); !s) return s;
         if (Status s = pg_.cleanup_standby_setup(); !s) return s;
+      }
+      /* initdb and the first start often outlast the lease granted by the report that assigned
+       * this goal: renew it before the writes below rather than failing the step */
+      if (!guard_.may_write()) {
+        if (Status r = renew_lease(); !r)
+          spdlog::warn("could not renew the write lease: {}", r.error().message);
       }
       /* arm first: a Postgres started armed (pgaf_fence.start_armed) commits the roles and the
        * database below only under a lease deadline */
@@ -815,19 +853,7 @@ IterationResult Keeper::iterate() {
     st = pg_.status();
   }
   PgStatus ps = st ? *st : PgStatus{};
-  NodeActiveArgs a;
-  a.formation = cfg_.formation;
-  a.node_id = state_.node_id;
-  a.group_id = state_.group_id;
-  a.current = state_.current_role;
-  a.pg_is_running = report_pg_is_running(ps);
-  a.tli = ps.running ? ps.tli : 0;
-  a.lsn = ps.running ? ps.lsn : 0;
-  a.sync_state = ps.sync_state;
-  /* strictly increasing across restarts: persisted, and at least the wall clock in µs */
-  const std::int64_t wall_us = clock_.wall_clock_us();
-  state_.last_report_seq = std::max<std::int64_t>(state_.last_report_seq + 1, wall_us);
-  a.report_seq = state_.last_report_seq;
+  NodeActiveArgs a = base_report(ps);
   /* one-way partitions: a primary says which standbys stopped acknowledging its WAL */
   if (can_take_writes_in_state(state_.current_role) && ps.running && !ps.in_recovery) {
     if (auto acks = pg_.wal_acks()) {
@@ -915,8 +941,8 @@ IterationResult Keeper::iterate() {
   Status p = persist();
   if (!p) spdlog::error("{}", p.error().to_string());
   if (tick_observer_) {
-    tick_observer_(KeeperTick{state_, ps, r.monitor_ok, clock_.now_ms(), other_nodes_,
-                              monitor_failures_});
+    tick_observer_(
+        KeeperTick{state_, ps, r.monitor_ok, clock_.now_ms(), other_nodes_, monitor_failures_});
   }
   return r;
 }

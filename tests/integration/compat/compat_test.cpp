@@ -286,7 +286,9 @@ TEST(Compat, ThreeNodesWithReferenceCommandsOnly) {
   /* number-sync-standbys: 2 needs three quorum standbys (refused, nothing changes); 0 and back
    * to 1 settle within --wait */
   r = lab.ctl({"set", "formation", "number-sync-standbys", "--pgdata", node1, "--wait", "30", "2"});
-  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.exit_code, 6) << r.output; /* the reference's EXIT_CODE_MONITOR */
+  EXPECT_NE(r.output.find("Failed to set \"number-sync-standbys\" to \"2\"."), std::string::npos)
+      << r.output;
   EXPECT_NE(r.output.find("number_sync_standbys"), std::string::npos) << r.output;
   r = lab.ctl({"set", "formation", "number-sync-standbys", "--pgdata", node1, "--wait", "30", "0"});
   EXPECT_EQ(r.exit_code, 0) << r.output << lab.state_dump();

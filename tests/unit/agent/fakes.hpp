@@ -65,8 +65,10 @@ class FakePostgres final : public PostgresControl {
   std::uint64_t session_epoch() override { return epoch; }
 
   bool pgdata_initialized() override { return initialized; }
+  std::function<void()> on_initdb; /* e.g. let time pass: initdb takes a while */
   Status initdb() override {
     op("initdb");
+    if (on_initdb) on_initdb();
     initialized = true;
     return Status::Ok();
   }
