@@ -169,6 +169,14 @@ TEST(Compat, ReferenceScriptOnALiveFormation) {
       debug_ctl(lab, {"do", "service", "getpid", "postgres", "--pgdata", lab.pgdata("node_1")});
   EXPECT_EQ(pid.exit_code, 0) << pid.output;
   EXPECT_GT(std::atol(pid.output.c_str()), 0) << pid.output;
+  /* do pgctl off|on: through the postgres service, bounded; the node serves again after "on" */
+  auto off = debug_ctl(lab, {"do", "pgctl", "off", "--pgdata", lab.pgdata("node_1")});
+  EXPECT_EQ(off.exit_code, 0) << off.output;
+  auto on = debug_ctl(lab, {"do", "pgctl", "on", "--json", "--pgdata", lab.pgdata("node_1")});
+  EXPECT_EQ(on.exit_code, 0) << on.output;
+  EXPECT_NE(on.output.find("\"pgdata\""), std::string::npos) << on.output;
+  EXPECT_EQ(debug_ctl(lab, {"do", "pgsetup", "ready", "--pgdata", lab.pgdata("node_1")}).exit_code,
+            0);
 
   /* a second node; the reference's show state --json keys */
   lab.start_node("node_2", 2);
