@@ -108,7 +108,8 @@ void fetch(agent::MonitorClient& m, const Options& o, int height, WatchData& d) 
   if (auto nss = m.formation_number_sync_standbys(o.formation)) d.number_sync_standbys = *nss;
 }
 
-void draw(const WatchScreen& screen) {
+/* The lines, then one refresh; `repaint`: the whole screen, not only what changed. */
+void draw(const WatchScreen& screen, bool repaint) {
   erase();
   for (std::size_t i = 0; i < screen.lines.size(); ++i) {
     const int row = static_cast<int>(i);
@@ -116,6 +117,7 @@ void draw(const WatchScreen& screen) {
     mvaddnstr(row, 0, screen.lines[i].c_str(), COLS);
     if (row == screen.column_header_row) attroff(A_BOLD | A_UNDERLINE);
   }
+  if (repaint) clearok(curscr, TRUE);
   refresh();
 }
 
@@ -154,10 +156,15 @@ int run_dashboard(const Options& o) {
   TimeMs next_fetch = 0;
   bool notified = false;
   while (g_stop == 0) {
-    bool redraw = false, quit = false;
+    bool redraw = false, repaint = false, quit = false;
     for (int ch = getch(); ch != ERR; ch = getch()) {
       if (ch == 'q' || ch == 'Q' || ch == KEY_F(1)) quit = true;
-      if (ch == KEY_RESIZE) redraw = true; /* ncurses has updated LINES and COLS */
+      if (ch == KEY_RESIZE) {
+        /* ncurses has updated LINES and COLS; draw before reading on (getch would repaint the
+         * old layout), all of it: the terminal may have reflowed */
+        repaint = redraw = true;
+        break;
+      }
     }
     if (quit) break;
     if (notified || now_ms() >= next_fetch) {
@@ -169,7 +176,7 @@ int run_dashboard(const Options& o) {
       redraw = redraw || t != d.time;
       d.time = t;
     }
-    if (redraw) draw(render_watch(d, LINES, COLS));
+    if (redraw) draw(render_watch(d, LINES, COLS), repaint);
     notified = wait_notification(**m, o, settings);
   }
   endwin();
