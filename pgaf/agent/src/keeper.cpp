@@ -583,21 +583,8 @@ Status Keeper::run_step(KeeperStep step) {
       }
       return pg_.cleanup_standby_setup();
     }
-    case KeeperStep::RewindOrBaseBackup: {
-      guard_.set_armed(false);
-      auto up = primary_upstream();
-      if (!up) return up.error();
-      if (Status s = pg_.ensure_stopped(start_timeout); !s) return s;
-      Status rw = pg_.rewind(*up);
-      if (!rw) {
-        spdlog::warn("pg_rewind failed, using pg_basebackup instead: {}", rw.error().message);
-        if (Status s = pg_.base_backup(*up, slot_name(state_.node_id)); !s) return s;
-      }
-      if (Status s = pg_.write_managed_config(); !s) return s;
-      if (Status s = pg_.write_standby_setup(standby_setup(*up)); !s) return s;
-      following_ = up->node_id;
-      return pg_.ensure_running(start_timeout);
-    }
+    case KeeperStep::RewindOrBaseBackup:
+      return rewind_or_base_backup(); /* keeper_rewind.cpp */
     case KeeperStep::DropLocalSlots: {
       auto st0 = pg_.status();
       if (!st0 || !st0->running) {
@@ -826,7 +813,15 @@ void Keeper::apply_pending_reload() {
     c.swap(pending_reload_);
   }
   if (!c) return;
-  if (c->pgdata != cfg_.pgdata || c->port != cfg_.port || c->monitor != cfg_.monitor ||
+  /* the same monitor with other connection parameters (enable|disable ssl: sslmode,
+   * sslrootcert, sslcrl) is used from now on; another monitor needs a restart */
+  const bool same_monitor = monitor_host_of(c->monitor) == monitor_host_of(cfg_.monitor) &&
+                            monitor_port_of(c->monitor) == monitor_port_of(cfg_.monitor);
+  if (c->monitor != cfg_.monitor && same_monitor) {
+    spdlog::info("reload: the monitor connection parameters changed: reconnecting");
+    monitor_.set_uri(c->monitor);
+  }
+  if (c->pgdata != cfg_.pgdata || c->port != cfg_.port || !same_monitor ||
       c->formation != cfg_.formation) {
     spdlog::warn("reload: pgdata, port, monitor and formation changes need a restart");
     c->pgdata = cfg_.pgdata;
@@ -835,6 +830,7 @@ void Keeper::apply_pending_reload() {
     c->formation = cfg_.formation;
   }
   cfg_ = *c;
+  pg_.reconfigure(cfg_);
   monitor_host_ = monitor_host_of(cfg_.monitor);
   spdlog::info("reloaded the configuration");
 }

@@ -99,6 +99,14 @@ class PqxxMonitorClient final : public MonitorClient {
  public:
   PqxxMonitorClient(std::string uri, const Settings& s) : uri_(std::move(uri)), s_(s) {}
 
+  void set_uri(const std::string& uri) override {
+    if (uri == uri_) return;
+    uri_ = uri;
+    receiver_.reset(); /* before the connection it listens on */
+    listen_.reset();
+    conn_.reset();
+  }
+
   Result<NodeAssignment> register_node(const RegisterArgs& a) override {
     auto r = call(
         "SELECT assigned_node_id, assigned_group_id, assigned_group_state::text, "

@@ -148,6 +148,14 @@ int register_local_node(agent::Config& cfg, const agent::Paths& paths);
 /* One value, as text or as {"key": value} with --json. */
 void print_value(const Globals& g, const std::string& key, const nlohmann::json& v);
 
+/* ---- TLS (cli_ssl.cpp) ---- */
+/* The explicit SSL choice of create and enable ssl: exit 1 naming the option when wrong. */
+Status check_ssl_choice(const Options& o);
+/* The [ssl] keys for that (validated) choice; every key set, nothing left from a previous one. */
+void apply_ssl_choice(agent::Config& c, const Options& o);
+/* `enable ssl` / `disable ssl` under `parent` (enable or disable). */
+void add_ssl_command(CLI::App* parent, bool enable, Context& ctx);
+
 /* ---- the command groups (one file each) ---- */
 void add_root_commands(CLI::App& app, Context& ctx);       /* cli_root.cpp: version, help */
 int cmd_show_settings(const Options& o, const Globals& g); /* cli_show.cpp */

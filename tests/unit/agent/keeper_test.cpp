@@ -650,3 +650,74 @@ TEST(Keeper, ReportsAreNumberedStrictlyIncreasing) {
 
 }  // namespace
 }  // namespace pgaf::agent
+
+namespace pgaf::agent {
+namespace {
+
+/* The reference's fsm_rewind_or_init: Postgres that does not start on the rewound PGDATA gets a
+ * fresh pg_basebackup in the same step, then starts as a standby of the same upstream. */
+TEST(Keeper, RewindThatCannotStartFallsBackToBaseBackup) {
+  Rig r;
+  r.pg.initialized = true;
+  r.pg.rewound_cannot_start = true;
+  r.start(NodeState::Demoted, NodeState::Demoted);
+  r.monitor.goal = NodeState::Catchingup;
+  ASSERT_TRUE(r.keeper->iterate().transitioned);
+  EXPECT_EQ(r.keeper->state().current_role, NodeState::Catchingup);
+  const int rw = r.pg.index_of("rewind(10.0.0.1:5432)");
+  const int bb = r.pg.index_of("base_backup(10.0.0.1:5432,pgautofailover_standby_2)");
+  ASSERT_GE(rw, 0);
+  ASSERT_GT(bb, rw) << "no pg_basebackup after the failed start";
+  /* the failed start, then Postgres stopped before the copy replaces PGDATA */
+  int failed_start = -1, stop = -1;
+  for (int i = rw; i < bb; ++i) {
+    if (r.pg.ops[static_cast<size_t>(i)] == "ensure_running") failed_start = i;
+    if (r.pg.ops[static_cast<size_t>(i)] == "ensure_stopped") stop = i;
+  }
+  EXPECT_GE(failed_start, 0);
+  EXPECT_GT(stop, failed_start);
+  EXPECT_TRUE(r.pg.running) << "the base backup's copy was not started";
+  EXPECT_EQ(r.pg.count_op("rewind("), 1);
+  EXPECT_EQ(r.pg.count_op("base_backup("), 1);
+}
+
+/* Bounded: when the copy cannot start either, the step fails after one rewind and one base
+ * backup (the next attempt starts over), it does not loop. */
+TEST(Keeper, RewindFallbackIsBoundedPerAttempt) {
+  Rig r;
+  r.pg.initialized = true;
+  r.pg.start_blocked = true;
+  r.start(NodeState::Demoted, NodeState::Demoted);
+  r.monitor.goal = NodeState::Catchingup;
+  EXPECT_FALSE(r.keeper->iterate().transitioned);
+  EXPECT_EQ(r.keeper->state().current_role, NodeState::Demoted);
+  EXPECT_EQ(r.pg.count_op("rewind("), 1);
+  EXPECT_EQ(r.pg.count_op("base_backup("), 1);
+}
+
+/* enable|disable ssl then SIGHUP: the same monitor with new TLS parameters is used at once, and
+ * Postgres control gets the new sslmode (primary_conninfo, pg_basebackup, pg_rewind); another
+ * monitor host still needs a restart. */
+TEST(Keeper, ReloadAppliesNewSslParametersToTheSameMonitor) {
+  Rig r;
+  r.pg.initialized = r.pg.running = true;
+  r.start(NodeState::Secondary, NodeState::Secondary);
+  r.monitor.goal = NodeState::Secondary;
+  Config c = r.cfg;
+  c.ssl_active = true;
+  c.sslmode = "require";
+  c.monitor = r.cfg.monitor + "?sslmode=require";
+  r.keeper->request_reload(c);
+  r.keeper->iterate();
+  ASSERT_EQ(r.monitor.uris_set.size(), 1u);
+  EXPECT_EQ(r.monitor.uris_set[0], c.monitor);
+  EXPECT_EQ(r.pg.reconfigured_sslmode, "require");
+  Config other = c;
+  other.monitor = "postgres://autoctl_node@10.0.0.8:5000/pg_auto_failover?sslmode=require";
+  r.keeper->request_reload(other);
+  r.keeper->iterate();
+  EXPECT_EQ(r.monitor.uris_set.size(), 1u) << "a monitor on another host was switched to";
+}
+
+}  // namespace
+}  // namespace pgaf::agent

@@ -122,6 +122,7 @@ class Keeper {
   Status reach_assigned_state();
   Status ensure_current_state();
   Status follow_new_primary();
+  Status rewind_or_base_backup(); /* keeper_rewind.cpp */
   bool report_pg_is_running(const PgStatus& st);
   /* The fields of a node_active report every round sends (current state, Postgres's status,
    * a strictly increasing sequence number). */
