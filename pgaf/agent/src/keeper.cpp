@@ -19,6 +19,7 @@
 #include <ctime>
 #include <set>
 
+#include "pgaf/agent/monitor_swap.hpp"
 #include "pgaf/core/sync_names.hpp"
 
 namespace pgaf::agent {
@@ -813,21 +814,39 @@ void Keeper::apply_pending_reload() {
     c.swap(pending_reload_);
   }
   if (!c) return;
+  if (c->pgdata != cfg_.pgdata || c->port != cfg_.port || c->formation != cfg_.formation) {
+    spdlog::warn("reload: pgdata, port and formation changes need a restart");
+    c->pgdata = cfg_.pgdata;
+    c->port = cfg_.port;
+    c->formation = cfg_.formation;
+  }
   /* the same monitor with other connection parameters (enable|disable ssl: sslmode,
-   * sslrootcert, sslcrl) is used from now on; another monitor needs a restart */
-  const bool same_monitor = monitor_host_of(c->monitor) == monitor_host_of(cfg_.monitor) &&
+   * sslrootcert, sslcrl): reconnect; another monitor (enable|disable monitor): switch */
+  const bool same_monitor = !monitor_disabled(c->monitor) && !monitor_disabled(cfg_.monitor) &&
+                            monitor_host_of(c->monitor) == monitor_host_of(cfg_.monitor) &&
                             monitor_port_of(c->monitor) == monitor_port_of(cfg_.monitor);
   if (c->monitor != cfg_.monitor && same_monitor) {
     spdlog::info("reload: the monitor connection parameters changed: reconnecting");
     monitor_.set_uri(c->monitor);
-  }
-  if (c->pgdata != cfg_.pgdata || c->port != cfg_.port || !same_monitor ||
-      c->formation != cfg_.formation) {
-    spdlog::warn("reload: pgdata, port, monitor and formation changes need a restart");
-    c->pgdata = cfg_.pgdata;
-    c->port = cfg_.port;
-    c->monitor = cfg_.monitor;
-    c->formation = cfg_.formation;
+  } else if (c->monitor != cfg_.monitor) {
+    auto fresh = monitor_switch_ ? monitor_switch_(c->monitor)
+                                 : Result<KeeperState>(make_error(
+                                       ErrorCode::Reload, "this service cannot change monitor"));
+    if (fresh) {
+      state_ = *fresh;
+      /* a writable state keeps the guard armed: the standbys' vouch (L3) lasts until the new
+       * monitor answers this round's report with a lease (L1) */
+      guard_.set_current(state_.current_role);
+      sysid_published_ = false;
+      monitor_failures_ = 0;
+      disabled_logged_ = false;
+      spdlog::info("reload: the monitor is now {} (node {}, state \"{}\")",
+                   monitor_disabled(c->monitor) ? "disabled" : "\"" + c->monitor + "\"",
+                   state_.node_id, to_string(state_.current_role));
+    } else {
+      spdlog::error("reload: keeping the monitor: {}", fresh.error().to_string());
+      c->monitor = cfg_.monitor;
+    }
   }
   cfg_ = *c;
   pg_.reconfigure(cfg_);
@@ -835,8 +854,33 @@ void Keeper::apply_pending_reload() {
   spdlog::info("reloaded the configuration");
 }
 
+void Keeper::set_monitor_switch(std::function<Result<KeeperState>(const std::string&)> fn) {
+  monitor_switch_ = std::move(fn);
+}
+
+/* No monitor (disable monitor): no report, hence no lease (L1); a primary writes on its
+ * standbys' vouch only (L3), which the fence thread keeps sampling. Nothing is persisted: the
+ * state file belongs to enable monitor until the reload that ends this period. */
+IterationResult Keeper::disabled_round(const PgStatus& ps) {
+  if (!disabled_logged_) {
+    disabled_logged_ = true;
+    spdlog::warn(
+        "the monitor is disabled: no failover and no lease; a primary keeps writing only while "
+        "its quorum standbys stream (pg_autoctl enable monitor <uri> registers with a new one)");
+  }
+  IterationResult r;
+  if (tick_observer_) {
+    tick_observer_(KeeperTick{state_, ps, false, clock_.now_ms(), other_nodes_, monitor_failures_});
+  }
+  return r;
+}
+
 IterationResult Keeper::iterate() {
   apply_pending_reload();
+  if (monitor_disabled(cfg_.monitor)) {
+    auto ds = pg_.status();
+    return disabled_round(ds ? *ds : PgStatus{});
+  }
   IterationResult r;
   auto st = pg_.status();
   if (state_.current_role == NodeState::ReportLsn && st && st->running && st->wal_receiver_active) {

@@ -111,10 +111,11 @@ class PqxxMonitorClient final : public MonitorClient {
     auto r = call(
         "SELECT assigned_node_id, assigned_group_id, assigned_group_state::text, "
         "assigned_candidate_priority, assigned_replication_quorum, assigned_node_name "
-        "FROM pgautofailover.register_node($1, $2, $3, $4, $5, $6, -1, -1, "
+        "FROM pgautofailover.register_node($1, $2, $3, $4, $5, $6, $10::bigint, -1, "
         "$7::pgautofailover.replication_state, 'standalone', $8, $9, 'default')",
         a.formation, a.host, a.port, a.dbname, a.name, a.sysidentifier,
-        std::string(to_string(a.initial_state)), a.candidate_priority, a.replication_quorum);
+        std::string(to_string(a.initial_state)), a.candidate_priority, a.replication_quorum,
+        static_cast<std::int64_t>(a.desired_node_id));
     if (!r) return r.error();
     return assignment((*r)[0], true);
   }

@@ -204,6 +204,7 @@ struct RegisterArgs {
   std::string name;
   std::int64_t sysidentifier = 0;
   NodeState initial_state = NodeState::Init;
+  NodeId desired_node_id = -1; /* -1: the monitor picks (enable monitor asks for its old id) */
   int candidate_priority = 50;
   bool replication_quorum = true;
 };
