@@ -13,6 +13,7 @@
  */
 #include <curses.h>
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -147,8 +148,12 @@ int run_dashboard(const Options& o) {
   if (!m) return fail(m.error());
   const Settings settings = watch_settings(o);
   StopSignals signals;
+  /* nothing else may write to the terminal while ncurses owns it */
+  const auto log_level = spdlog::get_level();
+  spdlog::set_level(spdlog::level::off);
   SCREEN* screen = newterm(nullptr, stdout, stdin);
   if (screen == nullptr) {
+    spdlog::set_level(log_level);
     return bad_args("cannot use the terminal type \"" + std::string(term) + "\"",
                     "set TERM to a type the terminfo database has, e.g. TERM=xterm");
   }
@@ -189,6 +194,7 @@ int run_dashboard(const Options& o) {
   }
   endwin();
   delscreen(screen);
+  spdlog::set_level(log_level);
   return 0;
 }
 

@@ -244,6 +244,19 @@ TEST_F(CompatWatch, WatchExitsZeroOnCtrlC) {
   EXPECT_NE(w.since_mark().find("\x1b[?1049l"), std::string::npos) << w.since_mark();
 }
 
+TEST_F(CompatWatch, ShowStateWatchOnATerminalIsTheDashboard) {
+  Child w(lab(), {"show", "state", "--watch", "--pgdata", node1()}, true, 25, 120);
+  ASSERT_TRUE(w.read_until(
+      [](const std::string& s) {
+        return s.find("node_1") != std::string::npos &&
+               s.find("Press q to quit") != std::string::npos;
+      },
+      20000))
+      << w.output();
+  w.write("q");
+  EXPECT_EQ(w.wait_exit(5000), 0) << w.output();
+}
+
 TEST_F(CompatWatch, WatchWithoutATerminalIsRefused) {
   auto r = lab().ctl({"watch", "--pgdata", node1()});
   EXPECT_EQ(r.exit_code, 1) << r.output;
