@@ -99,14 +99,23 @@ class PqxxMonitorClient final : public MonitorClient {
  public:
   PqxxMonitorClient(std::string uri, const Settings& s) : uri_(std::move(uri)), s_(s) {}
 
+  void set_uri(const std::string& uri) override {
+    if (uri == uri_) return;
+    uri_ = uri;
+    receiver_.reset(); /* before the connection it listens on */
+    listen_.reset();
+    conn_.reset();
+  }
+
   Result<NodeAssignment> register_node(const RegisterArgs& a) override {
     auto r = call(
         "SELECT assigned_node_id, assigned_group_id, assigned_group_state::text, "
         "assigned_candidate_priority, assigned_replication_quorum, assigned_node_name "
-        "FROM pgautofailover.register_node($1, $2, $3, $4, $5, $6, -1, -1, "
+        "FROM pgautofailover.register_node($1, $2, $3, $4, $5, $6, $10::bigint, -1, "
         "$7::pgautofailover.replication_state, 'standalone', $8, $9, 'default')",
         a.formation, a.host, a.port, a.dbname, a.name, a.sysidentifier,
-        std::string(to_string(a.initial_state)), a.candidate_priority, a.replication_quorum);
+        std::string(to_string(a.initial_state)), a.candidate_priority, a.replication_quorum,
+        static_cast<std::int64_t>(a.desired_node_id));
     if (!r) return r.error();
     return assignment((*r)[0], true);
   }

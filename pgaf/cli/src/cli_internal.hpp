@@ -101,6 +101,8 @@ void add_pgdata(CLI::App* c, Options& o);
 void add_monitor_opts(CLI::App* c, Context& ctx); /* --pgdata --monitor --formation --json */
 
 /* ---- the monitor ---- */
+/* "the monitor is disabled for the node at …" (disable monitor), with the enable monitor hint. */
+Error monitor_disabled_error(const std::string& pgdata);
 Result<std::string> resolve_monitor_uri(const Options& o);
 /* The host a command on the monitor's own PGDATA connects to (PGHOST, socket dir or loopback). */
 std::string monitor_local_host(const agent::Config& cfg);
@@ -148,6 +150,14 @@ int register_local_node(agent::Config& cfg, const agent::Paths& paths);
 /* One value, as text or as {"key": value} with --json. */
 void print_value(const Globals& g, const std::string& key, const nlohmann::json& v);
 
+/* ---- TLS (cli_ssl.cpp) ---- */
+/* The explicit SSL choice of create and enable ssl: exit 1 naming the option when wrong. */
+Status check_ssl_choice(const Options& o);
+/* The [ssl] keys for that (validated) choice; every key set, nothing left from a previous one. */
+void apply_ssl_choice(agent::Config& c, const Options& o);
+/* `enable ssl` / `disable ssl` under `parent` (enable or disable). */
+void add_ssl_command(CLI::App* parent, bool enable, Context& ctx);
+
 /* ---- the command groups (one file each) ---- */
 void add_root_commands(CLI::App& app, Context& ctx);       /* cli_root.cpp: version, help */
 int cmd_show_settings(const Options& o, const Globals& g); /* cli_show.cpp */
@@ -158,6 +168,8 @@ void add_service_commands(CLI::App& app, Context& ctx);        /* cli_service.cp
 void add_show_commands(CLI::App& app, Context& ctx);           /* cli_show.cpp */
 void add_perform_commands(CLI::App& app, Context& ctx);        /* cli_perform.cpp */
 void add_enable_disable_commands(CLI::App& app, Context& ctx); /* cli_enable_disable.cpp */
+/* enable|disable monitor (cli_monitor_swap.cpp) */
+void add_monitor_swap_commands(CLI::App* enable, CLI::App* disable, Context& ctx);
 void add_get_set_commands(CLI::App& app, Context& ctx);        /* cli_get_set.cpp */
 void add_config_commands(CLI::App& app, Context& ctx);         /* cli_config.cpp */
 void add_drop_commands(CLI::App& app, Context& ctx);           /* cli_drop.cpp */

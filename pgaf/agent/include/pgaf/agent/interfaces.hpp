@@ -23,6 +23,8 @@
 
 namespace pgaf::agent {
 
+struct Config; /* config.hpp */
+
 /* ---- stop requests ---- */
 /* Set by the services' signal handling; every bounded wait of the agent also ends early when a
  * stop was requested (returning an error), so `pg_autoctl stop` never waits for a step. */
@@ -151,6 +153,9 @@ class PostgresControl {
   virtual Status cleanup_standby_setup() = 0;
   /* Reload config so primary_conninfo changes apply (PG ≥ 13), restart if not running. */
   virtual Status reload() = 0;
+  /* SIGHUP: the re-read configuration for what this object does from now on (the TLS parameters
+   * of the connections it makes, the replication password). Default: nothing to update. */
+  virtual void reconfigure(const Config& cfg) { (void)cfg; }
   virtual Status restart(TimeMs timeout_ms) = 0;
   virtual Status base_backup(const Upstream& from, const std::string& slot) = 0;
   virtual Status rewind(const Upstream& from) = 0;
@@ -199,6 +204,7 @@ struct RegisterArgs {
   std::string name;
   std::int64_t sysidentifier = 0;
   NodeState initial_state = NodeState::Init;
+  NodeId desired_node_id = -1; /* -1: the monitor picks (enable monitor asks for its old id) */
   int candidate_priority = 50;
   bool replication_quorum = true;
 };
@@ -308,6 +314,9 @@ class MonitorClient {
     (void)node_id, (void)name, (void)host, (void)port;
     return make_error(ErrorCode::Unsupported, "update_node_metadata is not available");
   }
+  /* SIGHUP after `enable|disable ssl`: connect with this URI from now on (the open connections
+   * are closed). Default: nothing to update. */
+  virtual void set_uri(const std::string& uri) { (void)uri; }
   /* The pgautofailover extension's {default_version, installed_version} on the monitor.
    * Default: unsupported. */
   virtual Result<std::pair<std::string, std::string>> extension_version() {
