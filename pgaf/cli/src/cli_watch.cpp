@@ -13,6 +13,7 @@
  */
 #include <curses.h>
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -81,6 +82,14 @@ std::string monitor_address(const std::string& uri) {
   return uri.substr(b, uri.find_first_of("/?", b) - b);
 }
 
+/* The [pgaf] settings of the node or monitor given with --pgdata (watch_refresh_ms,
+ * watch_poll_ms), else the defaults. */
+Settings watch_settings(const Options& o) {
+  if (o.pgdata.empty()) return Settings{};
+  auto cfg = agent::load_config_for(o.pgdata);
+  return cfg ? cfg->settings : Settings{};
+}
+
 /* Wait for the next notification, at most watch_poll_ms: true when one came. A broken LISTEN
  * connection is retried on the next call; meanwhile the poll interval is slept. */
 bool wait_notification(agent::MonitorClient& m, const Options& o, const Settings& s) {
@@ -137,10 +146,14 @@ int run_dashboard(const Options& o) {
   if (!uri) return fail(uri.error());
   auto m = monitor_for(o);
   if (!m) return fail(m.error());
-  const Settings settings;
+  const Settings settings = watch_settings(o);
   StopSignals signals;
+  /* nothing else may write to the terminal while ncurses owns it */
+  const auto log_level = spdlog::get_level();
+  spdlog::set_level(spdlog::level::off);
   SCREEN* screen = newterm(nullptr, stdout, stdin);
   if (screen == nullptr) {
+    spdlog::set_level(log_level);
     return bad_args("cannot use the terminal type \"" + std::string(term) + "\"",
                     "set TERM to a type the terminfo database has, e.g. TERM=xterm");
   }
@@ -181,6 +194,7 @@ int run_dashboard(const Options& o) {
   }
   endwin();
   delscreen(screen);
+  spdlog::set_level(log_level);
   return 0;
 }
 
@@ -188,7 +202,7 @@ int run_dashboard(const Options& o) {
 int run_reprint(const Options& o, const Globals& g, WatchOf what) {
   auto m = monitor_for(o);
   if (!m) return fail(m.error());
-  const Settings settings;
+  const Settings settings = watch_settings(o);
   StopSignals signals;
   std::string last;
   TimeMs next_fetch = 0;
