@@ -5,7 +5,7 @@
  * (same postmaster start time), the same pg_autoctl processes, the node still `single`, its
  * monitor connection following the new sslmode. Bad arguments exit 1 as in the reference.
  *
- * Ports: 26220-26229.
+ * Ports: 26220-26221 and 26225-26227.
  */
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -120,6 +120,62 @@ TEST(CompatSsl, EnableThenDisableSslOnALiveMonitorAndNode) {
   EXPECT_EQ(started_at(lab, nport, "postgres"), n_started) << "the node's Postgres restarted";
   EXPECT_EQ(::kill(node_pid, 0), 0) << "the node's pg_autoctl is gone";
   EXPECT_GE(lab.wait_states({{"node_1", "single"}}, 30000), 0) << lab.state_dump();
+  const auto left = lab.teardown();
+  EXPECT_TRUE(left.empty());
+}
+
+/* The standby's replication follows: enable ssl on a secondary rewrites primary_conninfo and
+ * Postgres reloads it (the walreceiver reconnects over TLS); disable ssl the other way round,
+ * the standby first. Replication keeps streaming throughout. */
+const char* const kStandbyStreamsOverTls =
+    "SELECT coalesce(bool_and(s.ssl), false) FROM pg_stat_replication r JOIN pg_stat_ssl s "
+    "USING (pid) WHERE r.state = 'streaming'";
+const char* const kOneStreaming =
+    "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'";
+
+TEST(CompatSsl, StandbyReplicationFollowsEnableAndDisableSsl) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root (runs Postgres as postgres)";
+  AgentLab lab(26225);
+  lab.start_monitor();
+  lab.start_node("node_1", 1);
+  ASSERT_GE(lab.wait_states({{"node_1", "single"}}, 60000), 0) << lab.state_dump();
+  lab.start_node("node_2", 2);
+  ASSERT_GE(lab.wait_states({{"node_1", "primary"}, {"node_2", "secondary"}}, 60000), 0)
+      << lab.state_dump();
+  pgaf::test::PgConnection primary(lab.conninfo(lab.node_port(1)) + " user=postgres");
+  pgaf::test::PgConnection standby(lab.conninfo(lab.node_port(2)) + " user=postgres");
+  EXPECT_EQ(poll_until([&] { return primary.query_value(kOneStreaming); }, "1"), "1");
+  EXPECT_EQ(primary.query_value(kStandbyStreamsOverTls), "f");
+  const std::string s_started = standby.query_value("SELECT pg_postmaster_start_time()");
+
+  for (const char* n : {"monitor", "node_1", "node_2"}) {
+    auto en = lab.ctl({"enable", "ssl", "--pgdata", lab.pgdata(n), "--ssl-self-signed"});
+    ASSERT_EQ(en.exit_code, 0) << n << ": " << en.output;
+    const int port = std::string(n) == "monitor"  ? lab.monitor_port()
+                     : std::string(n) == "node_1" ? lab.node_port(1)
+                                                  : lab.node_port(2);
+    const std::string db = std::string(n) == "monitor" ? "pg_auto_failover" : "postgres";
+    EXPECT_EQ(poll_until([&] { return ssl_answer(lab, port, db, "require"); }, "on"), "on") << n;
+  }
+  EXPECT_NE(standby.query_value("SHOW primary_conninfo").find("sslmode=require"),
+            std::string::npos);
+  EXPECT_EQ(poll_until([&] { return primary.query_value(kStandbyStreamsOverTls); }, "t"), "t")
+      << "the standby does not stream over TLS" << lab.log("node_2");
+
+  for (const char* n : {"node_2", "node_1", "monitor"}) {
+    auto dis = lab.ctl({"disable", "ssl", "--pgdata", lab.pgdata(n)});
+    ASSERT_EQ(dis.exit_code, 0) << n << ": " << dis.output;
+  }
+  EXPECT_EQ(
+      poll_until([&] { return ssl_answer(lab, lab.node_port(1), "postgres", "disable"); }, "off"),
+      "off");
+  EXPECT_NE(standby.query_value("SHOW primary_conninfo").find("sslmode=prefer"), std::string::npos);
+  EXPECT_EQ(poll_until([&] { return primary.query_value(kOneStreaming); }, "1"), "1")
+      << lab.log("node_2");
+  EXPECT_EQ(standby.query_value("SELECT pg_postmaster_start_time()"), s_started)
+      << "the standby's Postgres restarted";
+  EXPECT_GE(lab.wait_states({{"node_1", "primary"}, {"node_2", "secondary"}}, 30000), 0)
+      << lab.state_dump();
   const auto left = lab.teardown();
   EXPECT_TRUE(left.empty());
 }
