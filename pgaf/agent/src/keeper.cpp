@@ -19,6 +19,7 @@
 #include <ctime>
 #include <set>
 
+#include "pgaf/agent/monitor_swap.hpp"
 #include "pgaf/core/sync_names.hpp"
 
 namespace pgaf::agent {
@@ -263,6 +264,38 @@ Result<Upstream> Keeper::primary_upstream() {
   return Upstream{p->host, p->port, p->node_id};
 }
 
+NodeActiveArgs Keeper::base_report(const PgStatus& ps) {
+  NodeActiveArgs a;
+  a.formation = cfg_.formation;
+  a.node_id = state_.node_id;
+  a.group_id = state_.group_id;
+  a.current = state_.current_role;
+  a.pg_is_running = report_pg_is_running(ps);
+  a.tli = ps.running ? ps.tli : 0;
+  a.lsn = ps.running ? ps.lsn : 0;
+  a.sync_state = ps.sync_state;
+  /* strictly increasing across restarts: persisted, and at least the wall clock in µs */
+  const std::int64_t wall_us = clock_.wall_clock_us();
+  state_.last_report_seq = std::max<std::int64_t>(state_.last_report_seq + 1, wall_us);
+  a.report_seq = state_.last_report_seq;
+  return a;
+}
+
+Status Keeper::renew_lease() {
+  auto st = pg_.status();
+  NodeActiveArgs a = base_report(st ? *st : PgStatus{});
+  const TimeMs t_send = clock_.now_ms();
+  auto reply = monitor_.node_active(a);
+  if (!reply) return reply.error();
+  /* a non-writable answer revokes (L2): the step then refuses to enable writes */
+  guard_.on_monitor_reply(t_send, reply->goal);
+  if (reply->goal != state_.assigned_role) {
+    spdlog::info("Monitor assigned new state \"{}\"", to_string(reply->goal));
+  }
+  state_.assigned_role = reply->goal;
+  return Status::Ok();
+}
+
 bool Keeper::report_pg_is_running(const PgStatus& st) {
   if (st.running) {
     pg_down_since_ = -1;
@@ -397,6 +430,12 @@ Status Keeper::run_step(KeeperStep step) {
       if (st->in_recovery) {
         if (Status s = pg_.promote(start_timeout); !s) return s;
         if (Status s = pg_.cleanup_standby_setup(); !s) return s;
+      }
+      /* initdb and the first start often outlast the lease granted by the report that assigned
+       * this goal: renew it before the writes below rather than failing the step */
+      if (!guard_.may_write()) {
+        if (Status r = renew_lease(); !r)
+          spdlog::warn("could not renew the write lease: {}", r.error().message);
       }
       /* arm first: a Postgres started armed (pgaf_fence.start_armed) commits the roles and the
        * database below only under a lease deadline */
@@ -775,21 +814,39 @@ void Keeper::apply_pending_reload() {
     c.swap(pending_reload_);
   }
   if (!c) return;
+  if (c->pgdata != cfg_.pgdata || c->port != cfg_.port || c->formation != cfg_.formation) {
+    spdlog::warn("reload: pgdata, port and formation changes need a restart");
+    c->pgdata = cfg_.pgdata;
+    c->port = cfg_.port;
+    c->formation = cfg_.formation;
+  }
   /* the same monitor with other connection parameters (enable|disable ssl: sslmode,
-   * sslrootcert, sslcrl) is used from now on; another monitor needs a restart */
-  const bool same_monitor = monitor_host_of(c->monitor) == monitor_host_of(cfg_.monitor) &&
+   * sslrootcert, sslcrl): reconnect; another monitor (enable|disable monitor): switch */
+  const bool same_monitor = !monitor_disabled(c->monitor) && !monitor_disabled(cfg_.monitor) &&
+                            monitor_host_of(c->monitor) == monitor_host_of(cfg_.monitor) &&
                             monitor_port_of(c->monitor) == monitor_port_of(cfg_.monitor);
   if (c->monitor != cfg_.monitor && same_monitor) {
     spdlog::info("reload: the monitor connection parameters changed: reconnecting");
     monitor_.set_uri(c->monitor);
-  }
-  if (c->pgdata != cfg_.pgdata || c->port != cfg_.port || !same_monitor ||
-      c->formation != cfg_.formation) {
-    spdlog::warn("reload: pgdata, port, monitor and formation changes need a restart");
-    c->pgdata = cfg_.pgdata;
-    c->port = cfg_.port;
-    c->monitor = cfg_.monitor;
-    c->formation = cfg_.formation;
+  } else if (c->monitor != cfg_.monitor) {
+    auto fresh = monitor_switch_ ? monitor_switch_(c->monitor)
+                                 : Result<KeeperState>(make_error(
+                                       ErrorCode::Reload, "this service cannot change monitor"));
+    if (fresh) {
+      state_ = *fresh;
+      /* a writable state keeps the guard armed: the standbys' vouch (L3) lasts until the new
+       * monitor answers this round's report with a lease (L1) */
+      guard_.set_current(state_.current_role);
+      sysid_published_ = false;
+      monitor_failures_ = 0;
+      disabled_logged_ = false;
+      spdlog::info("reload: the monitor is now {} (node {}, state \"{}\")",
+                   monitor_disabled(c->monitor) ? "disabled" : "\"" + c->monitor + "\"",
+                   state_.node_id, to_string(state_.current_role));
+    } else {
+      spdlog::error("reload: keeping the monitor: {}", fresh.error().to_string());
+      c->monitor = cfg_.monitor;
+    }
   }
   cfg_ = *c;
   pg_.reconfigure(cfg_);
@@ -797,8 +854,33 @@ void Keeper::apply_pending_reload() {
   spdlog::info("reloaded the configuration");
 }
 
+void Keeper::set_monitor_switch(std::function<Result<KeeperState>(const std::string&)> fn) {
+  monitor_switch_ = std::move(fn);
+}
+
+/* No monitor (disable monitor): no report, hence no lease (L1); a primary writes on its
+ * standbys' vouch only (L3), which the fence thread keeps sampling. Nothing is persisted: the
+ * state file belongs to enable monitor until the reload that ends this period. */
+IterationResult Keeper::disabled_round(const PgStatus& ps) {
+  if (!disabled_logged_) {
+    disabled_logged_ = true;
+    spdlog::warn(
+        "the monitor is disabled: no failover and no lease; a primary keeps writing only while "
+        "its quorum standbys stream (pg_autoctl enable monitor <uri> registers with a new one)");
+  }
+  IterationResult r;
+  if (tick_observer_) {
+    tick_observer_(KeeperTick{state_, ps, false, clock_.now_ms(), other_nodes_, monitor_failures_});
+  }
+  return r;
+}
+
 IterationResult Keeper::iterate() {
   apply_pending_reload();
+  if (monitor_disabled(cfg_.monitor)) {
+    auto ds = pg_.status();
+    return disabled_round(ds ? *ds : PgStatus{});
+  }
   IterationResult r;
   auto st = pg_.status();
   if (state_.current_role == NodeState::ReportLsn && st && st->running && st->wal_receiver_active) {
@@ -811,19 +893,7 @@ IterationResult Keeper::iterate() {
     st = pg_.status();
   }
   PgStatus ps = st ? *st : PgStatus{};
-  NodeActiveArgs a;
-  a.formation = cfg_.formation;
-  a.node_id = state_.node_id;
-  a.group_id = state_.group_id;
-  a.current = state_.current_role;
-  a.pg_is_running = report_pg_is_running(ps);
-  a.tli = ps.running ? ps.tli : 0;
-  a.lsn = ps.running ? ps.lsn : 0;
-  a.sync_state = ps.sync_state;
-  /* strictly increasing across restarts: persisted, and at least the wall clock in µs */
-  const std::int64_t wall_us = clock_.wall_clock_us();
-  state_.last_report_seq = std::max<std::int64_t>(state_.last_report_seq + 1, wall_us);
-  a.report_seq = state_.last_report_seq;
+  NodeActiveArgs a = base_report(ps);
   /* one-way partitions: a primary says which standbys stopped acknowledging its WAL */
   if (can_take_writes_in_state(state_.current_role) && ps.running && !ps.in_recovery) {
     if (auto acks = pg_.wal_acks()) {

@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "pgaf/agent/keeper.hpp"
+#include "pgaf/agent/monitor_swap.hpp"
 #include "pgaf/agent/ops.hpp"
 #include "pgaf/agent/postgres.hpp"
 #include "pgaf/agent/process.hpp"
@@ -502,7 +503,9 @@ int run_node_active(const Config& cfg) {
   auto runner = make_process_runner();
   auto pg = make_postgres_control(cfg, clock, *runner);
   auto pg_guard = make_postgres_control(cfg, clock, *runner);
-  auto monitor = make_monitor_client(cfg.monitor, cfg.settings);
+  /* disable|enable monitor change the target at a reload (monitor_swap.hpp) */
+  auto monitor = std::make_unique<SwitchableMonitorClient>(
+      monitor_disabled(cfg.monitor) ? nullptr : make_monitor_client(cfg.monitor, cfg.settings));
   FenceGuard guard(cfg.settings, clock, *pg_guard);
   if (const char* off = std::getenv("PGAF_TEST_DISABLE_FENCING");
       off != nullptr && std::string(off) == "1")
@@ -516,6 +519,12 @@ int run_node_active(const Config& cfg) {
     spdlog::error("{}", h.error().to_string());
     return exit_code(ErrorCode::Fatal);
   }
+  keeper.set_monitor_switch([&monitor, &cfg, state_path](const std::string& uri) {
+    auto fresh = KeeperState::load(state_path);
+    if (!fresh) return fresh;
+    monitor->set_target(monitor_disabled(uri) ? nullptr : make_monitor_client(uri, cfg.settings));
+    return fresh;
+  });
   keeper.set_tick_observer([&ops](const KeeperTick& t) { ops.on_tick(t); });
   keeper.set_step_observer([&ops](KeeperStep) { ops.on_step(); });
   std::atomic<bool> stop{false};

@@ -12,6 +12,7 @@
 
 #include "cli_internal.hpp"
 #include "pgaf/agent/keeper.hpp"
+#include "pgaf/agent/monitor_swap.hpp"
 #include "pgaf/agent/postgres.hpp"
 #include "pgaf/agent/service.hpp"
 #include "pgaf/cli/cli.hpp"
@@ -85,6 +86,12 @@ std::string monitor_local_host(const Config& cfg) {
 }
 
 /* ---- monitor URI for monitor-querying commands ---- */
+Error monitor_disabled_error(const std::string& pgdata) {
+  return make_error(ErrorCode::BadConfig,
+                    "the monitor is disabled for the node at \"" + pgdata + "\"",
+                    "pg_autoctl enable monitor <uri> registers it with a new monitor");
+}
+
 Result<std::string> resolve_monitor_uri(const Options& o) {
   if (!o.monitor.empty()) return o.monitor;
   if (o.pgdata.empty()) {
@@ -93,7 +100,10 @@ Result<std::string> resolve_monitor_uri(const Options& o) {
   }
   auto cfg = agent::load_config_for(o.pgdata);
   if (!cfg) return cfg.error();
-  if (cfg->role == Role::Keeper) return cfg->monitor;
+  if (cfg->role == Role::Keeper) {
+    if (agent::monitor_disabled(cfg->monitor)) return monitor_disabled_error(cfg->pgdata);
+    return cfg->monitor;
+  }
   return "host=" + monitor_local_host(*cfg) + " port=" + std::to_string(cfg->port) +
          " dbname=pg_auto_failover user=" + cfg->username + cfg->ssl_conninfo();
 }
@@ -134,6 +144,7 @@ Result<LocalNode> local_node(const Options& o) {
     return make_error(ErrorCode::InvalidArgument, "\"" + cfg->pgdata + "\" is a monitor",
                       "run this command with the --pgdata of a Postgres node");
   }
+  if (agent::monitor_disabled(cfg->monitor)) return monitor_disabled_error(cfg->pgdata);
   auto st = agent::KeeperState::load(paths->state);
   if (!st) return st.error();
   LocalNode n;

@@ -167,8 +167,13 @@ namespace {
 int cmd_create_postgres(Options o, const Globals& g) {
   if (Status s = check_auth_choice(o); !s) return fail(s.error());
   if (Status s = check_ssl_choice(o); !s) return fail(s.error());
-  if (o.disable_monitor) {
-    return fail(make_error(ErrorCode::Unsupported, "--disable-monitor is not supported yet"));
+  if (o.disable_monitor || o.node_id != -1) {
+    /* a node without a monitor never holds a write lease (docs/design/fencing.md L1, M1) */
+    return fail(make_error(ErrorCode::Unsupported,
+                           std::string(o.disable_monitor ? "--disable-monitor" : "--node-id") +
+                               " is refused: a node without a monitor is never granted writes",
+                           "create the node with --monitor; replace a lost monitor with pg_autoctl "
+                           "disable monitor and enable monitor (docs/compatibility.md)"));
   }
   if (o.monitor.empty()) {
     return bad_args("--monitor is required", "or set PG_AUTOCTL_MONITOR");

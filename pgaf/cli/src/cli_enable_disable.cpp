@@ -94,6 +94,7 @@ void add_enable_disable_commands(CLI::App& app, Context& ctx) {
   enable->require_subcommand(1);
   auto* disable = app.add_subcommand("disable", "disable a feature on a formation");
   disable->require_subcommand(1);
+  add_monitor_swap_commands(enable, disable, ctx);
   for (CLI::App* parent : {enable, disable}) {
     const bool on = parent == enable;
     auto* m = parent->add_subcommand("maintenance",

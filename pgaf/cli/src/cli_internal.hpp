@@ -58,6 +58,7 @@ struct Options {
   /* show / perform / drop */
   int group = 0;
   int count = 10;
+  bool local = false, watch = false; /* show state --local; show state|events --watch */
   int wait_s = 60;
   bool destroy = false, force = false;
   /* config get / set */
@@ -100,6 +101,8 @@ void add_pgdata(CLI::App* c, Options& o);
 void add_monitor_opts(CLI::App* c, Context& ctx); /* --pgdata --monitor --formation --json */
 
 /* ---- the monitor ---- */
+/* "the monitor is disabled for the node at …" (disable monitor), with the enable monitor hint. */
+Error monitor_disabled_error(const std::string& pgdata);
 Result<std::string> resolve_monitor_uri(const Options& o);
 /* The host a command on the monitor's own PGDATA connects to (PGHOST, socket dir or loopback). */
 std::string monitor_local_host(const agent::Config& cfg);
@@ -165,9 +168,29 @@ void add_service_commands(CLI::App& app, Context& ctx);        /* cli_service.cp
 void add_show_commands(CLI::App& app, Context& ctx);           /* cli_show.cpp */
 void add_perform_commands(CLI::App& app, Context& ctx);        /* cli_perform.cpp */
 void add_enable_disable_commands(CLI::App& app, Context& ctx); /* cli_enable_disable.cpp */
+/* enable|disable monitor (cli_monitor_swap.cpp) */
+void add_monitor_swap_commands(CLI::App* enable, CLI::App* disable, Context& ctx);
 void add_get_set_commands(CLI::App& app, Context& ctx);        /* cli_get_set.cpp */
 void add_config_commands(CLI::App& app, Context& ctx);         /* cli_config.cpp */
 void add_drop_commands(CLI::App& app, Context& ctx);           /* cli_drop.cpp */
 void add_do_commands(CLI::App& app, Context& ctx);             /* cli_do.cpp */
+void add_watch_commands(CLI::App& app, Context& ctx);          /* cli_watch.cpp */
+
+/* ---- show state | events, shared with watch (cli_show.cpp) ---- */
+/* A row of show state --json (the reference's keys). */
+nlohmann::json state_row_json(const agent::StateRow& r);
+/* The show state table (header, rule, one line per row). */
+std::string state_table(const std::vector<agent::StateRow>& rows);
+/* What show state / show events print (text or --json), from one monitor call. */
+Result<std::string> show_state_output(agent::MonitorClient& m, const Options& o, const Globals& g);
+Result<std::string> show_events_output(agent::MonitorClient& m, const Options& o, const Globals& g);
+
+/* ---- watch (cli_watch.cpp) ---- */
+enum class WatchOf { Dashboard, State, Events };
+/* `watch`: the ncurses dashboard (a terminal is required: exit 1 otherwise). `show state|events
+ * --watch`: the dashboard on a terminal; elsewhere the command's output again on each change.
+ * Both refresh on the monitor's notifications and at least every watch_refresh_ms, and exit 0 on
+ * `q` / F1 (dashboard) or SIGINT / SIGTERM. */
+int watch_command(const Options& o, const Globals& g, WatchOf what);
 
 }  // namespace pgaf::cli::detail

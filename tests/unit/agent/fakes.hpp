@@ -75,8 +75,10 @@ class FakePostgres final : public PostgresControl {
   std::uint64_t session_epoch() override { return epoch; }
 
   bool pgdata_initialized() override { return initialized; }
+  std::function<void()> on_initdb; /* e.g. let time pass: initdb takes a while */
   Status initdb() override {
     op("initdb");
+    if (on_initdb) on_initdb();
     initialized = true;
     return Status::Ok();
   }
@@ -239,9 +241,17 @@ class FakeMonitor final : public MonitorClient {
 
   Error down() const { return make_error(ErrorCode::Monitor, "could not connect to the monitor"); }
 
-  Result<NodeAssignment> register_node(const RegisterArgs&) override {
+  std::vector<RegisterArgs> registrations;
+  int register_no_primary = 0; /* register_node answers NoPrimary this many times first */
+  Result<NodeAssignment> register_node(const RegisterArgs& a) override {
     if (!reachable) return down();
-    return NodeAssignment{2, 0, goal, 50, true, "node_2"};
+    registrations.push_back(a);
+    if (register_no_primary > 0) {
+      --register_no_primary;
+      return make_error(ErrorCode::NoPrimary, "couldn't find the primary node (fake)");
+    }
+    return NodeAssignment{a.desired_node_id > 0 ? a.desired_node_id : 2, 0, goal, 50, true,
+                          "node_2"};
   }
   Result<NodeAssignment> node_active(const NodeActiveArgs& a) override {
     if (!reachable || node_active_down) return down();

@@ -144,6 +144,41 @@ TEST(Keeper, WaitingForASynchronousStandbyDoesNotStarveTheLease) {
   EXPECT_TRUE(r.guard->may_write()) << "the lease is renewed at every round";
 }
 
+/* initdb (and the first start) often take longer than the lease the report assigning "single"
+ * granted: the step renews the lease with one more report before it writes the roles, instead of
+ * failing on a fenced Postgres and waiting for the next round (every create logged an ERROR). */
+TEST(Keeper, InitPrimaryRenewsALeaseThatInitdbOutlasted) {
+  Rig r;
+  r.monitor.goal = NodeState::Single;
+  r.start(NodeState::Init, NodeState::Single);
+  r.pg.on_initdb = [&r] { r.clock.now += r.s.lease_ms + 500; };
+  IterationResult it = r.keeper->iterate();
+  EXPECT_TRUE(it.transitioned);
+  EXPECT_EQ(r.keeper->state().current_role, NodeState::Single);
+  ASSERT_EQ(r.monitor.reports.size(), 2u) << "the round's report, then the renewal";
+  EXPECT_EQ(r.monitor.reports[1].current, NodeState::Init);
+  EXPECT_GT(r.monitor.reports[1].report_seq, r.monitor.reports[0].report_seq);
+  EXPECT_TRUE(r.pg.has_op("set_read_only(off)"));
+  EXPECT_LT(r.pg.index_of("set_read_only(off)"), r.pg.index_of("create_roles_and_db(postgres)"));
+  EXPECT_TRUE(r.guard->armed());
+  EXPECT_TRUE(r.guard->may_write());
+}
+
+/* The renewal is a report like any other: a non-writable answer leaves the node read-only. */
+TEST(Keeper, InitPrimaryStaysReadOnlyWhenTheRenewalIsNotAGrant) {
+  Rig r;
+  r.monitor.goal = NodeState::Single;
+  r.start(NodeState::Init, NodeState::Single);
+  r.pg.on_initdb = [&r] {
+    r.clock.now += r.s.lease_ms + 500;
+    r.monitor.goal = NodeState::Demoted;
+  };
+  (void)r.keeper->iterate();
+  EXPECT_FALSE(r.pg.has_op("set_read_only(off)"));
+  EXPECT_FALSE(r.guard->may_write());
+  EXPECT_EQ(r.keeper->state().assigned_role, NodeState::Demoted);
+}
+
 TEST(Keeper, InitPrimaryWithoutLeaseStaysReadOnly) {
   Rig r;
   r.monitor.goal = NodeState::Single;

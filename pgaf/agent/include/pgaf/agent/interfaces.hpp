@@ -204,6 +204,7 @@ struct RegisterArgs {
   std::string name;
   std::int64_t sysidentifier = 0;
   NodeState initial_state = NodeState::Init;
+  NodeId desired_node_id = -1; /* -1: the monitor picks (enable monitor asks for its old id) */
   int candidate_priority = 50;
   bool replication_quorum = true;
 };
@@ -239,11 +240,22 @@ struct StateRow {
   int health = -1;
 };
 
+/* A row of pgautofailover.event (last_events), every column the reference's show events prints. */
 struct EventRow {
-  std::string time;
+  std::int64_t event_id = 0;
+  std::string time;     /* eventtime as Postgres prints a timestamptz */
+  std::string time_iso; /* eventtime as row_to_json renders it (ISO 8601) */
+  std::string formation;
   NodeId node_id = 0;
-  std::string node_name;
+  GroupId group_id = 0;
+  std::string node_name, node_host;
+  int node_port = 0;
   std::string reported, goal;
+  std::optional<std::string> rep_state; /* reportedrepstate (NULL: nullopt) */
+  int tli = 1;
+  std::string lsn;
+  std::optional<int> candidate_priority;
+  std::optional<bool> replication_quorum;
   std::string description;
 };
 
@@ -290,6 +302,12 @@ class MonitorClient {
    * arrived. LISTENs on first use; a broken connection is an error (callers then just poll). */
   virtual Result<bool> wait_for_state_change(const std::string& formation, GroupId group,
                                              TimeMs timeout_ms) = 0;
+  /* As wait_for_state_change, also woken by any message on the `log` channel (watch).
+   * Default: the state channel only. */
+  virtual Result<bool> wait_for_notification(const std::string& formation, GroupId group,
+                                             TimeMs timeout_ms) {
+    return wait_for_state_change(formation, group, timeout_ms);
+  }
   /* pgautofailover.update_node_metadata: '' / 0 leave a field as it is. Default: unsupported. */
   virtual Status update_node_metadata(NodeId node_id, const std::string& name,
                                       const std::string& host, int port) {

@@ -103,9 +103,15 @@ class Keeper {
   int run(const std::atomic<bool>& stop_requested);
 
   /* SIGHUP: a re-read configuration, applied at the start of the next iteration (thread-safe).
-   * Keys that need a restart (pgdata, port, monitor, formation) are kept, with a warning; the
-   * fence guard keeps the lease settings it started with. */
+   * Keys that need a restart (pgdata, port, formation) are kept, with a warning; the fence guard
+   * keeps the lease settings it started with. A new pg_autoctl.monitor (disable|enable monitor)
+   * is applied through the monitor switch below, or kept with a warning when there is none. */
   void request_reload(const Config& cfg);
+  /* How the service changes monitor: point the MonitorClient this keeper uses at `uri` (or at
+   * nothing: monitor_swap.hpp kMonitorDisabled) and return the state file as `enable monitor`
+   * left it, which replaces the keeper's state. While the monitor is disabled the keeper
+   * reports to nobody and never writes the state file (enable monitor writes it). */
+  void set_monitor_switch(std::function<Result<KeeperState>(const std::string& uri)> fn);
 
   /* Run one step (exposed for tests and `do` commands). */
   Status run_step(KeeperStep step);
@@ -124,6 +130,12 @@ class Keeper {
   Status follow_new_primary();
   Status rewind_or_base_backup(); /* keeper_rewind.cpp */
   bool report_pg_is_running(const PgStatus& st);
+  /* The fields of a node_active report every round sends (current state, Postgres's status,
+   * a strictly increasing sequence number). */
+  NodeActiveArgs base_report(const PgStatus& ps);
+  /* One report in the middle of a transition, so that a long step (initdb, the first start)
+   * does not outlast the lease granted by the report that assigned the goal. */
+  Status renew_lease();
   Status maintain_slots(bool advance);
   Status refresh_other_nodes();
   std::string slot_name(NodeId id) const;
@@ -157,6 +169,9 @@ class Keeper {
   long monitor_failures_ = 0;
   std::mutex reload_mu_;
   std::optional<Config> pending_reload_;
+  std::function<Result<KeeperState>(const std::string&)> monitor_switch_;
+  bool disabled_logged_ = false; /* "the monitor is disabled" logged for this period */
+  IterationResult disabled_round(const PgStatus& ps);
   /* while primary: which standbys stopped acknowledging our WAL (reported to the monitor) */
   WalAckTracker acks_{cfg_.settings.standby_ack_timeout_ms};
   std::vector<NodeId> last_stale_; /* the verdict last logged */
