@@ -75,6 +75,12 @@ Keeper::Keeper(Config cfg, KeeperState state, Clock& clock, PostgresControl& pg,
 }
 
 Status Keeper::persist() {
+  {
+    /* disable|enable monitor: once a reload that changes the monitor is pending, the state file
+     * is enable monitor's (the reload reads it); writing ours would undo its registration */
+    std::lock_guard<std::mutex> l(reload_mu_);
+    if (pending_reload_ && pending_reload_->monitor != cfg_.monitor) return Status::Ok();
+  }
   return persist_ ? persist_(state_) : Status::Ok();
 }
 
