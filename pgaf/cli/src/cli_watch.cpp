@@ -259,7 +259,7 @@ void add_watch_commands(CLI::App& app, Context& ctx) {
   add_pgdata(watch, o);
   watch->add_option("--monitor", o.monitor, "monitor uri")->envname("PG_AUTOCTL_MONITOR");
   watch->add_option("--formation", o.formation, "formation to query, defaults to 'default'");
-  watch->add_option("--group", o.group, "group to query formation, defaults to all");
+  watch->add_option("--group", o.group, "group to query formation (pgsql formations: 0)");
   ctx.command(watch, "watch", [&] { return watch_command(o, ctx.g, WatchOf::Dashboard); });
 }
 
