@@ -170,6 +170,8 @@ TEST(Compat, ReferenceScriptOnALiveFormation) {
       debug_ctl(lab, {"do", "service", "getpid", "postgres", "--pgdata", lab.pgdata("node_1")});
   EXPECT_EQ(pid.exit_code, 0) << pid.output;
   EXPECT_GT(std::atol(pid.output.c_str()), 0) << pid.output;
+  /* do show version: the binary on disk, asked for its version --json */
+  EXPECT_EQ(debug_ctl(lab, {"do", "show", "version"}).exit_code, 0);
   /* do pgctl off|on: through the postgres service, bounded; the node serves again after "on" */
   auto off = debug_ctl(lab, {"do", "pgctl", "off", "--pgdata", lab.pgdata("node_1")});
   EXPECT_EQ(off.exit_code, 0) << off.output;
