@@ -27,6 +27,7 @@
 #include <thread>
 
 #include "agent_lab.hpp"
+#include "golden.hpp"
 
 namespace pgaf::agent_it {
 namespace {
@@ -174,19 +175,7 @@ std::string normalized_events(const std::string& text) {
   return out;
 }
 
-/* Compare with tests/integration/compat/golden/<name>; PGAF_UPDATE_GOLDEN=1 rewrites it. */
-void expect_golden_file(const std::string& name, const std::string& text) {
-  const std::string path = std::string(PGAF_GOLDEN_DIR) + "/" + name;
-  if (const char* u = std::getenv("PGAF_UPDATE_GOLDEN"); u != nullptr && std::string(u) == "1") {
-    std::ofstream(path) << text;
-    return;
-  }
-  std::ifstream in(path);
-  std::stringstream want;
-  want << in.rdbuf();
-  EXPECT_EQ(text, want.str()) << "golden file " << path
-                              << " (PGAF_UPDATE_GOLDEN=1 rewrites it after a wanted change)";
-}
+using pgaf::compat::expect_golden_file;
 
 class CompatWatch : public ::testing::Test {
  protected:
@@ -253,6 +242,19 @@ TEST_F(CompatWatch, WatchExitsZeroOnCtrlC) {
   EXPECT_EQ(w.wait_exit(5000), 0) << w.output();
   /* endwin: the cursor is shown again and the alternate screen left (xterm's rmcup) */
   EXPECT_NE(w.since_mark().find("\x1b[?1049l"), std::string::npos) << w.since_mark();
+}
+
+TEST_F(CompatWatch, ShowStateWatchOnATerminalIsTheDashboard) {
+  Child w(lab(), {"show", "state", "--watch", "--pgdata", node1()}, true, 25, 120);
+  ASSERT_TRUE(w.read_until(
+      [](const std::string& s) {
+        return s.find("node_1") != std::string::npos &&
+               s.find("Press q to quit") != std::string::npos;
+      },
+      20000))
+      << w.output();
+  w.write("q");
+  EXPECT_EQ(w.wait_exit(5000), 0) << w.output();
 }
 
 TEST_F(CompatWatch, WatchWithoutATerminalIsRefused) {

@@ -325,6 +325,32 @@ TEST(KeeperWithoutMonitor, EnableMonitorHandsOverFromTheVouchToTheNewLease) {
   EXPECT_TRUE(fenced);
 }
 
+/* disable monitor lands while a round talks to the old monitor: that round must not write the
+ * state file any more (enable monitor may be writing it), the next one applies the reload. */
+TEST(KeeperWithoutMonitor, ARoundEndingAfterDisableDoesNotWriteTheStateFile) {
+  Rig r;
+  r.pg.initialized = r.pg.running = r.pg.in_recovery = true;
+  r.start(NodeState::Secondary);
+  r.on_disk.node_id = 1;
+  r.on_disk.current_role = r.on_disk.assigned_role = NodeState::Secondary;
+  Config c = r.cfg;
+  c.monitor = "postgres://autoctl_node@127.0.0.1:26279/pg_auto_failover";
+  r.keeper->request_reload(c);
+  ASSERT_TRUE(r.keeper->iterate().monitor_ok);
+  ASSERT_FALSE(r.saved.empty());
+  const std::size_t saved = r.saved.size();
+  Config d = c;
+  d.monitor = kMonitorDisabled;
+  r.fake->on_report = [&r, d](FakeMonitor&, const NodeActiveArgs&) {
+    r.keeper->request_reload(d); /* SIGHUP during the call */
+  };
+  r.keeper->iterate();
+  EXPECT_EQ(r.saved.size(), saved) << "written after disable monitor";
+  r.keeper->iterate(); /* applies the reload: disabled */
+  EXPECT_TRUE(r.monitor.disabled());
+  EXPECT_EQ(r.saved.size(), saved);
+}
+
 TEST(KeeperWithoutMonitor, AFailedSwitchKeepsTheCurrentMonitor) {
   Rig r;
   r.start(NodeState::Secondary);
