@@ -99,10 +99,17 @@ std::string Config::local_conninfo(const std::string& db) const {
   return s;
 }
 
+std::vector<std::pair<std::string, std::string>> Config::ssl_params() const {
+  std::vector<std::pair<std::string, std::string>> p = {
+      {"sslmode", ssl_active ? sslmode : std::string("prefer")}};
+  if (ssl_active && !ssl_ca_file.empty()) p.emplace_back("sslrootcert", ssl_ca_file);
+  if (ssl_active && !ssl_crl_file.empty()) p.emplace_back("sslcrl", ssl_crl_file);
+  return p;
+}
+
 std::string Config::ssl_conninfo() const {
-  std::string s = " sslmode=" + (ssl_active ? sslmode : std::string("prefer"));
-  if (ssl_active && !ssl_ca_file.empty()) s += " sslrootcert=" + ssl_ca_file;
-  if (ssl_active && !ssl_crl_file.empty()) s += " sslcrl=" + ssl_crl_file;
+  std::string s;
+  for (const auto& [k, v] : ssl_params()) s += " " + k + "=" + v;
   return s;
 }
 
@@ -111,10 +118,12 @@ std::string Config::ssl_conninfo() const {
 std::string Config::monitor_uri() const {
   std::string h = hostname.empty() ? std::string("localhost") : hostname;
   std::string uri =
-      "postgres://autoctl_node@" + uri_host(h) + ":" + std::to_string(port) +
-      "/pg_auto_failover?sslmode=" + uri_escape(ssl_active ? sslmode : std::string("prefer"));
-  if (ssl_active && !ssl_ca_file.empty()) uri += "&sslrootcert=" + uri_escape(ssl_ca_file);
-  if (ssl_active && !ssl_crl_file.empty()) uri += "&sslcrl=" + uri_escape(ssl_crl_file);
+      "postgres://autoctl_node@" + uri_host(h) + ":" + std::to_string(port) + "/pg_auto_failover";
+  char sep = '?';
+  for (const auto& [k, v] : ssl_params()) {
+    uri += sep + k + "=" + uri_escape(v);
+    sep = '&';
+  }
   return uri;
 }
 

@@ -24,169 +24,6 @@
 
 namespace pgaf::agent {
 
-/* ---------------- FenceGuard ---------------- */
-
-namespace {
-/* The quorum of synchronous_standby_names: 'ANY k (a, b)' (also 'FIRST k (…)', 'k (…)') gives k
- * and the listed names; '' gives none. */
-struct SyncQuorum {
-  int k = 0;
-  std::set<std::string> names;
-};
-SyncQuorum parse_sync_quorum(const std::string& v) {
-  SyncQuorum q;
-  const auto open = v.find('(');
-  const auto close = v.rfind(')');
-  if (open == std::string::npos || close == std::string::npos || close < open) return q;
-  for (char c : v.substr(0, open))
-    if (c >= '0' && c <= '9') q.k = q.k * 10 + (c - '0');
-  if (q.k == 0) q.k = 1;
-  std::string cur;
-  for (char c : v.substr(open + 1, close - open - 1)) {
-    if (c == ',') {
-      if (!cur.empty()) q.names.insert(cur);
-      cur.clear();
-    } else if (c != ' ' && c != '"') {
-      cur += c;
-    }
-  }
-  if (!cur.empty()) q.names.insert(cur);
-  return q;
-}
-}  // namespace
-
-FenceGuard::FenceGuard(const Settings& s, Clock& clock, PostgresControl& pg)
-    : s_(s), clock_(clock), pg_(pg), lease_(s) {}
-
-void FenceGuard::disable_fencing_for_tests() {
-  std::lock_guard<std::mutex> l(mu_);
-  disabled_ = true;
-  spdlog::warn(
-      "FENCING IS DISABLED (PGAF_TEST_DISABLE_FENCING): this node may become a second "
-      "writable primary; for tests only");
-}
-
-void FenceGuard::on_monitor_reply(TimeMs t_send_ms, NodeState goal) {
-  std::lock_guard<std::mutex> l(mu_);
-  lease_.on_monitor_reply(t_send_ms, goal);
-}
-
-void FenceGuard::set_current(NodeState current) {
-  std::lock_guard<std::mutex> l(mu_);
-  current_ = current;
-  if (!can_take_writes_in_state(current)) armed_ = false;
-}
-
-void FenceGuard::set_armed(bool armed) {
-  std::lock_guard<std::mutex> l(mu_);
-  armed_ = armed;
-  if (armed) {
-    pushed_deadline_ms_ = -1;
-    push_deadline_locked();
-  }
-}
-
-/* Keep pgaf_fence's deadline equal to the lease's end while armed (fencing.md L4b). */
-void FenceGuard::push_deadline_locked() {
-  if (!armed_) return;
-  /* Fencing disabled for tests: a Postgres started armed (pgaf_fence.start_armed) must still
-   * write, so it gets a deadline far away (a day). */
-  const TimeMs deadline = disabled_ ? clock_.now_ms() + 86400000 : lease_.expires_at();
-  /* A new session may be to a restarted Postgres, whose pgaf_fence starts over (armed with an
-   * expired deadline): push again even if the deadline did not change. */
-  const std::uint64_t epoch = pg_.session_epoch();
-  if (deadline < 0 || (deadline == pushed_deadline_ms_ && epoch == pushed_epoch_) ||
-      (disabled_ && pushed_deadline_ms_ >= 0 && epoch == pushed_epoch_))
-    return;
-  Status s = pg_.set_fence_deadline(deadline);
-  if (s) {
-    pushed_deadline_ms_ = deadline;
-    pushed_epoch_ = pg_.session_epoch();
-    fence_ext_warned_ = false;
-  } else if (!fence_ext_warned_) {
-    /* once per failure streak: Postgres may be down (restarting), or lack pgaf_fence */
-    fence_ext_warned_ = true;
-    spdlog::warn(
-        "could not hand the lease deadline to pgaf_fence (retried while the lease "
-        "lasts): {}",
-        s.error().message);
-  }
-}
-
-bool FenceGuard::armed() {
-  std::lock_guard<std::mutex> l(mu_);
-  return armed_;
-}
-
-bool FenceGuard::may_write() {
-  std::lock_guard<std::mutex> l(mu_);
-  return disabled_ || lease_.may_write(clock_.now_ms());
-}
-
-bool FenceGuard::fenced() {
-  std::lock_guard<std::mutex> l(mu_);
-  return fenced_;
-}
-
-void FenceGuard::clear_fenced() {
-  std::lock_guard<std::mutex> l(mu_);
-  fenced_ = false;
-}
-
-TimeMs FenceGuard::expires_at() {
-  std::lock_guard<std::mutex> l(mu_);
-  return lease_.expires_at();
-}
-
-bool FenceGuard::tick() {
-  std::lock_guard<std::mutex> l(mu_);
-  TimeMs now = clock_.now_ms();
-  if (current_ == NodeState::Primary || current_ == NodeState::ApplySettings) {
-    /* A standby vouches when its reply_time changed since our previous sample: it was
-     * received after that sample (error bounded by the sampling period). */
-    /* Make the standbys reply every ~200 ms rather than every wal_receiver_status_interval
-     * (1 s): a few bytes of WAL, no commit, never waits for a standby. */
-    if (armed_ &&
-        (last_heartbeat_ms_ < 0 || now - last_heartbeat_ms_ >= s_.standby_heartbeat_interval_ms)) {
-      last_heartbeat_ms_ = now;
-      (void)pg_.emit_heartbeat();
-    }
-    auto replies = pg_.standby_replies();
-    if (replies) {
-      /* Only the quorum standbys vouch, k of them (AgentLease::on_standby_sample): the monitor
-       * waits for the vouch of those only before it promotes (pgaf-sim seed 66 of the real
-       * fence thread: a standby outside the quorum kept an isolated primary writing while the
-       * monitor promoted another node). */
-      auto names = pg_.synchronous_standby_names();
-      const SyncQuorum quorum = names ? parse_sync_quorum(*names) : SyncQuorum{};
-      int fresh = 0;
-      for (auto& [name, t] : *replies) {
-        auto it = last_replies_.find(name);
-        if (it != last_replies_.end() && it->second != t && quorum.names.count(name) != 0) ++fresh;
-      }
-      last_replies_ = std::move(*replies);
-      lease_.on_standby_sample(now, fresh, std::max(1, quorum.k), current_);
-    } else {
-      last_replies_.clear();
-    }
-  }
-  if (armed_ && (disabled_ || lease_.may_write(now))) push_deadline_locked();
-  if (!armed_ || disabled_ || lease_.may_write(now)) return false;
-  /* The lease ran out while Postgres is writable: fence now. */
-  spdlog::warn("write lease expired (current state is \"{}\"): fencing PostgreSQL",
-               to_string(current_));
-  Status ro = pg_.set_read_only(true);
-  if (!ro) spdlog::error("fencing: {}", ro.error().to_string());
-  Status term = pg_.terminate_client_backends();
-  if (!term) spdlog::error("fencing: {}", term.error().to_string());
-  Status stop = pg_.ensure_stopped(s_.fence_stop_timeout_ms);
-  if (!stop) spdlog::error("fencing: {}", stop.error().to_string());
-  armed_ = false;
-  fenced_ = true;
-  spdlog::warn("PostgreSQL is fenced: it refuses writes until the monitor renews the lease");
-  return true;
-}
-
 /* ---------------- Keeper ---------------- */
 
 namespace {
@@ -268,6 +105,38 @@ Result<Upstream> Keeper::primary_upstream() {
                       "wait for the failover to complete");
   }
   return Upstream{p->host, p->port, p->node_id};
+}
+
+NodeActiveArgs Keeper::base_report(const PgStatus& ps) {
+  NodeActiveArgs a;
+  a.formation = cfg_.formation;
+  a.node_id = state_.node_id;
+  a.group_id = state_.group_id;
+  a.current = state_.current_role;
+  a.pg_is_running = report_pg_is_running(ps);
+  a.tli = ps.running ? ps.tli : 0;
+  a.lsn = ps.running ? ps.lsn : 0;
+  a.sync_state = ps.sync_state;
+  /* strictly increasing across restarts: persisted, and at least the wall clock in µs */
+  const std::int64_t wall_us = clock_.wall_clock_us();
+  state_.last_report_seq = std::max<std::int64_t>(state_.last_report_seq + 1, wall_us);
+  a.report_seq = state_.last_report_seq;
+  return a;
+}
+
+Status Keeper::renew_lease() {
+  auto st = pg_.status();
+  NodeActiveArgs a = base_report(st ? *st : PgStatus{});
+  const TimeMs t_send = clock_.now_ms();
+  auto reply = monitor_.node_active(a);
+  if (!reply) return reply.error();
+  /* a non-writable answer revokes (L2): the step then refuses to enable writes */
+  guard_.on_monitor_reply(t_send, reply->goal);
+  if (reply->goal != state_.assigned_role) {
+    spdlog::info("Monitor assigned new state \"{}\"", to_string(reply->goal));
+  }
+  state_.assigned_role = reply->goal;
+  return Status::Ok();
 }
 
 bool Keeper::report_pg_is_running(const PgStatus& st) {
@@ -404,6 +273,12 @@ Status Keeper::run_step(KeeperStep step) {
       if (st->in_recovery) {
         if (Status s = pg_.promote(start_timeout); !s) return s;
         if (Status s = pg_.cleanup_standby_setup(); !s) return s;
+      }
+      /* initdb and the first start often outlast the lease granted by the report that assigned
+       * this goal: renew it before the writes below rather than failing the step */
+      if (!guard_.may_write()) {
+        if (Status r = renew_lease(); !r)
+          spdlog::warn("could not renew the write lease: {}", r.error().message);
       }
       /* arm first: a Postgres started armed (pgaf_fence.start_armed) commits the roles and the
        * database below only under a lease deadline */
@@ -552,21 +427,8 @@ Status Keeper::run_step(KeeperStep step) {
       }
       return pg_.cleanup_standby_setup();
     }
-    case KeeperStep::RewindOrBaseBackup: {
-      guard_.set_armed(false);
-      auto up = primary_upstream();
-      if (!up) return up.error();
-      if (Status s = pg_.ensure_stopped(start_timeout); !s) return s;
-      Status rw = pg_.rewind(*up);
-      if (!rw) {
-        spdlog::warn("pg_rewind failed, using pg_basebackup instead: {}", rw.error().message);
-        if (Status s = pg_.base_backup(*up, slot_name(state_.node_id)); !s) return s;
-      }
-      if (Status s = pg_.write_managed_config(); !s) return s;
-      if (Status s = pg_.write_standby_setup(standby_setup(*up)); !s) return s;
-      following_ = up->node_id;
-      return pg_.ensure_running(start_timeout);
-    }
+    case KeeperStep::RewindOrBaseBackup:
+      return rewind_or_base_backup(); /* keeper_rewind.cpp */
     case KeeperStep::DropLocalSlots: {
       auto st0 = pg_.status();
       if (!st0 || !st0->running) {
@@ -801,7 +663,15 @@ void Keeper::apply_pending_reload() {
     c->port = cfg_.port;
     c->formation = cfg_.formation;
   }
-  if (c->monitor != cfg_.monitor) {
+  /* the same monitor with other connection parameters (enable|disable ssl: sslmode,
+   * sslrootcert, sslcrl): reconnect; another monitor (enable|disable monitor): switch */
+  const bool same_monitor = !monitor_disabled(c->monitor) && !monitor_disabled(cfg_.monitor) &&
+                            monitor_host_of(c->monitor) == monitor_host_of(cfg_.monitor) &&
+                            monitor_port_of(c->monitor) == monitor_port_of(cfg_.monitor);
+  if (c->monitor != cfg_.monitor && same_monitor) {
+    spdlog::info("reload: the monitor connection parameters changed: reconnecting");
+    monitor_.set_uri(c->monitor);
+  } else if (c->monitor != cfg_.monitor) {
     auto fresh = monitor_switch_ ? monitor_switch_(c->monitor)
                                  : Result<KeeperState>(make_error(
                                        ErrorCode::Reload, "this service cannot change monitor"));
@@ -822,6 +692,7 @@ void Keeper::apply_pending_reload() {
     }
   }
   cfg_ = *c;
+  pg_.reconfigure(cfg_);
   monitor_host_ = monitor_host_of(cfg_.monitor);
   spdlog::info("reloaded the configuration");
 }
@@ -865,19 +736,7 @@ IterationResult Keeper::iterate() {
     st = pg_.status();
   }
   PgStatus ps = st ? *st : PgStatus{};
-  NodeActiveArgs a;
-  a.formation = cfg_.formation;
-  a.node_id = state_.node_id;
-  a.group_id = state_.group_id;
-  a.current = state_.current_role;
-  a.pg_is_running = report_pg_is_running(ps);
-  a.tli = ps.running ? ps.tli : 0;
-  a.lsn = ps.running ? ps.lsn : 0;
-  a.sync_state = ps.sync_state;
-  /* strictly increasing across restarts: persisted, and at least the wall clock in µs */
-  const std::int64_t wall_us = clock_.wall_clock_us();
-  state_.last_report_seq = std::max<std::int64_t>(state_.last_report_seq + 1, wall_us);
-  a.report_seq = state_.last_report_seq;
+  NodeActiveArgs a = base_report(ps);
   /* one-way partitions: a primary says which standbys stopped acknowledging its WAL */
   if (can_take_writes_in_state(state_.current_role) && ps.running && !ps.in_recovery) {
     if (auto acks = pg_.wal_acks()) {
@@ -965,8 +824,8 @@ IterationResult Keeper::iterate() {
   Status p = persist();
   if (!p) spdlog::error("{}", p.error().to_string());
   if (tick_observer_) {
-    tick_observer_(KeeperTick{state_, ps, r.monitor_ok, clock_.now_ms(), other_nodes_,
-                              monitor_failures_});
+    tick_observer_(
+        KeeperTick{state_, ps, r.monitor_ok, clock_.now_ms(), other_nodes_, monitor_failures_});
   }
   return r;
 }

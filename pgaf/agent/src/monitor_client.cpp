@@ -87,9 +87,25 @@ class Receiver final : public pqxx::notification_receiver {
   GroupId group_;
 };
 
+/* Any message on the monitor's `log` channel (free text, no formation in it). */
+class LogReceiver final : public pqxx::notification_receiver {
+ public:
+  explicit LogReceiver(pqxx::connection_base& c) : pqxx::notification_receiver(c, "log") {}
+  void operator()(const std::string& /*payload*/, int /*backend_pid*/) override { heard = true; }
+  bool heard = false;
+};
+
 class PqxxMonitorClient final : public MonitorClient {
  public:
   PqxxMonitorClient(std::string uri, const Settings& s) : uri_(std::move(uri)), s_(s) {}
+
+  void set_uri(const std::string& uri) override {
+    if (uri == uri_) return;
+    uri_ = uri;
+    receiver_.reset(); /* before the connection it listens on */
+    listen_.reset();
+    conn_.reset();
+  }
 
   Result<NodeAssignment> register_node(const RegisterArgs& a) override {
     auto r = call(
@@ -347,20 +363,32 @@ class PqxxMonitorClient final : public MonitorClient {
 
   Result<std::vector<EventRow>> last_events(const std::string& formation, int count) override {
     auto r = call(
-        "SELECT eventtime::text, nodeid, nodename, reportedstate::text, "
-        "goalstate::text, description FROM pgautofailover.last_events(formation_id => $1::text, "
-        "count => $2::int)",
+        "SELECT eventid, eventtime::text, to_json(eventtime) #>> '{}', formationid, nodeid, "
+        "groupid, nodename, nodehost, nodeport, reportedstate::text, goalstate::text, "
+        "reportedrepstate, reportedtli, reportedlsn::text, candidatepriority, replicationquorum, "
+        "description FROM pgautofailover.last_events(formation_id => $1::text, count => $2::int)",
         formation, count);
     if (!r) return r.error();
     std::vector<EventRow> out;
     for (const auto& row : *r) {
       EventRow e;
-      e.time = row[0].c_str();
-      e.node_id = row[1].is_null() ? 0 : row[1].as<NodeId>();
-      e.node_name = row[2].c_str();
-      e.reported = row[3].c_str();
-      e.goal = row[4].c_str();
-      e.description = row[5].c_str();
+      e.event_id = row[0].as<std::int64_t>();
+      e.time = row[1].c_str();
+      e.time_iso = row[2].c_str();
+      e.formation = row[3].c_str();
+      e.node_id = row[4].is_null() ? 0 : row[4].as<NodeId>();
+      e.group_id = row[5].is_null() ? 0 : row[5].as<GroupId>();
+      e.node_name = row[6].c_str();
+      e.node_host = row[7].c_str();
+      e.node_port = row[8].is_null() ? 0 : row[8].as<int>();
+      e.reported = row[9].c_str();
+      e.goal = row[10].c_str();
+      if (!row[11].is_null()) e.rep_state = std::string(row[11].c_str());
+      e.tli = row[12].is_null() ? 1 : row[12].as<int>();
+      e.lsn = row[13].is_null() ? format_lsn(0) : row[13].c_str();
+      if (!row[14].is_null()) e.candidate_priority = row[14].as<int>();
+      if (!row[15].is_null()) e.replication_quorum = row[15].as<bool>();
+      e.description = row[16].is_null() ? "" : row[16].c_str();
       out.push_back(e);
     }
     return out;
@@ -381,8 +409,22 @@ class PqxxMonitorClient final : public MonitorClient {
 
   Result<bool> wait_for_state_change(const std::string& formation, GroupId group,
                                      TimeMs timeout_ms) override {
+    return wait_on_channels(formation, group, timeout_ms, false);
+  }
+
+  Result<bool> wait_for_notification(const std::string& formation, GroupId group,
+                                     TimeMs timeout_ms) override {
+    return wait_on_channels(formation, group, timeout_ms, true);
+  }
+
+ private:
+  /* LISTEN on `state` (and `log` when with_log) on a connection of its own, made on first use;
+   * wait at most timeout_ms for a relevant notification. */
+  Result<bool> wait_on_channels(const std::string& formation, GroupId group, TimeMs timeout_ms,
+                                bool with_log) {
     try {
       if (!listen_ || receiver_formation_ != formation || receiver_group_ != group) {
+        log_receiver_.reset();
         receiver_.reset();
         listen_.reset();
         listen_ = std::make_unique<pqxx::connection>(conninfo());
@@ -390,22 +432,25 @@ class PqxxMonitorClient final : public MonitorClient {
         receiver_formation_ = formation;
         receiver_group_ = group;
       }
+      if (with_log && !log_receiver_) log_receiver_ = std::make_unique<LogReceiver>(*listen_);
+      auto heard = [&] { return receiver_->relevant || (with_log && log_receiver_->heard); };
       receiver_->relevant = false;
+      if (log_receiver_) log_receiver_->heard = false;
       /* drain what is already there, then wait */
       listen_->get_notifs();
-      if (receiver_->relevant) return true;
+      if (heard()) return true;
       long sec = static_cast<long>(timeout_ms / 1000);
       long usec = static_cast<long>((timeout_ms % 1000) * 1000);
       listen_->await_notification(sec, usec);
-      return receiver_->relevant;
+      return heard();
     } catch (const std::exception& e) {
+      log_receiver_.reset();
       receiver_.reset();
       listen_.reset();
       return make_error(ErrorCode::Monitor, std::string("LISTEN connection failed: ") + e.what());
     }
   }
 
- private:
   std::string conninfo() const {
     std::string c = uri_;
     if (c.find("connect_timeout") == std::string::npos) {
@@ -501,6 +546,7 @@ class PqxxMonitorClient final : public MonitorClient {
   std::unique_ptr<pqxx::connection> conn_;
   std::unique_ptr<pqxx::connection> listen_;
   std::unique_ptr<Receiver> receiver_;
+  std::unique_ptr<LogReceiver> log_receiver_;
   std::string receiver_formation_;
   GroupId receiver_group_ = -1;
 };

@@ -146,6 +146,12 @@ Status SwitchableMonitorClient::update_node_metadata(NodeId node_id, const std::
 Result<std::pair<std::string, std::string>> SwitchableMonitorClient::extension_version() {
   return with_target([&](MonitorClient& m) { return m.extension_version(); });
 }
+void SwitchableMonitorClient::set_uri(const std::string& uri) {
+  (void)with_target([&](MonitorClient& m) -> Status {
+    m.set_uri(uri);
+    return Status::Ok();
+  });
+}
 
 /* ---------------- registering again ---------------- */
 

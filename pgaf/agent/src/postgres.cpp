@@ -9,8 +9,8 @@
 
 #include <algorithm>
 #include <cinttypes>
-#include <cstdio>
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <optional>
@@ -190,20 +190,17 @@ std::string managed_config_text(const Config& cfg) {
     o << "wal_keep_size = '512MB'\n";
     o << "recovery_init_sync_method = syncfs\n";
   }
+  /* the reference's SSL settings, in its order: ssl, the files that are set, and its cipher
+   * list whether SSL is on or off (with --no-ssl too) */
+  o << "ssl = " << (cfg.ssl_active ? "on" : "off") << "\n";
   if (cfg.ssl_active) {
-    o << "ssl = on\n";
-    o << "ssl_min_protocol_version = 'TLSv1.2'\n";
-    o << "ssl_ciphers = 'ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
-         "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:TLS_AES_128_GCM_SHA256:"
-         "TLS_AES_256_GCM_SHA384'\n";
+    if (!cfg.ssl_ca_file.empty()) o << "ssl_ca_file = " << conf_literal(cfg.ssl_ca_file) << "\n";
+    if (!cfg.ssl_crl_file.empty()) o << "ssl_crl_file = " << conf_literal(cfg.ssl_crl_file) << "\n";
     if (!cfg.ssl_cert_file.empty())
       o << "ssl_cert_file = " << conf_literal(cfg.ssl_cert_file) << "\n";
     if (!cfg.ssl_key_file.empty()) o << "ssl_key_file = " << conf_literal(cfg.ssl_key_file) << "\n";
-    if (!cfg.ssl_ca_file.empty()) o << "ssl_ca_file = " << conf_literal(cfg.ssl_ca_file) << "\n";
-    if (!cfg.ssl_crl_file.empty()) o << "ssl_crl_file = " << conf_literal(cfg.ssl_crl_file) << "\n";
-  } else {
-    o << "ssl = off\n";
   }
+  o << "ssl_ciphers = '" << kSslCiphers << "'\n";
   o << "logging_collector = off\n";
   o << "log_destination = 'stderr'\n";
   o << "log_line_prefix = '%m [%p] '\n";
@@ -527,6 +524,15 @@ class RealPostgres final : public PostgresControl {
   }
 
   Status reload() override { return exec("SELECT pg_reload_conf()"); }
+
+  void reconfigure(const Config& cfg) override {
+    /* what connections to other nodes use; PGDATA and port need a restart (keeper.hpp) */
+    const std::string pgdata = cfg_.pgdata;
+    const int port = cfg_.port;
+    cfg_ = cfg;
+    cfg_.pgdata = pgdata;
+    cfg_.port = port;
+  }
 
   Status restart(TimeMs timeout_ms) override {
     Status s = ensure_stopped(timeout_ms);

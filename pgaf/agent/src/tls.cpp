@@ -146,6 +146,27 @@ std::string hba_require_ssl(const std::string& hba) {
   return out;
 }
 
+std::string hba_allow_clear_text(const std::string& hba) {
+  std::string out;
+  out.reserve(hba.size());
+  std::size_t pos = 0;
+  while (pos < hba.size()) {
+    std::size_t end = hba.find('\n', pos);
+    end = end == std::string::npos ? hba.size() : end + 1;
+    std::string_view line(hba.data() + pos, end - pos);
+    const std::size_t lead = line.find_first_not_of(" \t");
+    if (lead != std::string_view::npos && line.substr(lead, 7) == "hostssl" &&
+        line.size() > lead + 7 && (line[lead + 7] == ' ' || line[lead + 7] == '\t')) {
+      out.append(line.substr(0, lead + 4));
+      out.append(line.substr(lead + 7));
+    } else {
+      out.append(line);
+    }
+    pos = end;
+  }
+  return out;
+}
+
 Status hba_file_require_ssl(const std::string& path) {
   auto text = read_file(path);
   if (!text) return text.error();

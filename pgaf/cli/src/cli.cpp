@@ -38,6 +38,7 @@ void build_command_tree(CLI::App& app, Context& ctx,
   detail::add_get_set_commands(app, ctx);
   detail::add_config_commands(app, ctx);
   detail::add_drop_commands(app, ctx);
+  detail::add_watch_commands(app, ctx);
   if (debug) detail::add_do_commands(app, ctx);
 }
 

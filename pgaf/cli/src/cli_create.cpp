@@ -32,58 +32,6 @@ std::string discover_hostname(const std::string& host, int port) {
   return ip ? *ip : std::string("127.0.0.1");
 }
 
-Status check_ssl_choice(const Options& o) {
-  bool certs = !o.server_cert.empty() || !o.server_key.empty() || !o.ssl_ca.empty();
-  int n = (o.ssl_self_signed ? 1 : 0) + (o.no_ssl ? 1 : 0) + (certs ? 1 : 0);
-  if (n == 0) {
-    return make_error(ErrorCode::InvalidArgument, "explicit SSL choice is required",
-                      "use --ssl-self-signed, or --no-ssl, or --ssl-ca-file, --server-cert and "
-                      "--server-key");
-  }
-  if (n > 1) {
-    return make_error(ErrorCode::InvalidArgument,
-                      "--ssl-self-signed, --no-ssl and certificate files are mutually exclusive");
-  }
-  if (!o.ssl_mode.empty()) {
-    if (Status m = agent::validate_sslmode(o.ssl_mode); !m) return m;
-  }
-  if (!o.ssl_crl.empty() && o.ssl_ca.empty()) {
-    return make_error(ErrorCode::InvalidArgument, "--ssl-crl-file needs --ssl-ca-file",
-                      "a certificate revocation list belongs to a certificate authority");
-  }
-  if (certs) {
-    if (o.server_cert.empty() || o.server_key.empty()) {
-      return make_error(ErrorCode::InvalidArgument,
-                        "--server-cert and --server-key must be given together",
-                        "with --ssl-ca-file when clients verify the server");
-    }
-    const std::pair<const char*, const std::string*> files[] = {{"--ssl-ca-file", &o.ssl_ca},
-                                                                {"--ssl-crl-file", &o.ssl_crl},
-                                                                {"--server-cert", &o.server_cert},
-                                                                {"--server-key", &o.server_key}};
-    for (const auto& [opt, path] : files) {
-      if (path->empty()) continue;
-      if (!fs::path(*path).is_absolute() || ::access(path->c_str(), R_OK) != 0) {
-        return make_error(
-            ErrorCode::InvalidArgument,
-            std::string("cannot read the file given with ") + opt + ": \"" + *path + "\"",
-            "give an absolute path to a readable file");
-      }
-    }
-  }
-  if (!o.ssl_mode.empty() && o.ssl_mode != "disable" && o.ssl_mode != "allow" &&
-      o.ssl_mode != "prefer" && o.no_ssl) {
-    return make_error(ErrorCode::InvalidArgument,
-                      "--ssl-mode " + o.ssl_mode + " needs SSL, which --no-ssl turns off");
-  }
-  if ((o.ssl_mode == "verify-ca" || o.ssl_mode == "verify-full") && o.ssl_ca.empty()) {
-    return make_error(ErrorCode::InvalidArgument,
-                      "--ssl-mode " + o.ssl_mode + " needs --ssl-ca-file",
-                      "clients verify the server against that certificate authority");
-  }
-  return Status::Ok();
-}
-
 Status check_auth_choice(const Options& o) {
   if (o.auth.empty() && !o.skip_hba) {
     return make_error(ErrorCode::InvalidArgument, "one of --auth or --skip-pg-hba is required",
@@ -113,22 +61,7 @@ Result<Config> base_config(const Options& o, Role role) {
   const bool skip_hba = o.skip_hba || o.auth == "skip";
   c.auth_method = o.auth.empty() || o.auth == "skip" ? "trust" : o.auth;
   c.hba_level = skip_hba ? "skip" : (o.pg_hba_lan ? "app" : "minimal");
-  /* TLS (check_ssl_choice has validated the combination). Defaults as the reference:
-   * self-signed → require; a CA → verify-full; otherwise require. */
-  c.ssl_active = !o.no_ssl;
-  if (o.no_ssl) {
-    c.sslmode = o.ssl_mode.empty() ? "prefer" : o.ssl_mode;
-  } else if (o.ssl_self_signed) {
-    c.ssl_cert_file = c.pgdata + "/server.crt";
-    c.ssl_key_file = c.pgdata + "/server.key";
-    c.sslmode = o.ssl_mode.empty() ? "require" : o.ssl_mode;
-  } else {
-    c.ssl_ca_file = o.ssl_ca;
-    c.ssl_crl_file = o.ssl_crl;
-    c.ssl_cert_file = o.server_cert;
-    c.ssl_key_file = o.server_key;
-    c.sslmode = o.ssl_mode.empty() ? (o.ssl_ca.empty() ? "require" : "verify-full") : o.ssl_mode;
-  }
+  apply_ssl_choice(c, o); /* check_ssl_choice has validated the combination */
   c.maximum_backup_rate = o.max_backup_rate;
   return c;
 }

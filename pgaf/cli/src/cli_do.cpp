@@ -100,6 +100,29 @@ int cmd_restart(const Options& o, const std::string& service) {
   return 0;
 }
 
+/* do pgctl on|off: the reference's "signal the pg_autoctl postgres service": the same
+ * expected-status file the keeper writes (PostgresControl::ensure_running|ensure_stopped), then a
+ * bounded wait (pg_ctl_timeout_ms) until the supervisor's postgres service did it. A keeper in a
+ * state that needs Postgres starts it again at its next round, as the reference's does. */
+int cmd_pgctl(bool on, const Options& o, const Globals& g) {
+  auto l = local_postgres(o);
+  if (!l) return fail(l.error());
+  const TimeMs budget = l->cfg.settings.pg_ctl_timeout_ms;
+  Status s = on ? l->pg->ensure_running(budget) : l->pg->ensure_stopped(budget);
+  if (!s) {
+    (void)fail(s.error());
+    return static_cast<int>(ExitCode::Pgctl);
+  }
+  if (!on) {
+    spdlog::info("Postgres has been stopped for PGDATA \"{}\"", l->cfg.pgdata);
+    return 0;
+  }
+  spdlog::info("Postgres is serving PGDATA \"{}\" on port {} with pid {}", l->cfg.pgdata,
+               l->cfg.port, agent::running_postmaster_pid(l->cfg.pgdata));
+  if (g.json) std::cout << pgsetup_json(l->cfg).dump(4) << std::endl;
+  return 0;
+}
+
 int cmd_pgsetup(const std::string& what, const Options& o, const Globals& g) {
   auto l = local_postgres(o);
   if (!l) return fail(l.error());
@@ -334,6 +357,19 @@ void add_do_commands(CLI::App& app, Context& ctx) {
     s->add_flag("--json", g.json, "output data in the JSON format");
     const std::string what = w;
     ctx.command(s, "do pgsetup " + what, [&o, &g, what] { return cmd_pgsetup(what, o, g); });
+  }
+
+  auto* pgctl = d->add_subcommand("pgctl", "signal the pg_autoctl postgres service");
+  pgctl->require_subcommand(1);
+  for (const bool on : {true, false}) {
+    auto* s = pgctl->add_subcommand(on ? "on" : "off",
+                                    std::string("signal pg_autoctl postgres service to ensure "
+                                                "Postgres is ") +
+                                        (on ? "running" : "stopped"));
+    add_pgdata(s, o);
+    s->add_flag("--json", g.json, "output data in the JSON format");
+    ctx.command(s, std::string("do pgctl ") + (on ? "on" : "off"),
+                [&o, &g, on] { return cmd_pgctl(on, o, g); });
   }
 
   auto* svc = d->add_subcommand("service", "run individual services");

@@ -1,5 +1,5 @@
 /*
- * cli_enable_disable.cpp — pg_autoctl enable | disable maintenance | secondary (reference:
+ * cli_enable_disable.cpp — pg_autoctl enable | disable maintenance | secondary | ssl (reference:
  * start_maintenance / stop_maintenance, set_formation_secondary); waits are bounded by --wait.
  */
 #include <spdlog/spdlog.h>
@@ -110,6 +110,7 @@ void add_enable_disable_commands(CLI::App& app, Context& ctx) {
     add_monitor_opts(sec, ctx);
     ctx.command(sec, on ? "enable secondary" : "disable secondary",
                 [&o, on] { return cmd_formation_secondary(o, on); });
+    add_ssl_command(parent, on, ctx); /* cli_ssl.cpp */
   }
 }
 }  // namespace pgaf::cli::detail

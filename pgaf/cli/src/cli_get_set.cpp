@@ -3,7 +3,10 @@
  * number-sync-standbys: values checked before the monitor is asked; set waits (bounded) until the
  * group has applied the new settings.
  */
+#include <spdlog/spdlog.h>
+
 #include <cstdlib>
+#include <iostream>
 
 #include "cli_internal.hpp"
 #include "pgaf/cli/cli.hpp"
@@ -13,6 +16,15 @@ namespace pgaf::cli::detail {
 using agent::Role;
 
 namespace {
+
+/* The reference exits with its monitor code (6) whenever the monitor refuses a new setting or
+ * the group does not settle after it, whatever the monitor's SQLSTATE; the reason is logged
+ * first, then the reference's "Failed to set" line. */
+int fail_setting(const Error& e, const std::string& what, const std::string& value) {
+  (void)fail(e);
+  spdlog::error("Failed to set \"{}\" to \"{}\".", what, value);
+  return static_cast<int>(ExitCode::Monitor);
+}
 
 /* After a settings change, wait (bounded by --wait) as the reference does: until the group's
  * primary has left apply_settings and reports its goal again, primary or wait_primary (a
@@ -33,9 +45,11 @@ int wait_group_settled(agent::MonitorClient& m, const std::string& formation, Gr
     return primary || n == 0;
   });
   if (settled) return 0;
-  return fail(make_error(ErrorCode::Timeout,
-                         "the group did not settle within " + std::to_string(wait_s) + " s",
-                         "see pg_autoctl show state"));
+  (void)fail(make_error(ErrorCode::Timeout,
+                        "the group did not settle within " + std::to_string(wait_s) + " s",
+                        "see pg_autoctl show state"));
+  spdlog::error("Failed to wait until the new setting has been applied");
+  return static_cast<int>(ExitCode::Monitor);
 }
 
 int cmd_get_node(const Options& o, const Globals& g, const std::string& what) {
@@ -80,7 +94,7 @@ int cmd_set_node(const Options& o, const Globals& g, const std::string& what) {
     s = (*m)->set_node_replication_quorum(t->first, t->second, *quorum);
     shown = *quorum;
   }
-  if (!s) return fail(s.error());
+  if (!s) return fail_setting(s.error(), what, o.set_value);
   /* keep the local configuration in step when the node is this one */
   if (!o.pgdata.empty()) {
     auto paths = agent::paths_for(o.pgdata);
@@ -117,9 +131,18 @@ int cmd_set_nss(const Options& o, const Globals& g) {
   auto m = monitor_for(o);
   if (!m) return fail(m.error());
   if (Status s = (*m)->set_formation_number_sync_standbys(o.formation, static_cast<int>(v)); !s)
-    return fail(s.error());
+    return fail_setting(s.error(), "number-sync-standbys", o.set_value);
   if (int rc = wait_group_settled(**m, o.formation, 0, o.wait_s); rc != 0) return rc;
-  print_value(g, "number-sync-standbys", v);
+  /* as the reference: log the primary's new synchronous_standby_names, and add it to --json */
+  auto names = (*m)->synchronous_standby_names(o.formation, 0);
+  if (names) spdlog::info("primary node has now set synchronous_standby_names = '{}'", *names);
+  if (g.json) {
+    nlohmann::json j{{"number-sync-standbys", v}};
+    if (names && !names->empty()) j["synchronous_standby_names"] = *names;
+    std::cout << j.dump(4) << std::endl;
+  } else {
+    print_value(g, "number-sync-standbys", v);
+  }
   return 0;
 }
 

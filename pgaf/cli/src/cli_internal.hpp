@@ -58,6 +58,7 @@ struct Options {
   /* show / perform / drop */
   int group = 0;
   int count = 10;
+  bool local = false, watch = false; /* show state --local; show state|events --watch */
   int wait_s = 60;
   bool destroy = false, force = false;
   /* config get / set */
@@ -149,6 +150,14 @@ int register_local_node(agent::Config& cfg, const agent::Paths& paths);
 /* One value, as text or as {"key": value} with --json. */
 void print_value(const Globals& g, const std::string& key, const nlohmann::json& v);
 
+/* ---- TLS (cli_ssl.cpp) ---- */
+/* The explicit SSL choice of create and enable ssl: exit 1 naming the option when wrong. */
+Status check_ssl_choice(const Options& o);
+/* The [ssl] keys for that (validated) choice; every key set, nothing left from a previous one. */
+void apply_ssl_choice(agent::Config& c, const Options& o);
+/* `enable ssl` / `disable ssl` under `parent` (enable or disable). */
+void add_ssl_command(CLI::App* parent, bool enable, Context& ctx);
+
 /* ---- the command groups (one file each) ---- */
 void add_root_commands(CLI::App& app, Context& ctx);       /* cli_root.cpp: version, help */
 int cmd_show_settings(const Options& o, const Globals& g); /* cli_show.cpp */
@@ -165,5 +174,23 @@ void add_get_set_commands(CLI::App& app, Context& ctx);        /* cli_get_set.cp
 void add_config_commands(CLI::App& app, Context& ctx);         /* cli_config.cpp */
 void add_drop_commands(CLI::App& app, Context& ctx);           /* cli_drop.cpp */
 void add_do_commands(CLI::App& app, Context& ctx);             /* cli_do.cpp */
+void add_watch_commands(CLI::App& app, Context& ctx);          /* cli_watch.cpp */
+
+/* ---- show state | events, shared with watch (cli_show.cpp) ---- */
+/* A row of show state --json (the reference's keys). */
+nlohmann::json state_row_json(const agent::StateRow& r);
+/* The show state table (header, rule, one line per row). */
+std::string state_table(const std::vector<agent::StateRow>& rows);
+/* What show state / show events print (text or --json), from one monitor call. */
+Result<std::string> show_state_output(agent::MonitorClient& m, const Options& o, const Globals& g);
+Result<std::string> show_events_output(agent::MonitorClient& m, const Options& o, const Globals& g);
+
+/* ---- watch (cli_watch.cpp) ---- */
+enum class WatchOf { Dashboard, State, Events };
+/* `watch`: the ncurses dashboard (a terminal is required: exit 1 otherwise). `show state|events
+ * --watch`: the dashboard on a terminal; elsewhere the command's output again on each change.
+ * Both refresh on the monitor's notifications and at least every watch_refresh_ms, and exit 0 on
+ * `q` / F1 (dashboard) or SIGINT / SIGTERM. */
+int watch_command(const Options& o, const Globals& g, WatchOf what);
 
 }  // namespace pgaf::cli::detail

@@ -2,13 +2,17 @@
  * cli_show.cpp — pg_autoctl show state | events | uri | settings | standby-names | file | systemd:
  * read-only views of the monitor and of this node's files, as text or --json.
  */
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <set>
+#include <tuple>
 
 #include "cli_internal.hpp"
+#include "pgaf/agent/postgres.hpp"
 #include "pgaf/agent/service.hpp"
+#include "pgaf/cli/watch_render.hpp"
 
 namespace pgaf::cli::detail {
 
@@ -16,80 +20,200 @@ namespace fs = std::filesystem;
 using agent::Config;
 using agent::Role;
 
+/* see cli_internal.hpp */
+nlohmann::json state_row_json(const agent::StateRow& r) {
+  return {{"nodename", r.name},
+          {"nodehost", r.host},
+          {"nodeport", r.port},
+          {"group_id", r.group_id},
+          {"node_id", r.node_id},
+          {"current_group_state", std::string(to_string(r.reported))},
+          {"assigned_group_state", std::string(to_string(r.goal))},
+          {"candidate_priority", r.candidate_priority},
+          {"replication_quorum", r.replication_quorum},
+          {"reported_tli", r.tli},
+          {"reported_lsn", r.lsn},
+          {"health", r.health}};
+}
+
+/* see cli_internal.hpp */
+std::string state_table(const std::vector<agent::StateRow>& rows) {
+  std::string out;
+  char line[512];
+  std::snprintf(line, sizeof line, "%8s | %4s | %21s | %17s | %12s | %19s | %19s\n", "Name", "Node",
+                "Host:Port", "TLI: LSN", "Connection", "Reported State", "Assigned State");
+  out += line;
+  out += std::string(118, '-') + "\n";
+  for (auto& r : rows) {
+    std::string hp = r.host + ":" + std::to_string(r.port);
+    std::string tl = std::to_string(r.tli) + ": " + r.lsn;
+    std::snprintf(line, sizeof line, "%8s | %4lld | %21s | %17s | %12s | %19s | %19s\n",
+                  r.name.c_str(), static_cast<long long>(r.node_id), hp.c_str(), tl.c_str(),
+                  node_connection(r).c_str(), std::string(to_string(r.reported)).c_str(),
+                  std::string(to_string(r.goal)).c_str());
+    out += line;
+  }
+  return out;
+}
+
+/* see cli_internal.hpp */
+Result<std::string> show_state_output(agent::MonitorClient& m, const Options& o, const Globals& g) {
+  auto rows = m.current_state(o.formation);
+  if (!rows) return rows.error();
+  if (!g.json) return state_table(*rows);
+  nlohmann::json arr = nlohmann::json::array();
+  for (auto& r : *rows) arr.push_back(state_row_json(r));
+  return arr.dump(2) + "\n";
+}
+
+/* see cli_internal.hpp */
+Result<std::string> show_events_output(agent::MonitorClient& m, const Options& o,
+                                       const Globals& g) {
+  auto ev = m.last_events(o.formation, o.count);
+  if (!ev) return ev.error();
+  if (g.json) {
+    /* the reference prints jsonb_pretty(jsonb_agg(row_to_json(event))): jsonb orders keys by
+     * length, then bytes, and indents by 4 */
+    nlohmann::ordered_json arr = nlohmann::ordered_json::array();
+    for (auto& e : *ev) {
+      std::vector<std::pair<std::string, nlohmann::json>> kv = {
+          {"eventid", e.event_id},
+          {"eventtime", e.time_iso},
+          {"formationid", e.formation},
+          {"nodeid", e.node_id},
+          {"groupid", e.group_id},
+          {"nodename", e.node_name},
+          {"nodehost", e.node_host},
+          {"nodeport", e.node_port},
+          {"reportedstate", e.reported},
+          {"goalstate", e.goal},
+          {"reportedrepstate", e.rep_state ? nlohmann::json(*e.rep_state) : nlohmann::json()},
+          {"reportedtli", e.tli},
+          {"reportedlsn", e.lsn},
+          {"candidatepriority",
+           e.candidate_priority ? nlohmann::json(*e.candidate_priority) : nlohmann::json()},
+          {"replicationquorum",
+           e.replication_quorum ? nlohmann::json(*e.replication_quorum) : nlohmann::json()},
+          {"description", e.description}};
+      std::stable_sort(kv.begin(), kv.end(), [](const auto& a, const auto& b) {
+        return a.first.size() != b.first.size() ? a.first.size() < b.first.size()
+                                                : a.first < b.first;
+      });
+      nlohmann::ordered_json obj = nlohmann::ordered_json::object();
+      for (auto& [k, v] : kv) obj[k] = v;
+      arr.push_back(obj);
+    }
+    return arr.dump(4) + "\n";
+  }
+  std::string out;
+  char line[1024];
+  std::snprintf(line, sizeof line, "%30s | %6s | %19s | %19s | %s\n", "Event Time", "Node",
+                "Current State", "Assigned State", "Comment");
+  out += line;
+  std::snprintf(line, sizeof line, "%30s-+-%6s-+-%19s-+-%19s-+-%10s\n",
+                std::string(30, '-').c_str(), "------", std::string(19, '-').c_str(),
+                std::string(19, '-').c_str(), "----------");
+  out += line;
+  for (auto& e : *ev) {
+    const std::string node = std::to_string(e.group_id) + "/" + std::to_string(e.node_id);
+    out += [&] {
+      std::snprintf(line, sizeof line, "%30s | %6s | %19s | %19s | ", e.time.c_str(), node.c_str(),
+                    e.reported.c_str(), e.goal.c_str());
+      return std::string(line);
+    }();
+    out += e.description + "\n";
+  }
+  return out + "\n";
+}
+
 namespace {
 
-std::string connection_of(const agent::StateRow& r) {
-  std::string c =
-      can_take_writes_in_state(r.reported) ? "read-write"
-      : (r.reported == NodeState::Secondary || r.reported == NodeState::Catchingup ||
-         r.reported == NodeState::PreparePromotion || r.reported == NodeState::StopReplication ||
-         r.reported == NodeState::ReportLsn || r.reported == NodeState::FastForward)
-          ? "read-only"
-          : "none";
-  if (r.health == -1) c += " ?";
-  if (r.health == 0) c += " !";
-  return c;
+/* The latest checkpoint's {timeline, LSN} of a stopped PGDATA (pg_controldata), or {0, 0/0}. */
+std::pair<int, std::string> checkpoint_of(const Config& cfg) {
+  auto runner = agent::make_process_runner();
+  agent::ProcessSpec spec;
+  spec.program = cfg.bindir() + "/pg_controldata";
+  spec.args = {cfg.pgdata};
+  spec.env_set["LC_ALL"] = "C";
+  spec.timeout_ms = cfg.settings.pg_controldata_timeout_ms;
+  auto r = runner->run(spec);
+  std::pair<int, std::string> out = {0, format_lsn(0)};
+  if (r.exit_code != 0) return out;
+  auto field = [&](const std::string& name) {
+    auto pos = r.output.find(name + ":");
+    if (pos == std::string::npos) return std::string();
+    pos = r.output.find_first_not_of(' ', pos + name.size() + 1);
+    auto end = r.output.find('\n', pos);
+    return pos == std::string::npos ? std::string() : r.output.substr(pos, end - pos);
+  };
+  if (auto lsn = parse_lsn(field("Latest checkpoint location"))) out.second = format_lsn(*lsn);
+  out.first = std::atoi(field("Latest checkpoint's TimeLineID").c_str());
+  return out;
+}
+
+/* show state --local: this node's row from its configuration and state file, and its Postgres
+ * (or pg_controldata when stopped), without the monitor; health unknown, as the reference. */
+int cmd_show_local_state(const Options& o, const Globals& g) {
+  auto cfg = agent::load_config_for(o.pgdata);
+  if (!cfg) return fail(cfg.error());
+  if (cfg->role == Role::Monitor) {
+    return fail(make_error(ErrorCode::Monitor,
+                           "pg_autoctl show state --local is not supported on a monitor",
+                           "use the --pgdata of a Postgres node"));
+  }
+  auto paths = agent::paths_for(cfg->pgdata);
+  if (!paths) return fail(paths.error());
+  auto st = agent::KeeperState::load(paths->state);
+  if (!st) return fail(st.error());
+  agent::StateRow r;
+  r.name = cfg->name;
+  r.host = cfg->hostname;
+  r.port = cfg->port;
+  r.group_id = st->group_id < 0 ? 0 : st->group_id;
+  r.node_id = st->node_id;
+  r.reported = st->current_role;
+  r.goal = st->assigned_role;
+  r.candidate_priority = cfg->candidate_priority;
+  r.replication_quorum = cfg->replication_quorum;
+  r.health = -1; /* only the monitor knows */
+  bool read = false;
+  if (agent::running_postmaster_pid(cfg->pgdata) > 0) {
+    agent::SystemClock clock;
+    auto runner = agent::make_process_runner();
+    auto pg = agent::make_postgres_control(*cfg, clock, *runner);
+    if (auto ps = pg->status(); ps && ps->running) {
+      r.tli = ps->tli;
+      r.lsn = format_lsn(ps->lsn);
+      read = true;
+    }
+  }
+  if (!read) std::tie(r.tli, r.lsn) = checkpoint_of(*cfg);
+  if (g.json) {
+    std::cout << state_row_json(r).dump(2) << std::endl;
+    return 0;
+  }
+  std::cout << state_table({r}) << std::flush;
+  return 0;
 }
 
 int cmd_show_state(const Options& o, const Globals& g) {
+  if (o.local) return cmd_show_local_state(o, g);
+  if (o.watch) return watch_command(o, g, WatchOf::State);
   auto m = monitor_for(o);
   if (!m) return fail(m.error());
-  auto rows = (*m)->current_state(o.formation);
-  if (!rows) return fail(rows.error());
-  if (g.json) {
-    nlohmann::json arr = nlohmann::json::array();
-    for (auto& r : *rows) {
-      arr.push_back({{"nodename", r.name},
-                     {"nodehost", r.host},
-                     {"nodeport", r.port},
-                     {"group_id", r.group_id},
-                     {"node_id", r.node_id},
-                     {"current_group_state", std::string(to_string(r.reported))},
-                     {"assigned_group_state", std::string(to_string(r.goal))},
-                     {"candidate_priority", r.candidate_priority},
-                     {"replication_quorum", r.replication_quorum},
-                     {"reported_tli", r.tli},
-                     {"reported_lsn", r.lsn},
-                     {"health", r.health}});
-    }
-    std::cout << arr.dump(2) << std::endl;
-    return 0;
-  }
-  std::printf("%8s | %4s | %21s | %17s | %12s | %19s | %19s\n", "Name", "Node", "Host:Port",
-              "TLI: LSN", "Connection", "Reported State", "Assigned State");
-  std::printf("%s\n", std::string(118, '-').c_str());
-  for (auto& r : *rows) {
-    std::string hp = r.host + ":" + std::to_string(r.port);
-    std::string tl = std::to_string(r.tli) + ": " + r.lsn;
-    std::printf("%8s | %4lld | %21s | %17s | %12s | %19s | %19s\n", r.name.c_str(),
-                static_cast<long long>(r.node_id), hp.c_str(), tl.c_str(), connection_of(r).c_str(),
-                std::string(to_string(r.reported)).c_str(), std::string(to_string(r.goal)).c_str());
-  }
+  auto out = show_state_output(**m, o, g);
+  if (!out) return fail(out.error());
+  std::cout << *out << std::flush;
   return 0;
 }
 
 int cmd_show_events(const Options& o, const Globals& g) {
+  if (o.watch) return watch_command(o, g, WatchOf::Events);
   auto m = monitor_for(o);
   if (!m) return fail(m.error());
-  auto ev = (*m)->last_events(o.formation, o.count);
-  if (!ev) return fail(ev.error());
-  if (g.json) {
-    nlohmann::json arr = nlohmann::json::array();
-    for (auto& e : *ev) {
-      arr.push_back({{"eventtime", e.time},
-                     {"nodeid", e.node_id},
-                     {"nodename", e.node_name},
-                     {"reportedstate", e.reported},
-                     {"goalstate", e.goal},
-                     {"description", e.description}});
-    }
-    std::cout << arr.dump(2) << std::endl;
-    return 0;
-  }
-  for (auto& e : *ev) {
-    std::cout << e.time << " | " << e.node_id << " | " << e.node_name << " | " << e.description
-              << "\n";
-  }
+  auto out = show_events_output(**m, o, g);
+  if (!out) return fail(out.error());
+  std::cout << *out << std::flush;
   return 0;
 }
 
@@ -259,12 +383,15 @@ void add_show_commands(CLI::App& app, Context& ctx) {
   auto* sstate = show->add_subcommand("state", "print replication state for nodes");
   add_monitor_opts(sstate, ctx);
   sstate->add_option("--group", o.group, "group to query formation state");
+  sstate->add_flag("--local", o.local, "show local data, do not connect to the monitor");
+  sstate->add_flag("--watch", o.watch, "display an auto-updating dashboard");
   ctx.command(sstate, "show state", [&] { return cmd_show_state(o, g); });
   auto* sevents = show->add_subcommand(
       "events", "prints monitor's state of nodes in a given formation and group");
   add_monitor_opts(sevents, ctx);
   sevents->add_option("--group", o.group, "group to query");
   sevents->add_option("--count", o.count, "how many events to fetch, defaults to 10");
+  sevents->add_flag("--watch", o.watch, "display an auto-updating dashboard");
   ctx.command(sevents, "show events", [&] { return cmd_show_events(o, g); });
   auto* suri = show->add_subcommand(
       "uri", "show the postgres uri to use to connect to pg_auto_failover nodes");

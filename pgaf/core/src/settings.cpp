@@ -62,6 +62,8 @@ const std::vector<Field>& fields() {
       {"local_connect_timeout_ms", [](Settings& s) -> std::int64_t& { return s.local_connect_timeout_ms; }, 1, 3600000},
       {"http_request_timeout_ms", [](Settings& s) -> std::int64_t& { return s.http_request_timeout_ms; }, 1, 600000},
       {"hook_timeout_ms", [](Settings& s) -> std::int64_t& { return s.hook_timeout_ms; }, 1, 86400000},
+      {"watch_refresh_ms", [](Settings& s) -> std::int64_t& { return s.watch_refresh_ms; }, 1, 3600000},
+      {"watch_poll_ms", [](Settings& s) -> std::int64_t& { return s.watch_poll_ms; }, 1, 60000},
   };
   return f;
 }

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "pgaf/agent/config.hpp"
 #include "pgaf/agent/interfaces.hpp"
 
 namespace pgaf::agent::testing {
@@ -38,12 +39,21 @@ class FakePostgres final : public PostgresControl {
   Lsn lsn = 0x3000000;
   std::optional<StandbySetup> standby;
   bool fail_rewind = false;
+  bool rewound_cannot_start = false; /* ensure_running fails on a PGDATA pg_rewind just changed */
+  bool rewound = false;              /* the last change of PGDATA was pg_rewind */
+  std::string reconfigured_sslmode;  /* reconfigure(): the sslmode it was given */
 
   void op(const std::string& s) { ops.push_back(s); }
   bool has_op(const std::string& s) const {
     for (auto& o : ops)
       if (o == s) return true;
     return false;
+  }
+  int count_op(const std::string& prefix) const {
+    int n = 0;
+    for (auto& o : ops)
+      if (o.rfind(prefix, 0) == 0) ++n;
+    return n;
   }
   /* index of the first op equal to s, or -1 */
   int index_of(const std::string& s) const {
@@ -65,8 +75,10 @@ class FakePostgres final : public PostgresControl {
   std::uint64_t session_epoch() override { return epoch; }
 
   bool pgdata_initialized() override { return initialized; }
+  std::function<void()> on_initdb; /* e.g. let time pass: initdb takes a while */
   Status initdb() override {
     op("initdb");
+    if (on_initdb) on_initdb();
     initialized = true;
     return Status::Ok();
   }
@@ -77,7 +89,8 @@ class FakePostgres final : public PostgresControl {
   Status ensure_running(TimeMs) override {
     op("ensure_running");
     expected_running = true;
-    if (start_blocked) return make_error(ErrorCode::Pgctl, "PostgreSQL did not start (fake)");
+    if (start_blocked || (rewound_cannot_start && rewound))
+      return make_error(ErrorCode::Pgctl, "PostgreSQL did not start (fake)");
     running = true;
     return Status::Ok();
   }
@@ -161,6 +174,10 @@ class FakePostgres final : public PostgresControl {
     op("reload");
     return Status::Ok();
   }
+  void reconfigure(const Config& cfg) override {
+    op("reconfigure");
+    reconfigured_sslmode = cfg.ssl_params().front().second;
+  }
   Status restart(TimeMs) override {
     op("restart");
     running = true;
@@ -169,11 +186,13 @@ class FakePostgres final : public PostgresControl {
   Status base_backup(const Upstream& u, const std::string& slot) override {
     op("base_backup(" + u.host + ":" + std::to_string(u.port) + "," + slot + ")");
     initialized = true;
+    rewound = false;
     return Status::Ok();
   }
   Status rewind(const Upstream& u) override {
     op("rewind(" + u.host + ":" + std::to_string(u.port) + ")");
     if (fail_rewind) return make_error(ErrorCode::Pgctl, "pg_rewind failed");
+    rewound = true;
     return Status::Ok();
   }
   Result<Lsn> replay_lsn() override { return lsn; }
@@ -215,6 +234,8 @@ class FakeMonitor final : public MonitorClient {
   std::vector<NodeAddress> others;
   NodeAddress primary{1, "node_1", "10.0.0.1", 5432, 0, true};
   std::string sync_names;
+  std::vector<std::string> uris_set; /* set_uri() calls */
+  void set_uri(const std::string& uri) override { uris_set.push_back(uri); }
   /* called on each node_active with the report; may change goal */
   std::function<void(FakeMonitor&, const NodeActiveArgs&)> on_report;
 

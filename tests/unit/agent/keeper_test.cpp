@@ -144,6 +144,41 @@ TEST(Keeper, WaitingForASynchronousStandbyDoesNotStarveTheLease) {
   EXPECT_TRUE(r.guard->may_write()) << "the lease is renewed at every round";
 }
 
+/* initdb (and the first start) often take longer than the lease the report assigning "single"
+ * granted: the step renews the lease with one more report before it writes the roles, instead of
+ * failing on a fenced Postgres and waiting for the next round (every create logged an ERROR). */
+TEST(Keeper, InitPrimaryRenewsALeaseThatInitdbOutlasted) {
+  Rig r;
+  r.monitor.goal = NodeState::Single;
+  r.start(NodeState::Init, NodeState::Single);
+  r.pg.on_initdb = [&r] { r.clock.now += r.s.lease_ms + 500; };
+  IterationResult it = r.keeper->iterate();
+  EXPECT_TRUE(it.transitioned);
+  EXPECT_EQ(r.keeper->state().current_role, NodeState::Single);
+  ASSERT_EQ(r.monitor.reports.size(), 2u) << "the round's report, then the renewal";
+  EXPECT_EQ(r.monitor.reports[1].current, NodeState::Init);
+  EXPECT_GT(r.monitor.reports[1].report_seq, r.monitor.reports[0].report_seq);
+  EXPECT_TRUE(r.pg.has_op("set_read_only(off)"));
+  EXPECT_LT(r.pg.index_of("set_read_only(off)"), r.pg.index_of("create_roles_and_db(postgres)"));
+  EXPECT_TRUE(r.guard->armed());
+  EXPECT_TRUE(r.guard->may_write());
+}
+
+/* The renewal is a report like any other: a non-writable answer leaves the node read-only. */
+TEST(Keeper, InitPrimaryStaysReadOnlyWhenTheRenewalIsNotAGrant) {
+  Rig r;
+  r.monitor.goal = NodeState::Single;
+  r.start(NodeState::Init, NodeState::Single);
+  r.pg.on_initdb = [&r] {
+    r.clock.now += r.s.lease_ms + 500;
+    r.monitor.goal = NodeState::Demoted;
+  };
+  (void)r.keeper->iterate();
+  EXPECT_FALSE(r.pg.has_op("set_read_only(off)"));
+  EXPECT_FALSE(r.guard->may_write());
+  EXPECT_EQ(r.keeper->state().assigned_role, NodeState::Demoted);
+}
+
 TEST(Keeper, InitPrimaryWithoutLeaseStaysReadOnly) {
   Rig r;
   r.monitor.goal = NodeState::Single;
@@ -611,6 +646,77 @@ TEST(Keeper, ReportsAreNumberedStrictlyIncreasing) {
   EXPECT_GT(r.monitor.reports[0].report_seq, 0);
   ASSERT_FALSE(r.saved.empty());
   EXPECT_EQ(r.saved.back().last_report_seq, r.monitor.reports.back().report_seq);
+}
+
+}  // namespace
+}  // namespace pgaf::agent
+
+namespace pgaf::agent {
+namespace {
+
+/* The reference's fsm_rewind_or_init: Postgres that does not start on the rewound PGDATA gets a
+ * fresh pg_basebackup in the same step, then starts as a standby of the same upstream. */
+TEST(Keeper, RewindThatCannotStartFallsBackToBaseBackup) {
+  Rig r;
+  r.pg.initialized = true;
+  r.pg.rewound_cannot_start = true;
+  r.start(NodeState::Demoted, NodeState::Demoted);
+  r.monitor.goal = NodeState::Catchingup;
+  ASSERT_TRUE(r.keeper->iterate().transitioned);
+  EXPECT_EQ(r.keeper->state().current_role, NodeState::Catchingup);
+  const int rw = r.pg.index_of("rewind(10.0.0.1:5432)");
+  const int bb = r.pg.index_of("base_backup(10.0.0.1:5432,pgautofailover_standby_2)");
+  ASSERT_GE(rw, 0);
+  ASSERT_GT(bb, rw) << "no pg_basebackup after the failed start";
+  /* the failed start, then Postgres stopped before the copy replaces PGDATA */
+  int failed_start = -1, stop = -1;
+  for (int i = rw; i < bb; ++i) {
+    if (r.pg.ops[static_cast<size_t>(i)] == "ensure_running") failed_start = i;
+    if (r.pg.ops[static_cast<size_t>(i)] == "ensure_stopped") stop = i;
+  }
+  EXPECT_GE(failed_start, 0);
+  EXPECT_GT(stop, failed_start);
+  EXPECT_TRUE(r.pg.running) << "the base backup's copy was not started";
+  EXPECT_EQ(r.pg.count_op("rewind("), 1);
+  EXPECT_EQ(r.pg.count_op("base_backup("), 1);
+}
+
+/* Bounded: when the copy cannot start either, the step fails after one rewind and one base
+ * backup (the next attempt starts over), it does not loop. */
+TEST(Keeper, RewindFallbackIsBoundedPerAttempt) {
+  Rig r;
+  r.pg.initialized = true;
+  r.pg.start_blocked = true;
+  r.start(NodeState::Demoted, NodeState::Demoted);
+  r.monitor.goal = NodeState::Catchingup;
+  EXPECT_FALSE(r.keeper->iterate().transitioned);
+  EXPECT_EQ(r.keeper->state().current_role, NodeState::Demoted);
+  EXPECT_EQ(r.pg.count_op("rewind("), 1);
+  EXPECT_EQ(r.pg.count_op("base_backup("), 1);
+}
+
+/* enable|disable ssl then SIGHUP: the same monitor with new TLS parameters is used at once, and
+ * Postgres control gets the new sslmode (primary_conninfo, pg_basebackup, pg_rewind); another
+ * monitor host still needs a restart. */
+TEST(Keeper, ReloadAppliesNewSslParametersToTheSameMonitor) {
+  Rig r;
+  r.pg.initialized = r.pg.running = true;
+  r.start(NodeState::Secondary, NodeState::Secondary);
+  r.monitor.goal = NodeState::Secondary;
+  Config c = r.cfg;
+  c.ssl_active = true;
+  c.sslmode = "require";
+  c.monitor = r.cfg.monitor + "?sslmode=require";
+  r.keeper->request_reload(c);
+  r.keeper->iterate();
+  ASSERT_EQ(r.monitor.uris_set.size(), 1u);
+  EXPECT_EQ(r.monitor.uris_set[0], c.monitor);
+  EXPECT_EQ(r.pg.reconfigured_sslmode, "require");
+  Config other = c;
+  other.monitor = "postgres://autoctl_node@10.0.0.8:5000/pg_auto_failover?sslmode=require";
+  r.keeper->request_reload(other);
+  r.keeper->iterate();
+  EXPECT_EQ(r.monitor.uris_set.size(), 1u) << "a monitor on another host was switched to";
 }
 
 }  // namespace

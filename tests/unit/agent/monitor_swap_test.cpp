@@ -216,8 +216,13 @@ TEST(SwitchableMonitorClient, DisabledFailsEveryCallThenDelegates) {
   ASSERT_TRUE(ok.ok());
   EXPECT_EQ(ok->goal, NodeState::Secondary);
   EXPECT_EQ(f->reports.size(), 1u);
+  /* enable|disable ssl's reload reaches the monitor the node uses */
+  m.set_uri("postgres://autoctl_node@m:5432/pg_auto_failover?sslmode=require");
+  ASSERT_EQ(f->uris_set.size(), 1u);
+  EXPECT_EQ(f->uris_set[0], "postgres://autoctl_node@m:5432/pg_auto_failover?sslmode=require");
   m.set_target(nullptr);
   EXPECT_FALSE(m.node_active(NodeActiveArgs{}).ok());
+  m.set_uri("postgres://autoctl_node@m:5432/pg_auto_failover"); /* disabled: nothing to do */
 }
 
 /* ---- the keeper without a monitor, and after enable monitor ---- */

@@ -106,3 +106,27 @@ TEST(Tls, HbaRequireSslTurnsOnlyHostLinesIntoHostssl) {
   EXPECT_EQ(mode_of(path), 0600u);
   EXPECT_FALSE(hba_file_require_ssl(d.path + "/missing.conf").ok());
 }
+
+namespace pgaf::agent {
+namespace {
+
+/* disable ssl: hostssl lines (ours and initdb's, made hostssl at create) match again without TLS;
+ * the inverse of hba_require_ssl, other lines byte for byte */
+TEST(Tls, HbaAllowClearTextUndoesRequireSsl) {
+  const std::string hba =
+      "# comment hostssl\n"
+      "local   all all trust\n"
+      "host    all all 127.0.0.1/32 trust\n"
+      "  hostssl\treplication all ::1/128 trust\n"
+      "hostnossl all all 0.0.0.0/0 reject\n";
+  const std::string strict = hba_require_ssl(hba);
+  EXPECT_EQ(hba_allow_clear_text(strict),
+            "# comment hostssl\n"
+            "local   all all trust\n"
+            "host    all all 127.0.0.1/32 trust\n"
+            "  host\treplication all ::1/128 trust\n"
+            "hostnossl all all 0.0.0.0/0 reject\n");
+}
+
+}  // namespace
+}  // namespace pgaf::agent

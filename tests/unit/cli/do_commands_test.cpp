@@ -50,7 +50,8 @@ class DoCommands : public ::testing::Test {
 TEST_F(DoCommands, HelpListsTheTree) {
   CliResult h = run_do("--help");
   EXPECT_EQ(h.code, 0);
-  for (const char* group : {"monitor", "fsm", "primary", "standby", "show", "pgsetup", "service"})
+  for (const char* group :
+       {"monitor", "fsm", "primary", "standby", "show", "pgsetup", "pgctl", "service"})
     EXPECT_NE(h.out.find(std::string("  ") + group), std::string::npos) << group << h.out;
   CliResult without = pgaf::cli::test::run_pg_autoctl("do fsm list", home_);
   EXPECT_EQ(without.code, 1) << "no do tree without PG_AUTOCTL_DEBUG";
@@ -142,6 +143,7 @@ TEST_F(DoCommands, PgsetupAndLocalCommands) {
   EXPECT_NE(run_do("pgsetup logs --pgdata " + pgdata_).code, 0) << "no startup log yet";
   EXPECT_EQ(run_do("service getpid postgres --pgdata " + pgdata_).code, 3) << "not running";
   EXPECT_EQ(run_do("service restart postgres --pgdata " + pgdata_).code, 3);
+  EXPECT_EQ(run_do("pgctl --pgdata " + pgdata_).code, 1) << "on or off is required";
   EXPECT_EQ(run_do("primary slot create --pgdata " + pgdata_).code, 1) << "slot name missing";
   EXPECT_EQ(run_do("standby init 127.0.0.1 notaport --pgdata " + pgdata_).code, 1);
   EXPECT_EQ(run_do("primary identify 127.0.0.1 0 --pgdata " + pgdata_).code, 1);

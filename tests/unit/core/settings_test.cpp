@@ -89,7 +89,7 @@ TEST(Settings, AgentTimeoutsAreNamedAndChecked) {
         "postgres_running_check_ms", "postgres_stop_timeout_ms", "stop_escalation_ms",
         "service_stop_timeout_ms", "pg_ctl_timeout_ms", "initdb_timeout_ms",
         "pg_controldata_timeout_ms", "local_connect_timeout_ms", "http_request_timeout_ms",
-        "hook_timeout_ms"}) {
+        "hook_timeout_ms", "watch_refresh_ms", "watch_poll_ms"}) {
     Settings s;
     EXPECT_TRUE(s.set(name, "1234").ok()) << name;
     EXPECT_FALSE(s.set(name, "-1").ok()) << name;

@@ -13,6 +13,8 @@
 
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "pgaf/agent/files.hpp"
 #include "pgaf/core/node.hpp"
@@ -45,12 +47,15 @@ struct Config {
   /* [ssl] */
   bool ssl_active = false;
   std::string sslmode = "prefer";
-  std::string ssl_ca_file, ssl_crl_file; /* '' = none */
+  std::string ssl_ca_file, ssl_crl_file;   /* '' = none */
   std::string ssl_cert_file, ssl_key_file; /* server certificate ('' = none) */
   /* --ssl-self-signed: pg_autoctl owns <pgdata>/server.{crt,key} (CN = hostname) */
   bool ssl_self_signed() const {
     return ssl_active && ssl_ca_file.empty() && ssl_cert_file == pgdata + "/server.crt";
   }
+  /* {sslmode, …} [, {sslrootcert, …}] [, {sslcrl, …}]: the TLS parameters of every connection
+   * pg_autoctl makes (sslmode "prefer" when SSL is off) */
+  std::vector<std::pair<std::string, std::string>> ssl_params() const;
   /* " sslmode=… [sslrootcert=…] [sslcrl=…]" for every connection pg_autoctl makes to a node */
   std::string ssl_conninfo() const;
   /* [replication] */

@@ -23,6 +23,8 @@
 
 namespace pgaf::agent {
 
+struct Config; /* config.hpp */
+
 /* ---- stop requests ---- */
 /* Set by the services' signal handling; every bounded wait of the agent also ends early when a
  * stop was requested (returning an error), so `pg_autoctl stop` never waits for a step. */
@@ -151,6 +153,9 @@ class PostgresControl {
   virtual Status cleanup_standby_setup() = 0;
   /* Reload config so primary_conninfo changes apply (PG ≥ 13), restart if not running. */
   virtual Status reload() = 0;
+  /* SIGHUP: the re-read configuration for what this object does from now on (the TLS parameters
+   * of the connections it makes, the replication password). Default: nothing to update. */
+  virtual void reconfigure(const Config& cfg) { (void)cfg; }
   virtual Status restart(TimeMs timeout_ms) = 0;
   virtual Status base_backup(const Upstream& from, const std::string& slot) = 0;
   virtual Status rewind(const Upstream& from) = 0;
@@ -235,11 +240,22 @@ struct StateRow {
   int health = -1;
 };
 
+/* A row of pgautofailover.event (last_events), every column the reference's show events prints. */
 struct EventRow {
-  std::string time;
+  std::int64_t event_id = 0;
+  std::string time;     /* eventtime as Postgres prints a timestamptz */
+  std::string time_iso; /* eventtime as row_to_json renders it (ISO 8601) */
+  std::string formation;
   NodeId node_id = 0;
-  std::string node_name;
+  GroupId group_id = 0;
+  std::string node_name, node_host;
+  int node_port = 0;
   std::string reported, goal;
+  std::optional<std::string> rep_state; /* reportedrepstate (NULL: nullopt) */
+  int tli = 1;
+  std::string lsn;
+  std::optional<int> candidate_priority;
+  std::optional<bool> replication_quorum;
   std::string description;
 };
 
@@ -286,12 +302,21 @@ class MonitorClient {
    * arrived. LISTENs on first use; a broken connection is an error (callers then just poll). */
   virtual Result<bool> wait_for_state_change(const std::string& formation, GroupId group,
                                              TimeMs timeout_ms) = 0;
+  /* As wait_for_state_change, also woken by any message on the `log` channel (watch).
+   * Default: the state channel only. */
+  virtual Result<bool> wait_for_notification(const std::string& formation, GroupId group,
+                                             TimeMs timeout_ms) {
+    return wait_for_state_change(formation, group, timeout_ms);
+  }
   /* pgautofailover.update_node_metadata: '' / 0 leave a field as it is. Default: unsupported. */
   virtual Status update_node_metadata(NodeId node_id, const std::string& name,
                                       const std::string& host, int port) {
     (void)node_id, (void)name, (void)host, (void)port;
     return make_error(ErrorCode::Unsupported, "update_node_metadata is not available");
   }
+  /* SIGHUP after `enable|disable ssl`: connect with this URI from now on (the open connections
+   * are closed). Default: nothing to update. */
+  virtual void set_uri(const std::string& uri) { (void)uri; }
   /* The pgautofailover extension's {default_version, installed_version} on the monitor.
    * Default: unsupported. */
   virtual Result<std::pair<std::string, std::string>> extension_version() {

@@ -128,7 +128,14 @@ class Keeper {
   Status reach_assigned_state();
   Status ensure_current_state();
   Status follow_new_primary();
+  Status rewind_or_base_backup(); /* keeper_rewind.cpp */
   bool report_pg_is_running(const PgStatus& st);
+  /* The fields of a node_active report every round sends (current state, Postgres's status,
+   * a strictly increasing sequence number). */
+  NodeActiveArgs base_report(const PgStatus& ps);
+  /* One report in the middle of a transition, so that a long step (initdb, the first start)
+   * does not outlast the lease granted by the report that assigned the goal. */
+  Status renew_lease();
   Status maintain_slots(bool advance);
   Status refresh_other_nodes();
   std::string slot_name(NodeId id) const;
@@ -151,8 +158,8 @@ class Keeper {
   std::function<void(KeeperStep)> step_observer_;
   std::function<void(const KeeperTick&)> tick_observer_;
   TimeMs pg_down_since_ = -1;
-  bool restart_logged_ = false; /* "restarting" logged for the current outage */
-  bool reported_down_ = false;  /* reported pg_is_running = false for the current outage */
+  bool restart_logged_ = false;       /* "restarting" logged for the current outage */
+  bool reported_down_ = false;        /* reported pg_is_running = false for the current outage */
   std::string last_transition_error_; /* logged once until it changes */
   bool seen_running_ = false;
   int restart_attempts_ = 0;

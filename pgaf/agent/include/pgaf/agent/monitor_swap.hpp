@@ -78,6 +78,8 @@ class SwitchableMonitorClient final : public MonitorClient {
   Status update_node_metadata(NodeId node_id, const std::string& name, const std::string& host,
                               int port) override;
   Result<std::pair<std::string, std::string>> extension_version() override;
+  /* the same monitor, other connection parameters (enable|disable ssl): passed to the target */
+  void set_uri(const std::string& uri) override;
 
  private:
   template <typename F>

@@ -48,6 +48,15 @@ std::int64_t pgdata_system_identifier(const std::string& pgdata);
 Status check_own_server(const std::string& pgdata, const std::string& data_directory,
                         std::int64_t server_sysid, std::int64_t expected_sysid);
 
+/* The reference's ssl_ciphers (its DEFAULT_SSL_CIPHERS): ECDHE with AES-GCM or AES-CBC-SHA2,
+ * ciphers that exist from TLS 1.2 on only. Written with and without --no-ssl, as the reference does
+ * (TLS 1.3 suites are not chosen by ssl_ciphers; PostgreSQL 15's ssl_min_protocol_version default
+ * is TLSv1.2). */
+inline constexpr const char* kSslCiphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-SHA256:ECDHE-ECDSA-AES256-SHA384:"
+    "ECDHE-RSA-AES128-SHA256:ECDHE-RSA-AES256-SHA384";
+
 /* Text of postgresql-auto-failover.conf for this config (monitor: adds shared_preload_libraries).
  */
 std::string managed_config_text(const Config& cfg);

@@ -35,6 +35,10 @@ std::string hba_require_ssl(const std::string& hba);
 /* hba_require_ssl() applied to the file at `path`, written back atomically (mode 0600). */
 Status hba_file_require_ssl(const std::string& path);
 
+/* pg_hba.conf text with every "hostssl" line made "host" again (the inverse of hba_require_ssl):
+ * with ssl = off a hostssl line matches no connection (pg_autoctl disable ssl). */
+std::string hba_allow_clear_text(const std::string& hba);
+
 /* libpq's sslmode values; error naming --ssl-mode otherwise. */
 Status validate_sslmode(const std::string& mode);
 

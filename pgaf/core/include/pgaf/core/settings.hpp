@@ -151,6 +151,12 @@ struct Settings {
   /* A hook ([hooks] on_state_change, on_role_change) is killed (SIGKILL) after this long. */
   TimeMs hook_timeout_ms = 10000;
 
+  /* ---- CLI: pg_autoctl watch, show state|events --watch ---- */
+  /* The display is refreshed on each notification from the monitor, and at least this often. */
+  TimeMs watch_refresh_ms = 1000;
+  /* Longest wait for a notification before the keyboard and the window size are looked at. */
+  TimeMs watch_poll_ms = 100;
+
   /* Monitor-side bound: how long after the last evidence a lease is provably expired
    * (drift-scaled lease plus margin). */
   TimeMs monitor_lease_wait_ms() const;
