@@ -160,6 +160,12 @@ TEST(CompatMonitorSwap, ReplaceALostMonitorUnderALiveFormationWithNoFailedWrite)
     auto d = lab.ctl({"disable", "monitor", "--force", "--pgdata", lab.pgdata(n)});
     ASSERT_EQ(d.exit_code, 0) << n << ": " << d.output;
   }
+  {
+    /* no monitor anywhere: both standbys still stream from the primary */
+    pgaf::test::PgConnection c(lab.conninfo(lab.node_port(1)) + " user=postgres");
+    EXPECT_EQ(c.query_value("SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'"),
+              "2");
+  }
   /* without the --force, a node already disabled is refused (exit 2, bad configuration) */
   EXPECT_EQ(lab.ctl({"disable", "monitor", "--pgdata", lab.pgdata("node_2")}).exit_code, 2);
 
