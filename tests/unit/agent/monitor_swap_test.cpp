@@ -101,6 +101,16 @@ struct Node {
   }
 };
 
+/* A node's row on the new monitor (port 26242, as Node's). */
+StateRow row(NodeId id, const std::string& host, NodeState goal) {
+  StateRow r;
+  r.node_id = id;
+  r.host = host;
+  r.port = 26242;
+  r.goal = goal;
+  return r;
+}
+
 TEST(RegisterAgain, APrimaryRegistersAsSingleWithItsNodeId) {
   Node n(NodeState::Primary, false);
   n.monitor.goal = NodeState::Single;
@@ -120,11 +130,7 @@ TEST(RegisterAgain, APrimaryRegistersAsSingleWithItsNodeId) {
 TEST(RegisterAgain, APrimaryNeverRecordsANonWritableGoal) {
   Node n(NodeState::Primary, false);
   n.monitor.register_exists = true;
-  StateRow mine;
-  mine.node_id = 3;
-  mine.host = "127.0.0.1";
-  mine.port = 26242;
-  mine.goal = NodeState::Draining;
+  StateRow mine = row(3, "127.0.0.1", NodeState::Draining);
   n.monitor.rows = {mine};
   auto out = register_again(n.cfg, n.local, n.monitor, n.pg, n.clock, 60000);
   ASSERT_FALSE(out.ok());
@@ -173,11 +179,7 @@ TEST(RegisterAgain, AStandbyBeforeItsPrimaryRetriesThenGivesUpInTime) {
 TEST(RegisterAgain, ARetryGoesOnFromItsOwnEarlierRegistration) {
   Node n(NodeState::Secondary, true);
   n.monitor.register_exists = true;
-  StateRow other;
-  other.node_id = 3;
-  other.host = "127.0.0.9"; /* another node with our id: not ours */
-  other.port = 26242;
-  other.goal = NodeState::WaitStandby;
+  StateRow other = row(3, "127.0.0.9", NodeState::WaitStandby); /* our id, not our host */
   n.monitor.rows = {other};
   auto refused = register_again(n.cfg, n.local, n.monitor, n.pg, n.clock, 60000);
   ASSERT_FALSE(refused.ok());
