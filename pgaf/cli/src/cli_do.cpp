@@ -63,6 +63,7 @@ int cmd_do_service(const std::string& which, const Options& o, const Globals& g)
   if (!paths) return fail(paths.error());
   agent::setup_logging(g.verbosity(), paths->log);
   if (which == "postgres") return agent::run_postgres_controller(*cfg);
+  if (which == "listener") return agent::run_monitor_listener(*cfg);
   return agent::run_node_active(*cfg);
 }
 
@@ -406,7 +407,7 @@ void add_do_commands(CLI::App& app, Context& ctx) {
 
   auto* svc = d->add_subcommand("service", "run individual services");
   svc->require_subcommand(1);
-  for (const char* which : {"postgres", "node-active"}) {
+  for (const char* which : {"postgres", "node-active", "listener"}) {
     auto* s = svc->add_subcommand(which, std::string("run the ") + which + " service");
     add_pgdata(s, o);
     const std::string w = which;
@@ -417,7 +418,7 @@ void add_do_commands(CLI::App& app, Context& ctx) {
   getpid->require_subcommand(1);
   auto* restart = svc->add_subcommand("restart", "restart pg_autoctl sub-processes (services)");
   restart->require_subcommand(1);
-  for (const char* which : {"postgres", "node-active"}) {
+  for (const char* which : {"postgres", "node-active", "listener"}) {
     const std::string w = which;
     auto* gp = getpid->add_subcommand(w, "get the pid of the " + w + " service");
     add_pgdata(gp, o);

@@ -170,6 +170,13 @@ TEST(Compat, ReferenceScriptOnALiveFormation) {
       debug_ctl(lab, {"do", "service", "getpid", "postgres", "--pgdata", lab.pgdata("node_1")});
   EXPECT_EQ(pid.exit_code, 0) << pid.output;
   EXPECT_GT(std::atol(pid.output.c_str()), 0) << pid.output;
+  /* the monitor's listener service logs every notification, as the reference's monitor does */
+  auto lpid =
+      debug_ctl(lab, {"do", "service", "getpid", "listener", "--pgdata", lab.pgdata("monitor")});
+  EXPECT_EQ(lpid.exit_code, 0) << lpid.output;
+  EXPECT_GT(std::atol(lpid.output.c_str()), 0) << lpid.output;
+  EXPECT_NE(lab.log("monitor").find("New state for node 1 \"node_1\""), std::string::npos)
+      << lab.log("monitor");
   /* do show version: the binary on disk, asked for its version --json */
   EXPECT_EQ(debug_ctl(lab, {"do", "show", "version"}).exit_code, 0);
   /* do pgctl off|on: through the postgres service, bounded; the node serves again after "on" */
