@@ -259,6 +259,7 @@ int update_node_metadata(const Options& o, const std::string& name, const std::s
           make_error(ErrorCode::BadState, "this node is not registered on the monitor yet",
                      "pg_autoctl run (or create postgres again) finishes its registration"));
     }
+    if (agent::monitor_disabled(cfg->monitor)) return fail(monitor_disabled_error(cfg->pgdata));
     Settings s;
     auto m = agent::make_monitor_client(cfg->monitor, s);
     if (Status u = m->update_node_metadata(st->node_id, name, hostname, port); !u)

@@ -10,6 +10,7 @@
 
 #include "cli_do_internal.hpp"
 #include "pgaf/agent/keeper.hpp"
+#include "pgaf/agent/monitor_swap.hpp"
 #include "pgaf/agent/postgres.hpp"
 #include "pgaf/core/keeper_table.hpp"
 
@@ -97,6 +98,7 @@ int cmd_fsm(const std::string& what, const Options& o, const Globals& g,
     return 0;
   }
   if (what == "nodes get") {
+    if (agent::monitor_disabled(l->cfg.monitor)) return fail(monitor_disabled_error(l->cfg.pgdata));
     auto m = agent::make_monitor_client(l->cfg.monitor, l->cfg.settings);
     auto others = m->get_other_nodes(l->state.node_id);
     if (!others) return fail(others.error());
@@ -123,6 +125,7 @@ int cmd_fsm(const std::string& what, const Options& o, const Globals& g,
   auto runner = agent::make_process_runner();
   auto pg = agent::make_postgres_control(l->cfg, *clock, *runner);
   auto pg_guard = agent::make_postgres_control(l->cfg, *clock, *runner);
+  if (agent::monitor_disabled(l->cfg.monitor)) return fail(monitor_disabled_error(l->cfg.pgdata));
   auto monitor = agent::make_monitor_client(l->cfg.monitor, l->cfg.settings);
   agent::FenceGuard guard(l->cfg.settings, *clock, *pg_guard);
   const std::string state_path = l->paths.state;
@@ -232,6 +235,7 @@ int cmd_monitor(const std::string& what, const Options& o, const Globals& g,
     a.lsn = st->lsn;
     a.sync_state = st->sync_state;
   }
+  if (agent::monitor_disabled(l->cfg.monitor)) return fail(monitor_disabled_error(l->cfg.pgdata));
   auto monitor = agent::make_monitor_client(l->cfg.monitor, l->cfg.settings);
   auto r = monitor->node_active(a);
   if (!r) return fail(r.error());

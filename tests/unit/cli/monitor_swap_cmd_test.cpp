@@ -76,6 +76,13 @@ TEST_F(MonitorSwapCmd, CommandsNeedingTheMonitorSayItIsDisabled) {
     EXPECT_NE(r.all().find("the monitor is disabled"), std::string::npos) << cmd << r.all();
     EXPECT_NE(r.all().find("enable monitor"), std::string::npos) << cmd << r.all();
   }
+  /* the do tree too (PG_AUTOCTL_DEBUG), and set node metadata */
+  for (const char* cmd : {"do fsm step", "do fsm nodes get", "set node metadata --name n1"}) {
+    CmdResult r = pgaf::cli::test::run_pg_autoctl(std::string(cmd) + " --pgdata " + pgdata_, home_,
+                                                  "PG_AUTOCTL_DEBUG=1");
+    EXPECT_EQ(r.code, 2) << cmd << ": " << r.all();
+    EXPECT_NE(r.all().find("the monitor is disabled"), std::string::npos) << cmd << r.all();
+  }
 }
 
 TEST_F(MonitorSwapCmd, ConfigCheckSaysTheMonitorIsDisabled) {
