@@ -8,7 +8,10 @@
  * --failover-freq) for --duration seconds, then prints the summary; `summary` prints it again.
  *
  * Invariants: every wait is bounded (a connection by connect_timeout, its retries by the run's
- * end plus kDemoRetryBudgetS, the wait for a new primary by listen_notifications_timeout_ms);
+ * end plus kDemoRetryBudgetS, the wait for a new primary by listen_notifications_timeout_ms),
+ * except a COMMIT the server holds while it waits for a synchronous standby: cancelling it would
+ * make the server report a commit that is not replicated, so the client waits for the server
+ * (pgaf's fence terminates the sessions of a node that lost its lease, docs/design/fencing.md);
  * clients are threads, each with its own connection and a random generator seeded from the
  * printed seed (--seed replays it); a client counts a loop as acknowledged only when its commit
  * returned, and stores those loops in demo.client at its end so `summary` can check them.
@@ -376,8 +379,18 @@ void failover_loop(const DemoOptions& d, Clock::time_point start, RunState& run)
     const auto when = start + std::chrono::seconds(at);
     if (when >= end) return;
     std::this_thread::sleep_until(when);
+    /* the primary before the failover: the wait below is for another node */
     std::string old;
-    if (auto p = m->get_primary(d.formation, d.group)) old = p->name;
+    if (auto rows = m->current_state(d.formation)) {
+      for (const auto& r : *rows)
+        if (r.group_id == d.group && converged_primary(r)) old = r.name;
+    }
+    if (old.empty()) {
+      spdlog::error("Failed to find the primary of formation \"{}\" group {} before a failover",
+                    d.formation, d.group);
+      run.failover_failed = true;
+      return;
+    }
     spdlog::info("pg_autoctl perform failover");
     if (Status st = m->perform_failover(d.formation, d.group); !st) {
       spdlog::error("Failed to perform failover/switchover: {}", st.error().message);
