@@ -20,11 +20,6 @@
 namespace pgaf::agent_it {
 namespace {
 
-#define REQUIRE_ROOT()                                                            \
-  do {                                                                            \
-    if (geteuid() != 0) GTEST_SKIP() << "needs root (runs Postgres as postgres)"; \
-  } while (0)
-
 /* pg_autoctl -q do demo … (PG_AUTOCTL_DEBUG set); -v when `logs` so the test shows them. */
 pgaf::test::CommandResult demo(AgentLab& lab, std::vector<std::string> args, bool logs,
                                int timeout_ms = 60000) {
@@ -66,7 +61,7 @@ void expect_no_lost_insert(const std::string& out) {
 }
 
 TEST(CompatDemo, RunWithAFailoverLosesNoAcknowledgedInsert) {
-  REQUIRE_ROOT();
+  if (geteuid() != 0) GTEST_SKIP() << "needs root (runs Postgres as postgres)";
   AgentLab lab(26280);
   lab.start_monitor();
   lab.start_node("node_1", 1);
