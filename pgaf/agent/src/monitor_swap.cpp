@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <optional>
 
 namespace pgaf::agent {
 
@@ -180,6 +181,20 @@ Result<NodeState> register_again_state(NodeState local_role, const PgStatus& pg)
                     "check which node is the primary");
 }
 
+namespace {
+/* This node's row on monitor m (same id, host and port), as an assignment; nullopt if absent. */
+std::optional<NodeAssignment> already_registered(MonitorClient& m, const Config& cfg, NodeId id) {
+  auto rows = m.current_state(cfg.formation);
+  if (!rows) return std::nullopt;
+  for (const auto& r : *rows) {
+    if (r.node_id != id || r.host != cfg.hostname || r.port != cfg.port) continue;
+    return NodeAssignment{r.node_id, r.group_id, r.goal, r.candidate_priority, r.replication_quorum,
+                          r.name};
+  }
+  return std::nullopt;
+}
+}  // namespace
+
 Result<KeeperState> register_again(const Config& cfg, const KeeperState& local, MonitorClient& m,
                                    PostgresControl& pg, Clock& clock, TimeMs timeout_ms) {
   auto st = pg.status();
@@ -201,6 +216,13 @@ Result<KeeperState> register_again(const Config& cfg, const KeeperState& local, 
   Result<NodeAssignment> reg = make_error(ErrorCode::Internal, "not registered");
   while (true) {
     reg = m.register_node(ra);
+    if (!reg && reg.error().code == ErrorCode::AlreadyExists) {
+      /* an earlier enable monitor registered this node and then timed out: go on from there */
+      if (auto again = already_registered(m, cfg, ra.desired_node_id)) {
+        spdlog::info("node {} is registered with the new monitor already", again->node_id);
+        reg = *again;
+      }
+    }
     if (reg) break;
     /* the monitor asks a standby to retry while its primary is not registered yet */
     if (reg.error().code != ErrorCode::NoPrimary || clock.now_ms() >= deadline) return reg.error();
@@ -214,6 +236,14 @@ Result<KeeperState> register_again(const Config& cfg, const KeeperState& local, 
   out.group_id = reg->group_id;
   out.last_report_seq = 0;
   if (*initial == NodeState::Single) {
+    if (!can_take_writes_in_state(reg->goal)) {
+      /* never record a non-writable state while Postgres accepts writes (fencing.md L5) */
+      return make_error(ErrorCode::BadState,
+                        "the new monitor assigns \"" + std::string(to_string(reg->goal)) +
+                            "\" to node " + std::to_string(reg->node_id) +
+                            ", which runs as a primary",
+                        "check pg_autoctl show state on the new monitor");
+    }
     out.current_role = out.assigned_role = reg->goal;
     return out;
   }

@@ -726,9 +726,16 @@ class RealPostgres final : public PostgresControl {
         if (test_mode) lines.push_back(host + "all all " + *cidr + " trust");
       }
     }
+    /* after enable ssl on a node created without it, its "host" lines stay (they match TLS
+     * connections too, as in the reference): no "hostssl" twin is added next to them */
+    auto present = [&](const std::string& l) {
+      if (t.find(l + tag) != std::string::npos) return true;
+      return l.rfind("hostssl ", 0) == 0 &&
+             t.find("host " + l.substr(8) + tag) != std::string::npos;
+    };
     bool changed = false;
     for (auto& l : lines) {
-      if (t.find(l + tag) == std::string::npos) {
+      if (!present(l)) {
         if (!t.empty() && t.back() != '\n') t += "\n";
         t += l + tag;
         changed = true;

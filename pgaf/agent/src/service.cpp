@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "pgaf/agent/keeper.hpp"
+#include "pgaf/agent/monitor_listener.hpp"
 #include "pgaf/agent/monitor_swap.hpp"
 #include "pgaf/agent/ops.hpp"
 #include "pgaf/agent/postgres.hpp"
@@ -337,6 +338,12 @@ int run_postgres_controller(const Config& cfg) {
   return 0;
 }
 
+int run_monitor_listener(const Config& cfg) {
+  install_signal_handlers();
+  listen_and_log(cfg, [] { return g_signal != 0; });
+  return 0;
+}
+
 int run_supervisor(const Config& cfg, int verbosity) {
   auto paths = paths_for(cfg.pgdata);
   if (!paths) {
@@ -388,6 +395,8 @@ int run_supervisor(const Config& cfg, int verbosity) {
   Controller controller(cfg, paths->pg_expected);
   if (cfg.role == Role::Keeper)
     services.push_back(Service{"node-active", base("node-active"), nullptr, {}});
+  else
+    services.push_back(Service{"listener", base("listener"), nullptr, {}});
   for (auto& s : services) {
     if (Status st = start_service(s); !st) {
       spdlog::error("{}", st.error().to_string());

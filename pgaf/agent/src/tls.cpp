@@ -124,7 +124,11 @@ bool key_matches_certificate(const std::string& cert_path, const std::string& ke
   return k && X509_check_private_key(c.get(), k.get()) == 1;
 }
 
-std::string hba_require_ssl(const std::string& hba) {
+namespace {
+/* Each HBA line whose first word is `from` (followed by a blank) gets `to` as first word instead,
+ * leading blanks and the rest of the line kept; other lines are copied as they are. */
+std::string rename_hba_connection_type(const std::string& hba, std::string_view from,
+                                       std::string_view to) {
   std::string out;
   out.reserve(hba.size() + 64);
   std::size_t pos = 0;
@@ -133,11 +137,12 @@ std::string hba_require_ssl(const std::string& hba) {
     end = end == std::string::npos ? hba.size() : end + 1;
     std::string_view line(hba.data() + pos, end - pos);
     const std::size_t lead = line.find_first_not_of(" \t");
-    if (lead != std::string_view::npos && line.substr(lead, 4) == "host" &&
-        line.size() > lead + 4 && (line[lead + 4] == ' ' || line[lead + 4] == '\t')) {
-      out.append(line.substr(0, lead + 4));
-      out.append("ssl");
-      out.append(line.substr(lead + 4));
+    const std::size_t after = lead + from.size();
+    if (lead != std::string_view::npos && line.substr(lead, from.size()) == from &&
+        line.size() > after && (line[after] == ' ' || line[after] == '\t')) {
+      out.append(line.substr(0, lead));
+      out.append(to);
+      out.append(line.substr(after));
     } else {
       out.append(line);
     }
@@ -145,26 +150,14 @@ std::string hba_require_ssl(const std::string& hba) {
   }
   return out;
 }
+}  // namespace
+
+std::string hba_require_ssl(const std::string& hba) {
+  return rename_hba_connection_type(hba, "host", "hostssl");
+}
 
 std::string hba_allow_clear_text(const std::string& hba) {
-  std::string out;
-  out.reserve(hba.size());
-  std::size_t pos = 0;
-  while (pos < hba.size()) {
-    std::size_t end = hba.find('\n', pos);
-    end = end == std::string::npos ? hba.size() : end + 1;
-    std::string_view line(hba.data() + pos, end - pos);
-    const std::size_t lead = line.find_first_not_of(" \t");
-    if (lead != std::string_view::npos && line.substr(lead, 7) == "hostssl" &&
-        line.size() > lead + 7 && (line[lead + 7] == ' ' || line[lead + 7] == '\t')) {
-      out.append(line.substr(0, lead + 4));
-      out.append(line.substr(lead + 7));
-    } else {
-      out.append(line);
-    }
-    pos = end;
-  }
-  return out;
+  return rename_hba_connection_type(hba, "hostssl", "host");
 }
 
 Status hba_file_require_ssl(const std::string& path) {

@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "cli_internal.hpp"
+#include "pgaf/agent/monitor_swap.hpp"
 #include "pgaf/agent/postgres.hpp"
 #include "pgaf/agent/service.hpp"
 
@@ -117,7 +118,8 @@ int cmd_config_check(const Options& o, const Globals& g) {
                            "pg_autoctl create has not initialised it yet"));
   }
   nlohmann::json out = {{"postgres", pg}};
-  if (cfg->role == Role::Keeper) {
+  const bool no_monitor = cfg->role == Role::Keeper && agent::monitor_disabled(cfg->monitor);
+  if (cfg->role == Role::Keeper && !no_monitor) {
     auto m = agent::make_monitor_client(cfg->monitor, cfg->settings);
     auto v = m->extension_version();
     if (!v) return fail(v.error());
@@ -129,6 +131,7 @@ int cmd_config_check(const Options& o, const Globals& g) {
     }
     out["monitor"] = {{"uri", cfg->monitor}, {"version", v->second}};
   }
+  if (no_monitor) out["monitor"] = {{"uri", cfg->monitor}}; /* disable monitor: nothing to ask */
   if (g.json) {
     std::cout << out.dump(4) << std::endl;
     return 0;
@@ -137,7 +140,10 @@ int cmd_config_check(const Options& o, const Globals& g) {
   std::cout << "Postgres setup for PGDATA \"" << cfg->pgdata << "\" is ok, "
             << (pid > 0 ? "running with PID " + std::to_string(pid) : std::string("not running"))
             << " and port " << cfg->port << std::endl;
-  if (out.contains("monitor")) {
+  if (no_monitor) {
+    std::cout << "The monitor is disabled for this node (pg_autoctl enable monitor <uri>)"
+              << std::endl;
+  } else if (out.contains("monitor")) {
     std::cout << "Connection to monitor ok, using \"" << cfg->monitor << "\"\n"
               << "Monitor is running version \"" << out["monitor"]["version"].get<std::string>()
               << "\", as expected" << std::endl;

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include <filesystem>
 #include <iostream>
 
 #include "cli_do_internal.hpp"
@@ -62,6 +63,7 @@ int cmd_do_service(const std::string& which, const Options& o, const Globals& g)
   if (!paths) return fail(paths.error());
   agent::setup_logging(g.verbosity(), paths->log);
   if (which == "postgres") return agent::run_postgres_controller(*cfg);
+  if (which == "listener") return agent::run_monitor_listener(*cfg);
   return agent::run_node_active(*cfg);
 }
 
@@ -227,6 +229,33 @@ int cmd_standby(const std::string& what, const Options& o, const std::vector<std
   return done(l->pg->write_standby_setup(setup), "standby initialised");
 }
 
+/* do show version: as the reference, run the pg_autoctl binary that is on disk now (it may have
+ * been upgraded under a running service) with `version --json` and log what it says. */
+int cmd_show_version() {
+  std::error_code ec;
+  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) {
+    return fail(
+        make_error(ErrorCode::Internal, "could not find the pg_autoctl binary: " + ec.message()));
+  }
+  auto runner = agent::make_process_runner();
+  agent::ProcessSpec spec;
+  spec.program = self.string();
+  spec.args = {"version", "--json"};
+  spec.timeout_ms = Settings{}.pg_ctl_timeout_ms;
+  const agent::ProcessResult r = runner->run(spec);
+  nlohmann::json j = nlohmann::json::parse(r.output, nullptr, false);
+  if (r.exit_code != 0 || j.is_discarded() || !j.is_object() || !j.contains("pg_autoctl") ||
+      !j.contains("pgautofailover")) {
+    return fail(make_error(ErrorCode::Internal,
+                           "could not read the version of \"" + self.string() + "\"",
+                           "its output was: " + r.output));
+  }
+  spdlog::info("pg_autoctl \"{}\"", j["pg_autoctl"].get<std::string>());
+  spdlog::info("pgautofailover \"{}\"", j["pgautofailover"].get<std::string>());
+  return 0;
+}
+
 int cmd_show(const std::string& what, const Options& o, const std::vector<std::string>& args) {
   if (what == "lookup") {
     auto ips = agent::lookup_ipv4(args.at(0));
@@ -343,6 +372,10 @@ void add_do_commands(CLI::App& app, Context& ctx) {
     ctx.command(s, "do show " + what, [&o, a, what] { return cmd_show(what, o, values(a)); });
   }
 
+  auto* version =
+      show->add_subcommand("version", "run pg_autoctl version --json and parses the output");
+  ctx.command(version, "do show version", [] { return cmd_show_version(); });
+
   auto* pgsetup = d->add_subcommand("pgsetup", "manage a local Postgres setup");
   pgsetup->require_subcommand(1);
   const std::vector<std::pair<const char*, const char*>> pgsetup_cmds = {
@@ -375,7 +408,7 @@ void add_do_commands(CLI::App& app, Context& ctx) {
 
   auto* svc = d->add_subcommand("service", "run individual services");
   svc->require_subcommand(1);
-  for (const char* which : {"postgres", "node-active"}) {
+  for (const char* which : {"postgres", "node-active", "listener"}) {
     auto* s = svc->add_subcommand(which, std::string("run the ") + which + " service");
     add_pgdata(s, o);
     const std::string w = which;
@@ -386,7 +419,7 @@ void add_do_commands(CLI::App& app, Context& ctx) {
   getpid->require_subcommand(1);
   auto* restart = svc->add_subcommand("restart", "restart pg_autoctl sub-processes (services)");
   restart->require_subcommand(1);
-  for (const char* which : {"postgres", "node-active"}) {
+  for (const char* which : {"postgres", "node-active", "listener"}) {
     const std::string w = which;
     auto* gp = getpid->add_subcommand(w, "get the pid of the " + w + " service");
     add_pgdata(gp, o);

@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <optional>
+#include <string>
 
 #include "cli_internal.hpp"
 #include "pgaf/agent/service.hpp"

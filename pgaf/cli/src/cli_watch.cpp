@@ -99,6 +99,28 @@ bool wait_notification(agent::MonitorClient& m, const Options& o, const Settings
   return false;
 }
 
+/* When to fetch again: on a notification (at most once per watch_poll_ms, so a burst of them
+ * during a failover costs a few queries, not one per event), and at least every
+ * watch_refresh_ms. */
+class Pace {
+ public:
+  explicit Pace(const Settings& s) : s_(s) {}
+  bool due() const {
+    const TimeMs now = now_ms();
+    return now >= last_ + s_.watch_refresh_ms || (pending_ && now >= last_ + s_.watch_poll_ms);
+  }
+  void fetched() {
+    last_ = now_ms();
+    pending_ = false;
+  }
+  void heard(bool notified) { pending_ = pending_ || notified; }
+
+ private:
+  const Settings& s_;
+  TimeMs last_ = -(TimeMs{1} << 40); /* never: the first round fetches */
+  bool pending_ = false;
+};
+
 /* The facts the dashboard shows, fetched with show state's and show events' calls; a failure is
  * shown in the dashboard and the last rows stay. */
 void fetch(agent::MonitorClient& m, const Options& o, int height, WatchData& d) {
@@ -166,8 +188,7 @@ int run_dashboard(const Options& o) {
   WatchData d;
   d.formation = o.formation;
   d.monitor = monitor_address(*uri);
-  TimeMs next_fetch = 0;
-  bool notified = false;
+  Pace pace(settings);
   while (g_stop == 0) {
     bool redraw = false, repaint = false, quit = false;
     for (int ch = getch(); ch != ERR; ch = getch()) {
@@ -180,9 +201,9 @@ int run_dashboard(const Options& o) {
       }
     }
     if (quit) break;
-    if (notified || now_ms() >= next_fetch) {
+    if (pace.due()) {
       fetch(**m, o, LINES, d);
-      next_fetch = now_ms() + settings.watch_refresh_ms;
+      pace.fetched();
       redraw = true;
     } else {
       const std::string t = clock_text();
@@ -190,7 +211,7 @@ int run_dashboard(const Options& o) {
       d.time = t;
     }
     if (redraw) draw(render_watch(d, LINES, COLS), repaint);
-    notified = wait_notification(**m, o, settings);
+    pace.heard(wait_notification(**m, o, settings));
   }
   endwin();
   delscreen(screen);
@@ -205,13 +226,12 @@ int run_reprint(const Options& o, const Globals& g, WatchOf what) {
   const Settings settings = watch_settings(o);
   StopSignals signals;
   std::string last;
-  TimeMs next_fetch = 0;
-  bool notified = false;
+  Pace pace(settings);
   while (g_stop == 0) {
-    if (notified || now_ms() >= next_fetch) {
+    if (pace.due()) {
       auto out =
           what == WatchOf::State ? show_state_output(**m, o, g) : show_events_output(**m, o, g);
-      next_fetch = now_ms() + settings.watch_refresh_ms;
+      pace.fetched();
       if (!out) {
         (void)fail(out.error()); /* logged; the next round tries again */
       } else if (*out != last) {
@@ -219,7 +239,7 @@ int run_reprint(const Options& o, const Globals& g, WatchOf what) {
         last = *out;
       }
     }
-    notified = wait_notification(**m, o, settings);
+    pace.heard(wait_notification(**m, o, settings));
   }
   return 0;
 }
@@ -239,7 +259,7 @@ void add_watch_commands(CLI::App& app, Context& ctx) {
   add_pgdata(watch, o);
   watch->add_option("--monitor", o.monitor, "monitor uri")->envname("PG_AUTOCTL_MONITOR");
   watch->add_option("--formation", o.formation, "formation to query, defaults to 'default'");
-  watch->add_option("--group", o.group, "group to query formation, defaults to all");
+  watch->add_option("--group", o.group, "group to query formation (pgsql formations: 0)");
   ctx.command(watch, "watch", [&] { return watch_command(o, ctx.g, WatchOf::Dashboard); });
 }
 

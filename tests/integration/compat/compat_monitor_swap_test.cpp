@@ -126,10 +126,13 @@ TEST(CompatMonitorSwap, ReplaceALostMonitorUnderALiveFormationWithNoFailedWrite)
   auto uri =
       lab.ctl({"-q", "show", "uri", "--formation", "default", "--pgdata", lab.pgdata("node_1")});
   ASSERT_EQ(uri.exit_code, 0) << uri.output;
-  /* the formation's row of the table (the URI alone with --json's "formation" key) */
-  const std::size_t row = uri.output.find("formation |");
-  ASSERT_NE(row, std::string::npos) << uri.output;
-  const std::size_t at = uri.output.find("postgres://", row);
+  /* the formation's URI: the output itself, or its row of the monitor + formation table */
+  std::size_t at = uri.output.rfind("postgres://", 0) == 0 ? 0 : std::string::npos;
+  if (at == std::string::npos) {
+    const std::size_t row = uri.output.find("formation |");
+    ASSERT_NE(row, std::string::npos) << uri.output;
+    at = uri.output.find("postgres://", row);
+  }
   ASSERT_NE(at, std::string::npos) << uri.output;
   std::string formation_uri = uri.output.substr(at, uri.output.find_first_of("\r\n ", at) - at);
   formation_uri += (formation_uri.find('?') == std::string::npos ? "?" : "&") +
@@ -156,6 +159,12 @@ TEST(CompatMonitorSwap, ReplaceALostMonitorUnderALiveFormationWithNoFailedWrite)
   for (const char* n : {"node_1", "node_2", "node_3"}) {
     auto d = lab.ctl({"disable", "monitor", "--force", "--pgdata", lab.pgdata(n)});
     ASSERT_EQ(d.exit_code, 0) << n << ": " << d.output;
+  }
+  {
+    /* no monitor anywhere: both standbys still stream from the primary */
+    pgaf::test::PgConnection c(lab.conninfo(lab.node_port(1)) + " user=postgres");
+    EXPECT_EQ(c.query_value("SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'"),
+              "2");
   }
   /* without the --force, a node already disabled is refused (exit 2, bad configuration) */
   EXPECT_EQ(lab.ctl({"disable", "monitor", "--pgdata", lab.pgdata("node_2")}).exit_code, 2);

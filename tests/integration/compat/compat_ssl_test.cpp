@@ -12,7 +12,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <string>
 #include <thread>
 
@@ -43,6 +45,10 @@ std::string poll_until(const std::function<std::string()>& fn, const std::string
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   } while (std::chrono::steady_clock::now() < end);
   return v;
+}
+
+void sleep_ms(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
 }
 
 std::string started_at(AgentLab& lab, int port, const std::string& db) {
@@ -159,6 +165,13 @@ TEST(CompatSsl, StandbyReplicationFollowsEnableAndDisableSsl) {
   }
   EXPECT_NE(standby.query_value("SHOW primary_conninfo").find("sslmode=require"),
             std::string::npos);
+  /* HBA is left alone (the reference's warning): the primary's "host" lines for its standby
+   * still match, no "hostssl" twins are added by the running keeper */
+  sleep_ms(1500); /* a few node-active rounds (HBA refresh) */
+  std::ifstream hba_in(lab.pgdata("node_1") + "/pg_hba.conf");
+  const std::string hba((std::istreambuf_iterator<char>(hba_in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(hba.find("\nhostssl "), std::string::npos) << hba;
+  EXPECT_NE(hba.find("\nhost replication pgautofailover_replicator"), std::string::npos) << hba;
   EXPECT_EQ(poll_until([&] { return primary.query_value(kStandbyStreamsOverTls); }, "t"), "t")
       << "the standby does not stream over TLS" << lab.log("node_2");
 

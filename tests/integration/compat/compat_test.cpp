@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "agent_lab.hpp"
+#include "golden.hpp"
 
 namespace pgaf::agent_it {
 namespace {
@@ -169,6 +170,15 @@ TEST(Compat, ReferenceScriptOnALiveFormation) {
       debug_ctl(lab, {"do", "service", "getpid", "postgres", "--pgdata", lab.pgdata("node_1")});
   EXPECT_EQ(pid.exit_code, 0) << pid.output;
   EXPECT_GT(std::atol(pid.output.c_str()), 0) << pid.output;
+  /* the monitor's listener service logs every notification, as the reference's monitor does */
+  auto lpid =
+      debug_ctl(lab, {"do", "service", "getpid", "listener", "--pgdata", lab.pgdata("monitor")});
+  EXPECT_EQ(lpid.exit_code, 0) << lpid.output;
+  EXPECT_GT(std::atol(lpid.output.c_str()), 0) << lpid.output;
+  EXPECT_NE(lab.log("monitor").find("New state for node 1 \"node_1\""), std::string::npos)
+      << lab.log("monitor");
+  /* do show version: the binary on disk, asked for its version --json */
+  EXPECT_EQ(debug_ctl(lab, {"do", "show", "version"}).exit_code, 0);
   /* do pgctl off|on: through the postgres service, bounded; the node serves again after "on" */
   auto off = debug_ctl(lab, {"do", "pgctl", "off", "--pgdata", lab.pgdata("node_1")});
   EXPECT_EQ(off.exit_code, 0) << off.output;
@@ -225,20 +235,6 @@ std::string normalized(std::string text) {
   return text;
 }
 
-/* Compare with tests/integration/compat/golden/<name>; PGAF_UPDATE_GOLDEN=1 rewrites it. */
-void expect_golden(const std::string& name, const std::string& text) {
-  const std::string path = std::string(PGAF_GOLDEN_DIR) + "/" + name;
-  if (const char* u = std::getenv("PGAF_UPDATE_GOLDEN"); u != nullptr && std::string(u) == "1") {
-    std::ofstream(path) << text;
-    return;
-  }
-  std::ifstream in(path);
-  std::stringstream want;
-  want << in.rdbuf();
-  EXPECT_EQ(text, want.str()) << "golden file " << path
-                              << " (PGAF_UPDATE_GOLDEN=1 rewrites it after a wanted change)";
-}
-
 /* Three nodes on loopback driven only with the reference's commands and options, checking their
  * outputs (golden files for show state / settings / events) and exit codes. */
 TEST(Compat, ThreeNodesWithReferenceCommandsOnly) {
@@ -267,13 +263,13 @@ TEST(Compat, ThreeNodesWithReferenceCommandsOnly) {
   const auto node1 = lab.pgdata("node_1");
   auto show = lab.ctl({"-q", "show", "state", "--pgdata", node1});
   EXPECT_EQ(show.exit_code, 0);
-  expect_golden("show_state.txt", normalized(show.output));
+  pgaf::compat::expect_golden_file("show_state.txt", normalized(show.output));
   auto show_json = lab.ctl({"-q", "show", "state", "--json", "--pgdata", node1});
-  expect_golden("show_state.json", normalized(show_json.output));
+  pgaf::compat::expect_golden_file("show_state.json", normalized(show_json.output));
   auto settings = lab.ctl({"-q", "show", "settings", "--pgdata", node1});
-  expect_golden("show_settings.txt", normalized(settings.output));
+  pgaf::compat::expect_golden_file("show_settings.txt", normalized(settings.output));
   auto settings_json = lab.ctl({"-q", "show", "settings", "--json", "--pgdata", node1});
-  expect_golden("show_settings.json", normalized(settings_json.output));
+  pgaf::compat::expect_golden_file("show_settings.json", normalized(settings_json.output));
   auto events = lab.ctl({"-q", "show", "events", "--count", "3", "--json", "--pgdata", node1});
   ASSERT_EQ(events.exit_code, 0) << events.output;
   const auto ev = nlohmann::json::parse(events.output);

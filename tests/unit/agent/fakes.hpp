@@ -243,9 +243,12 @@ class FakeMonitor final : public MonitorClient {
 
   std::vector<RegisterArgs> registrations;
   int register_no_primary = 0; /* register_node answers NoPrimary this many times first */
+  bool register_exists = false; /* register_node answers AlreadyExists */
+  std::vector<StateRow> rows;    /* what current_state answers */
   Result<NodeAssignment> register_node(const RegisterArgs& a) override {
     if (!reachable) return down();
     registrations.push_back(a);
+    if (register_exists) return make_error(ErrorCode::AlreadyExists, "already registered (fake)");
     if (register_no_primary > 0) {
       --register_no_primary;
       return make_error(ErrorCode::NoPrimary, "couldn't find the primary node (fake)");
@@ -303,7 +306,8 @@ class FakeMonitor final : public MonitorClient {
   Status drop_formation(const std::string&) override { return Status::Ok(); }
   Status set_formation_secondary(const std::string&, bool) override { return Status::Ok(); }
   Result<std::vector<StateRow>> current_state(const std::string&) override {
-    return std::vector<StateRow>{};
+    if (!reachable) return down();
+    return rows;
   }
   Result<std::vector<EventRow>> last_events(const std::string&, int) override {
     return std::vector<EventRow>{};

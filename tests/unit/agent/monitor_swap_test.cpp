@@ -101,6 +101,16 @@ struct Node {
   }
 };
 
+/* A node's row on the new monitor (port 26242, as Node's). */
+StateRow row(NodeId id, const std::string& host, NodeState goal) {
+  StateRow r;
+  r.node_id = id;
+  r.host = host;
+  r.port = 26242;
+  r.goal = goal;
+  return r;
+}
+
 TEST(RegisterAgain, APrimaryRegistersAsSingleWithItsNodeId) {
   Node n(NodeState::Primary, false);
   n.monitor.goal = NodeState::Single;
@@ -115,6 +125,21 @@ TEST(RegisterAgain, APrimaryRegistersAsSingleWithItsNodeId) {
   EXPECT_EQ(out->assigned_role, NodeState::Single);
   EXPECT_TRUE(n.monitor.reports.empty()) << "the service reports, not enable monitor";
   EXPECT_FALSE(n.pg.has_op("set_read_only(off)")) << "registering grants no write";
+}
+
+TEST(RegisterAgain, APrimaryNeverRecordsANonWritableGoal) {
+  Node n(NodeState::Primary, false);
+  n.monitor.register_exists = true;
+  StateRow mine = row(3, "127.0.0.1", NodeState::Draining);
+  n.monitor.rows = {mine};
+  auto out = register_again(n.cfg, n.local, n.monitor, n.pg, n.clock, 60000);
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.error().code, ErrorCode::BadState);
+  mine.goal = NodeState::WaitPrimary; /* a retry after a standby registered */
+  n.monitor.rows = {mine};
+  out = register_again(n.cfg, n.local, n.monitor, n.pg, n.clock, 60000);
+  ASSERT_TRUE(out.ok()) << out.error().to_string();
+  EXPECT_EQ(out->current_role, NodeState::WaitPrimary);
 }
 
 TEST(RegisterAgain, AStandbyWaitsForCatchingupWithoutABaseBackup) {
@@ -147,6 +172,26 @@ TEST(RegisterAgain, AStandbyBeforeItsPrimaryRetriesThenGivesUpInTime) {
   EXPECT_GE(n.clock.now - t0, 5000);
   EXPECT_LT(n.clock.now - t0, 6000);
   EXPECT_GT(n.monitor.registrations.size(), 1u);
+}
+
+/* enable monitor run again after it timed out on a standby: it goes on from the registration
+ * the new monitor already has (same id, host and port), and only from that one. */
+TEST(RegisterAgain, ARetryGoesOnFromItsOwnEarlierRegistration) {
+  Node n(NodeState::Secondary, true);
+  n.monitor.register_exists = true;
+  StateRow other = row(3, "127.0.0.9", NodeState::WaitStandby); /* our id, not our host */
+  n.monitor.rows = {other};
+  auto refused = register_again(n.cfg, n.local, n.monitor, n.pg, n.clock, 60000);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::AlreadyExists);
+  StateRow mine = other;
+  mine.host = "127.0.0.1";
+  n.monitor.rows = {mine};
+  n.monitor.goal = NodeState::Catchingup;
+  auto out = register_again(n.cfg, n.local, n.monitor, n.pg, n.clock, 60000);
+  ASSERT_TRUE(out.ok()) << out.error().to_string();
+  EXPECT_EQ(out->current_role, NodeState::Catchingup);
+  EXPECT_EQ(n.monitor.reports.size(), 1u);
 }
 
 TEST(RegisterAgain, NothingIsRegisteredWhenTheDecisionRefuses) {

@@ -78,6 +78,17 @@ TEST_F(MonitorSwapCmd, CommandsNeedingTheMonitorSayItIsDisabled) {
   }
 }
 
+TEST_F(MonitorSwapCmd, ConfigCheckSaysTheMonitorIsDisabled) {
+  std::ofstream(pgdata_ + "/PG_VERSION") << "15\n";
+  /* enabled: the gone monitor is an error (exit 6) */
+  EXPECT_EQ(run("config check --pgdata " + pgdata_).code,
+            pgaf::exit_code(pgaf::ErrorCode::Monitor));
+  ASSERT_EQ(run("disable monitor --force --pgdata " + pgdata_).code, 0);
+  CmdResult r = run("config check --pgdata " + pgdata_);
+  EXPECT_EQ(r.code, 0) << r.all();
+  EXPECT_NE(r.out.find("The monitor is disabled"), std::string::npos) << r.all();
+}
+
 TEST_F(MonitorSwapCmd, EnableChecksItsArgumentsAndTheLocalNodeFirst) {
   /* a monitor is still enabled: bad configuration */
   EXPECT_EQ(

@@ -6,7 +6,8 @@
  *   │   restarting it when it dies (the reference runs the controller as a separate child; one
  *   │   process less keeps the agent's memory under 30 MB; `do service postgres` still exists)
  *   └─ do service node-active  — the keeper loop (keeper.hpp) and its fence thread
- *   (on a monitor: no child, only the Postgres controller)
+ *   (on a monitor: └─ do service listener — logs the monitor's log/state notifications,
+ *    monitor_listener.hpp)
  *
  * Invariants:
  *  - every child dies with its parent (PR_SET_PDEATHSIG: SIGKILL for services, SIGQUIT for the
@@ -34,6 +35,7 @@ void setup_logging(int verbosity, const std::string& log_file = {});
 int run_supervisor(const Config& cfg, int verbosity);
 int run_postgres_controller(const Config& cfg);
 int run_node_active(const Config& cfg);
+int run_monitor_listener(const Config& cfg);
 
 /* pg_autoctl create monitor: initdb (or adopt a stopped PGDATA), configuration, roles, database
  * pg_auto_failover, CREATE EXTENSION pgautofailover CASCADE, HBA. Leaves Postgres stopped. */
