@@ -306,6 +306,7 @@ void add_do_commands(CLI::App& app, Context& ctx) {
 
   add_do_monitor_commands(d, ctx);
   add_do_fsm_commands(d, ctx);
+  add_do_demo_commands(d, ctx);
 
   auto* primary = d->add_subcommand("primary", "manage a PostgreSQL primary server");
   primary->require_subcommand(1);

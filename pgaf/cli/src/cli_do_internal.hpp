@@ -32,5 +32,6 @@ int done(const Status& s, const std::string& what);
 
 void add_do_fsm_commands(CLI::App* d, Context& ctx);     /* cli_do_fsm.cpp */
 void add_do_monitor_commands(CLI::App* d, Context& ctx); /* cli_do_fsm.cpp */
+void add_do_demo_commands(CLI::App* d, Context& ctx);    /* cli_do_demo.cpp */
 
 }  // namespace pgaf::cli::detail
