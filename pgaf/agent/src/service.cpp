@@ -344,7 +344,7 @@ int run_monitor_listener(const Config& cfg) {
   return 0;
 }
 
-int run_supervisor(const Config& cfg, int verbosity) {
+int run_supervisor(const Config& cfg, int verbosity, bool postgres_only) {
   auto paths = paths_for(cfg.pgdata);
   if (!paths) {
     spdlog::error("{}", paths.error().to_string());
@@ -393,10 +393,13 @@ int run_supervisor(const Config& cfg, int verbosity) {
   /* The Postgres controller runs in this process (fewer processes, less memory); the keeper
    * loop runs as a child service. */
   Controller controller(cfg, paths->pg_expected);
-  if (cfg.role == Role::Keeper)
+  if (postgres_only) {
+    /* do service pgcontroller: Postgres follows pg_autoctl.pg (do pgctl on|off), nothing else */
+  } else if (cfg.role == Role::Keeper) {
     services.push_back(Service{"node-active", base("node-active"), nullptr, {}});
-  else
+  } else {
     services.push_back(Service{"listener", base("listener"), nullptr, {}});
+  }
   for (auto& s : services) {
     if (Status st = start_service(s); !st) {
       spdlog::error("{}", st.error().to_string());

@@ -64,6 +64,7 @@ int cmd_do_service(const std::string& which, const Options& o, const Globals& g)
   agent::setup_logging(g.verbosity(), paths->log);
   if (which == "postgres") return agent::run_postgres_controller(*cfg);
   if (which == "listener") return agent::run_monitor_listener(*cfg);
+  if (which == "pgcontroller") return agent::run_supervisor(*cfg, g.verbosity(), true);
   return agent::run_node_active(*cfg);
 }
 
@@ -408,7 +409,7 @@ void add_do_commands(CLI::App& app, Context& ctx) {
 
   auto* svc = d->add_subcommand("service", "run individual services");
   svc->require_subcommand(1);
-  for (const char* which : {"postgres", "node-active", "listener"}) {
+  for (const char* which : {"pgcontroller", "postgres", "node-active", "listener"}) {
     auto* s = svc->add_subcommand(which, std::string("run the ") + which + " service");
     add_pgdata(s, o);
     const std::string w = which;

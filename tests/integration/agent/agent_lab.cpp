@@ -107,11 +107,14 @@ pgaf::test::CommandResult AgentLab::ctl(const std::vector<std::string>& args, in
   return pgaf::test::run_command(argv, env(), timeout_ms, true);
 }
 
-pid_t AgentLab::spawn(const std::string& name, const std::vector<std::string>& args) {
+pid_t AgentLab::spawn(const std::string& name, const std::vector<std::string>& args,
+                      const std::map<std::string, std::string>& extra_env) {
   std::vector<std::string> argv = {pg_autoctl_bin()};
   argv.insert(argv.end(), args.begin(), args.end());
   std::vector<std::string> envs;
-  for (auto& [k, v] : env()) envs.push_back(k + "=" + v);
+  auto all = env();
+  for (auto& [k, v] : extra_env) all[k] = v;
+  for (auto& [k, v] : all) envs.push_back(k + "=" + v);
   std::vector<char*> cargv, cenv;
   for (auto& a : argv) cargv.push_back(a.data());
   cargv.push_back(nullptr);

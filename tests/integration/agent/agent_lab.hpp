@@ -61,7 +61,8 @@ class AgentLab {
   /* Run pg_autoctl to completion (as postgres). */
   pgaf::test::CommandResult ctl(const std::vector<std::string>& args, int timeout_ms = 60000);
   /* Start pg_autoctl in the background in its own process group; output to <dir>/<name>.log. */
-  pid_t spawn(const std::string& name, const std::vector<std::string>& args);
+  pid_t spawn(const std::string& name, const std::vector<std::string>& args,
+              const std::map<std::string, std::string>& extra_env = {});
   void kill_group(pid_t pgid, int sig);
   bool wait_exit(pid_t pid, int timeout_ms, int* status = nullptr);
 

@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -233,6 +234,38 @@ std::string normalized(std::string text) {
   };
   for (const auto& [re, with] : subs) text = std::regex_replace(text, re, with);
   return text;
+}
+
+/* do service pgcontroller: the supervisor with its Postgres controller only; Postgres follows
+ * do pgctl on|off; the pid file names the postgres service; SIGTERM stops both. */
+TEST(Compat, PgcontrollerRunsPostgresAsDoPgctlSays) {
+  REQUIRE_ROOT();
+  AgentLab lab(26130);
+  const std::string pgdata = lab.pgdata("monitor");
+  auto create = lab.ctl({"create", "monitor", "--pgdata", pgdata, "--pgport", "26130", "--hostname",
+                         "127.0.0.1", "--listen", "127.0.0.1", "--auth", "trust", "--no-ssl"},
+                        120000);
+  ASSERT_EQ(create.exit_code, 0) << create.output;
+  const pid_t sup = lab.spawn("pgcontroller", {"do", "service", "pgcontroller", "--pgdata", pgdata},
+                              {{"PG_AUTOCTL_DEBUG", "1"}});
+  /* a monitor's controller starts Postgres at once; do pgsetup wait is bounded */
+  auto wait = debug_ctl(lab, {"do", "pgsetup", "wait", "--pgdata", pgdata});
+  EXPECT_EQ(wait.exit_code, 0) << wait.output << lab.log("pgcontroller");
+  auto pid = debug_ctl(lab, {"do", "service", "getpid", "postgres", "--pgdata", pgdata});
+  EXPECT_EQ(pid.exit_code, 0) << pid.output;
+  EXPECT_EQ(std::atol(pid.output.c_str()), static_cast<long>(sup)) << pid.output;
+  EXPECT_EQ(debug_ctl(lab, {"do", "pgctl", "off", "--pgdata", pgdata}).exit_code, 0);
+  EXPECT_EQ(debug_ctl(lab, {"do", "pgsetup", "ready", "--pgdata", pgdata}).exit_code, 4)
+      << "stopped by do pgctl off, and no keeper to start it again";
+  EXPECT_EQ(debug_ctl(lab, {"do", "pgctl", "on", "--pgdata", pgdata}).exit_code, 0);
+  EXPECT_EQ(debug_ctl(lab, {"do", "pgsetup", "ready", "--pgdata", pgdata}).exit_code, 0);
+  lab.kill_group(sup, SIGTERM);
+  int status = 0;
+  EXPECT_TRUE(lab.wait_exit(sup, 30000, &status)) << lab.log("pgcontroller");
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_EQ(debug_ctl(lab, {"do", "pgsetup", "ready", "--pgdata", pgdata}).exit_code, 4);
+  const auto left = lab.teardown();
+  EXPECT_TRUE(left.empty());
 }
 
 /* Three nodes on loopback driven only with the reference's commands and options, checking their

@@ -32,7 +32,9 @@ namespace pgaf::agent {
  */
 void setup_logging(int verbosity, const std::string& log_file = {});
 
-int run_supervisor(const Config& cfg, int verbosity);
+/* postgres_only: `do service pgcontroller`, the supervisor with its Postgres controller and no
+ * child service (Postgres follows pg_autoctl.pg, i.e. `do pgctl on|off`). */
+int run_supervisor(const Config& cfg, int verbosity, bool postgres_only = false);
 int run_postgres_controller(const Config& cfg);
 int run_node_active(const Config& cfg);
 int run_monitor_listener(const Config& cfg);
