@@ -27,6 +27,8 @@ Status write_expected_status(const std::string& path, PgExpected e);
 PgExpected read_expected_status(const std::string& path);
 
 /* Postmaster pid from PGDATA/postmaster.pid if that process is alive, else -1. */
+/* A postgresql.conf string literal (also valid in SQL): single-quoted, quotes doubled. */
+std::string conf_literal(const std::string& v);
 long running_postmaster_pid(const std::string& pgdata);
 
 /* The CIDR of the local network `hostname` (a name or address of this host) belongs to: what
