@@ -361,13 +361,19 @@ class PqxxMonitorClient final : public MonitorClient {
     return out;
   }
 
-  Result<std::vector<EventRow>> last_events(const std::string& formation, int count) override {
-    auto r = call(
+  Result<std::vector<EventRow>> last_events(const std::string& formation, GroupId group,
+                                            int count) override {
+    const std::string columns =
         "SELECT eventid, eventtime::text, to_json(eventtime) #>> '{}', formationid, nodeid, "
         "groupid, nodename, nodehost, nodeport, reportedstate::text, goalstate::text, "
         "reportedrepstate, reportedtli, reportedlsn::text, candidatepriority, replicationquorum, "
-        "description FROM pgautofailover.last_events(formation_id => $1::text, count => $2::int)",
-        formation, count);
+        "description FROM pgautofailover.last_events";
+    auto r = group >= 0
+                 ? call(columns +
+                            "(formation_id => $1::text, group_id => $2::int, count => "
+                            "$3::int)",
+                        formation, group, count)
+                 : call(columns + "(formation_id => $1::text, count => $2::int)", formation, count);
     if (!r) return r.error();
     std::vector<EventRow> out;
     for (const auto& row : *r) {

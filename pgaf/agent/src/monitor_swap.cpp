@@ -124,8 +124,8 @@ Result<std::vector<StateRow>> SwitchableMonitorClient::current_state(const std::
   return with_target([&](MonitorClient& m) { return m.current_state(formation); });
 }
 Result<std::vector<EventRow>> SwitchableMonitorClient::last_events(const std::string& formation,
-                                                                   int count) {
-  return with_target([&](MonitorClient& m) { return m.last_events(formation, count); });
+                                                                   GroupId group, int count) {
+  return with_target([&](MonitorClient& m) { return m.last_events(formation, group, count); });
 }
 Result<std::optional<std::string>> SwitchableMonitorClient::formation_uri(
     const std::string& formation, const std::string& sslmode, const std::string& sslrootcert,

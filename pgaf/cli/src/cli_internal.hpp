@@ -57,6 +57,7 @@ struct Options {
   bool fast = false, immediate = false;
   /* show / perform / drop */
   int group = 0;
+  int events_group = -1; /* show events --group: -1 = every group, as the reference */
   int count = 10;
   bool local = false, watch = false; /* show state --local; show state|events --watch */
   int wait_s = 60;
@@ -170,11 +171,11 @@ void add_perform_commands(CLI::App& app, Context& ctx);        /* cli_perform.cp
 void add_enable_disable_commands(CLI::App& app, Context& ctx); /* cli_enable_disable.cpp */
 /* enable|disable monitor (cli_monitor_swap.cpp) */
 void add_monitor_swap_commands(CLI::App* enable, CLI::App* disable, Context& ctx);
-void add_get_set_commands(CLI::App& app, Context& ctx);        /* cli_get_set.cpp */
-void add_config_commands(CLI::App& app, Context& ctx);         /* cli_config.cpp */
-void add_drop_commands(CLI::App& app, Context& ctx);           /* cli_drop.cpp */
-void add_do_commands(CLI::App& app, Context& ctx);             /* cli_do.cpp */
-void add_watch_commands(CLI::App& app, Context& ctx);          /* cli_watch.cpp */
+void add_get_set_commands(CLI::App& app, Context& ctx); /* cli_get_set.cpp */
+void add_config_commands(CLI::App& app, Context& ctx);  /* cli_config.cpp */
+void add_drop_commands(CLI::App& app, Context& ctx);    /* cli_drop.cpp */
+void add_do_commands(CLI::App& app, Context& ctx);      /* cli_do.cpp */
+void add_watch_commands(CLI::App& app, Context& ctx);   /* cli_watch.cpp */
 
 /* ---- show state | events, shared with watch (cli_show.cpp) ---- */
 /* A row of show state --json (the reference's keys). */

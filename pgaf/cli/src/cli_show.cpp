@@ -69,7 +69,7 @@ Result<std::string> show_state_output(agent::MonitorClient& m, const Options& o,
 /* see cli_internal.hpp */
 Result<std::string> show_events_output(agent::MonitorClient& m, const Options& o,
                                        const Globals& g) {
-  auto ev = m.last_events(o.formation, o.count);
+  auto ev = m.last_events(o.formation, o.events_group, o.count);
   if (!ev) return ev.error();
   if (g.json) {
     /* the reference prints jsonb_pretty(jsonb_agg(row_to_json(event))): jsonb orders keys by
@@ -389,7 +389,7 @@ void add_show_commands(CLI::App& app, Context& ctx) {
   auto* sevents = show->add_subcommand(
       "events", "prints monitor's state of nodes in a given formation and group");
   add_monitor_opts(sevents, ctx);
-  sevents->add_option("--group", o.group, "group to query");
+  sevents->add_option("--group", o.events_group, "group to query (default: every group)");
   sevents->add_option("--count", o.count, "how many events to fetch, defaults to 10");
   sevents->add_flag("--watch", o.watch, "display an auto-updating dashboard");
   ctx.command(sevents, "show events", [&] { return cmd_show_events(o, g); });

@@ -131,7 +131,7 @@ void fetch(agent::MonitorClient& m, const Options& o, int height, WatchData& d) 
   else
     d.error = rows.error().message;
   /* enough events to fill the window, never more than the window has rows */
-  if (auto ev = m.last_events(o.formation, std::max(1, height))) {
+  if (auto ev = m.last_events(o.formation, -1, std::max(1, height))) {
     d.events = *ev;
   } else if (d.error.empty()) {
     d.error = ev.error().message;

@@ -531,7 +531,7 @@ Result<bool> SimMonitor::stop_maintenance(NodeId) {
 Result<std::vector<agent::StateRow>> SimMonitor::current_state(const std::string&) {
   return unsupported("current_state").error();
 }
-Result<std::vector<agent::EventRow>> SimMonitor::last_events(const std::string&, int) {
+Result<std::vector<agent::EventRow>> SimMonitor::last_events(const std::string&, GroupId, int) {
   return unsupported("last_events").error();
 }
 Result<std::optional<std::string>> SimMonitor::formation_uri(const std::string&, const std::string&,

@@ -158,7 +158,7 @@ class SimMonitor final : public agent::MonitorClient {
   Status set_formation_secondary(const std::string& formation, bool enabled) override;
   Result<bool> stop_maintenance(NodeId node_id) override;
   Result<std::vector<agent::StateRow>> current_state(const std::string& formation) override;
-  Result<std::vector<agent::EventRow>> last_events(const std::string& formation,
+  Result<std::vector<agent::EventRow>> last_events(const std::string& formation, GroupId group,
                                                    int count) override;
   Result<std::optional<std::string>> formation_uri(const std::string& formation,
                                                    const std::string& sslmode,

@@ -330,6 +330,15 @@ TEST_F(CompatWatch, ShowEventsGolden) {
         "candidatepriority", "replicationquorum", "description"})
     EXPECT_TRUE(arr[0].contains(key)) << key;
   EXPECT_LT(arr[0]["eventid"].get<long>(), arr[1]["eventid"].get<long>()) << "oldest first";
+  /* --group: the events of that group only (the reference's last_events(formation, group,
+   * count)); without it, every group */
+  auto g0 = lab().ctl(
+      {"-q", "show", "events", "--count", "2", "--group", "0", "--json", "--pgdata", node1()});
+  ASSERT_EQ(g0.exit_code, 0) << g0.output;
+  EXPECT_EQ(nlohmann::json::parse(g0.output), arr);
+  auto g1 = lab().ctl({"-q", "show", "events", "--group", "1", "--json", "--pgdata", node1()});
+  ASSERT_EQ(g1.exit_code, 0) << g1.output;
+  EXPECT_TRUE(g1.output.find("\"eventid\"") == std::string::npos) << g1.output;
 }
 
 }  // namespace

@@ -242,9 +242,9 @@ class FakeMonitor final : public MonitorClient {
   Error down() const { return make_error(ErrorCode::Monitor, "could not connect to the monitor"); }
 
   std::vector<RegisterArgs> registrations;
-  int register_no_primary = 0; /* register_node answers NoPrimary this many times first */
+  int register_no_primary = 0;  /* register_node answers NoPrimary this many times first */
   bool register_exists = false; /* register_node answers AlreadyExists */
-  std::vector<StateRow> rows;    /* what current_state answers */
+  std::vector<StateRow> rows;   /* what current_state answers */
   Result<NodeAssignment> register_node(const RegisterArgs& a) override {
     if (!reachable) return down();
     registrations.push_back(a);
@@ -253,8 +253,8 @@ class FakeMonitor final : public MonitorClient {
       --register_no_primary;
       return make_error(ErrorCode::NoPrimary, "couldn't find the primary node (fake)");
     }
-    return NodeAssignment{a.desired_node_id > 0 ? a.desired_node_id : 2, 0, goal, 50, true,
-                          "node_2"};
+    return NodeAssignment{
+        a.desired_node_id > 0 ? a.desired_node_id : 2, 0, goal, 50, true, "node_2"};
   }
   Result<NodeAssignment> node_active(const NodeActiveArgs& a) override {
     if (!reachable || node_active_down) return down();
@@ -309,7 +309,7 @@ class FakeMonitor final : public MonitorClient {
     if (!reachable) return down();
     return rows;
   }
-  Result<std::vector<EventRow>> last_events(const std::string&, int) override {
+  Result<std::vector<EventRow>> last_events(const std::string&, GroupId, int) override {
     return std::vector<EventRow>{};
   }
   Result<std::optional<std::string>> formation_uri(const std::string&, const std::string&,

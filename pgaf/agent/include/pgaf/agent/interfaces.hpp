@@ -292,7 +292,10 @@ class MonitorClient {
   virtual Status set_formation_secondary(const std::string& formation, bool enabled) = 0;
   virtual Result<bool> stop_maintenance(NodeId node_id) = 0;
   virtual Result<std::vector<StateRow>> current_state(const std::string& formation) = 0;
-  virtual Result<std::vector<EventRow>> last_events(const std::string& formation, int count) = 0;
+  /* pgautofailover.last_events: the newest `count` events of the formation, oldest first; of one
+   * group when group >= 0 (the reference's (formation, group, count) overload), else of all. */
+  virtual Result<std::vector<EventRow>> last_events(const std::string& formation, GroupId group,
+                                                    int count) = 0;
   /* pgautofailover.formation_uri(formation, 'default', sslmode, sslrootcert, sslcrl) */
   virtual Result<std::optional<std::string>> formation_uri(const std::string& formation,
                                                            const std::string& sslmode,

@@ -68,7 +68,8 @@ class SwitchableMonitorClient final : public MonitorClient {
   Status set_formation_secondary(const std::string& formation, bool enabled) override;
   Result<bool> stop_maintenance(NodeId node_id) override;
   Result<std::vector<StateRow>> current_state(const std::string& formation) override;
-  Result<std::vector<EventRow>> last_events(const std::string& formation, int count) override;
+  Result<std::vector<EventRow>> last_events(const std::string& formation, GroupId group,
+                                            int count) override;
   Result<std::optional<std::string>> formation_uri(const std::string& formation,
                                                    const std::string& sslmode,
                                                    const std::string& sslrootcert,
