@@ -48,6 +48,18 @@ void Context::command(CLI::App* c, std::string name, std::function<int()> fn) {
   });
 }
 
+CLI::Option* add_ssl_options(CLI::App* c, Options& o) {
+  CLI::Option* self_signed = c->add_flag("--ssl-self-signed", o.ssl_self_signed,
+                                         "setup network encryption using self signed certificates");
+  c->add_flag("--no-ssl", o.no_ssl, "don't enable network encryption (NOT recommended)");
+  c->add_option("--ssl-ca-file", o.ssl_ca, "set the Postgres ssl_ca_file");
+  c->add_option("--ssl-crl-file", o.ssl_crl, "set the Postgres ssl_crl_file");
+  c->add_option("--server-cert", o.server_cert, "set the Postgres ssl_cert_file");
+  c->add_option("--server-key", o.server_key, "set the Postgres ssl_key_file");
+  c->add_option("--ssl-mode", o.ssl_mode, "use that sslmode in connection strings");
+  return self_signed;
+}
+
 void add_pgdata(CLI::App* c, Options& o) {
   c->add_option("--pgdata", o.pgdata, "path to data directory")->envname("PGDATA");
 }
@@ -156,32 +168,36 @@ Result<LocalNode> local_node(const Options& o) {
 }
 
 /* --name (or this node's name from --pgdata) and the formation to use. */
-Result<std::pair<std::string, std::string>> target_node(const Options& o) {
-  std::string name = o.name, formation = o.formation;
-  if (name.empty() && !o.pgdata.empty()) {
+Result<TargetNode> locate_node(const Options& o) {
+  TargetNode n;
+  n.name = o.name;
+  n.formation = o.formation;
+  if (n.name.empty() && !o.pgdata.empty()) {
     auto cfg = agent::load_config_for(o.pgdata);
     if (!cfg) return cfg.error();
     if (cfg->role == Role::Keeper) {
-      name = cfg->name;
-      if (formation == "default") formation = cfg->formation;
+      n.name = cfg->name;
+      if (n.formation == "default") n.formation = cfg->formation;
     }
   }
-  if (name.empty()) {
+  if (n.name.empty()) {
     return make_error(ErrorCode::InvalidArgument, "no node given",
                       "use --name, or --pgdata of a Postgres node");
   }
-  return std::make_pair(formation, name);
-}
-
-Result<agent::StateRow> find_row(agent::MonitorClient& m, const std::string& formation,
-                                 const std::string& name) {
-  auto rows = m.current_state(formation);
+  auto m = monitor_for(o);
+  if (!m) return m.error();
+  n.monitor = std::move(*m);
+  auto rows = n.monitor->current_state(n.formation);
   if (!rows) return rows.error();
-  for (auto& r : *rows)
-    if (r.name == name) return r;
-  return make_error(ErrorCode::BadState,
-                    "node \"" + name + "\" is not registered in formation \"" + formation + "\"",
-                    "see pg_autoctl show state");
+  for (auto& r : *rows) {
+    if (r.name != n.name) continue;
+    n.row = r;
+    return n;
+  }
+  return make_error(
+      ErrorCode::BadState,
+      "node \"" + n.name + "\" is not registered in formation \"" + n.formation + "\"",
+      "see pg_autoctl show state");
 }
 
 std::pair<std::string, long> postgres_version(const std::string& pg_ctl) {

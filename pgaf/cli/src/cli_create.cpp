@@ -280,14 +280,7 @@ void add_create_commands(CLI::App& app, Context& ctx) {
       ->envname("PG_AUTOCTL_AUTH_METHOD");
   cmon->add_flag("--skip-pg-hba", o.skip_hba, "skip editing pg_hba.conf rules");
   cmon->add_flag("--run", o.run, "create node then run pg_autoctl service");
-  cmon->add_flag("--ssl-self-signed", o.ssl_self_signed,
-                 "setup network encryption using self signed certificates");
-  cmon->add_flag("--no-ssl", o.no_ssl, "don't enable network encryption (NOT recommended)");
-  cmon->add_option("--ssl-ca-file", o.ssl_ca, "set the Postgres ssl_ca_file");
-  cmon->add_option("--ssl-crl-file", o.ssl_crl, "set the Postgres ssl_crl_file");
-  cmon->add_option("--server-cert", o.server_cert, "set the Postgres ssl_cert_file");
-  cmon->add_option("--server-key", o.server_key, "set the Postgres ssl_key_file");
-  cmon->add_option("--ssl-mode", o.ssl_mode, "use that sslmode in connection strings");
+  add_ssl_options(cmon, o);
   add_ops_options(cmon, o.ops, false);
   ctx.command(cmon, "create monitor", [&] { return cmd_create_monitor(o, g); });
 
@@ -310,15 +303,7 @@ void add_create_commands(CLI::App& app, Context& ctx) {
   cpg->add_flag("--skip-pg-hba", o.skip_hba, "skip editing pg_hba.conf rules");
   cpg->add_flag("--pg-hba-lan", o.pg_hba_lan, "edit pg_hba.conf rules for --dbname in detected LAN")
       ->envname("PG_AUTOCTL_PG_HBA_LAN");
-  cpg->add_flag("--ssl-self-signed", o.ssl_self_signed,
-                "setup network encryption using self signed certificates")
-      ->envname("PG_AUTOCTL_SSL_SELF_SIGNED");
-  cpg->add_flag("--no-ssl", o.no_ssl, "don't enable network encryption (NOT recommended)");
-  cpg->add_option("--ssl-ca-file", o.ssl_ca, "set the Postgres ssl_ca_file");
-  cpg->add_option("--ssl-crl-file", o.ssl_crl, "set the Postgres ssl_crl_file");
-  cpg->add_option("--server-cert", o.server_cert, "set the Postgres ssl_cert_file");
-  cpg->add_option("--server-key", o.server_key, "set the Postgres ssl_key_file");
-  cpg->add_option("--ssl-mode", o.ssl_mode, "use that sslmode in connection strings");
+  add_ssl_options(cpg, o)->envname("PG_AUTOCTL_SSL_SELF_SIGNED");
   cpg->add_option("--candidate-priority", o.candidate_priority,
                   "priority of the node to be promoted to become primary")
       ->envname("PG_AUTOCTL_CANDIDATE_PRIORITY");

@@ -53,27 +53,19 @@ int wait_group_settled(agent::MonitorClient& m, const std::string& formation, Gr
 }
 
 int cmd_get_node(const Options& o, const Globals& g, const std::string& what) {
-  auto t = target_node(o);
-  if (!t) return fail(t.error());
-  auto m = monitor_for(o);
-  if (!m) return fail(m.error());
-  auto row = find_row(**m, t->first, t->second);
-  if (!row) return fail(row.error());
+  auto n = locate_node(o);
+  if (!n) return fail(n.error());
   if (what == "candidate-priority") {
-    print_value(g, "candidate-priority", row->candidate_priority);
+    print_value(g, "candidate-priority", n->row.candidate_priority);
   } else {
-    print_value(g, "replication-quorum", row->replication_quorum);
+    print_value(g, "replication-quorum", n->row.replication_quorum);
   }
   return 0;
 }
 
 int cmd_set_node(const Options& o, const Globals& g, const std::string& what) {
-  auto t = target_node(o);
-  if (!t) return fail(t.error());
-  auto m = monitor_for(o);
-  if (!m) return fail(m.error());
-  auto row = find_row(**m, t->first, t->second);
-  if (!row) return fail(row.error());
+  auto n = locate_node(o);
+  if (!n) return fail(n.error());
   Status s = Status::Ok();
   nlohmann::json shown;
   if (what == "candidate-priority") {
@@ -83,7 +75,7 @@ int cmd_set_node(const Options& o, const Globals& g, const std::string& what) {
       return bad_args("invalid candidate priority \"" + o.set_value + "\"",
                       "use a value between 0 and 100");
     }
-    s = (*m)->set_node_candidate_priority(t->first, t->second, static_cast<int>(v));
+    s = n->monitor->set_node_candidate_priority(n->formation, n->name, static_cast<int>(v));
     shown = v;
   } else {
     const auto quorum = parse_bool_option(o.set_value);
@@ -91,7 +83,7 @@ int cmd_set_node(const Options& o, const Globals& g, const std::string& what) {
       return bad_args("invalid replication quorum \"" + o.set_value + "\"",
                       "use true or false (also yes/no, on/off, 1/0, in any case)");
     }
-    s = (*m)->set_node_replication_quorum(t->first, t->second, *quorum);
+    s = n->monitor->set_node_replication_quorum(n->formation, n->name, *quorum);
     shown = *quorum;
   }
   if (!s) return fail_setting(s.error(), what, o.set_value);
@@ -99,7 +91,7 @@ int cmd_set_node(const Options& o, const Globals& g, const std::string& what) {
   if (!o.pgdata.empty()) {
     auto paths = agent::paths_for(o.pgdata);
     auto cfg = agent::load_config_for(o.pgdata);
-    if (paths && cfg && cfg->role == Role::Keeper && cfg->name == t->second) {
+    if (paths && cfg && cfg->role == Role::Keeper && cfg->name == n->name) {
       if (what == "candidate-priority")
         cfg->candidate_priority = shown.get<int>();
       else
@@ -107,7 +99,8 @@ int cmd_set_node(const Options& o, const Globals& g, const std::string& what) {
       (void)cfg->save(paths->config);
     }
   }
-  if (int rc = wait_group_settled(**m, t->first, row->group_id, o.wait_s); rc != 0) return rc;
+  if (int rc = wait_group_settled(*n->monitor, n->formation, n->row.group_id, o.wait_s); rc != 0)
+    return rc;
   print_value(g, what, shown);
   return 0;
 }

@@ -99,6 +99,10 @@ int bad_args(const std::string& msg, const std::string& hint = {});
 
 /* ---- options shared by groups ---- */
 void add_pgdata(CLI::App* c, Options& o);
+/* The reference's SSL options (create monitor|postgres, enable ssl): --ssl-self-signed, --no-ssl,
+ * --ssl-ca-file, --ssl-crl-file, --server-cert, --server-key, --ssl-mode. Returns the
+ * --ssl-self-signed flag (create postgres also reads it from the environment). */
+CLI::Option* add_ssl_options(CLI::App* c, Options& o);
 void add_monitor_opts(CLI::App* c, Context& ctx); /* --pgdata --monitor --formation --json */
 
 /* ---- the monitor ---- */
@@ -125,10 +129,14 @@ struct LocalNode {
 };
 Result<LocalNode> local_node(const Options& o);
 
-/* --name (or this node's name from --pgdata) and the formation to use: {formation, name}. */
-Result<std::pair<std::string, std::string>> target_node(const Options& o);
-Result<agent::StateRow> find_row(agent::MonitorClient& m, const std::string& formation,
-                                 const std::string& name);
+/* The node a get/set/perform command is about: --name (or this node's name from --pgdata), its
+ * formation, the monitor to ask, and the node's row there. */
+struct TargetNode {
+  std::string formation, name;
+  std::unique_ptr<agent::MonitorClient> monitor;
+  agent::StateRow row;
+};
+Result<TargetNode> locate_node(const Options& o);
 
 /* ---- the local Postgres ---- */
 /* "pg_ctl (PostgreSQL) 15.4" → {"15.4", 150004}; {"", 0} when pg_ctl cannot tell. */

@@ -40,22 +40,19 @@ int cmd_perform_failover(const Options& o, const Globals& g, bool switchover) {
 }
 
 int cmd_perform_promotion(const Options& o) {
-  auto t = target_node(o);
-  if (!t) return fail(t.error());
-  auto m = monitor_for(o);
-  if (!m) return fail(m.error());
-  auto row = find_row(**m, t->first, t->second);
-  if (!row) return fail(row.error());
-  if (can_take_writes_in_state(row->goal) && row->reported == row->goal) {
-    spdlog::info("node \"{}\" is already the primary", t->second);
+  auto n = locate_node(o);
+  if (!n) return fail(n.error());
+  if (can_take_writes_in_state(n->row.goal) && n->row.reported == n->row.goal) {
+    spdlog::info("node \"{}\" is already the primary", n->name);
     return 0;
   }
-  if (auto asked = (*m)->perform_promotion(t->first, t->second); !asked) return fail(asked.error());
+  if (auto asked = n->monitor->perform_promotion(n->formation, n->name); !asked)
+    return fail(asked.error());
   const bool promoted =
-      wait_for_rows(**m, t->first, row->group_id, o.wait_s, [&](const auto& rows) {
+      wait_for_rows(*n->monitor, n->formation, n->row.group_id, o.wait_s, [&](const auto& rows) {
         for (auto& r : rows) {
-          if (r.name == t->second && converged_primary(r)) {
-            spdlog::info("node \"{}\" is now the primary, in state \"{}\"", t->second,
+          if (r.name == n->name && converged_primary(r)) {
+            spdlog::info("node \"{}\" is now the primary, in state \"{}\"", n->name,
                          to_string(r.goal));
             return true;
           }
@@ -65,7 +62,7 @@ int cmd_perform_promotion(const Options& o) {
   if (promoted) return 0;
   return fail(make_error(
       ErrorCode::Timeout,
-      "node \"" + t->second + "\" did not become primary within " + std::to_string(o.wait_s) + " s",
+      "node \"" + n->name + "\" did not become primary within " + std::to_string(o.wait_s) + " s",
       "see pg_autoctl show state"));
 }
 

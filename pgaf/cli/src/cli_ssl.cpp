@@ -207,17 +207,7 @@ void add_ssl_command(CLI::App* parent, bool enable, Context& ctx) {
   auto* c = parent->add_subcommand("ssl", enable ? "enable SSL configuration on this node"
                                                  : "disable SSL configuration on this node");
   add_pgdata(c, o);
-  if (enable) {
-    c->add_flag("--ssl-self-signed", o.ssl_self_signed,
-                "setup network encryption using self signed certificates");
-    c->add_flag("--no-ssl", o.no_ssl, "don't enable network encryption (NOT recommended)");
-    c->add_option("--ssl-mode", o.ssl_mode, "use that sslmode in connection strings");
-    c->add_option("--ssl-ca-file", o.ssl_ca, "set the Postgres ssl_ca_file to that file path");
-    c->add_option("--ssl-crl-file", o.ssl_crl, "set the Postgres ssl_crl_file to that file path");
-    c->add_option("--server-cert", o.server_cert,
-                  "set the Postgres ssl_cert_file to that file path");
-    c->add_option("--server-key", o.server_key, "set the Postgres ssl_key_file to that file path");
-  }
+  if (enable) add_ssl_options(c, o);
   ctx.command(c, enable ? "enable ssl" : "disable ssl",
               [&o, enable] { return cmd_enable_ssl(o, !enable); });
 }
