@@ -31,8 +31,9 @@ class ChannelLogger final : public pqxx::notification_receiver {
   }
 };
 
-void pause_unless_stopped(const std::function<bool()>& stop) {
-  for (int i = 0; i < 10 && !stop(); ++i) SystemClock().sleep_ms(100);
+/* ticks of 100 ms, checking stop() between them */
+void pause_unless_stopped(const std::function<bool()>& stop, int ticks) {
+  for (int i = 0; i < ticks && !stop(); ++i) SystemClock().sleep_ms(100);
 }
 
 }  // namespace
@@ -58,7 +59,9 @@ void listen_and_log(const Config& cfg, const std::function<bool()>& stop) {
       } else {
         spdlog::debug("the monitor does not answer yet: {}", e.what());
       }
-      pause_unless_stopped(stop);
+      /* retry soon while the monitor starts (events before the LISTEN are missed), then every
+       * second */
+      pause_unless_stopped(stop, connected_once ? 10 : 1);
     }
   }
 }
